@@ -1,0 +1,7 @@
+//! pushbench's load generator: a publisher and N simulated clients per push technique, and
+//! the `pushbench` command line that drives the server, the measurements and the reports.
+
+pub mod cli;
+pub mod payload;
+pub mod stats;
+pub mod technique;
