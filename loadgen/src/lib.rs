@@ -2,6 +2,7 @@
 //! the `pushbench` command line that drives the server, the measurements and the reports.
 
 pub mod cli;
+pub mod clients;
 pub mod payload;
 pub mod stats;
 pub mod technique;
