@@ -4,5 +4,6 @@
 pub mod cli;
 pub mod clients;
 pub mod payload;
+pub mod plan;
 pub mod stats;
 pub mod technique;

@@ -1,0 +1,3 @@
+//! `pushbench plan`: capacity planning from a sweep (in progress).
+
+pub mod fit;
