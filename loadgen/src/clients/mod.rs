@@ -1,34 +1,290 @@
-//! The simulated clients, one module per technique (being written by the clients helper;
-//! this is the interface stub the run loop codes against).
+//! The simulated clients: one module per push technique, each behaving as a browser does with
+//! the classic code, written from docs/PROTOCOL.md (never from the server's code).
+//!
+//! [`run_client`] runs one client until shutdown. Everything it sees goes into the technique's
+//! [`Recorder`]: payloads (latency and sequence checks, one [`SeqTracker`] per client kept
+//! across reconnects), requests, empty answers, reconnects, connect and first-message times,
+//! and errors by kind. Bytes are counted at the socket by [`crate::net::CountingStream`]. A
+//! client never gives up: after an error it backs off briefly and reconnects, resuming from
+//! its cursor (the server's `id` of the last message it received).
 
+mod chunked;
+mod http;
+mod long_poll;
+mod ndjson;
+mod poll;
+mod sse;
+mod sse_parser;
+mod stream;
+mod wire;
+mod ws;
+
+pub use chunked::{ChunkedDecoder, ChunkedError};
+pub use http::{Body, Head, HttpConn};
+pub use ndjson::{LineSplitter, LineTooLong};
+pub use sse_parser::{Event, SseParser};
+pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
+
+use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::stats::Recorder;
+use crate::net::{self, ConnectError, CountingStream};
+use crate::payload;
+use crate::stats::{ErrorKind, Recorder, SeqTracker};
 use crate::technique::Technique;
 
-/// What one simulated client connects to and how it behaves.
+/// How long a client may finish what it is doing after shutdown: a poll or long poll in
+/// flight is answered, a WebSocket is closed with a close handshake. Then it is dropped.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(1);
+/// Longest wait before a retry (also caps a 503's `Retry-After`).
+pub const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// First wait before a retry; doubles with each failure in a row.
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+/// Largest poll answer, stream line or SSE event accepted.
+const MAX_MESSAGE: usize = 64 << 20;
+
+/// What one simulated client does and where.
 #[derive(Debug, Clone)]
 pub struct ClientSpec {
     pub technique: Technique,
+    /// Where to connect.
     pub server: SocketAddr,
+    /// Host header value, e.g. "127.0.0.1:8080".
     pub host: String,
+    /// "" normally; a base path if the target URL had one.
     pub path_prefix: String,
+    /// Topic name on the server.
     pub topic: String,
+    /// Index in the payload header.
     pub topic_index: u32,
+    /// Short poll period; ZERO = back to back (closed loop).
     pub poll_interval: Duration,
+    /// Sent as `?timeout=MS`.
     pub long_poll_timeout: Duration,
     pub connect_timeout: Duration,
+    /// No byte for this long on a connection that should deliver = timeout error.
     pub read_timeout: Duration,
+    /// Bind before connect (127.0.0.x), port chosen at connect time.
     pub source_addr: Option<IpAddr>,
+    /// Starting cursor (0 = from the oldest retained message).
     pub since: u64,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
+/// Never panics, never hangs past shutdown + [`SHUTDOWN_GRACE`]; errors are counted in `rec`
+/// (by kind) and the client reconnects/retries with a short backoff (resuming from its cursor)
+/// until shutdown.
 pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) {
-    let _ = (spec, rec);
-    shutdown.cancelled().await;
+    let mut client = Client::new(spec, rec, shutdown.clone());
+    let work = async {
+        match client.spec.technique {
+            Technique::Poll => poll::run(&mut client).await,
+            Technique::LongPoll => long_poll::run(&mut client).await,
+            Technique::Stream => stream::run(&mut client).await,
+            Technique::Sse => sse::run(&mut client).await,
+            Technique::Ws => ws::run(&mut client).await,
+        }
+    };
+    tokio::pin!(work);
+    tokio::select! {
+        _ = &mut work => return,
+        _ = shutdown.cancelled() => {}
+    }
+    let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
+}
+
+/// Why an exchange with the server failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Connect(#[from] ConnectError),
+    #[error("timed out waiting for {0}")]
+    Timeout(&'static str),
+    #[error("HTTP status {status}")]
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    #[error("the server closed the connection")]
+    Closed,
+    #[error("i/o error: {0}")]
+    Io(io::Error),
+}
+
+impl ClientError {
+    /// The counted kind of this error.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            ClientError::Connect(_) => ErrorKind::Connect,
+            ClientError::Timeout(_) => ErrorKind::Timeout,
+            ClientError::Status { .. } => ErrorKind::HttpStatus,
+            ClientError::Protocol(_) => ErrorKind::Protocol,
+            ClientError::Closed => ErrorKind::Closed,
+            ClientError::Io(_) => ErrorKind::Io,
+        }
+    }
+
+    /// A socket error; an unexpected end of stream is the server closing.
+    pub fn from_io(e: io::Error) -> Self {
+        match e.kind() {
+            io::ErrorKind::UnexpectedEof => ClientError::Closed,
+            io::ErrorKind::TimedOut => ClientError::Timeout("the socket"),
+            _ => ClientError::Io(e),
+        }
+    }
+}
+
+impl From<ChunkedError> for ClientError {
+    fn from(e: ChunkedError) -> Self {
+        ClientError::Protocol(e.to_string())
+    }
+}
+
+impl From<LineTooLong> for ClientError {
+    fn from(e: LineTooLong) -> Self {
+        ClientError::Protocol(e.to_string())
+    }
+}
+
+impl From<WireError> for ClientError {
+    fn from(e: WireError) -> Self {
+        ClientError::Protocol(e.to_string())
+    }
+}
+
+/// Hands received payloads to the recorder: one per client, kept across reconnects.
+#[derive(Debug)]
+struct Deliverer {
+    rec: Arc<Recorder>,
+    tracker: SeqTracker,
+    /// When the client started its first connect.
+    started: Instant,
+    first_recorded: bool,
+}
+
+impl Deliverer {
+    /// A payload has been parsed whole: record it, received now.
+    fn deliver(&mut self, data: &str) {
+        let now = payload::now_us();
+        self.deliver_at(data, now);
+    }
+
+    /// A payload received at `received_us` (several messages of one answer share the time the
+    /// answer was parsed).
+    fn deliver_at(&mut self, data: &str, received_us: u64) {
+        self.rec.on_payload(&mut self.tracker, data, received_us);
+        if !self.first_recorded {
+            self.first_recorded = true;
+            self.rec
+                .record_first_message(micros(self.started.elapsed()));
+        }
+    }
+}
+
+/// One client's state, shared by the technique modules.
+#[derive(Debug)]
+struct Client {
+    spec: ClientSpec,
+    rec: Arc<Recorder>,
+    shutdown: CancellationToken,
+    sink: Deliverer,
+    /// Connections opened so far (a reconnect is any after the first).
+    opened: u64,
+    /// Failures in a row (for the backoff).
+    failures: u32,
+}
+
+impl Client {
+    fn new(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) -> Self {
+        Client {
+            spec,
+            sink: Deliverer {
+                rec: Arc::clone(&rec),
+                tracker: SeqTracker::default(),
+                started: Instant::now(),
+                first_recorded: false,
+            },
+            rec,
+            shutdown,
+            opened: 0,
+            failures: 0,
+        }
+    }
+
+    /// The request path of this client's technique and topic, without query.
+    fn path(&self) -> String {
+        format!(
+            "{}{}{}",
+            self.spec.path_prefix.trim_end_matches('/'),
+            self.spec.technique.path_prefix(),
+            self.spec.topic
+        )
+    }
+
+    /// Opens a connection; returns it and when the attempt started (for the connect time).
+    async fn open(&mut self) -> Result<(CountingStream, Instant), ClientError> {
+        let t0 = Instant::now();
+        if self.opened == 0 {
+            self.sink.started = t0;
+        }
+        let s = net::connect(
+            self.spec.server,
+            self.spec.source_addr,
+            self.spec.connect_timeout,
+            &self.rec,
+        )
+        .await?;
+        if self.opened > 0 {
+            self.rec.reconnect();
+        }
+        self.opened += 1;
+        Ok((s, t0))
+    }
+
+    /// The connection opened at `t0` has its first answer (head or upgrade).
+    fn answered(&self, t0: Instant) {
+        self.rec.record_connect(micros(t0.elapsed()));
+    }
+
+    /// An exchange went well: the next failure backs off from the start.
+    fn succeeded(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Counts `e` and returns how long to wait before retrying.
+    fn failed(&mut self, e: &ClientError) -> Duration {
+        self.rec.error(e.kind());
+        self.failures = self.failures.saturating_add(1);
+        if let ClientError::Status {
+            status: 503,
+            retry_after,
+        } = e
+        {
+            return retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .min(MAX_BACKOFF);
+        }
+        let exp = BASE_BACKOFF.saturating_mul(1 << (self.failures - 1).min(10));
+        exp.min(MAX_BACKOFF)
+    }
+
+    /// Waits `d` (with ±10% jitter, so that clients dropped together do not return together);
+    /// `false` if shutdown came first.
+    async fn pause(&self, d: Duration) -> bool {
+        let d = d.mul_f64(rand::random_range(0.9..1.1));
+        tokio::select! {
+            _ = self.shutdown.cancelled() => false,
+            _ = tokio::time::sleep(d) => true,
+        }
+    }
+}
+
+fn micros(d: Duration) -> u64 {
+    u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
 }

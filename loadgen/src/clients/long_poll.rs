@@ -1,0 +1,24 @@
+//! Long poll: `GET /long-poll/{topic}?since=N&timeout=MS`, re-issued as soon as the answer
+//! arrives, over one keep-alive connection. The server holds the request until a message
+//! arrives or `timeout` passes; an empty answer (the timeout) is counted as an empty response.
+//! The answer may take the long-poll timeout plus the read timeout.
+
+use super::Client;
+use super::poll::{Conn, exchange};
+
+pub(super) async fn run(c: &mut Client) {
+    let mut conn: Conn = None;
+    let mut since = c.spec.since;
+    let timeout_ms = c.spec.long_poll_timeout.as_millis().clamp(1, 300_000);
+    let answer_timeout = c.spec.long_poll_timeout + c.spec.read_timeout;
+    while !c.shutdown.is_cancelled() {
+        let path = format!("{}?since={since}&timeout={timeout_ms}", c.path());
+        if let Err(e) = exchange(c, &mut conn, &path, &mut since, answer_timeout).await {
+            conn = None;
+            let wait = c.failed(&e);
+            if !c.pause(wait).await {
+                return;
+            }
+        }
+    }
+}

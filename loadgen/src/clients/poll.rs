@@ -1,0 +1,102 @@
+//! Short poll: `GET /poll/{topic}?since=N` on a fixed schedule (as `setInterval` does) over one
+//! keep-alive connection, reopened when it closes. The cursor is the answer's `next`.
+//!
+//! The schedule is fixed from the client's start: a request is due every `poll_interval`;
+//! when an answer comes late the next request goes at once and the schedule resumes on its
+//! grid (missed ticks are skipped, not burst). A zero interval polls back to back (the
+//! closed loop `wrk` runs). The exchange itself is shared with long poll.
+
+use std::time::{Duration, Instant};
+
+use tokio::time::MissedTickBehavior;
+
+use super::http::{HttpConn, get_request};
+use super::wire::parse_poll;
+use super::{Client, ClientError, MAX_MESSAGE};
+use crate::net::CountingStream;
+use crate::payload;
+
+/// The connection a polling client keeps between requests.
+pub(super) type Conn = Option<HttpConn<CountingStream>>;
+
+pub(super) async fn run(c: &mut Client) {
+    let mut conn: Conn = None;
+    let mut since = c.spec.since;
+    let period = c.spec.poll_interval;
+    let mut ticker = (!period.is_zero()).then(|| {
+        let mut t = tokio::time::interval(period);
+        t.set_missed_tick_behavior(MissedTickBehavior::Skip);
+        t
+    });
+    loop {
+        if let Some(t) = ticker.as_mut() {
+            tokio::select! {
+                biased;
+                _ = c.shutdown.cancelled() => return,
+                _ = t.tick() => {}
+            }
+        }
+        if c.shutdown.is_cancelled() {
+            return;
+        }
+        let path = format!("{}?since={since}", c.path());
+        let answer_timeout = c.spec.read_timeout;
+        if let Err(e) = exchange(c, &mut conn, &path, &mut since, answer_timeout).await {
+            conn = None;
+            let wait = c.failed(&e);
+            if !c.pause(wait).await {
+                return;
+            }
+        }
+    }
+}
+
+/// One request and its answer on `conn` (opened first if needed): delivers the messages,
+/// counts an empty answer, moves `since` to the answer's `next`. The head must arrive within
+/// `answer_timeout`, each later read within the read timeout. On error the caller drops the
+/// connection.
+pub(super) async fn exchange(
+    c: &mut Client,
+    conn: &mut Conn,
+    path: &str,
+    since: &mut u64,
+    answer_timeout: Duration,
+) -> Result<(), ClientError> {
+    let mut opened_at: Option<Instant> = None;
+    let h = match conn {
+        Some(h) => h,
+        None => {
+            let (s, t0) = c.open().await?;
+            opened_at = Some(t0);
+            conn.insert(HttpConn::new(s))
+        }
+    };
+    let request = get_request(path, &c.spec.host, &[("Accept", "application/json")]);
+    c.rec.request();
+    h.send(&request, c.spec.read_timeout).await?;
+    let head = h.read_head(answer_timeout).await?;
+    if let Some(t0) = opened_at {
+        c.answered(t0);
+    }
+    if let Some(e) = head.status_error() {
+        return Err(e);
+    }
+    let mut body = head.body;
+    let bytes = h
+        .read_to_end(&mut body, c.spec.read_timeout, MAX_MESSAGE)
+        .await?;
+    if !head.keep_alive {
+        *conn = None;
+    }
+    let answer = parse_poll(&bytes)?;
+    let received_us = payload::now_us();
+    if answer.messages.is_empty() {
+        c.rec.empty_response();
+    }
+    for m in &answer.messages {
+        c.sink.deliver_at(&m.data, received_us);
+    }
+    *since = answer.next;
+    c.succeeded();
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Server-Sent Events, as `new EventSource(url)` does it: `GET /sse/{topic}?since=N` with
+//! `Accept: text/event-stream`, the body parsed by the WHATWG rules ([`SseParser`]), and on
+//! disconnect a reconnect after the stream's `retry:` time with `Last-Event-ID` set to the last
+//! event ID (the URL, as a browser's, stays the same). `event: gap` is the server's notice of a
+//! gap, not a message.
+
+use std::time::Duration;
+
+use super::http::get_request;
+use super::sse_parser::{Event, SseParser};
+use super::{Client, ClientError, HttpConn, MAX_MESSAGE};
+
+/// The reconnection time before the stream sets one (browsers use a few seconds).
+const DEFAULT_RETRY: Duration = Duration::from_secs(3);
+
+pub(super) async fn run(c: &mut Client) {
+    let mut last_event_id = String::new();
+    let mut retry = DEFAULT_RETRY;
+    while !c.shutdown.is_cancelled() {
+        let mut parser = SseParser::new(last_event_id.clone());
+        let result = session(c, &mut parser).await;
+        last_event_id = parser.last_event_id().to_string();
+        if let Some(ms) = parser.retry_ms() {
+            retry = Duration::from_millis(ms);
+        }
+        let Err(e) = result else { return };
+        // The reconnection time, or longer when failures repeat (or a 503 says so).
+        let wait = c.failed(&e).max(retry);
+        if !c.pause(wait).await {
+            return;
+        }
+    }
+}
+
+/// One event-stream connection, until shutdown (`Ok`) or an error (including the end of the
+/// stream).
+async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientError> {
+    let (s, t0) = c.open().await?;
+    let mut h = HttpConn::new(s);
+    let path = format!("{}?since={}", c.path(), c.spec.since);
+    let mut headers = vec![
+        ("Accept", "text/event-stream"),
+        ("Cache-Control", "no-cache"),
+    ];
+    if !parser.last_event_id().is_empty() {
+        headers.push(("Last-Event-ID", parser.last_event_id()));
+    }
+    let request = get_request(&path, &c.spec.host, &headers);
+    c.rec.request();
+    h.send(&request, c.spec.read_timeout).await?;
+    let head = h.read_head(c.spec.read_timeout).await?;
+    c.answered(t0);
+    if let Some(e) = head.status_error() {
+        return Err(e);
+    }
+    let content_type = head.content_type.as_deref().unwrap_or("");
+    if !content_type.starts_with("text/event-stream") {
+        return Err(ClientError::Protocol(format!(
+            "event stream served as `{content_type}`"
+        )));
+    }
+    c.succeeded();
+    let mut body = head.body;
+    let Client {
+        spec,
+        shutdown,
+        sink,
+        ..
+    } = c;
+    let mut on_event = |e: Event<'_>| -> Result<(), ClientError> {
+        if e.event != "gap" {
+            sink.deliver(e.data);
+        }
+        Ok(())
+    };
+    let mut on_bytes = |bytes: &[u8]| {
+        parser.feed(bytes, &mut on_event)?;
+        if parser.buffered() > MAX_MESSAGE {
+            return Err(ClientError::Protocol(format!(
+                "event longer than {MAX_MESSAGE} bytes"
+            )));
+        }
+        Ok(())
+    };
+    loop {
+        let more = tokio::select! {
+            _ = shutdown.cancelled() => return Ok(()),
+            r = h.read_body(&mut body, spec.read_timeout, &mut on_bytes) => r?,
+        };
+        if !more {
+            return Err(ClientError::Closed);
+        }
+    }
+}

@@ -1,0 +1,227 @@
+//! Client sockets: connect with a timeout (optionally from a chosen source address) and count
+//! every byte at the socket.
+//!
+//! [`CountingStream`] wraps a stream and adds every byte read to the technique's
+//! `bytes_down` and every byte written to `bytes_up`: request and response heads, chunk
+//! framing, SSE field names, WebSocket frame headers and the upgrade, all of it. It also keeps
+//! the technique's open-connection gauge: +1 when a stream is wrapped, -1 when it is dropped.
+
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::{Context, Poll, ready};
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::stats::Recorder;
+
+/// Why a connection could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("cannot bind source address {addr}: {source}")]
+    Bind { addr: IpAddr, source: io::Error },
+    #[error("connect to {addr} failed: {source}")]
+    Refused { addr: SocketAddr, source: io::Error },
+    #[error("connect to {addr} timed out after {timeout:?}")]
+    TimedOut { addr: SocketAddr, timeout: Duration },
+}
+
+/// Opens a TCP connection to `server` within `timeout`, bound first to `source` (port chosen
+/// at connect time, `IP_BIND_ADDRESS_NO_PORT`) when given, with `TCP_NODELAY` set, and wraps
+/// it so that its bytes and its lifetime are counted in `rec`.
+pub async fn connect(
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    timeout: Duration,
+    rec: &Arc<Recorder>,
+) -> Result<CountingStream, ConnectError> {
+    let refused = |source| ConnectError::Refused {
+        addr: server,
+        source,
+    };
+    let socket = Socket::new(
+        Domain::for_address(server),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )
+    .map_err(refused)?;
+    socket.set_nonblocking(true).map_err(refused)?;
+    if let Some(ip) = source {
+        let bind_err = |source| ConnectError::Bind { addr: ip, source };
+        if ip.is_ipv4() {
+            // Without it, bind() reserves an ephemeral port for every destination at once,
+            // and ~28k clients exhaust a source address; with it, the port is picked at
+            // connect time per (source, destination). Best effort: old kernels lack it.
+            let _ = set_bind_address_no_port(&socket);
+        }
+        socket
+            .bind(&SocketAddr::new(ip, 0).into())
+            .map_err(bind_err)?;
+    }
+    let socket = TcpSocket::from_std_stream(socket.into());
+    let stream = match tokio::time::timeout(timeout, socket.connect(server)).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(refused(e)),
+        Err(_) => {
+            return Err(ConnectError::TimedOut {
+                addr: server,
+                timeout,
+            });
+        }
+    };
+    stream.set_nodelay(true).map_err(refused)?;
+    Ok(CountingStream::new(stream, Arc::clone(rec)))
+}
+
+/// Sets `IP_BIND_ADDRESS_NO_PORT` (Linux 4.2+), which socket2 does not expose.
+#[allow(unsafe_code)]
+fn set_bind_address_no_port(socket: &Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let one: libc::c_int = 1;
+    // SAFETY: the descriptor is open for the whole call (borrowed from `socket`), and the
+    // option value points to a live c_int whose exact size is passed, as setsockopt(2) needs.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_BIND_ADDRESS_NO_PORT,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// A stream whose bytes are counted into a [`Recorder`] (`bytes_down` read, `bytes_up`
+/// written) and which counts as one open connection while it lives.
+#[derive(Debug)]
+pub struct CountingStream<S = TcpStream> {
+    inner: S,
+    rec: Arc<Recorder>,
+}
+
+impl<S> CountingStream<S> {
+    /// Wraps `inner`; the recorder's open-connection gauge goes up now and down on drop.
+    pub fn new(inner: S, rec: Arc<Recorder>) -> Self {
+        rec.connection(true);
+        CountingStream { inner, rec }
+    }
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S> Drop for CountingStream<S> {
+    fn drop(&mut self) {
+        self.rec.connection(false);
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
+        let n = buf.filled().len() - before;
+        this.rec.counters.bytes_down.fetch_add(n as u64, Relaxed);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
+        this.rec.counters.bytes_up.fetch_add(n as u64, Relaxed);
+        Poll::Ready(Ok(n))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let this = self.get_mut();
+        let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
+        this.rec.counters.bytes_up.fetch_add(n as u64, Relaxed);
+        Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::technique::Technique;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[tokio::test]
+    async fn counts_bytes_and_connections() {
+        let rec = Arc::new(Recorder::new(Technique::Poll, 1));
+        let (a, mut b) = tokio::io::duplex(64);
+        let mut s = CountingStream::new(a, Arc::clone(&rec));
+        assert_eq!(rec.snapshot().connections, 1);
+        s.write_all(b"hello").await.unwrap();
+        b.write_all(b"worlds!").await.unwrap();
+        let mut got = [0u8; 7];
+        s.read_exact(&mut got).await.unwrap();
+        let snap = rec.snapshot();
+        assert_eq!((snap.bytes_up, snap.bytes_down), (5, 7));
+        drop(s);
+        assert_eq!(rec.snapshot().connections, 0);
+    }
+
+    #[tokio::test]
+    async fn unreachable_is_a_connect_error() {
+        let rec = Arc::new(Recorder::new(Technique::Poll, 1));
+        // A port nobody listens on: bind one, learn it, close it.
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap();
+        drop(l);
+        let r = connect(addr, None, Duration::from_secs(2), &rec).await;
+        assert!(matches!(r, Err(ConnectError::Refused { .. })), "{r:?}");
+        assert_eq!(rec.snapshot().connections, 0);
+    }
+
+    #[tokio::test]
+    async fn binds_a_source_address() {
+        let rec = Arc::new(Recorder::new(Technique::Poll, 1));
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        let src: IpAddr = "127.0.0.7".parse().unwrap();
+        let s = connect(addr, Some(src), Duration::from_secs(2), &rec)
+            .await
+            .unwrap();
+        let (_peer, from) = l.accept().await.unwrap();
+        assert_eq!(from.ip(), src);
+        assert!(s.get_ref().nodelay().unwrap());
+    }
+}
