@@ -1,6 +1,12 @@
-//! The `pushbench` command line: subcommands and their options.
+//! The `pushbench` command line: subcommands and their options. Thin: each subcommand hands
+//! its parsed options to the library.
 
+use std::path::PathBuf;
+
+use anyhow::Context;
 use clap::{Parser, Subcommand};
+
+use crate::run::{self, Shutdown, config::RunArgs};
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
 /// Server-Sent Events, WebSocket) side by side on identical work.
@@ -15,6 +21,23 @@ pub struct Opts {
 pub enum Command {
     /// Run the instrumented push server (every technique on one port).
     Serve(server::ServeArgs),
+    /// Measure every technique side by side and write a run directory.
+    Run(RunArgs),
+    /// Redraw the report (CSV, charts, index.html) of run directories; several runs are
+    /// compared side by side.
+    Report(ReportArgs),
+}
+
+/// Options of `pushbench report`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ReportArgs {
+    /// Run directories (as written by `pushbench run`).
+    #[arg(required = true, value_name = "DIR")]
+    pub dirs: Vec<PathBuf>,
+    /// Where to write the report [default: into the run directory, for one run; required
+    /// for several]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Runs the parsed command line.
@@ -25,5 +48,44 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             rt.block_on(server::serve(args))?;
             Ok(())
         }
+        Command::Run(args) => run_bench(&args),
+        Command::Report(args) => {
+            let out = reports::write_report(&args.dirs, args.out.as_deref())?;
+            println!("{}", out.index.display());
+            Ok(())
+        }
     }
+}
+
+fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
+    let cfg = args.resolve()?;
+    let json = cfg.json;
+    let no_report = cfg.no_report;
+    let command_line: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let outcome = rt.block_on(async {
+        let sd = Shutdown::default();
+        run::install_signal_handlers(&sd);
+        run::execute(cfg, command_line, sd).await
+    })?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    if !no_report {
+        if let Err(e) = reports::write_report(std::slice::from_ref(&outcome.dir), None) {
+            eprintln!("pushbench: warning: report not written: {e}");
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&outcome.doc)?);
+    } else {
+        print!("{}", run::table::render(&outcome.doc.techniques));
+        println!("run directory: {}", outcome.dir.display());
+    }
+    if outcome.partial {
+        anyhow::bail!(
+            "run cut short ({}); partial results written to {}",
+            outcome.failure.as_deref().unwrap_or("unknown reason"),
+            outcome.dir.display()
+        );
+    }
+    Ok(())
 }

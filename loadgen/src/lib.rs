@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clients;
 pub mod net;
 pub mod payload;
+pub mod run;
 pub mod plan;
 pub mod stats;
 pub mod technique;

@@ -1,0 +1,212 @@
+//! The server as a child process (`pushbench serve --listen 127.0.0.1:0 ...`), so its CPU,
+//! memory and descriptors are its own: started, waited for, watched for an early death, and
+//! stopped with SIGTERM (then SIGKILL) at the end, on error and on Ctrl-C.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
+
+/// Why the child server could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum ChildError {
+    #[error("cannot start the server `{exe}`: {source}")]
+    Spawn {
+        exe: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the server did not say where it listens within {0:?}{1}")]
+    NoAddress(Duration, String),
+    #[error("the server printed `{0}` instead of `listening on http://ADDR:PORT`")]
+    BadFirstLine(String),
+}
+
+/// Options passed on to `pushbench serve`.
+#[derive(Debug, Clone)]
+pub struct ChildOptions {
+    pub exe: PathBuf,
+    pub retention: u64,
+    pub long_poll_timeout: Duration,
+    pub max_connections: u64,
+    /// How long to wait for the first line.
+    pub start_timeout: Duration,
+}
+
+/// A running child server.
+#[derive(Debug)]
+pub struct ChildServer {
+    pub pid: u32,
+    pub addr: SocketAddr,
+    /// The command line it was started with.
+    pub command: Vec<String>,
+    exited: watch::Receiver<Option<String>>,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+const TAIL_LINES: usize = 20;
+
+impl ChildServer {
+    /// Starts the server and waits for its `listening on http://ADDR:PORT` line.
+    pub async fn start(opts: &ChildOptions) -> Result<ChildServer, ChildError> {
+        let args: Vec<String> = vec![
+            "serve".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--retention".into(),
+            opts.retention.to_string(),
+            "--long-poll-timeout".into(),
+            format!("{}ms", opts.long_poll_timeout.as_millis()),
+            "--max-connections".into(),
+            opts.max_connections.to_string(),
+        ];
+        let mut child = Command::new(&opts.exe)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|source| ChildError::Spawn {
+                exe: opts.exe.clone(),
+                source,
+            })?;
+        let pid = child.id().unwrap_or(0);
+        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+        if let Some(err) = child.stderr.take() {
+            let tail = stderr_tail.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(err).lines();
+                while let Ok(Some(l)) = lines.next_line().await {
+                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+                    if t.len() == TAIL_LINES {
+                        t.pop_front();
+                    }
+                    t.push_back(l);
+                }
+            });
+        }
+        let out = child.stdout.take().expect("stdout is piped");
+        let mut lines = BufReader::new(out).lines();
+        let first = tokio::time::timeout(opts.start_timeout, lines.next_line()).await;
+        let tail_text = |t: &Arc<Mutex<VecDeque<String>>>| {
+            let t = t.lock().unwrap_or_else(|e| e.into_inner());
+            if t.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    "; it said: {}",
+                    t.iter().cloned().collect::<Vec<_>>().join(" / ")
+                )
+            }
+        };
+        let line = match first {
+            Ok(Ok(Some(l))) => l,
+            _ => {
+                let _ = child.start_kill();
+                let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                return Err(ChildError::NoAddress(
+                    opts.start_timeout,
+                    tail_text(&stderr_tail),
+                ));
+            }
+        };
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .and_then(|a| a.trim_end_matches('/').parse::<SocketAddr>().ok());
+        let Some(addr) = addr else {
+            let _ = child.start_kill();
+            return Err(ChildError::BadFirstLine(line));
+        };
+        // Keep reading stdout so the pipe never fills.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (exit_tx, exited) = watch::channel(None);
+        let (stop_tx, stop_rx) = oneshot::channel();
+        let task = tokio::spawn(supervise(child, pid, exit_tx, stop_rx));
+        let mut command = vec![opts.exe.display().to_string()];
+        command.extend(args);
+        Ok(ChildServer {
+            pid,
+            addr,
+            command,
+            exited,
+            stop: Some(stop_tx),
+            task: Some(task),
+            stderr_tail,
+        })
+    }
+
+    /// `Some(why)` once the server has exited on its own.
+    pub fn exited(&self) -> Option<String> {
+        self.exited.borrow().clone().map(|why| {
+            let t = self.stderr_tail.lock().unwrap_or_else(|e| e.into_inner());
+            match t.back() {
+                Some(last) => format!("{why} (last words: {last})"),
+                None => why,
+            }
+        })
+    }
+
+    /// A receiver that turns `Some(why)` when the server exits on its own.
+    pub fn exited_watch(&self) -> watch::Receiver<Option<String>> {
+        self.exited.clone()
+    }
+
+    /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 3 s.
+    pub async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+async fn supervise(
+    mut child: Child,
+    pid: u32,
+    exit_tx: watch::Sender<Option<String>>,
+    stop_rx: oneshot::Receiver<()>,
+) {
+    tokio::select! {
+        status = child.wait() => {
+            let why = match status {
+                Ok(s) => format!("the server exited early ({s})"),
+                Err(e) => format!("the server vanished: {e}"),
+            };
+            let _ = exit_tx.send(Some(why));
+        }
+        _ = stop_rx => {
+            terminate(pid);
+            if tokio::time::timeout(Duration::from_secs(3), child.wait()).await.is_err() {
+                let _ = child.start_kill();
+                let _ = child.wait().await;
+            }
+        }
+    }
+}
+
+/// Sends SIGTERM to `pid`.
+#[allow(unsafe_code)]
+fn terminate(pid: u32) {
+    let Ok(pid) = libc::pid_t::try_from(pid) else {
+        return;
+    };
+    if pid > 0 {
+        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, which
+        // has not been reaped yet (its supervisor task is the only one that waits for it).
+        unsafe {
+            libc::kill(pid, libc::SIGTERM);
+        }
+    }
+}

@@ -1,0 +1,530 @@
+//! Options of `pushbench run`: the command-line flags, the TOML scenario file, their merge
+//! (flags override the file, the file overrides the defaults) and validation into a
+//! [`RunConfig`] whose every error names the flag at fault.
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::technique::Technique;
+
+/// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
+pub mod defaults {
+    use std::time::Duration;
+    pub const CLIENTS: u32 = 200;
+    pub const TOPICS: u32 = 1;
+    pub const RATE: f64 = 10.0;
+    pub const PAYLOAD_BYTES: usize = 256;
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+    pub const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const RAMP_UP: f64 = 1000.0;
+    pub const WARMUP: Duration = Duration::from_secs(2);
+    pub const DURATION: Duration = Duration::from_secs(8);
+    pub const DRAIN: Duration = Duration::from_secs(2);
+    pub const PAUSE: Duration = Duration::from_millis(500);
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const RETENTION: u64 = 4096;
+    pub const SEED: u64 = 1;
+}
+
+/// The largest payload the protocol's default server accepts (`--max-payload-bytes`, 1 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Descriptors kept aside for everything that is not a client socket.
+pub const FD_RESERVE: u64 = 128;
+
+/// `pushbench run`: measure every push technique side by side on identical work.
+///
+/// Without --target the server is started as a child process (`pushbench serve` on a free
+/// loopback port) so its CPU and memory are measured apart from the load generator's.
+/// Every option can also be set in a TOML scenario file (--scenario); flags override it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// TOML scenario file holding any of these options (keys as the flags without `--`,
+    /// e.g. `clients = 500`, `duration = "10s"`); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Measure an already running server at this URL (http://HOST:PORT[/PREFIX]) instead of
+    /// starting one.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Techniques to measure, in order, comma-separated [default: poll,long-poll,stream,sse,ws]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub techniques: Option<Vec<Technique>>,
+    /// Simulated clients per technique [default: 200]
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
+    /// Topics the clients are spread over (evenly) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub topics: Option<u32>,
+    /// Messages per second published to each topic [default: 10]
+    #[arg(long, value_name = "MSG/S")]
+    pub rate: Option<f64>,
+    /// Payload size in bytes (the header is padded to it) [default: 256]
+    #[arg(long, value_name = "BYTES")]
+    pub payload_bytes: Option<usize>,
+    /// Short-poll interval; 0 polls back to back (a closed loop, as wrk runs) [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<humantime::Duration>,
+    /// How long the server holds a long poll with nothing new [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub long_poll_timeout: Option<humantime::Duration>,
+    /// Connections opened per second during ramp-up [default: 1000]
+    #[arg(long, value_name = "CONN/S")]
+    pub ramp_up: Option<f64>,
+    /// Warm-up with the publisher running, before the measured window [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<humantime::Duration>,
+    /// Length of the measured steady-state window [default: 8s]
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<humantime::Duration>,
+    /// Longest wait after the window for in-flight deliveries, publisher stopped [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    pub drain: Option<humantime::Duration>,
+    /// Pause between two techniques [default: 500ms]
+    #[arg(long, value_name = "DURATION")]
+    pub pause: Option<humantime::Duration>,
+    /// TCP connect + handshake timeout [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<humantime::Duration>,
+    /// Longest silence on an open connection before it counts as a timeout [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub read_timeout: Option<humantime::Duration>,
+    /// Client source addresses in 127.0.0.0/8, comma-separated, or a range A-B
+    /// (e.g. 127.0.0.1-127.0.0.4) [default: chosen by the OS]
+    #[arg(long, value_delimiter = ',', value_name = "ADDRS")]
+    pub source_addrs: Option<Vec<String>>,
+    /// Messages the child server retains per topic (not used with --target) [default: 4096]
+    #[arg(long, value_name = "N")]
+    pub retention: Option<u64>,
+    /// Run directory to write [default: results/<UTC timestamp>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON on stdout ({"manifest": ..., "techniques": [...]})
+    #[arg(long)]
+    pub json: bool,
+    /// Do not write the HTML report into the run directory
+    #[arg(long)]
+    pub no_report: bool,
+    /// Seed for the client start jitter [default: 1]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+}
+
+/// A scenario file: the same options as the flags, in kebab-case or snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Scenario {
+    pub target: Option<String>,
+    pub techniques: Option<Vec<String>>,
+    pub clients: Option<u32>,
+    pub topics: Option<u32>,
+    pub rate: Option<f64>,
+    #[serde(alias = "payload_bytes")]
+    pub payload_bytes: Option<usize>,
+    #[serde(alias = "poll_interval")]
+    pub poll_interval: Option<String>,
+    #[serde(alias = "long_poll_timeout")]
+    pub long_poll_timeout: Option<String>,
+    #[serde(alias = "ramp_up")]
+    pub ramp_up: Option<f64>,
+    pub warmup: Option<String>,
+    pub duration: Option<String>,
+    pub drain: Option<String>,
+    pub pause: Option<String>,
+    #[serde(alias = "connect_timeout")]
+    pub connect_timeout: Option<String>,
+    #[serde(alias = "read_timeout")]
+    pub read_timeout: Option<String>,
+    #[serde(alias = "source_addrs")]
+    pub source_addrs: Option<Vec<String>>,
+    pub retention: Option<u64>,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    /// Free text describing the scenario (kept in the manifest).
+    pub description: Option<String>,
+}
+
+/// Why the options cannot make a run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{flag}: {msg}")]
+    Invalid { flag: &'static str, msg: String },
+    #[error("--scenario {path}: {msg}")]
+    Scenario { path: PathBuf, msg: String },
+}
+
+fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        flag,
+        msg: msg.into(),
+    }
+}
+
+/// A validated run configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunConfig {
+    pub target: Option<String>,
+    pub techniques: Vec<Technique>,
+    pub clients: u32,
+    pub topics: u32,
+    pub rate: f64,
+    pub payload_bytes: usize,
+    #[serde(serialize_with = "ser_ms", rename = "poll_interval_ms")]
+    pub poll_interval: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "long_poll_timeout_ms")]
+    pub long_poll_timeout: Duration,
+    #[serde(rename = "ramp_up_per_s")]
+    pub ramp_up: f64,
+    #[serde(serialize_with = "ser_ms", rename = "warmup_ms")]
+    pub warmup: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "drain_ms")]
+    pub drain: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "pause_ms")]
+    pub pause: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "connect_timeout_ms")]
+    pub connect_timeout: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "read_timeout_ms")]
+    pub read_timeout: Duration,
+    /// Empty: the OS picks the source address.
+    pub source_addrs: Vec<Ipv4Addr>,
+    pub retention: u64,
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
+    #[serde(skip)]
+    pub json: bool,
+    #[serde(skip)]
+    pub no_report: bool,
+    pub seed: u64,
+    pub scenario: Option<PathBuf>,
+    pub scenario_description: Option<String>,
+}
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+impl RunArgs {
+    /// Reads the scenario file (if any), merges it under the flags and validates the result.
+    pub fn resolve(&self) -> Result<RunConfig, ConfigError> {
+        let sc = match &self.scenario {
+            Some(p) => load_scenario(p)?,
+            None => Scenario::default(),
+        };
+        let sdur =
+            |flag: &'static str, v: &Option<String>| -> Result<Option<Duration>, ConfigError> {
+                v.as_deref()
+                    .map(|s| {
+                        humantime::parse_duration(s.trim()).map_err(|e| {
+                            invalid(
+                                flag,
+                                format!("`{s}` is not a duration ({e}); write e.g. 500ms, 5s, 2m"),
+                            )
+                        })
+                    })
+                    .transpose()
+            };
+        let pick = |flag: Option<humantime::Duration>, file: Option<Duration>, def: Duration| {
+            flag.map(Into::into).or(file).unwrap_or(def)
+        };
+        let techniques = match (&self.techniques, &sc.techniques) {
+            (Some(t), _) => t.clone(),
+            (None, Some(names)) => names
+                .iter()
+                .map(|n| {
+                    n.parse::<Technique>()
+                        .map_err(|e| invalid("--techniques", e.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            (None, None) => Technique::ALL.to_vec(),
+        };
+        let source_addrs = match self.source_addrs.as_ref().or(sc.source_addrs.as_ref()) {
+            Some(list) => parse_source_addrs(list)?,
+            None => Vec::new(),
+        };
+        let cfg = RunConfig {
+            target: self.target.clone().or(sc.target.clone()),
+            techniques,
+            clients: self.clients.or(sc.clients).unwrap_or(defaults::CLIENTS),
+            topics: self.topics.or(sc.topics).unwrap_or(defaults::TOPICS),
+            rate: self.rate.or(sc.rate).unwrap_or(defaults::RATE),
+            payload_bytes: self
+                .payload_bytes
+                .or(sc.payload_bytes)
+                .unwrap_or(defaults::PAYLOAD_BYTES),
+            poll_interval: pick(
+                self.poll_interval,
+                sdur("--poll-interval", &sc.poll_interval)?,
+                defaults::POLL_INTERVAL,
+            ),
+            long_poll_timeout: pick(
+                self.long_poll_timeout,
+                sdur("--long-poll-timeout", &sc.long_poll_timeout)?,
+                defaults::LONG_POLL_TIMEOUT,
+            ),
+            ramp_up: self.ramp_up.or(sc.ramp_up).unwrap_or(defaults::RAMP_UP),
+            warmup: pick(self.warmup, sdur("--warmup", &sc.warmup)?, defaults::WARMUP),
+            duration: pick(
+                self.duration,
+                sdur("--duration", &sc.duration)?,
+                defaults::DURATION,
+            ),
+            drain: pick(self.drain, sdur("--drain", &sc.drain)?, defaults::DRAIN),
+            pause: pick(self.pause, sdur("--pause", &sc.pause)?, defaults::PAUSE),
+            connect_timeout: pick(
+                self.connect_timeout,
+                sdur("--connect-timeout", &sc.connect_timeout)?,
+                defaults::CONNECT_TIMEOUT,
+            ),
+            read_timeout: pick(
+                self.read_timeout,
+                sdur("--read-timeout", &sc.read_timeout)?,
+                defaults::READ_TIMEOUT,
+            ),
+            source_addrs,
+            retention: self
+                .retention
+                .or(sc.retention)
+                .unwrap_or(defaults::RETENTION),
+            out: self.out.clone().or(sc.out.clone()),
+            json: self.json,
+            no_report: self.no_report,
+            seed: self.seed.or(sc.seed).unwrap_or(defaults::SEED),
+            scenario: self.scenario.clone(),
+            scenario_description: sc.description.clone(),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+}
+
+/// Reads and parses a scenario file; unknown keys are an error naming the key.
+pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
+    let err = |msg: String| ConfigError::Scenario {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| err(e.message().to_string()))
+}
+
+/// Parses `--source-addrs`: addresses and `A-B` ranges, all in 127.0.0.0/8.
+pub fn parse_source_addrs(list: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {
+    let flag = "--source-addrs";
+    let one = |s: &str| -> Result<Ipv4Addr, ConfigError> {
+        let a: Ipv4Addr = s
+            .trim()
+            .parse()
+            .map_err(|_| invalid(flag, format!("`{s}` is not an IPv4 address")))?;
+        if a.octets()[0] != 127 {
+            return Err(invalid(
+                flag,
+                format!("{a} is outside 127.0.0.0/8 (loopback only)"),
+            ));
+        }
+        Ok(a)
+    };
+    let mut out = Vec::new();
+    for item in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
+        if let Some((a, b)) = item.split_once('-') {
+            let (a, b) = (u32::from(one(a)?), u32::from(one(b)?));
+            if b < a || b - a >= 65_536 {
+                return Err(invalid(flag, format!("bad range `{item}`")));
+            }
+            out.extend((a..=b).map(Ipv4Addr::from));
+        } else {
+            out.push(one(item)?);
+        }
+    }
+    if out.is_empty() {
+        return Err(invalid(flag, "no address given"));
+    }
+    Ok(out)
+}
+
+impl RunConfig {
+    /// Checks the options make sense together; each message names the flag at fault.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.techniques.is_empty() {
+            return Err(invalid("--techniques", "no technique given"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for t in &self.techniques {
+            if !seen.insert(t) {
+                return Err(invalid("--techniques", format!("`{t}` is listed twice")));
+            }
+        }
+        if self.clients == 0 {
+            return Err(invalid("--clients", "must be at least 1"));
+        }
+        if self.topics == 0 || self.topics > self.clients {
+            return Err(invalid(
+                "--topics",
+                format!(
+                    "must be between 1 and --clients ({}), got {}",
+                    self.clients, self.topics
+                ),
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err(invalid("--duration", "must be longer than 0"));
+        }
+        if !self.rate.is_finite() || self.rate <= 0.0 {
+            return Err(invalid(
+                "--rate",
+                format!(
+                    "must be a positive number of messages per second with a --duration, got {}",
+                    self.rate
+                ),
+            ));
+        }
+        if self.rate > 1_000_000.0 {
+            return Err(invalid(
+                "--rate",
+                "more than 1,000,000 messages per second per topic",
+            ));
+        }
+        if self.payload_bytes > MAX_PAYLOAD_BYTES {
+            return Err(invalid(
+                "--payload-bytes",
+                format!(
+                    "{} is more than the server accepts ({MAX_PAYLOAD_BYTES})",
+                    self.payload_bytes
+                ),
+            ));
+        }
+        if !self.ramp_up.is_finite() || self.ramp_up <= 0.0 {
+            return Err(invalid(
+                "--ramp-up",
+                "must be a positive number of connections per second",
+            ));
+        }
+        let lp = self.long_poll_timeout;
+        if lp < Duration::from_millis(1) || lp > Duration::from_secs(300) {
+            return Err(invalid(
+                "--long-poll-timeout",
+                "must be between 1ms and 300s",
+            ));
+        }
+        if self.connect_timeout.is_zero() {
+            return Err(invalid("--connect-timeout", "must be longer than 0"));
+        }
+        if self.read_timeout.is_zero() {
+            return Err(invalid("--read-timeout", "must be longer than 0"));
+        }
+        if self.techniques.contains(&Technique::LongPoll) && self.read_timeout <= lp {
+            return Err(invalid(
+                "--read-timeout",
+                format!(
+                    "({}) must be longer than --long-poll-timeout ({}) or every held poll times out",
+                    humantime::format_duration(self.read_timeout),
+                    humantime::format_duration(lp)
+                ),
+            ));
+        }
+        if self.techniques.contains(&Technique::Poll) && self.drain < self.poll_interval {
+            return Err(invalid(
+                "--drain",
+                format!(
+                    "({}) must be at least --poll-interval ({}) so the last polls can fetch the window's messages",
+                    humantime::format_duration(self.drain),
+                    humantime::format_duration(self.poll_interval)
+                ),
+            ));
+        }
+        if self.retention == 0 {
+            return Err(invalid("--retention", "must be at least 1"));
+        }
+        let limit = crate::run::procfs::fd_soft_limit().unwrap_or(u64::MAX);
+        let need = u64::from(self.clients) + FD_RESERVE;
+        if need > limit {
+            return Err(invalid(
+                "--clients",
+                format!(
+                    "{} clients need about {need} file descriptors but this process may open {limit} \
+                     (ulimit -n); use fewer clients",
+                    self.clients
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Messages a subscriber of one topic should see during the window (approximately).
+    pub fn total_publish_rate(&self) -> f64 {
+        self.rate * f64::from(self.topics)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig, ConfigError> {
+        let mut v = vec!["x"];
+        v.extend_from_slice(args);
+        T::parse_from(v).args.resolve()
+    }
+
+    fn err(args: &[&str]) -> String {
+        parse(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.techniques.len(), 5);
+        assert_eq!(c.clients, defaults::CLIENTS);
+        assert!(c.source_addrs.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        assert!(err(&["--clients", "0"]).starts_with("--clients"));
+        assert!(err(&["--rate", "0"]).starts_with("--rate"));
+        assert!(err(&["--source-addrs", "10.0.0.1"]).starts_with("--source-addrs"));
+        assert!(err(&["--topics", "0"]).starts_with("--topics"));
+        assert!(err(&["--poll-interval", "3s"]).starts_with("--drain"));
+        assert!(err(&["--long-poll-timeout", "20s"]).starts_with("--read-timeout"));
+        assert!(err(&["--clients", "100000000"]).starts_with("--clients"));
+    }
+
+    #[test]
+    fn source_addr_ranges() {
+        let v = parse_source_addrs(&["127.0.0.1-127.0.0.3".into(), "127.1.0.1".into()]).unwrap();
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[3], Ipv4Addr::new(127, 1, 0, 1));
+    }
+
+    #[test]
+    fn scenario_merges_under_flags_and_rejects_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("pb-scn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        std::fs::write(
+            &p,
+            "clients = 7\nduration = \"3s\"\ntechniques = [\"sse\", \"ws\"]\n",
+        )
+        .unwrap();
+        let ps = p.to_str().unwrap();
+        let c = parse(&["--scenario", ps, "--clients", "9"]).unwrap();
+        assert_eq!(c.clients, 9);
+        assert_eq!(c.duration, Duration::from_secs(3));
+        assert_eq!(c.techniques, vec![Technique::Sse, Technique::Ws]);
+        std::fs::write(&p, "clientz = 7\n").unwrap();
+        let e = err(&["--scenario", ps]);
+        assert!(e.contains("clientz"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

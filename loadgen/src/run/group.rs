@@ -1,0 +1,271 @@
+//! "Run these clients, return raw results": one technique's simulated clients, spawned at the
+//! ramp-up rate and spread evenly over the topics and source addresses, then cancelled and
+//! awaited. Kept apart from the orchestration and the output so that a worker process can run
+//! a group and hand back its [`RawResult`] (counters and histograms merge exactly).
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hdrhistogram::Histogram;
+use rand::{Rng, SeedableRng};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::clients::{ClientSpec, run_client};
+use crate::run::target::Target;
+use crate::stats::{Recorder, Snapshot, new_histogram};
+use crate::technique::Technique;
+
+/// What one group runs.
+#[derive(Debug, Clone)]
+pub struct GroupPlan {
+    pub technique: Technique,
+    pub target: Target,
+    pub topics: Vec<String>,
+    pub clients: u32,
+    /// Connections per second.
+    pub ramp_up: f64,
+    /// Empty: the OS picks.
+    pub source_addrs: Vec<Ipv4Addr>,
+    pub poll_interval: Duration,
+    pub long_poll_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub read_timeout: Duration,
+    pub seed: u64,
+}
+
+impl GroupPlan {
+    /// The spec of client `i` (topic `i % topics`, source address `i % addrs`).
+    pub fn spec(&self, i: u32) -> ClientSpec {
+        let topic_index = i % self.topics.len() as u32;
+        ClientSpec {
+            technique: self.technique,
+            server: self.target.addr,
+            host: self.target.host.clone(),
+            path_prefix: format!("{}{}", self.target.prefix, self.technique.path_prefix()),
+            topic: self.topics[topic_index as usize].clone(),
+            topic_index,
+            poll_interval: self.poll_interval,
+            long_poll_timeout: self.long_poll_timeout,
+            connect_timeout: self.connect_timeout,
+            read_timeout: self.read_timeout,
+            source_addr: (!self.source_addrs.is_empty())
+                .then(|| IpAddr::V4(self.source_addrs[i as usize % self.source_addrs.len()])),
+            since: 0,
+        }
+    }
+
+    /// Subscribers of each topic.
+    pub fn subscribers_per_topic(&self) -> Vec<u64> {
+        let t = self.topics.len() as u32;
+        (0..t)
+            .map(|i| u64::from(self.clients / t + u32::from(i < self.clients % t)))
+            .collect()
+    }
+}
+
+/// A running group of clients.
+#[derive(Debug)]
+pub struct ClientGroup {
+    pub plan: GroupPlan,
+    pub rec: Arc<Recorder>,
+    cancel: CancellationToken,
+    tasks: JoinSet<()>,
+    spawned: u32,
+}
+
+impl ClientGroup {
+    pub fn new(plan: GroupPlan) -> ClientGroup {
+        let rec = Arc::new(Recorder::new(plan.technique, plan.topics.len()));
+        ClientGroup {
+            plan,
+            rec,
+            cancel: CancellationToken::new(),
+            tasks: JoinSet::new(),
+            spawned: 0,
+        }
+    }
+
+    /// Clients started so far.
+    pub fn spawned(&self) -> u32 {
+        self.spawned
+    }
+
+    /// Starts the clients at the ramp-up rate (each second's clients jittered within it);
+    /// returns early, with fewer started, if `stop` is cancelled.
+    pub async fn ramp_up(&mut self, stop: &CancellationToken) {
+        let start = Instant::now();
+        let mut rng =
+            rand::rngs::StdRng::seed_from_u64(self.plan.seed ^ self.plan.technique as u64);
+        let step = 1.0 / self.plan.ramp_up;
+        for i in 0..self.plan.clients {
+            let jitter: f64 = if self.plan.clients > 1 {
+                rng.random_range(0.0..step)
+            } else {
+                0.0
+            };
+            let at = start + Duration::from_secs_f64(i as f64 * step + jitter);
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep_until(at.into()) => {}
+            }
+            let spec = self.plan.spec(i);
+            self.tasks.spawn(run_client(
+                spec,
+                self.rec.clone(),
+                self.cancel.child_token(),
+            ));
+            self.spawned += 1;
+        }
+    }
+
+    /// Cancels every client and waits (at most `timeout`) for them to close their
+    /// connections. Returns how many did not finish in time (they are aborted).
+    pub async fn close(&mut self, timeout: Duration) -> usize {
+        self.cancel.cancel();
+        let deadline = tokio::time::Instant::now() + timeout;
+        while !self.tasks.is_empty() {
+            match tokio::time::timeout_at(deadline, self.tasks.join_next()).await {
+                Ok(Some(_)) => {}
+                Ok(None) => break,
+                Err(_) => {
+                    let left = self.tasks.len();
+                    self.tasks.abort_all();
+                    while self.tasks.join_next().await.is_some() {}
+                    return left;
+                }
+            }
+        }
+        0
+    }
+
+    /// The raw measurements of this group: everything needed to merge with other groups.
+    pub fn raw(&self, window_start: Snapshot, window_end: Snapshot) -> RawResult {
+        RawResult {
+            technique: self.plan.technique,
+            clients: u64::from(self.spawned),
+            window: window_end.since(&window_start),
+            phase: self.rec.snapshot(),
+            latency: self.rec.latency(),
+            connect: self.rec.connect_times(),
+            first_message: self.rec.first_message_times(),
+        }
+    }
+}
+
+/// Raw, mergeable results of one technique (one group, or several merged).
+#[derive(Debug, Clone)]
+pub struct RawResult {
+    pub technique: Technique,
+    pub clients: u64,
+    /// Counters accumulated during the steady-state window (deliveries are attributed by the
+    /// message's window, so `delivered` also includes in-window messages received in drain).
+    pub window: Snapshot,
+    /// Counters accumulated over the whole technique phase (first connect to last close).
+    pub phase: Snapshot,
+    /// Steady-state publish-to-receive latency, µs.
+    pub latency: Histogram<u64>,
+    /// Connect times, µs.
+    pub connect: Histogram<u64>,
+    /// Connect start to first message, µs.
+    pub first_message: Histogram<u64>,
+}
+
+impl RawResult {
+    /// An empty result (the identity of [`RawResult::merge`]).
+    pub fn empty(technique: Technique) -> RawResult {
+        RawResult {
+            technique,
+            clients: 0,
+            window: Snapshot::default(),
+            phase: Snapshot::default(),
+            latency: new_histogram(),
+            connect: new_histogram(),
+            first_message: new_histogram(),
+        }
+    }
+
+    /// Adds another group's results of the same technique (exact for counters and histograms).
+    pub fn merge(&mut self, other: &RawResult) {
+        self.clients += other.clients;
+        self.window = add(&self.window, &other.window);
+        self.phase = add(&self.phase, &other.phase);
+        let _ = self.latency.add(&other.latency);
+        let _ = self.connect.add(&other.connect);
+        let _ = self.first_message.add(&other.first_message);
+    }
+}
+
+fn add(a: &Snapshot, b: &Snapshot) -> Snapshot {
+    let mut errors = [0; 6];
+    for (i, e) in errors.iter_mut().enumerate() {
+        *e = a.errors[i] + b.errors[i];
+    }
+    Snapshot {
+        delivered: a.delivered + b.delivered,
+        duplicates: a.duplicates + b.duplicates,
+        out_of_order: a.out_of_order + b.out_of_order,
+        received_total: a.received_total + b.received_total,
+        requests: a.requests + b.requests,
+        empty_responses: a.empty_responses + b.empty_responses,
+        reconnects: a.reconnects + b.reconnects,
+        bytes_up: a.bytes_up + b.bytes_up,
+        bytes_down: a.bytes_down + b.bytes_down,
+        connections: a.connections + b.connections,
+        errors,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(clients: u32, topics: usize, addrs: usize) -> GroupPlan {
+        GroupPlan {
+            technique: Technique::Sse,
+            target: Target::local("127.0.0.1:9".parse().unwrap()),
+            topics: (0..topics).map(|i| format!("t{i}")).collect(),
+            clients,
+            ramp_up: 1000.0,
+            source_addrs: (1..=addrs as u8)
+                .map(|i| Ipv4Addr::new(127, 0, 0, i))
+                .collect(),
+            poll_interval: Duration::from_secs(1),
+            long_poll_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(2),
+            seed: 1,
+        }
+    }
+
+    #[test]
+    fn spreads_clients_evenly() {
+        let p = plan(10, 3, 2);
+        assert_eq!(p.subscribers_per_topic(), vec![4, 3, 3]);
+        assert_eq!(p.spec(4).topic, "t1");
+        assert_eq!(
+            p.spec(4).source_addr,
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)))
+        );
+        assert_eq!(
+            p.spec(5).source_addr,
+            Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
+        );
+        assert_eq!(p.spec(0).path_prefix, "/sse/");
+        assert_eq!(plan(1, 1, 0).spec(0).source_addr, None);
+    }
+
+    #[test]
+    fn merge_adds_exactly() {
+        let mut a = RawResult::empty(Technique::Ws);
+        let mut b = RawResult::empty(Technique::Ws);
+        a.latency.record(100).unwrap();
+        b.latency.record(300).unwrap();
+        b.window.delivered = 5;
+        a.merge(&b);
+        assert_eq!(a.latency.len(), 2);
+        assert_eq!(a.latency.max(), 300);
+        assert_eq!(a.window.delivered, 5);
+    }
+}

@@ -1,0 +1,299 @@
+//! `pushbench run`: starts (or finds) the server, measures each technique in turn, and writes
+//! the run directory. The pieces, one concept per module: options ([`config`]), the child
+//! server ([`child`]), the server as seen over HTTP ([`target`]), the publisher, one
+//! technique's clients ([`group`]), the phases ([`phases`]), per-second sampling
+//! ([`sampler`], [`procfs`]), the output files ([`output`]), progress and the final table.
+
+pub mod child;
+pub mod config;
+pub mod group;
+pub mod output;
+pub mod phases;
+pub mod procfs;
+pub mod progress;
+pub mod publisher;
+pub mod sampler;
+pub mod table;
+pub mod target;
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use child::{ChildOptions, ChildServer};
+use config::RunConfig;
+use output::Document;
+use output::manifest::{self, Manifest, Versions};
+use phases::{RunCtx, TechniqueResult};
+use progress::Progress;
+use sampler::{Sampler, ServerProbe};
+use target::Target;
+
+/// Why a run could not be made (a run cut short is not an error: see [`RunOutcome::partial`]).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Target(#[from] target::TargetError),
+    #[error(transparent)]
+    Child(#[from] child::ChildError),
+    #[error(transparent)]
+    Output(#[from] output::OutputError),
+    #[error("--out {0}: already holds a run (manifest.json); choose another directory")]
+    OutExists(PathBuf),
+    #[error("cannot find this program to start the server: {0}")]
+    Exe(std::io::Error),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub dir: PathBuf,
+    pub doc: Document,
+    pub partial: bool,
+    pub failure: Option<String>,
+}
+
+/// The shared stop signal of a run and the reason it was given.
+#[derive(Debug, Clone, Default)]
+pub struct Shutdown {
+    pub token: CancellationToken,
+    pub reason: Arc<Mutex<Option<String>>>,
+}
+
+impl Shutdown {
+    /// Stops the run, keeping the first reason given.
+    pub fn trigger(&self, why: impl Into<String>) {
+        let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
+        if r.is_none() {
+            *r = Some(why.into());
+        }
+        drop(r);
+        self.token.cancel();
+    }
+    pub fn reason(&self) -> Option<String> {
+        self.reason
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
+/// Stops the run on SIGINT (Ctrl-C) or SIGTERM. Call inside the runtime.
+pub fn install_signal_handlers(sd: &Shutdown) {
+    use tokio::signal::unix::{SignalKind, signal};
+    for (kind, name) in [
+        (SignalKind::interrupt(), "SIGINT"),
+        (SignalKind::terminate(), "SIGTERM"),
+    ] {
+        let Ok(mut s) = signal(kind) else { continue };
+        let sd = sd.clone();
+        tokio::spawn(async move {
+            if s.recv().await.is_some() {
+                sd.trigger(format!("interrupted by {name}"));
+            }
+        });
+    }
+}
+
+fn default_out_dir() -> PathBuf {
+    PathBuf::from("results").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
+}
+
+fn run_id() -> String {
+    let nanos = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!(
+        "{:08x}",
+        (nanos as u64 ^ (u64::from(std::process::id()) << 32)) as u32
+    )
+}
+
+/// Runs the whole benchmark described by `cfg`.
+pub async fn execute(
+    cfg: RunConfig,
+    command_line: Vec<String>,
+    sd: Shutdown,
+) -> Result<RunOutcome, RunError> {
+    let started_at = chrono::Utc::now();
+    let run_start_wall = SystemTime::now();
+    let run_start = Instant::now();
+    let dir = cfg.out.clone().unwrap_or_else(default_out_dir);
+    if dir.join("manifest.json").exists() {
+        return Err(RunError::OutExists(dir));
+    }
+    let progress = Progress::new();
+
+    // The server: a --target, or a child process of our own.
+    let (target, child) = match &cfg.target {
+        Some(url) => {
+            let t = Target::from_url(url).await?;
+            t.check_reachable(cfg.connect_timeout).await?;
+            (t, None)
+        }
+        None => {
+            let exe = std::env::current_exe().map_err(RunError::Exe)?;
+            let c = ChildServer::start(&ChildOptions {
+                exe,
+                retention: cfg.retention,
+                long_poll_timeout: cfg.long_poll_timeout,
+                max_connections: (u64::from(cfg.clients) + 1000).max(16_000),
+                start_timeout: Duration::from_secs(10),
+            })
+            .await?;
+            let t = Target::local(c.addr);
+            if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
+                c.stop().await;
+                return Err(e.into());
+            }
+            (t, Some(c))
+        }
+    };
+    let id = run_id();
+    let result = measure(
+        &cfg,
+        &dir,
+        &target,
+        child.as_ref(),
+        &sd,
+        &progress,
+        run_start,
+        &id,
+    )
+    .await;
+    let exited = child.as_ref().and_then(|c| c.exited());
+    if let Some(why) = exited {
+        sd.trigger(why);
+    }
+    let server_command = child.as_ref().map(|c| c.command.clone());
+    if let Some(c) = child {
+        c.stop().await;
+    }
+    progress.finish();
+    let (results, rows) = result?;
+
+    let partial = sd.token.is_cancelled() || results.len() < cfg.techniques.len();
+    let failure = if partial {
+        sd.reason().or_else(|| Some("run cut short".into()))
+    } else {
+        None
+    };
+    let manifest = Manifest {
+        format: manifest::FORMAT,
+        format_version: manifest::FORMAT_VERSION,
+        partial,
+        failure: failure.clone(),
+        started_at: manifest::rfc3339(started_at),
+        ended_at: Some(manifest::rfc3339(chrono::Utc::now())),
+        command_line,
+        target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
+        server_url: target.url.clone(),
+        server_command,
+        server_processes: 1,
+        loadgen_processes: 1,
+        clock: "single process clock (publisher and subscribers in one process)",
+        run_id: id,
+        params: cfg.clone(),
+        machine: procfs::machine(),
+        versions: Versions::current(),
+        build_profile: manifest::build_profile(),
+        git_revision: manifest::git_revision(),
+    };
+    let doc = output::write_all(&dir, manifest, &results, &rows, run_start_wall)?;
+    Ok(RunOutcome {
+        dir,
+        doc,
+        partial,
+        failure,
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn measure(
+    cfg: &RunConfig,
+    dir: &std::path::Path,
+    target: &Target,
+    child: Option<&ChildServer>,
+    sd: &Shutdown,
+    progress: &Progress,
+    run_start: Instant,
+    run_id: &str,
+) -> Result<(Vec<TechniqueResult>, Vec<sampler::Row>), RunError> {
+    output::create_dir(dir)?;
+    let probe = match child {
+        Some(c) => Some(ServerProbe::Child(c.pid)),
+        None => Some(ServerProbe::Remote(
+            target.clone(),
+            cfg.connect_timeout.min(Duration::from_secs(2)),
+        )),
+    };
+    let sampler = Sampler::new(run_start, probe.clone());
+    let stop_bg = CancellationToken::new();
+    let sampler_task = tokio::spawn(sampler.clone().run(stop_bg.clone()));
+    // Watch the child server: if it dies, the run ends with what it measured.
+    let watcher = child.map(|c| {
+        let pid = c.pid;
+        let sd = sd.clone();
+        let stop = stop_bg.clone();
+        let exited = c.exited_watch();
+        tokio::spawn(async move {
+            let mut exited = exited;
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                r = exited.wait_for(|e| e.is_some()) => {
+                    if let Ok(why) = r {
+                        let why = why.clone().unwrap_or_default();
+                        sd.trigger(format!("{why} (pid {pid})"));
+                    }
+                }
+            }
+        })
+    });
+    let ctx = RunCtx {
+        cfg: cfg.clone(),
+        target: target.clone(),
+        probe,
+        sampler: sampler.clone(),
+        shutdown: sd.token.clone(),
+        failure: sd.reason.clone(),
+        run_id: run_id.to_string(),
+        progress: progress.clone(),
+    };
+    let mut results = Vec::new();
+    for (i, &tech) in cfg.techniques.iter().enumerate() {
+        if sd.token.is_cancelled() {
+            break;
+        }
+        let r = phases::run_technique(&ctx, tech).await;
+        progress.println(&format!(
+            "{tech:>9}: {}/{} delivered, p99 {:.1} ms{}",
+            r.raw.phase.delivered,
+            r.expected,
+            if r.raw.latency.is_empty() {
+                0.0
+            } else {
+                r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
+            },
+            r.failure
+                .as_deref()
+                .map(|f| format!(" ({f})"))
+                .unwrap_or_default()
+        ));
+        results.push(r);
+        if i + 1 < cfg.techniques.len() {
+            tokio::select! {
+                _ = sd.token.cancelled() => {}
+                _ = tokio::time::sleep(cfg.pause) => {}
+            }
+        }
+    }
+    stop_bg.cancel();
+    let _ = sampler_task.await;
+    if let Some(w) = watcher {
+        let _ = w.await;
+    }
+    Ok((results, sampler.rows()))
+}

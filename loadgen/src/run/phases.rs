@@ -1,0 +1,329 @@
+//! One technique's measurement, phase by phase: ramp-up (connect the clients), warm-up
+//! (publisher running), steady state (the measured window), drain (publisher stopped, wait for
+//! in-flight deliveries, then close the clients). Server counters are snapshotted at the
+//! window's start and end and around the whole phase (before the first connect, after the last
+//! close); CPU is read at the window's edges.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::payload;
+use crate::run::config::RunConfig;
+use crate::run::group::{ClientGroup, GroupPlan, RawResult};
+use crate::run::procfs::{self, ProcSample};
+use crate::run::progress::Progress;
+use crate::run::publisher::{self, PublisherStats, Schedule};
+use crate::run::sampler::{Phase, Sampler, ServerProbe};
+use crate::run::target::{Target, TechniqueStats};
+use crate::stats::Recorder;
+use crate::technique::Technique;
+
+/// Everything the phases of one run share.
+#[derive(Debug)]
+pub struct RunCtx {
+    pub cfg: RunConfig,
+    pub target: Target,
+    pub probe: Option<ServerProbe>,
+    pub sampler: Arc<Sampler>,
+    /// Cancelled on Ctrl-C / SIGTERM or when the server dies.
+    pub shutdown: CancellationToken,
+    /// Why the run stopped early (set by whoever cancels `shutdown`).
+    pub failure: Arc<Mutex<Option<String>>>,
+    /// Unique per run: topic names carry it so an old run's retained messages never mix in.
+    pub run_id: String,
+    pub progress: Progress,
+}
+
+impl RunCtx {
+    fn stats_timeout(&self) -> Duration {
+        self.cfg.connect_timeout.min(Duration::from_secs(2))
+    }
+    async fn server_stats(&self, t: Technique) -> Option<TechniqueStats> {
+        self.target.stats(self.stats_timeout()).await?.technique(t)
+    }
+    async fn server_sample(&self) -> Option<ProcSample> {
+        match &self.probe {
+            Some(p) => p.sample().await,
+            None => None,
+        }
+    }
+}
+
+/// What was measured for one technique (raw results plus the phase's context).
+#[derive(Debug)]
+pub struct TechniqueResult {
+    pub raw: RawResult,
+    pub topics: u32,
+    pub payload_bytes: usize,
+    /// Length of the steady-state window actually measured.
+    pub duration: Duration,
+    /// Wall-clock start of the window.
+    pub window_start: SystemTime,
+    pub published: u64,
+    pub expected: u64,
+    pub publish_failures: u64,
+    pub publish_lag_max_us: u64,
+    pub server_window: Option<TechniqueStats>,
+    pub server_phase: Option<TechniqueStats>,
+    pub server_cpu_s: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub server_rss_idle_bytes: Option<u64>,
+    pub loadgen_cpu_s: Option<f64>,
+    pub loadgen_rss_bytes: Option<u64>,
+    /// Clients that had to be aborted because they did not close in time.
+    pub clients_not_closed: usize,
+    pub failure: Option<String>,
+}
+
+/// Waits until `deadline` or `done()` or shutdown, updating the progress line.
+async fn wait(
+    ctx: &RunCtx,
+    rec: &Recorder,
+    phase: Phase,
+    clients: u32,
+    deadline: Instant,
+    mut done: impl FnMut() -> bool,
+) -> bool {
+    wait_with(ctx, rec, phase, clients, deadline, true, &mut done).await
+}
+
+async fn wait_with(
+    ctx: &RunCtx,
+    rec: &Recorder,
+    phase: Phase,
+    clients: u32,
+    deadline: Instant,
+    honor_shutdown: bool,
+    done: &mut dyn FnMut() -> bool,
+) -> bool {
+    let never = CancellationToken::new();
+    let stop = if honor_shutdown {
+        &ctx.shutdown
+    } else {
+        &never
+    };
+    loop {
+        let now = Instant::now();
+        ctx.progress.update(
+            rec,
+            phase.name(),
+            clients,
+            Some(deadline.saturating_duration_since(now)),
+        );
+        if done() {
+            return true;
+        }
+        if now >= deadline || stop.is_cancelled() {
+            return false;
+        }
+        let step = deadline
+            .saturating_duration_since(now)
+            .min(Duration::from_millis(100));
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            _ = tokio::time::sleep(step) => {}
+        }
+    }
+}
+
+fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
+    Some((b?.cpu_s - a?.cpu_s).max(0.0))
+}
+
+/// Measures technique `tech` (the `index`-th of the run).
+pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
+    let cfg = &ctx.cfg;
+    let topics: Vec<String> = (0..cfg.topics)
+        .map(|i| format!("pb-{}-{}-{i}", ctx.run_id, tech.name()))
+        .collect();
+    let plan = GroupPlan {
+        technique: tech,
+        target: ctx.target.clone(),
+        topics: topics.clone(),
+        clients: cfg.clients,
+        ramp_up: cfg.ramp_up,
+        source_addrs: cfg.source_addrs.clone(),
+        poll_interval: cfg.poll_interval,
+        long_poll_timeout: cfg.long_poll_timeout,
+        connect_timeout: cfg.connect_timeout,
+        read_timeout: cfg.read_timeout,
+        seed: cfg.seed,
+    };
+    let subscribers = plan.subscribers_per_topic();
+    let mut group = ClientGroup::new(plan);
+    let rec = group.rec.clone();
+    let n = cfg.clients;
+
+    // Before the first connect.
+    let server_rss_idle = ctx.server_sample().await.map(|s| s.rss_bytes);
+    let server_phase_start = ctx.server_stats(tech).await;
+    ctx.sampler.begin(rec.clone());
+
+    // Ramp-up: start the clients, then give them up to the connect timeout to connect.
+    ctx.progress.update(&rec, Phase::RampUp.name(), n, None);
+    group.ramp_up(&ctx.shutdown).await;
+    let connected_by = Instant::now() + cfg.connect_timeout;
+    let r = rec.clone();
+    wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
+        // Short-poll clients hold a keep-alive connection too; any request counts as up.
+        r.counters
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
+            >= u64::from(n)
+    })
+    .await;
+
+    // Warm-up: the publisher starts on its schedule.
+    ctx.sampler.set_phase(Phase::Warmup);
+    let t0 = Instant::now();
+    let t0_wall = SystemTime::now();
+    let steady_start = t0 + cfg.warmup;
+    let steady_end = steady_start + cfg.duration;
+    let pstats = Arc::new(PublisherStats::default());
+    let pub_stop = ctx.shutdown.child_token();
+    let publisher = tokio::spawn(publisher::run(
+        ctx.target.clone(),
+        Schedule {
+            topics,
+            rate: cfg.rate,
+            payload_bytes: cfg.payload_bytes,
+            t0,
+            t0_wall_us: payload::to_us(t0_wall),
+            steady_start,
+            steady_end,
+            connect_timeout: cfg.connect_timeout,
+            request_timeout: cfg.read_timeout,
+        },
+        rec.clone(),
+        pstats.clone(),
+        pub_stop.clone(),
+    ));
+    wait(ctx, &rec, Phase::Warmup, n, steady_start, || false).await;
+
+    // Steady state.
+    let mut actual_start = Instant::now();
+    let mut window_wall = SystemTime::now();
+    let mut c0 = rec.snapshot();
+    let mut s0 = None;
+    let mut p0 = None;
+    let mut l0 = None;
+    let mut measured = false;
+    if !ctx.shutdown.is_cancelled() {
+        ctx.sampler.set_phase(Phase::Steady);
+        actual_start = Instant::now();
+        window_wall = SystemTime::now();
+        c0 = rec.snapshot();
+        s0 = ctx.server_stats(tech).await;
+        p0 = ctx.server_sample().await;
+        l0 = procfs::sample("self");
+        wait(ctx, &rec, Phase::Steady, n, steady_end, || false).await;
+        measured = true;
+    }
+    let actual_end = Instant::now();
+    let c1 = rec.snapshot();
+    let (s1, p1, l1) = if measured {
+        (
+            ctx.server_stats(tech).await,
+            ctx.server_sample().await,
+            procfs::sample("self"),
+        )
+    } else {
+        (None, None, None)
+    };
+
+    // Drain: the publisher stops at the window's end; wait for in-flight deliveries.
+    ctx.sampler.set_phase(Phase::Drain);
+    let interrupted = ctx.shutdown.is_cancelled();
+    let drain = if interrupted {
+        cfg.drain.min(Duration::from_secs(1))
+    } else {
+        cfg.drain
+    };
+    let drain_end = Instant::now() + drain;
+    let pub_deadline = drain_end + cfg.read_timeout;
+    if tokio::time::timeout_at(pub_deadline.into(), publisher)
+        .await
+        .is_err()
+    {
+        pub_stop.cancel();
+    }
+    let expected_of = |rec: &Recorder| -> u64 {
+        subscribers
+            .iter()
+            .enumerate()
+            .map(|(t, s)| rec.window.len(t) * s)
+            .sum()
+    };
+    // Drain is not cut short by Ctrl-C (it is already shortened then).
+    let r = rec.clone();
+    wait_with(ctx, &rec, Phase::Drain, n, drain_end, false, &mut || {
+        let e = expected_of(&r);
+        e > 0
+            && r.counters
+                .delivered
+                .load(std::sync::atomic::Ordering::Relaxed)
+                >= e
+    })
+    .await;
+
+    // Close the clients, then let the server see the closes before its last snapshot.
+    let not_closed = group.close(cfg.connect_timeout).await;
+    let settle = Instant::now() + Duration::from_secs(2);
+    let mut server_phase_end = ctx.server_stats(tech).await;
+    while server_phase_end.is_some_and(|s| s.connections > 0) && Instant::now() < settle {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server_phase_end = ctx.server_stats(tech).await;
+    }
+    let peaks = ctx.sampler.end();
+    let published: u64 = (0..cfg.topics as usize).map(|t| rec.window.len(t)).sum();
+    let duration = if measured {
+        actual_end.duration_since(actual_start)
+    } else {
+        Duration::ZERO
+    };
+    let max_opt = |a: Option<u64>, b: Option<u64>| match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    };
+    TechniqueResult {
+        raw: group.raw(c0, c1),
+        topics: cfg.topics,
+        payload_bytes: cfg.payload_bytes,
+        duration,
+        window_start: window_wall,
+        published,
+        expected: expected_of(&rec),
+        publish_failures: pstats.failures.load(std::sync::atomic::Ordering::Relaxed),
+        publish_lag_max_us: pstats.max_lag_us.load(std::sync::atomic::Ordering::Relaxed),
+        server_window: match (s0, s1) {
+            (Some(a), Some(b)) => Some(b.since(&a)),
+            _ => None,
+        },
+        server_phase: match (server_phase_start, server_phase_end) {
+            (Some(a), Some(b)) => Some(b.since(&a)),
+            _ => None,
+        },
+        server_cpu_s: cpu_between(p0, p1),
+        server_rss_bytes: max_opt(
+            peaks.server_rss_max,
+            max_opt(p0.map(|p| p.rss_bytes), p1.map(|p| p.rss_bytes)),
+        ),
+        server_rss_idle_bytes: server_rss_idle,
+        loadgen_cpu_s: cpu_between(l0, l1),
+        loadgen_rss_bytes: max_opt(
+            peaks.loadgen_rss_max,
+            max_opt(l0.map(|p| p.rss_bytes), l1.map(|p| p.rss_bytes)),
+        ),
+        clients_not_closed: not_closed,
+        failure: if ctx.shutdown.is_cancelled() {
+            ctx.failure
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        } else {
+            None
+        },
+    }
+}

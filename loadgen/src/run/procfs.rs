@@ -1,0 +1,126 @@
+//! Reads what Linux's /proc says about a process (CPU seconds, resident memory), this
+//! process's descriptor limit, and the machine (CPU model, cores, memory, kernel, hostname).
+
+use std::fs;
+
+/// Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux ABI).
+const TICKS_PER_S: f64 = 100.0;
+
+/// CPU time and resident memory of one process at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ProcSample {
+    /// User + system CPU seconds since the process started.
+    pub cpu_s: f64,
+    /// Resident set size, bytes.
+    pub rss_bytes: u64,
+}
+
+/// Samples process `pid` ("self" for this process). `None` if it is gone or /proc is absent.
+pub fn sample(pid: &str) -> Option<ProcSample> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    Some(ProcSample {
+        cpu_s: parse_stat_cpu(&stat)?,
+        rss_bytes: parse_status_kb(&status, "VmRSS:")? * 1024,
+    })
+}
+
+/// User + system CPU seconds from the text of /proc/<pid>/stat.
+pub fn parse_stat_cpu(stat: &str) -> Option<f64> {
+    // The command name (field 2) may hold spaces; the fields after its `)` are fixed.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // After `)`: state is index 0 (field 3), utime is field 14 -> index 11, stime index 12.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / TICKS_PER_S)
+}
+
+/// A `Key:   123 kB` line of /proc/<pid>/status or /proc/meminfo, in kB.
+pub fn parse_status_kb(text: &str, key: &str) -> Option<u64> {
+    text.lines()
+        .find(|l| l.starts_with(key))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+/// The soft limit on open files of this process (`ulimit -n`), from /proc/self/limits.
+pub fn fd_soft_limit() -> Option<u64> {
+    let text = fs::read_to_string("/proc/self/limits").ok()?;
+    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
+    let soft = line
+        .trim_start_matches("Max open files")
+        .split_whitespace()
+        .next()?;
+    if soft == "unlimited" {
+        Some(u64::MAX)
+    } else {
+        soft.parse().ok()
+    }
+}
+
+/// What the run was measured on.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Machine {
+    pub hostname: Option<String>,
+    pub cpu_model: Option<String>,
+    pub cores: usize,
+    pub memory_bytes: Option<u64>,
+    pub kernel: Option<String>,
+    pub os: &'static str,
+    pub arch: &'static str,
+    pub fd_limit: Option<u64>,
+}
+
+/// Reads the machine description.
+pub fn machine() -> Machine {
+    let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
+    let cpu_model = read("/proc/cpuinfo").and_then(|c| {
+        c.lines()
+            .find(|l| l.starts_with("model name"))
+            .and_then(|l| l.split_once(':'))
+            .map(|(_, v)| v.trim().to_string())
+    });
+    let kernel = match (
+        read("/proc/sys/kernel/ostype"),
+        read("/proc/sys/kernel/osrelease"),
+    ) {
+        (Some(t), Some(r)) => Some(format!("{t} {r} {}", std::env::consts::ARCH)),
+        _ => None,
+    };
+    Machine {
+        hostname: read("/proc/sys/kernel/hostname"),
+        cpu_model,
+        cores: std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1),
+        memory_bytes: read("/proc/meminfo")
+            .and_then(|m| parse_status_kb(&m, "MemTotal:"))
+            .map(|k| k * 1024),
+        kernel,
+        os: std::env::consts::OS,
+        arch: std::env::consts::ARCH,
+        fd_limit: fd_soft_limit(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_spaces_in_name() {
+        let stat = "4242 (my prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
+        assert_eq!(parse_stat_cpu(stat), Some(3.0));
+    }
+
+    #[test]
+    fn samples_self() {
+        let s = sample("self").expect("/proc/self");
+        assert!(s.rss_bytes > 0);
+        assert!(fd_soft_limit().unwrap() > 0);
+        assert!(machine().cores >= 1);
+    }
+}

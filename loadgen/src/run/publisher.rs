@@ -1,0 +1,200 @@
+//! The publisher: an open-model schedule (message k of topic i is due at t0 + k/rate), POSTed
+//! to `/publish/{topic}` over a few keep-alive connections. It keeps the *scheduled* time in
+//! the payload even when it falls behind, so a stalled server shows up as latency
+//! (coordinated omission), and it marks the steady-state window on the recorder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::payload;
+use crate::run::target::Target;
+use crate::stats::Recorder;
+
+/// Keep-alive connections the publisher spreads its topics over (one topic stays on one
+/// connection so its messages reach the server in order).
+pub const MAX_CONNECTIONS: usize = 4;
+
+/// When and what to publish.
+#[derive(Debug, Clone)]
+pub struct Schedule {
+    /// Topic names; index = the payload's topic index.
+    pub topics: Vec<String>,
+    /// Messages per second per topic.
+    pub rate: f64,
+    pub payload_bytes: usize,
+    /// Start of the schedule (start of warm-up).
+    pub t0: Instant,
+    /// `t0` as wall-clock µs since the epoch (the payload's time base).
+    pub t0_wall_us: u64,
+    /// Messages due at or after this belong to the steady-state window...
+    pub steady_start: Instant,
+    /// ...and those due before this; nothing due at or after it is published.
+    pub steady_end: Instant,
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+/// What the publisher did.
+#[derive(Debug, Default)]
+pub struct PublisherStats {
+    /// Publishes answered 200.
+    pub ok: AtomicU64,
+    /// Publishes that failed (connection error, timeout, non-200) or were abandoned on stop.
+    pub failures: AtomicU64,
+    /// The furthest behind schedule a publish was sent, µs.
+    pub max_lag_us: AtomicU64,
+}
+
+struct Job {
+    topic: usize,
+    seq: u64,
+    scheduled_us: u64,
+    due: Instant,
+}
+
+/// Runs the schedule until the steady-state window ends (or `stop`), then waits for the
+/// publishes already due to finish. Sets `rec.window` for every topic.
+pub async fn run(
+    target: Target,
+    sched: Schedule,
+    rec: Arc<Recorder>,
+    stats: Arc<PublisherStats>,
+    stop: CancellationToken,
+) {
+    let n_topics = sched.topics.len();
+    let n_workers = n_topics.clamp(1, MAX_CONNECTIONS);
+    let last_ok: Arc<Vec<AtomicU64>> = Arc::new((0..n_topics).map(|_| AtomicU64::new(0)).collect());
+    let mut senders = Vec::new();
+    let mut workers = Vec::new();
+    for _ in 0..n_workers {
+        let (tx, rx) = mpsc::unbounded_channel::<Job>();
+        senders.push(tx);
+        workers.push(tokio::spawn(worker(
+            target.clone(),
+            sched.clone(),
+            rx,
+            stats.clone(),
+            last_ok.clone(),
+            stop.clone(),
+        )));
+    }
+    let total_rate = sched.rate * n_topics as f64;
+    let mut opened = vec![false; n_topics];
+    let mut last_in_window = vec![0u64; n_topics];
+    let mut g: u64 = 0;
+    let mut stopped = false;
+    loop {
+        let offset = Duration::from_secs_f64(g as f64 / total_rate);
+        let due = sched.t0 + offset;
+        if due >= sched.steady_end {
+            break;
+        }
+        tokio::select! {
+            _ = stop.cancelled() => { stopped = true; break; }
+            _ = tokio::time::sleep_until(due.into()) => {}
+        }
+        let topic = (g % n_topics as u64) as usize;
+        let seq = g / n_topics as u64 + 1;
+        if due >= sched.steady_start {
+            if !opened[topic] {
+                rec.window.open(topic, seq);
+                opened[topic] = true;
+            }
+            last_in_window[topic] = seq;
+        }
+        let job = Job {
+            topic,
+            seq,
+            scheduled_us: sched.t0_wall_us + offset.as_micros() as u64,
+            due,
+        };
+        if senders[topic % n_workers].send(job).is_err() {
+            stats.failures.fetch_add(1, Relaxed);
+        }
+        g += 1;
+    }
+    drop(senders);
+    if !stopped {
+        for (t, &open) in opened.iter().enumerate() {
+            if open {
+                rec.window.close(t, last_in_window[t]);
+            }
+        }
+    }
+    for w in workers {
+        let _ = w.await;
+    }
+    if stopped {
+        // Cut short: the window ends with the last message the server accepted.
+        for (t, &open) in opened.iter().enumerate() {
+            if open {
+                let ok = last_ok[t].load(Relaxed).min(last_in_window[t]);
+                rec.window.close(t, ok);
+            }
+        }
+    }
+}
+
+async fn worker(
+    target: Target,
+    sched: Schedule,
+    mut rx: mpsc::UnboundedReceiver<Job>,
+    stats: Arc<PublisherStats>,
+    last_ok: Arc<Vec<AtomicU64>>,
+    stop: CancellationToken,
+) {
+    let mut conn = None;
+    while let Some(job) = rx.recv().await {
+        if stop.is_cancelled() {
+            stats.failures.fetch_add(1, Relaxed);
+            continue;
+        }
+        let lag = Instant::now()
+            .saturating_duration_since(job.due)
+            .as_micros() as u64;
+        stats.max_lag_us.fetch_max(lag, Relaxed);
+        let body = payload::encode(
+            payload::Header {
+                topic: job.topic as u32,
+                seq: job.seq,
+                scheduled_us: job.scheduled_us,
+            },
+            sched.payload_bytes,
+        );
+        if conn.is_none() {
+            conn = target.connect(sched.connect_timeout).await.ok();
+        }
+        let Some(c) = conn.as_mut() else {
+            stats.failures.fetch_add(1, Relaxed);
+            continue;
+        };
+        let path = format!("/publish/{}", sched.topics[job.topic]);
+        match target
+            .request(
+                c,
+                http::Method::POST,
+                &path,
+                Bytes::from(body),
+                sched.request_timeout,
+            )
+            .await
+        {
+            Ok((status, _)) if status.is_success() => {
+                stats.ok.fetch_add(1, Relaxed);
+                last_ok[job.topic].fetch_max(job.seq, Relaxed);
+            }
+            Ok(_) => {
+                stats.failures.fetch_add(1, Relaxed);
+            }
+            Err(_) => {
+                stats.failures.fetch_add(1, Relaxed);
+                conn = None;
+            }
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! Once a second: the current technique's counters (as per-second deltas), the p99 of the
+//! messages received in that second, the server's CPU and memory (from /proc for a child,
+//! from `/stats` for a `--target`) and the load generator's own: the rows of timeseries.csv.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
+use crate::run::procfs::{self, ProcSample};
+use crate::run::target::Target;
+use crate::stats::{Recorder, Snapshot};
+use crate::technique::Technique;
+
+/// Where the server's CPU and memory come from.
+#[derive(Debug, Clone)]
+pub enum ServerProbe {
+    /// A child process: /proc/<pid>.
+    Child(u32),
+    /// A `--target`: its `/stats` (`process.cpu_seconds`, `process.rss_bytes`), if it has one.
+    Remote(Target, Duration),
+}
+
+impl ServerProbe {
+    /// One sample of the server process, `None` if unknown.
+    pub async fn sample(&self) -> Option<ProcSample> {
+        match self {
+            ServerProbe::Child(pid) => procfs::sample(&pid.to_string()),
+            ServerProbe::Remote(t, timeout) => {
+                let s = t.stats(*timeout).await?;
+                Some(ProcSample {
+                    cpu_s: s.cpu_seconds?,
+                    rss_bytes: s.rss_bytes?,
+                })
+            }
+        }
+    }
+}
+
+/// The phase a technique is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Phase {
+    RampUp,
+    Warmup,
+    Steady,
+    Drain,
+}
+
+impl Phase {
+    pub fn name(self) -> &'static str {
+        match self {
+            Phase::RampUp => "ramp-up",
+            Phase::Warmup => "warmup",
+            Phase::Steady => "steady",
+            Phase::Drain => "drain",
+        }
+    }
+}
+
+/// One row of timeseries.csv.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Row {
+    pub t_s: f64,
+    pub technique: Technique,
+    pub phase: &'static str,
+    pub connections: u64,
+    pub delivered_per_s: f64,
+    pub latency_p99_us: Option<u64>,
+    pub bytes_down_per_s: f64,
+    pub bytes_up_per_s: f64,
+    pub requests_per_s: f64,
+    pub server_cpu_s: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub loadgen_cpu_s: Option<f64>,
+}
+
+#[derive(Debug)]
+struct Current {
+    rec: Arc<Recorder>,
+    phase: Phase,
+    last: Snapshot,
+    last_at: Instant,
+    /// Highest server / load-generator RSS seen while in the steady phase.
+    server_rss_max: Option<u64>,
+    loadgen_rss_max: Option<u64>,
+}
+
+/// Shared state between the sampler task and the orchestrator.
+#[derive(Debug)]
+pub struct Sampler {
+    run_start: Instant,
+    probe: Option<ServerProbe>,
+    current: Mutex<Option<Current>>,
+    rows: Mutex<Vec<Row>>,
+}
+
+/// The highest RSS samples of one technique's steady phase.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Peaks {
+    pub server_rss_max: Option<u64>,
+    pub loadgen_rss_max: Option<u64>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Sampler {
+    pub fn new(run_start: Instant, probe: Option<ServerProbe>) -> Arc<Sampler> {
+        Arc::new(Sampler {
+            run_start,
+            probe,
+            current: Mutex::new(None),
+            rows: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Starts sampling technique `rec` (phase ramp-up).
+    pub fn begin(&self, rec: Arc<Recorder>) {
+        let last = rec.snapshot();
+        rec.take_interval();
+        *lock(&self.current) = Some(Current {
+            rec,
+            phase: Phase::RampUp,
+            last,
+            last_at: Instant::now(),
+            server_rss_max: None,
+            loadgen_rss_max: None,
+        });
+    }
+
+    pub fn set_phase(&self, phase: Phase) {
+        if let Some(c) = lock(&self.current).as_mut() {
+            c.phase = phase;
+        }
+    }
+
+    /// Stops sampling the current technique; returns its steady-phase peaks.
+    pub fn end(&self) -> Peaks {
+        lock(&self.current)
+            .take()
+            .map(|c| Peaks {
+                server_rss_max: c.server_rss_max,
+                loadgen_rss_max: c.loadgen_rss_max,
+            })
+            .unwrap_or_default()
+    }
+
+    /// The rows so far.
+    pub fn rows(&self) -> Vec<Row> {
+        lock(&self.rows).clone()
+    }
+
+    /// Samples once a second until `stop`.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut last_server: Option<ProcSample> = match &self.probe {
+            Some(p) => p.sample().await,
+            None => None,
+        };
+        let mut last_self = procfs::sample("self");
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let server = match &self.probe {
+                Some(p) => p.sample().await,
+                None => None,
+            };
+            let me = procfs::sample("self");
+            let cpu_delta =
+                |now: Option<ProcSample>, before: Option<ProcSample>| match (now, before) {
+                    (Some(n), Some(b)) => Some((n.cpu_s - b.cpu_s).max(0.0)),
+                    _ => None,
+                };
+            let server_cpu = cpu_delta(server, last_server);
+            let self_cpu = cpu_delta(me, last_self);
+            last_server = server.or(last_server);
+            last_self = me.or(last_self);
+            self.record(server, server_cpu, me, self_cpu);
+        }
+    }
+
+    fn record(
+        &self,
+        server: Option<ProcSample>,
+        server_cpu: Option<f64>,
+        me: Option<ProcSample>,
+        self_cpu: Option<f64>,
+    ) {
+        let mut cur = lock(&self.current);
+        let Some(c) = cur.as_mut() else { return };
+        let now = Instant::now();
+        let snap = c.rec.snapshot();
+        let d = snap.since(&c.last);
+        let secs = now.duration_since(c.last_at).as_secs_f64().max(1e-3);
+        let interval = c.rec.take_interval();
+        let p99 = (!interval.is_empty()).then(|| interval.value_at_quantile(0.99));
+        if c.phase == Phase::Steady {
+            if let Some(s) = server {
+                c.server_rss_max = Some(c.server_rss_max.unwrap_or(0).max(s.rss_bytes));
+            }
+            if let Some(m) = me {
+                c.loadgen_rss_max = Some(c.loadgen_rss_max.unwrap_or(0).max(m.rss_bytes));
+            }
+        }
+        let row = Row {
+            t_s: (now.duration_since(self.run_start).as_secs_f64() * 1000.0).round() / 1000.0,
+            technique: c.rec.technique,
+            phase: c.phase.name(),
+            connections: snap.connections,
+            delivered_per_s: d.received_total as f64 / secs,
+            latency_p99_us: p99,
+            bytes_down_per_s: d.bytes_down as f64 / secs,
+            bytes_up_per_s: d.bytes_up as f64 / secs,
+            requests_per_s: d.requests as f64 / secs,
+            server_cpu_s: server_cpu,
+            server_rss_bytes: server.map(|s| s.rss_bytes),
+            loadgen_cpu_s: self_cpu,
+        };
+        c.last = snap;
+        c.last_at = now;
+        drop(cur);
+        lock(&self.rows).push(row);
+    }
+}
