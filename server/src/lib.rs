@@ -1,14 +1,34 @@
-//! pushbench's instrumented push server: every push technique over one message hub.
+//! pushbench's instrumented push server: every push technique (short poll, long poll, HTTP
+//! streaming, Server-Sent Events, WebSocket) over one message hub, on one port, with byte
+//! counting at the socket and per-technique counters. The wire contract is docs/PROTOCOL.md.
 //!
-//! (Stub: the server is being built; see docs/PROTOCOL.md for the contract.)
+//! [`serve`] is what `pushbench serve` runs; tests and the load generator embed the server with
+//! [`State::new`] and [`run`] on a listener they bound themselves (e.g. `127.0.0.1:0`).
 
-/// Options of `pushbench serve`.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ServeArgs {
-    /// Address to listen on; port 0 picks a free port.
-    #[arg(long, default_value = "127.0.0.1:8080")]
-    pub listen: std::net::SocketAddr,
-}
+pub mod config;
+pub mod counting;
+pub mod hub;
+pub mod long_poll;
+pub mod message;
+pub mod metrics;
+pub mod poll;
+pub mod publisher;
+pub mod routes;
+pub mod server;
+pub mod sse;
+pub mod stream;
+pub mod subscription;
+pub mod ws;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+pub use config::ServeArgs;
+pub use metrics::{Metrics, ProcessStats, Technique};
+pub use server::{run, serve};
 
 /// Errors of the server.
 #[derive(Debug, thiserror::Error)]
@@ -18,10 +38,96 @@ pub enum ServerError {
         addr: std::net::SocketAddr,
         source: std::io::Error,
     },
+    #[error("invalid option: {0}")]
+    Config(String),
+    #[error("cannot install the signal handler: {0}")]
+    Signal(std::io::Error),
+    #[error("cannot write to stdout: {0}")]
+    Stdout(std::io::Error),
 }
 
-/// Runs `pushbench serve` until Ctrl-C or SIGTERM. Prints `listening on http://ADDR:PORT` first.
-pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
-    let _ = args;
-    Ok(())
+/// The broadcast of the shared ticker: heartbeat ticks and the shutdown flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signal {
+    /// Heartbeat ticks so far.
+    pub tick: u64,
+    /// Set once when the server starts shutting down.
+    pub shutdown: bool,
+}
+
+/// Everything the connections of one server share.
+#[derive(Debug)]
+pub struct Shared {
+    /// The options the server runs with.
+    pub args: ServeArgs,
+    /// Topics and their messages.
+    pub hub: hub::Hub,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Heartbeat ticks and shutdown, watched by every subscriber.
+    pub signals: watch::Sender<Signal>,
+    /// Connection tasks (HTTP and upgraded WebSocket), awaited on shutdown.
+    pub tasks: TaskTracker,
+    http: hyper::server::conn::http1::Builder,
+}
+
+/// A handle to a server's shared state.
+pub type State = Arc<Shared>;
+
+impl Shared {
+    /// Builds the state of a server from its options (checks them).
+    pub fn new(args: ServeArgs) -> Result<State, ServerError> {
+        if !args.publish_rate.is_finite() || args.publish_rate < 0.0 || args.publish_rate > 1e6 {
+            return Err(ServerError::Config(format!(
+                "--publish-rate must be between 0 and 1000000 messages/s, not {}",
+                args.publish_rate
+            )));
+        }
+        if !hub::valid_name(&args.publish_topic) {
+            return Err(ServerError::Config(format!(
+                "--publish-topic {:?}: a topic is 1 to 64 characters from [A-Za-z0-9_.-]",
+                args.publish_topic
+            )));
+        }
+        if args.payload_bytes > args.max_payload_bytes {
+            return Err(ServerError::Config(
+                "--payload-bytes is larger than --max-payload-bytes".to_string(),
+            ));
+        }
+        if let Some(o) = &args.allow_origin {
+            if o.is_empty() || http::HeaderValue::from_str(o).is_err() {
+                return Err(ServerError::Config(format!(
+                    "--allow-origin {o:?} is not a valid header value"
+                )));
+            }
+        }
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.keep_alive(true).max_buf_size(64 * 1024);
+        let (signals, _) = watch::channel(Signal::default());
+        Ok(Arc::new(Shared {
+            hub: hub::Hub::new(args.retention as usize, args.subscriber_queue as usize),
+            metrics: Arc::new(Metrics::default()),
+            signals,
+            tasks: TaskTracker::new(),
+            http,
+            args,
+        }))
+    }
+
+    /// Publishes `data` to `topic` (must be a valid name); returns the sequence number.
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<u64, message::EncodeError> {
+        let seq = self.hub.topic(topic).publish(event, data)?;
+        self.metrics.published.fetch_add(1, Relaxed);
+        Ok(seq)
+    }
+
+    /// The `/stats` document.
+    pub fn stats_json(&self) -> serde_json::Value {
+        self.metrics.stats_json(self.hub.topic_count())
+    }
 }

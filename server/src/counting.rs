@@ -1,0 +1,232 @@
+//! Byte counting at the socket. Every accepted `TcpStream` is wrapped in a [`CountingStream`]
+//! whose reads and writes are added to the counters of the technique being served on that
+//! connection, tracked by its [`ConnCell`]: bytes read before a request is routed (its head)
+//! are held back and go to that request's technique; bytes written after a response's body
+//! ended go to the technique of that response. After a WebSocket upgrade everything is `ws`.
+//! The cell also moves the connection between the per-technique `connections` gauges and
+//! carries what the slow-reader check needs (the topic and the last seq handed to the socket).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+use crate::hub::Topic;
+use crate::metrics::{Metrics, Technique};
+
+const UNROUTED: u8 = u8::MAX;
+
+/// Per-connection accounting state, shared by the stream wrapper and the request handlers.
+#[derive(Debug)]
+pub struct ConnCell {
+    metrics: Arc<Metrics>,
+    current: AtomicU8,
+    last: AtomicU8,
+    sticky: AtomicBool,
+    pending_read: AtomicU64,
+    sub: Mutex<Option<Arc<Topic>>>,
+    delivered: AtomicU64,
+    slow: AtomicBool,
+}
+
+impl ConnCell {
+    /// A new connection, counted in the `other` gauge until its first request is routed.
+    pub fn new(metrics: Arc<Metrics>) -> Arc<ConnCell> {
+        metrics
+            .of(Technique::Other)
+            .connections
+            .fetch_add(1, Relaxed);
+        metrics.open_connections.fetch_add(1, Relaxed);
+        Arc::new(ConnCell {
+            metrics,
+            current: AtomicU8::new(UNROUTED),
+            last: AtomicU8::new(Technique::Other as u8),
+            sticky: AtomicBool::new(false),
+            pending_read: AtomicU64::new(0),
+            sub: Mutex::new(None),
+            delivered: AtomicU64::new(0),
+            slow: AtomicBool::new(false),
+        })
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// A request for technique `t` was routed on this connection.
+    pub fn route(&self, t: Technique) {
+        if self.sticky.load(Relaxed) {
+            return;
+        }
+        let ti = t as u8;
+        self.current.store(ti, Relaxed);
+        let pending = self.pending_read.swap(0, Relaxed);
+        self.metrics.of(t).bytes_read.fetch_add(pending, Relaxed);
+        let prev = self.last.swap(ti, Relaxed);
+        if prev != ti {
+            self.metrics
+                .of(Technique::from_index(prev))
+                .connections
+                .fetch_sub(1, Relaxed);
+            self.metrics.of(t).connections.fetch_add(1, Relaxed);
+        }
+        if t == Technique::Ws {
+            self.sticky.store(true, Relaxed);
+        }
+    }
+
+    /// The response body of the current request has ended.
+    pub fn response_done(&self) {
+        if !self.sticky.load(Relaxed) {
+            self.current.store(UNROUTED, Relaxed);
+        }
+    }
+
+    fn on_read(&self, n: u64) {
+        match self.current.load(Relaxed) {
+            UNROUTED => {
+                self.pending_read.fetch_add(n, Relaxed);
+            }
+            t => {
+                self.metrics
+                    .of(Technique::from_index(t))
+                    .bytes_read
+                    .fetch_add(n, Relaxed);
+            }
+        }
+    }
+
+    fn on_write(&self, n: u64) {
+        let t = Technique::from_index(self.last.load(Relaxed));
+        self.metrics.of(t).bytes_written.fetch_add(n, Relaxed);
+    }
+
+    /// This connection now carries a subscription to `topic`, caught up to `delivered`.
+    pub fn watch(&self, topic: Arc<Topic>, delivered: u64) {
+        self.delivered.store(delivered, Relaxed);
+        *self.sub.lock().unwrap_or_else(|e| e.into_inner()) = Some(topic);
+    }
+
+    /// The subscription handed the message with seq `seq` to the socket.
+    pub fn delivered(&self, seq: u64) {
+        self.delivered.store(seq, Relaxed);
+    }
+
+    /// The last seq handed to the socket by this connection's subscription.
+    pub fn delivered_seq(&self) -> u64 {
+        self.delivered.load(Relaxed)
+    }
+
+    /// True when the subscription is more than `queue` messages behind its topic and made no
+    /// progress since the previous check (when it had delivered `prev`).
+    pub fn stalled(&self, queue: u64, prev: u64) -> bool {
+        let guard = self.sub.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(topic) = guard.as_ref() else {
+            return false;
+        };
+        let d = self.delivered.load(Relaxed);
+        d == prev && topic.latest().saturating_sub(d) > queue
+    }
+
+    /// Counts a slow-reader disconnect once per connection; returns whether this call counted it.
+    pub fn mark_slow(&self) -> bool {
+        if self.slow.swap(true, Relaxed) {
+            return false;
+        }
+        let t = Technique::from_index(self.last.load(Relaxed));
+        self.metrics.of(t).slow_disconnects.fetch_add(1, Relaxed);
+        true
+    }
+}
+
+impl Drop for ConnCell {
+    fn drop(&mut self) {
+        let t = Technique::from_index(self.last.load(Relaxed));
+        let c = self.metrics.of(t);
+        c.bytes_read
+            .fetch_add(self.pending_read.load(Relaxed), Relaxed);
+        c.connections.fetch_sub(1, Relaxed);
+        self.metrics.open_connections.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Drop guard placed in a response body: marks the response as ended when hyper drops it.
+#[derive(Debug)]
+pub struct ResponseDone(pub Arc<ConnCell>);
+
+impl Drop for ResponseDone {
+    fn drop(&mut self) {
+        self.0.response_done();
+    }
+}
+
+/// A stream that counts what goes through it into its connection's [`ConnCell`].
+#[derive(Debug)]
+pub struct CountingStream<S> {
+    inner: S,
+    cell: Arc<ConnCell>,
+}
+
+impl<S> CountingStream<S> {
+    pub fn new(inner: S, cell: Arc<ConnCell>) -> Self {
+        CountingStream { inner, cell }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        if n > 0 {
+            self.cell.on_read(n as u64);
+        }
+        r
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.cell.on_write(n as u64);
+        }
+        r
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        if let Poll::Ready(Ok(n)) = r {
+            self.cell.on_write(n as u64);
+        }
+        r
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,181 @@
+//! A live subscription to a topic, shared by the stream, SSE and WebSocket techniques: replay
+//! of retained messages after the cursor, then live messages from the topic's broadcast, plus
+//! heartbeats from the server's one shared ticker (no per-connection timers) and the shutdown
+//! signal. Also the stall watch that disconnects a reader which stopped reading its socket.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use tokio::sync::{broadcast, watch};
+
+use crate::counting::ConnCell;
+use crate::hub::Topic;
+use crate::message::{Gap, Message};
+use crate::metrics::Technique;
+use crate::{Signal, State};
+
+/// What a subscription yields next.
+#[derive(Debug)]
+pub enum Event {
+    /// A message to send.
+    Message(Arc<Message>),
+    /// A heartbeat interval passed with nothing else sent.
+    Heartbeat,
+    /// The subscriber fell more than `--subscriber-queue` behind: disconnect it (counted).
+    Slow,
+    /// The server is shutting down: end the response cleanly.
+    Shutdown,
+}
+
+/// One subscriber's state: small, and no copy of any message.
+#[derive(Debug)]
+pub struct Subscription {
+    rx: broadcast::Receiver<Arc<Message>>,
+    replay: std::vec::IntoIter<Arc<Message>>,
+    last: u64,
+    signals: watch::Receiver<Signal>,
+    sent_since_tick: bool,
+    cell: Arc<ConnCell>,
+    technique: Technique,
+}
+
+impl Subscription {
+    /// Subscribes `cell`'s connection to `topic` from cursor `since`; returns the subscription
+    /// and the gap to announce first, if any. Counts a resume when `since > 0`.
+    pub fn new(
+        state: &State,
+        cell: Arc<ConnCell>,
+        topic: Arc<Topic>,
+        since: u64,
+        technique: Technique,
+    ) -> (Subscription, Option<Gap>) {
+        let (rx, snap) = topic.subscribe(since);
+        let m = cell.metrics().of(technique);
+        if since > 0 {
+            m.resumes.fetch_add(1, Relaxed);
+        }
+        if snap.gap.is_some() {
+            m.gaps.fetch_add(1, Relaxed);
+        }
+        // Live messages are exactly those after the snapshot; replayed ones are below it.
+        let last = snap
+            .messages
+            .first()
+            .map(|m| m.seq - 1)
+            .unwrap_or(snap.latest);
+        cell.watch(topic, last);
+        let sub = Subscription {
+            rx,
+            replay: snap.messages.into_iter(),
+            last,
+            signals: state.signals.subscribe(),
+            sent_since_tick: false,
+            cell,
+            technique,
+        };
+        (sub, snap.gap)
+    }
+
+    fn deliver(&mut self, m: Arc<Message>) -> Event {
+        self.last = m.seq;
+        self.sent_since_tick = true;
+        self.cell.delivered(m.seq);
+        self.cell
+            .metrics()
+            .of(self.technique)
+            .delivered
+            .fetch_add(1, Relaxed);
+        Event::Message(m)
+    }
+
+    /// Waits for the next thing to send.
+    pub async fn next(&mut self) -> Event {
+        if let Some(m) = self.replay.next() {
+            return self.deliver(m);
+        }
+        // Free the replay buffer once it is used up (an empty Vec does not allocate).
+        self.replay = Vec::new().into_iter();
+        loop {
+            tokio::select! {
+                biased;
+                r = self.rx.recv() => match r {
+                    Ok(m) if m.seq <= self.last => continue,
+                    Ok(m) => return self.deliver(m),
+                    Err(broadcast::error::RecvError::Lagged(_)) => {
+                        self.cell.mark_slow();
+                        return Event::Slow;
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return Event::Shutdown,
+                },
+                r = self.signals.changed() => {
+                    if r.is_err() || self.signals.borrow_and_update().shutdown {
+                        return Event::Shutdown;
+                    }
+                    if std::mem::take(&mut self.sent_since_tick) {
+                        continue;
+                    }
+                    return Event::Heartbeat;
+                }
+            }
+        }
+    }
+
+    /// Notes that something other than a message (e.g. the retry hint) was sent.
+    pub fn note_sent(&mut self) {
+        self.sent_since_tick = true;
+    }
+}
+
+/// Resolves when the subscription on `cell` has been more than `queue` messages behind for two
+/// heartbeat ticks in a row without progress (a reader that stopped reading its socket, whose
+/// writer is therefore blocked and cannot notice `Lagged` itself). Never resolves otherwise.
+pub async fn stall_watch(cell: &ConnCell, mut signals: watch::Receiver<Signal>, queue: u64) {
+    let mut prev = u64::MAX;
+    loop {
+        if signals.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        if cell.stalled(queue, prev) {
+            return;
+        }
+        prev = cell.delivered_seq();
+    }
+}
+
+/// A streaming response body fed by `sub`: `prefix` first, then each message encoded by
+/// `encode`, heartbeats as `heartbeat`. Ends cleanly on shutdown; ends with an error (hyper
+/// then drops the connection) when the subscriber is too slow.
+pub fn http_body(
+    sub: Subscription,
+    prefix: Option<bytes::Bytes>,
+    encode: fn(&Message) -> bytes::Bytes,
+    heartbeat: &'static [u8],
+) -> crate::routes::BoxBody {
+    use http_body_util::BodyExt;
+    use hyper::body::Frame;
+    let frames = futures_util::stream::unfold(
+        (sub, prefix, false),
+        move |(mut sub, prefix, done)| async move {
+            if done {
+                return None;
+            }
+            if let Some(p) = prefix {
+                sub.note_sent();
+                return Some((Ok(Frame::data(p)), (sub, None, false)));
+            }
+            match sub.next().await {
+                Event::Message(m) => Some((Ok(Frame::data(encode(&m))), (sub, None, false))),
+                Event::Heartbeat => Some((
+                    Ok(Frame::data(bytes::Bytes::from_static(heartbeat))),
+                    (sub, None, false),
+                )),
+                Event::Slow => Some((
+                    Err(std::io::Error::other("subscriber fell behind")),
+                    (sub, None, true),
+                )),
+                Event::Shutdown => None,
+            }
+        },
+    );
+    http_body_util::StreamBody::new(frames).boxed_unsync()
+}
