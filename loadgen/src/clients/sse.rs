@@ -24,8 +24,14 @@ pub(super) async fn run(c: &mut Client) {
             retry = Duration::from_millis(ms);
         }
         let Err(e) = result else { return };
-        // The reconnection time, or longer when failures repeat (or a 503 says so).
-        let wait = c.failed(&e).max(retry);
+        // The reconnection time after a stream that worked; longer when failures repeat
+        // (exponential backoff) or when a 503 asks for it.
+        let backoff = c.failed(&e);
+        let wait = if c.failures <= 1 && !matches!(e, ClientError::Status { .. }) {
+            retry
+        } else {
+            backoff.max(retry)
+        };
         if !c.pause(wait).await {
             return;
         }
