@@ -29,6 +29,13 @@ try {
   const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
   const problems = [];
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) problems.push(`HTTP ${r.status()} for ${r.url()}`);
+  });
+  page.on('requestfailed', (r) => {
+    // Aborted on purpose when the page closes (e.g. the held long poll at the end): not a problem.
+    if (!/ERR_ABORTED/.test(r.failure()?.errorText || '')) problems.push(`request failed: ${r.url()} ${r.failure()?.errorText}`);
+  });
   page.on('console', (m) => {
     if (m.type() === 'error' || m.type() === 'warning') problems.push(`console.${m.type()}: ${m.text()}`);
   });
