@@ -1,0 +1,547 @@
+//! Test-side helpers: an in-process server on 127.0.0.1:0, byte-counting sockets, a hyper
+//! client, and small wire parsers (SSE, NDJSON, poll answers) written independently from the
+//! server's encoders.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use server::{ServeArgs, Shared, State};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_util::sync::CancellationToken;
+
+/// Generous bound on any single wait in a test (a hang fails instead of blocking CI).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: State,
+    pub shutdown: CancellationToken,
+    pub task: tokio::task::JoinHandle<()>,
+}
+
+/// Options for tests: everything default except a short heartbeat.
+pub fn args() -> ServeArgs {
+    ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        heartbeat: Duration::from_secs(5),
+        ..ServeArgs::default()
+    }
+}
+
+pub async fn start(args: ServeArgs) -> TestServer {
+    let state = Shared::new(args).expect("valid args");
+    let listener = server::server::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
+    let addr = listener.local_addr().unwrap();
+    let shutdown = CancellationToken::new();
+    let task = tokio::spawn(server::run(listener, state.clone(), shutdown.clone()));
+    TestServer {
+        addr,
+        state,
+        shutdown,
+        task,
+    }
+}
+
+/// Bytes a client counted on its socket.
+#[derive(Debug, Default)]
+pub struct Counts {
+    pub read: AtomicU64,
+    pub written: AtomicU64,
+}
+
+/// A socket that counts what it reads and writes.
+pub struct Counted {
+    inner: TcpStream,
+    pub counts: Arc<Counts>,
+}
+
+impl AsyncRead for Counted {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = buf.filled().len() - before;
+        self.counts.read.fetch_add(n as u64, Relaxed);
+        r
+    }
+}
+
+impl AsyncWrite for Counted {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let r = Pin::new(&mut self.inner).poll_write(cx, buf);
+        if let Poll::Ready(Ok(n)) = r {
+            self.counts.written.fetch_add(n as u64, Relaxed);
+        }
+        r
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+pub async fn connect(addr: SocketAddr) -> Counted {
+    let inner = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+        .await
+        .expect("connect timeout")
+        .expect("connect");
+    inner.set_nodelay(true).unwrap();
+    Counted {
+        inner,
+        counts: Arc::new(Counts::default()),
+    }
+}
+
+/// One HTTP/1.1 client connection (hyper), counting its bytes.
+pub struct Client {
+    pub send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    pub counts: Arc<Counts>,
+    pub conn: tokio::task::JoinHandle<()>,
+    pub addr: SocketAddr,
+}
+
+impl Client {
+    pub async fn new(addr: SocketAddr) -> Client {
+        let s = connect(addr).await;
+        let counts = s.counts.clone();
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+            .await
+            .expect("handshake");
+        let conn = tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Client {
+            send,
+            counts,
+            conn,
+            addr,
+        }
+    }
+
+    pub async fn request(&mut self, req: Request<Full<Bytes>>) -> Response<Incoming> {
+        tokio::time::timeout(WAIT, self.send.send_request(req))
+            .await
+            .expect("response timeout")
+            .expect("response")
+    }
+
+    pub async fn get(&mut self, path: &str) -> Response<Incoming> {
+        let req = Request::get(path)
+            .header("host", self.addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        self.request(req).await
+    }
+
+    /// Closes the connection and waits until it is gone.
+    pub async fn close(self) {
+        drop(self.send);
+        let _ = tokio::time::timeout(WAIT, self.conn).await;
+    }
+}
+
+/// Reads a whole body as text.
+pub async fn text(resp: Response<Incoming>) -> String {
+    let b = tokio::time::timeout(WAIT, resp.into_body().collect())
+        .await
+        .expect("body timeout")
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(b.to_vec()).expect("utf-8 body")
+}
+
+/// GET on a fresh connection: (status, body).
+pub async fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut c = Client::new(addr).await;
+    let r = c.get(path).await;
+    let status = r.status().as_u16();
+    let body = text(r).await;
+    c.close().await;
+    (status, body)
+}
+
+pub async fn publish(addr: SocketAddr, topic: &str, data: &str, event: Option<&str>) -> u64 {
+    let mut c = Client::new(addr).await;
+    let path = match event {
+        Some(e) => format!("/publish/{topic}?event={e}"),
+        None => format!("/publish/{topic}"),
+    };
+    let req = Request::post(path)
+        .header("host", addr.to_string())
+        .body(Full::new(Bytes::from(data.to_string())))
+        .unwrap();
+    let r = c.request(req).await;
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = serde_json::from_str(&text(r).await).unwrap();
+    c.close().await;
+    assert_eq!(v["topic"], topic);
+    v["id"].as_u64().expect("id")
+}
+
+pub async fn stats(addr: SocketAddr) -> serde_json::Value {
+    let (status, body) = get(addr, "/stats").await;
+    assert_eq!(status, 200);
+    serde_json::from_str(&body).expect("stats json")
+}
+
+/// Polls `/stats` until `pred` holds (or panics after WAIT), returning the last document.
+pub async fn stats_until(
+    addr: SocketAddr,
+    what: &str,
+    pred: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let s = stats(addr).await;
+        if pred(&s) {
+            return s;
+        }
+        if tokio::time::Instant::now() > deadline {
+            panic!("stats never satisfied: {what}; last: {s}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A received message, as any framing carries it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Msg {
+    pub id: u64,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Parses a message object `{"id":..,"event":..,"data":..}` (or returns None for a gap).
+pub fn msg_from_json(v: &serde_json::Value) -> Option<Msg> {
+    Some(Msg {
+        id: v.get("id")?.as_u64()?,
+        event: v.get("event").and_then(|e| e.as_str()).map(String::from),
+        data: v.get("data")?.as_str()?.to_string(),
+    })
+}
+
+/// Reads frames of a streaming body.
+pub struct BodyReader {
+    body: Incoming,
+}
+
+impl BodyReader {
+    pub fn new(resp: Response<Incoming>) -> BodyReader {
+        BodyReader {
+            body: resp.into_body(),
+        }
+    }
+
+    /// The next data chunk; None at a clean end; Err on an aborted body.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, String> {
+        loop {
+            let f = tokio::time::timeout(WAIT, self.body.frame())
+                .await
+                .map_err(|_| "body read timeout".to_string())?;
+            match f {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(e.to_string()),
+                Some(Ok(frame)) => {
+                    if let Ok(d) = frame.into_data() {
+                        return Ok(Some(d));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An SSE event or comment, per the WHATWG parsing rules (test-side, minimal).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+    pub retry: Option<u64>,
+    pub comment: Option<String>,
+}
+
+/// Incremental SSE parser.
+#[derive(Default)]
+pub struct SseParser {
+    buf: Vec<u8>,
+    cur: SseEvent,
+    data_lines: Vec<String>,
+    has_fields: bool,
+}
+
+impl SseParser {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<SseEvent> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+            // A CR at the very end may be the first half of CRLF: wait for more.
+            if self.buf[pos] == b'\r' && pos + 1 == self.buf.len() {
+                break;
+            }
+            let line = String::from_utf8(self.buf[..pos].to_vec()).unwrap();
+            let mut cut = pos + 1;
+            if self.buf[pos] == b'\r' && self.buf.get(pos + 1) == Some(&b'\n') {
+                cut += 1;
+            }
+            self.buf.drain(..cut);
+            if line.is_empty() {
+                if self.has_fields {
+                    let mut ev = std::mem::take(&mut self.cur);
+                    ev.data = self.data_lines.join("\n");
+                    self.data_lines.clear();
+                    self.has_fields = false;
+                    out.push(ev);
+                }
+                continue;
+            }
+            if let Some(c) = line.strip_prefix(':') {
+                out.push(SseEvent {
+                    comment: Some(c.trim_start().to_string()),
+                    ..Default::default()
+                });
+                continue;
+            }
+            let (field, value) = match line.split_once(':') {
+                Some((f, v)) => (f.to_string(), v.strip_prefix(' ').unwrap_or(v).to_string()),
+                None => (line.clone(), String::new()),
+            };
+            self.has_fields = true;
+            match field.as_str() {
+                "id" => self.cur.id = Some(value),
+                "event" => self.cur.event = Some(value),
+                "data" => self.data_lines.push(value),
+                "retry" => self.cur.retry = value.parse().ok(),
+                _ => {}
+            }
+        }
+        out
+    }
+}
+
+/// Splits a byte stream into lines (LF-terminated).
+#[derive(Default)]
+pub struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    pub fn feed(&mut self, bytes: &[u8]) -> Vec<String> {
+        self.buf.extend_from_slice(bytes);
+        let mut out = Vec::new();
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n') {
+            let line = String::from_utf8(self.buf[..pos].to_vec()).unwrap();
+            self.buf.drain(..=pos);
+            out.push(line);
+        }
+        out
+    }
+}
+
+/// Parses a poll / long-poll answer: (next, messages, gap first_available).
+pub fn poll_answer(body: &str) -> (u64, Vec<Msg>, Option<u64>) {
+    let v: serde_json::Value = serde_json::from_str(body).expect("poll json");
+    let next = v["next"].as_u64().expect("next");
+    let msgs = v["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .map(|m| msg_from_json(m).expect("message object"))
+        .collect();
+    let gap = v.get("gap").map(|g| g["first_available"].as_u64().unwrap());
+    (next, msgs, gap)
+}
+
+/// A stream subscriber: reads NDJSON lines, returns message objects (skipping heartbeats).
+pub struct StreamSub {
+    pub reader: BodyReader,
+    lines: Lines,
+    pub heartbeats: usize,
+    pub gaps: Vec<u64>,
+    pending: std::collections::VecDeque<Msg>,
+}
+
+impl StreamSub {
+    pub fn new(resp: Response<Incoming>) -> StreamSub {
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "application/x-ndjson");
+        StreamSub {
+            reader: BodyReader::new(resp),
+            lines: Lines::default(),
+            heartbeats: 0,
+            gaps: Vec::new(),
+            pending: Default::default(),
+        }
+    }
+
+    pub async fn next(&mut self) -> Option<Msg> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                return Some(m);
+            }
+            let chunk = self.reader.chunk().await.expect("stream body")?;
+            for line in self.lines.feed(&chunk) {
+                if line.is_empty() {
+                    self.heartbeats += 1;
+                    continue;
+                }
+                let v: serde_json::Value = serde_json::from_str(&line).expect("ndjson line");
+                if let Some(g) = v.get("gap") {
+                    self.gaps.push(g["first_available"].as_u64().unwrap());
+                    continue;
+                }
+                self.pending
+                    .push_back(msg_from_json(&v).expect("message object"));
+            }
+        }
+    }
+}
+
+/// An SSE subscriber.
+pub struct SseSub {
+    pub reader: BodyReader,
+    parser: SseParser,
+    pub retry: Option<u64>,
+    pub heartbeats: usize,
+    pub gaps: Vec<String>,
+    pending: std::collections::VecDeque<Msg>,
+}
+
+impl SseSub {
+    pub fn new(resp: Response<Incoming>) -> SseSub {
+        assert_eq!(resp.status(), 200);
+        assert_eq!(resp.headers()["content-type"], "text/event-stream");
+        assert_eq!(resp.headers()["x-accel-buffering"], "no");
+        assert_eq!(resp.headers()["cache-control"], "no-store");
+        SseSub {
+            reader: BodyReader::new(resp),
+            parser: SseParser::default(),
+            retry: None,
+            heartbeats: 0,
+            gaps: Vec::new(),
+            pending: Default::default(),
+        }
+    }
+
+    pub async fn next(&mut self) -> Option<Msg> {
+        loop {
+            if let Some(m) = self.pending.pop_front() {
+                return Some(m);
+            }
+            let chunk = self.reader.chunk().await.expect("sse body")?;
+            for ev in self.parser.feed(&chunk) {
+                if ev.comment.is_some() {
+                    self.heartbeats += 1;
+                } else if ev.retry.is_some() && ev.id.is_none() {
+                    self.retry = ev.retry;
+                } else if ev.event.as_deref() == Some("gap") {
+                    self.gaps.push(ev.data);
+                } else {
+                    self.pending.push_back(Msg {
+                        id: ev.id.expect("id").parse().expect("numeric id"),
+                        event: ev.event,
+                        data: ev.data,
+                    });
+                }
+            }
+        }
+    }
+}
+
+pub type Ws = tokio_tungstenite::WebSocketStream<Counted>;
+
+pub async fn ws_connect(addr: SocketAddr, path: &str) -> (Ws, Arc<Counts>) {
+    let s = connect(addr).await;
+    let counts = s.counts.clone();
+    let url = format!("ws://{addr}{path}");
+    let (ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, s))
+        .await
+        .expect("ws handshake timeout")
+        .expect("ws handshake");
+    assert_eq!(resp.status(), 101);
+    (ws, counts)
+}
+
+/// Next WebSocket message object (skips pings/pongs, collects gaps into `gaps`).
+pub async fn ws_next(ws: &mut Ws, gaps: &mut Vec<u64>) -> Option<Msg> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        let m = tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("ws read timeout")?;
+        match m.expect("ws frame") {
+            Message::Text(t) => {
+                let v: serde_json::Value = serde_json::from_str(t.as_str()).expect("json frame");
+                if let Some(g) = v.get("gap") {
+                    gaps.push(g["first_available"].as_u64().unwrap());
+                    continue;
+                }
+                return Some(msg_from_json(&v).expect("message object"));
+            }
+            Message::Close(_) => return None,
+            _ => continue,
+        }
+    }
+}
+
+/// Long-polls until `count` messages after `since` arrived; returns them and the requests made.
+pub async fn long_poll_collect(
+    c: &mut Client,
+    topic: &str,
+    mut since: u64,
+    count: usize,
+) -> Vec<Msg> {
+    let mut got = Vec::new();
+    while got.len() < count {
+        let r = c
+            .get(&format!("/long-poll/{topic}?since={since}&timeout=2000"))
+            .await;
+        assert_eq!(r.status(), 200);
+        let (next, msgs, _) = poll_answer(&text(r).await);
+        got.extend(msgs);
+        since = next;
+    }
+    got
+}
+
+/// Short-polls (every 10 ms) until `count` messages after `since` arrived.
+pub async fn poll_collect(c: &mut Client, topic: &str, mut since: u64, count: usize) -> Vec<Msg> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while got.len() < count {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "poll never got {count} messages"
+        );
+        let r = c.get(&format!("/poll/{topic}?since={since}")).await;
+        assert_eq!(r.status(), 200);
+        let (next, msgs, _) = poll_answer(&text(r).await);
+        if msgs.is_empty() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        got.extend(msgs);
+        since = next;
+    }
+    got
+}
