@@ -43,7 +43,7 @@ impl GroupPlan {
             technique: self.technique,
             server: self.target.addr,
             host: self.target.host.clone(),
-            path_prefix: format!("{}{}", self.target.prefix, self.technique.path_prefix()),
+            path_prefix: self.target.prefix.clone(),
             topic: self.topics[topic_index as usize].clone(),
             topic_index,
             poll_interval: self.poll_interval,
@@ -252,7 +252,7 @@ mod tests {
             p.spec(5).source_addr,
             Some(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2)))
         );
-        assert_eq!(p.spec(0).path_prefix, "/sse/");
+        assert_eq!(p.spec(0).path_prefix, "");
         assert_eq!(plan(1, 1, 0).spec(0).source_addr, None);
     }
 

@@ -25,7 +25,7 @@ pub enum TargetError {
     Connect(SocketAddr, std::io::Error),
     #[error("HTTP to {0}: {1}")]
     Http(SocketAddr, String),
-    #[error("request to {0} timed out after {1:?}")]
+    #[error("server {0} does not answer: request timed out after {1:?}")]
     Timeout(SocketAddr, Duration),
 }
 

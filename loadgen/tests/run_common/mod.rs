@@ -1,0 +1,93 @@
+//! Helpers shared by the `pushbench run` end-to-end tests: a fresh output directory, running
+//! the real binary with a time limit, and reading its JSON.
+
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// A fresh, empty directory under the system temp dir (removed on drop).
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos();
+        let p = std::env::temp_dir().join(format!("pb-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    pub fn join(&self, s: &str) -> PathBuf {
+        self.0.join(s)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pushbench")
+}
+
+/// Runs `pushbench ARGS`, killing it after `limit`.
+pub fn run(args: &[&str], limit: Duration) -> Output {
+    let mut child = Command::new(bin())
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start pushbench");
+    let start = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "pushbench {args:?} still running after {limit:?}; stderr: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// Runs `pushbench run ... --json` and returns the parsed document (panics with stderr if it
+/// failed or printed anything but JSON on stdout).
+pub fn run_json(args: &[&str], limit: Duration) -> serde_json::Value {
+    let out = run(args, limit);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "pushbench {args:?} failed: {stderr}");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "stdout is not JSON ({e}): {}\nstderr: {stderr}",
+            String::from_utf8_lossy(&out.stdout)
+        )
+    })
+}
+
+/// The technique entry named `name`.
+pub fn technique<'a>(doc: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    doc["techniques"]
+        .as_array()
+        .expect("techniques array")
+        .iter()
+        .find(|t| t["technique"] == name)
+        .unwrap_or_else(|| panic!("no technique {name} in {doc}"))
+}
+
+pub fn u(v: &serde_json::Value, key: &str) -> u64 {
+    v[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("`{key}` is not an unsigned integer in {v}"))
+}

@@ -1,0 +1,155 @@
+//! Faults and bad input: Ctrl-C writes a partial run and exits non-zero; an unreachable or
+//! silent `--target` is a clear error within the connect timeout; nonsense options name the
+//! flag at fault.
+
+mod run_common;
+
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use run_common::{TempDir, bin, run};
+
+fn stderr_of(args: &[&str]) -> (bool, String) {
+    let out = run(args, Duration::from_secs(30));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn bad_flags_name_the_flag() {
+    for (args, flag) in [
+        (&["run", "--clients", "0"][..], "--clients"),
+        (&["run", "--rate", "0"][..], "--rate"),
+        (&["run", "--source-addrs", "10.1.2.3"][..], "--source-addrs"),
+        (&["run", "--duration", "0s"][..], "--duration"),
+        (
+            &["run", "--poll-interval", "5s", "--drain", "1s"][..],
+            "--drain",
+        ),
+        (&["run", "--topics", "9", "--clients", "3"][..], "--topics"),
+        (&["run", "--clients", "50000"][..], "--clients"),
+        (
+            &["run", "--techniques", "carrier-pigeon"][..],
+            "--techniques",
+        ),
+        (&["run", "--warmup", "soon"][..], "--warmup"),
+    ] {
+        let (ok, err) = stderr_of(args);
+        assert!(!ok, "{args:?} should fail");
+        assert!(
+            err.contains(flag),
+            "{args:?}: message does not name {flag}: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
+
+#[test]
+fn scenario_with_unknown_key_names_it() {
+    let dir = TempDir::new("scn");
+    let p = dir.join("bad.toml");
+    std::fs::write(&p, "clients = 3\nwarmpu = \"1s\"\n").unwrap();
+    let (ok, err) = stderr_of(&["run", "--scenario", p.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        err.contains("warmpu") && err.contains("--scenario"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unreachable_target_is_a_clear_error_within_the_connect_timeout() {
+    // A port nobody listens on.
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let url = format!("http://127.0.0.1:{port}");
+    let t = Instant::now();
+    let (ok, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
+    assert!(!ok);
+    assert!(
+        err.contains("unreachable") && err.contains(&port.to_string()),
+        "{err}"
+    );
+    assert!(t.elapsed() < Duration::from_secs(10));
+
+    // A listener that accepts (in the kernel) but never answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", silent.local_addr().unwrap());
+    let t = Instant::now();
+    let (ok, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
+    assert!(!ok);
+    assert!(err.contains("timed out"), "{err}");
+    assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
+    drop(silent);
+}
+
+#[test]
+fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
+    let dir = TempDir::new("sigint");
+    let out = dir.join("run");
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+            "--clients",
+            "3",
+            "--warmup",
+            "500ms",
+            "--duration",
+            "30s",
+            "--no-report",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until the first technique is in its steady state (the manifest is written at
+    // start; 3 s covers ramp-up and warm-up), then interrupt.
+    let start = Instant::now();
+    while !out.join("histograms").exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(3));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = Instant::now();
+    loop {
+        if child.try_wait().unwrap().is_some() {
+            break;
+        }
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("pushbench did not stop within 20 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success(), "a cut-short run exits non-zero");
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["partial"], true);
+    assert!(m["failure"].as_str().unwrap().contains("SIGINT"), "{m}");
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    let techs = doc["techniques"].as_array().unwrap();
+    assert_eq!(techs.len(), 1, "only the first technique had started");
+    let t = &techs[0];
+    assert_eq!(t["technique"], "poll");
+    // What was measured is kept: the window was cut to what had been published.
+    assert!(t["published"].as_u64().unwrap() > 0, "{t}");
+    assert!(t["duration_s"].as_f64().unwrap() < 30.0);
+    // stdout still carries the (partial) JSON document.
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed["manifest"]["partial"], true);
+}
