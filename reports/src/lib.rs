@@ -1,21 +1,42 @@
 //! Turns pushbench run directories into CSV, PNG charts and an HTML page.
 //!
-//! (Interface stub: the reports helper is building the real thing.) Reports are drawn only from
-//! a run directory's files (docs/RUN_FORMAT.md), never from the load generator's memory.
+//! Reports are drawn only from a run directory's files (docs/RUN_FORMAT.md), never from the load
+//! generator's memory, so any old run can be redrawn. One module per output format:
+//! [`load`] reads and validates a run, [`csv_out`] writes the CSV files, [`charts`] the PNG
+//! charts, [`html`] the page, with [`findings`] and [`claims`] computing its sentences and its
+//! usual-claims table from the run's numbers. docs/REPORTS.md describes the outputs.
+//!
+//! Output layout, in the run directory (one run) or in `out` (a comparison):
+//! ```text
+//! index.html                       the page; opens from disk, no network
+//! report/summary.csv               one row per technique (per run, with a `run` column)
+//! report/timeseries.csv            one row per second per technique
+//! report/latency_percentiles.png   1. latency by percentile
+//! report/bytes_per_message.png     2. bytes on the wire per delivered message
+//! report/requests_per_message.png  3. requests per delivered message
+//! report/server_cost.png           4. server CPU per message and memory per connection
+//! report/over_time.png             5. delivered/s and connections over time
+//!                                     (over_time_A.png, over_time_B.png... when comparing)
+//! ```
+
+pub mod charts;
+pub mod claims;
+pub mod colors;
+pub mod csv_out;
+mod error;
+pub mod findings;
+pub mod fmt;
+pub mod html;
+pub mod load;
+pub mod model;
 
 use std::path::{Path, PathBuf};
 
-/// Why a report could not be written.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportError {
-    #[error("{path}: not a pushbench run directory ({reason})")]
-    NotARun { path: PathBuf, reason: String },
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-}
+pub use error::ReportError;
+pub use model::{FORMAT_VERSION, Run};
+
+/// The report's subdirectory (charts and CSV), relative to `index.html`.
+pub const REPORT_DIR: &str = "report";
 
 /// What was written.
 #[derive(Debug, Clone)]
@@ -31,13 +52,39 @@ pub struct ReportOutput {
 /// Writes the report of one run into that run directory (`index.html`, `report/`), or, for
 /// several runs, a comparison into `out` (required then; also allowed for one run).
 pub fn write_report(runs: &[PathBuf], out: Option<&Path>) -> Result<ReportOutput, ReportError> {
-    let dir = out
-        .map(Path::to_path_buf)
-        .or_else(|| runs.first().cloned())
-        .unwrap_or_default();
+    if runs.is_empty() {
+        return Err(ReportError::NoRuns);
+    }
+    let out = match (out, runs) {
+        (Some(out), _) => out.to_path_buf(),
+        (None, [one]) => one.clone(),
+        (None, _) => return Err(ReportError::OutRequired(runs.len())),
+    };
+    let loaded = load::load_runs(runs)?;
+    write_loaded(&loaded, &out)
+}
+
+/// Writes the report of runs already loaded into `out`.
+pub fn write_loaded(runs: &[Run], out: &Path) -> Result<ReportOutput, ReportError> {
+    if runs.is_empty() {
+        return Err(ReportError::NoRuns);
+    }
+    let report_dir = out.join(REPORT_DIR);
+    std::fs::create_dir_all(&report_dir).map_err(|e| ReportError::io(&report_dir, e))?;
+    let mut files = csv_out::write(runs, &report_dir)?;
+    let drawn = charts::draw_all(runs, &report_dir)?;
+    files.extend(drawn.iter().map(|c| report_dir.join(&c.file)));
+    let page = html::render(&html::Page {
+        runs,
+        charts: &drawn,
+        report_dir: REPORT_DIR,
+    });
+    let index = out.join("index.html");
+    std::fs::write(&index, page).map_err(|e| ReportError::io(&index, e))?;
+    files.insert(0, index.clone());
     Ok(ReportOutput {
-        index: dir.join("index.html"),
-        files: Vec::new(),
-        partial: false,
+        index,
+        files,
+        partial: runs.iter().any(Run::partial),
     })
 }

@@ -1,0 +1,195 @@
+//! Chart 1: latency by percentile, the HdrHistogram percentile spectrum as wrk2 plots it.
+//! The horizontal axis is logarithmic in 1/(1 − percentile), so 90%, 99%, 99.9%, 99.99% are
+//! evenly spaced and the tail gets the room it deserves; the vertical axis is publish-to-receive
+//! latency, logarithmic too, since techniques differ by orders of magnitude (a short poll every
+//! second waits up to a second; a stream takes about a millisecond). One line per technique
+//! from its `.hlog` histogram, each ending at the percentile its sample count still resolves.
+
+use std::path::Path;
+
+use hdrhistogram::Histogram;
+use plotters::prelude::*;
+
+use super::legend::{self, Entry, Mark};
+use super::{Chart, FONT, canvas, chart_err, log_ticks, msg, out, run_letter, techniques};
+use crate::colors;
+use crate::error::ReportError;
+use crate::fmt;
+use crate::model::Run;
+
+pub const FILE: &str = "latency_percentiles.png";
+
+/// Steps along the log10(1/(1 − q)) axis.
+const STEP: f64 = 0.01;
+/// The deepest percentile drawn: 99.9999%.
+const MAX_NINES: f64 = 6.0;
+
+/// "50%", "90%", "99%", "99.9%"... for a position on the axis.
+fn percentile_label(x: f64) -> String {
+    let q = 1.0 - 10f64.powf(-x);
+    let nines = x.round() as i32;
+    if (x - 2f64.log10()).abs() < 1e-9 {
+        "50%".into()
+    } else if x <= 0.0 {
+        "0%".into()
+    } else if nines >= 2 {
+        format!("{:.*}%", (nines - 2) as usize, q * 100.0)
+    } else {
+        format!("{:.0}%", q * 100.0)
+    }
+}
+
+/// The spectrum of one histogram: (axis position, latency µs) from 0% to the deepest
+/// percentile its count resolves.
+pub fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
+    let n = h.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let end = (n as f64).log10().clamp(STEP, MAX_NINES);
+    let steps = (end / STEP).ceil() as usize;
+    let mut points: Vec<(f64, f64)> = (0..=steps)
+        .map(|i| {
+            let x = (i as f64 * STEP).min(end);
+            let q = 1.0 - 10f64.powf(-x);
+            (x, h.value_at_quantile(q) as f64)
+        })
+        .collect();
+    points.push((end, h.max() as f64));
+    points
+}
+
+pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
+    let path = out(dir, FILE);
+    let e = chart_err(&path);
+    let compare = runs.len() > 1;
+    let names = techniques(runs);
+    // (technique, run index, points)
+    let mut lines = Vec::new();
+    for name in &names {
+        for (r, run) in runs.iter().enumerate() {
+            if let Some(h) = run.histograms.get(name) {
+                let pts = spectrum(h);
+                if !pts.is_empty() {
+                    lines.push((name.clone(), r, pts));
+                }
+            }
+        }
+    }
+    let x_end = lines
+        .iter()
+        .flat_map(|(_, _, p)| p.last().map(|p| p.0))
+        .fold(2.0f64, f64::max)
+        .ceil();
+    let (lo, hi) = lines
+        .iter()
+        .flat_map(|(_, _, p)| p.iter().map(|p| p.1))
+        .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+            (lo.min(v), hi.max(v))
+        });
+    let (lo, hi) = if lo.is_finite() {
+        (lo.max(1.0) / 1.5, hi * 1.5)
+    } else {
+        (100.0, 1_000_000.0)
+    };
+    let (y_ticks, (y0, y1)) = log_ticks(lo, hi);
+    let mut x_ticks = vec![0.0, 2f64.log10()];
+    x_ticks.extend((1..=x_end as usize).map(|i| i as f64));
+
+    let title = "Publish-to-receive latency by percentile".to_string();
+    let entries: Vec<Entry> = lines
+        .iter()
+        .map(|(name, r, _)| {
+            let c = colors::color(name);
+            if compare {
+                let mark = if *r == 0 {
+                    Mark::Line(c)
+                } else {
+                    Mark::Dashed(c)
+                };
+                (
+                    mark,
+                    format!("{} · {}", colors::display_name(name), run_letter(*r)),
+                )
+            } else {
+                (Mark::Line(c), colors::display_name(name))
+            }
+        })
+        .chain(std::iter::once((
+            Mark::Dot(RGBColor(90, 90, 90)),
+            "maximum".to_string(),
+        )))
+        .collect();
+    let root = canvas(&path);
+    let body = legend::titled(&root, &title).map_err(&e)?;
+    let area = legend::split(&body, &entries).map_err(&e)?;
+    let mut ctx = ChartBuilder::on(&area)
+        .margin(24)
+        .margin_right(50)
+        .x_label_area_size(80)
+        .y_label_area_size(130)
+        .build_cartesian_2d(
+            super::TickAxis::new(0f64, x_end, x_ticks),
+            super::TickAxis::new(y0, y1, y_ticks),
+        )
+        .map_err(msg)
+        .map_err(&e)?;
+    ctx.configure_mesh()
+        .light_line_style(TRANSPARENT)
+        .bold_line_style(BLACK.mix(0.12))
+        .x_desc("percentile (logarithmic in 1/(1 − percentile))")
+        .y_desc("latency (log scale)")
+        .axis_desc_style((FONT, 30))
+        .label_style((FONT, 26))
+        .x_label_formatter(&|x| percentile_label(*x))
+        .y_label_formatter(&|y| fmt::latency_tick(10f64.powf(*y)))
+        .draw()
+        .map_err(msg)
+        .map_err(&e)?;
+
+    for (name, r, pts) in &lines {
+        let color = colors::color(name);
+        let style = ShapeStyle::from(color).stroke_width(4);
+        let pts: Vec<(f64, f64)> = pts.iter().map(|(x, v)| (*x, v.max(1.0).log10())).collect();
+        let last = *pts.last().expect("non-empty spectrum");
+        if *r == 0 {
+            ctx.draw_series(LineSeries::new(pts, style))
+                .map_err(msg)
+                .map_err(&e)?;
+        } else {
+            // Later runs are dashed, more finely for each further run.
+            let dash = (24 / (*r as u32 + 1)).max(6);
+            ctx.draw_series(DashedLineSeries::new(pts, dash, dash / 2 + 4, style))
+                .map_err(msg)
+                .map_err(&e)?;
+        }
+        // The maximum, marked where the line ends.
+        ctx.draw_series(std::iter::once(Circle::new(last, 7, color.filled())))
+            .map_err(msg)
+            .map_err(&e)?;
+    }
+    root.present().map_err(msg).map_err(&e)?;
+    Ok(Chart {
+        file: FILE.into(),
+        title: "Latency by percentile".into(),
+        caption: "Publish-to-receive latency (from each message's scheduled send time, so a \
+                  stalled server shows up) at every percentile, from the steady-state \
+                  histograms. Both axes are logarithmic; each line ends at its maximum (dot)."
+            .into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels() {
+        assert_eq!(percentile_label(0.0), "0%");
+        assert_eq!(percentile_label(2f64.log10()), "50%");
+        assert_eq!(percentile_label(1.0), "90%");
+        assert_eq!(percentile_label(2.0), "99%");
+        assert_eq!(percentile_label(3.0), "99.9%");
+        assert_eq!(percentile_label(4.0), "99.99%");
+    }
+}

@@ -1,0 +1,205 @@
+//! The "usual claims" table: what people say about these techniques, checked against one run.
+//! Each claim has a precise rule (shown on the page as written here) and gets "holds", "does
+//! not hold" or "not measured" (a technique or figure missing), with the figure that decided it.
+
+use crate::colors::display_name as name;
+use crate::fmt;
+use crate::model::{Run, TechniqueSummary};
+
+/// The outcome of one claim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Holds,
+    DoesNotHold,
+    NotMeasured,
+}
+
+impl Verdict {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::DoesNotHold => "does not hold",
+            Verdict::NotMeasured => "not measured",
+        }
+    }
+    fn from(holds: bool) -> Self {
+        if holds {
+            Verdict::Holds
+        } else {
+            Verdict::DoesNotHold
+        }
+    }
+}
+
+/// One row of the table.
+#[derive(Debug, Clone)]
+pub struct Claim {
+    pub claim: &'static str,
+    /// The rule that decides it, in words.
+    pub rule: &'static str,
+    pub verdict: Verdict,
+    /// The figure that decided it (or what was missing).
+    pub figure: String,
+}
+
+/// The claims, in order, with their rules.
+pub const CLAIMS: [(&str, &str); 7] = [
+    (
+        "Short poll wastes requests",
+        "holds when at least half of short poll's requests in the steady-state window were \
+         answered with nothing new (empty_responses / requests ≥ 50%)",
+    ),
+    (
+        "Long poll cuts requests",
+        "holds when long poll sent fewer requests per delivered message than short poll",
+    ),
+    (
+        "SSE is lighter than WebSocket on the wire",
+        "holds when SSE moved fewer bytes per delivered message than WebSocket (both \
+         directions, counted at the client sockets)",
+    ),
+    (
+        "SSE is lighter than WebSocket in server memory",
+        "holds when SSE's server RSS per connection ((peak − idle) / clients) is below \
+         WebSocket's",
+    ),
+    (
+        "SSE is lighter than WebSocket in server CPU",
+        "holds when SSE's server CPU per 1,000 delivered messages is below WebSocket's",
+    ),
+    (
+        "HTTP streaming needs one request per connection",
+        "holds when the stream clients sent no more requests in the steady-state window than \
+         they had connections to open (requests ≤ clients + reconnects) while receiving more \
+         messages than that: no request per message",
+    ),
+    (
+        "SSE needs one request per connection",
+        "holds when the SSE clients sent no more requests in the steady-state window than they \
+         had connections to open (requests ≤ clients + reconnects) while receiving more \
+         messages than that: no request per message",
+    ),
+];
+
+fn not_measured(what: String) -> (Verdict, String) {
+    (Verdict::NotMeasured, what)
+}
+
+fn missing(technique: &str, figure: &str) -> String {
+    format!("no {figure} for {}", name(technique))
+}
+
+/// Compares a figure of SSE against WebSocket: lower is lighter.
+fn lighter(
+    run: &Run,
+    figure: &str,
+    value: impl Fn(&TechniqueSummary) -> Option<f64>,
+    show: impl Fn(f64) -> String,
+) -> (Verdict, String) {
+    let get = |t: &str| run.technique(t).and_then(&value);
+    match (get("sse"), get("ws")) {
+        (Some(s), Some(w)) => (
+            Verdict::from(s < w),
+            format!("SSE {} vs WebSocket {}", show(s), show(w)),
+        ),
+        (None, _) => not_measured(missing("sse", figure)),
+        (_, None) => not_measured(missing("ws", figure)),
+    }
+}
+
+fn one_request(run: &Run, technique: &str) -> (Verdict, String) {
+    let Some(t) = run.technique(technique) else {
+        return not_measured(format!("{} did not run", name(technique)));
+    };
+    match (t.requests, t.clients, t.delivered) {
+        (Some(req), Some(clients), Some(delivered)) => {
+            let opened = clients + t.reconnects.unwrap_or(0);
+            if delivered <= opened {
+                return not_measured(format!(
+                    "only {} messages delivered to {} connections: too few to tell",
+                    fmt::count(delivered),
+                    fmt::count(opened)
+                ));
+            }
+            (
+                Verdict::from(req <= opened),
+                format!(
+                    "{} for {} and {}, {} delivered ({} requests per message)",
+                    fmt::plural(req, "request"),
+                    fmt::plural(clients, "client"),
+                    fmt::plural(t.reconnects.unwrap_or(0), "reconnect"),
+                    fmt::plural(delivered, "message"),
+                    fmt::sig(req as f64 / delivered as f64)
+                ),
+            )
+        }
+        _ => not_measured(missing(technique, "request, client or delivery count")),
+    }
+}
+
+/// Checks every claim against `run`.
+pub fn check(run: &Run) -> Vec<Claim> {
+    let rpm = |t: &str| {
+        run.technique(t)
+            .and_then(TechniqueSummary::requests_per_msg)
+    };
+    let outcomes: [(Verdict, String); 7] = [
+        match run.technique("poll") {
+            Some(t) => match (t.empty_responses, t.requests) {
+                (Some(e), Some(r)) if r > 0 => (
+                    Verdict::from(e as f64 / r as f64 >= 0.5),
+                    format!(
+                        "{} of {} short-poll requests empty ({})",
+                        fmt::count(e),
+                        fmt::count(r),
+                        fmt::percent(e as f64 / r as f64)
+                    ),
+                ),
+                _ => not_measured(missing("poll", "request counts")),
+            },
+            None => not_measured(format!("{} did not run", name("poll"))),
+        },
+        match (rpm("long-poll"), rpm("poll")) {
+            (Some(l), Some(p)) => (
+                Verdict::from(l < p),
+                format!(
+                    "long poll {} vs short poll {} requests per message",
+                    fmt::sig(l),
+                    fmt::sig(p)
+                ),
+            ),
+            (None, _) => not_measured(missing("long-poll", "requests per message")),
+            (_, None) => not_measured(missing("poll", "requests per message")),
+        },
+        lighter(
+            run,
+            "bytes per message",
+            TechniqueSummary::bytes_per_msg,
+            |v| format!("{} per message", fmt::bytes(v)),
+        ),
+        lighter(
+            run,
+            "memory per connection",
+            TechniqueSummary::rss_per_conn,
+            |v| format!("{} per connection", fmt::bytes(v)),
+        ),
+        lighter(
+            run,
+            "CPU per message",
+            TechniqueSummary::cpu_ms_per_1k_msgs,
+            |v| format!("{} ms per 1,000 messages", fmt::sig(v)),
+        ),
+        one_request(run, "stream"),
+        one_request(run, "sse"),
+    ];
+    CLAIMS
+        .iter()
+        .zip(outcomes)
+        .map(|((claim, rule), (verdict, figure))| Claim {
+            claim,
+            rule,
+            verdict,
+            figure,
+        })
+        .collect()
+}

@@ -1,0 +1,246 @@
+//! The report's CSV files: `report/summary.csv` (one row per technique, with the per-message
+//! figures the charts show) and `report/timeseries.csv` (one row per second per technique).
+//! In comparison mode both are merged across runs, with a leading `run` column.
+//!
+//! Plain RFC 4180 CSV, a header row, units in the column names, an empty cell for "unknown":
+//! `pandas.read_csv` and spreadsheets read them as they are. Columns are documented in
+//! docs/REPORTS.md and in [`SUMMARY_COLUMNS`]. Output depends only on the run directory, so a
+//! redraw gives byte-identical files.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::ReportError;
+use crate::model::{Run, TechniqueSummary, TimePoint};
+
+/// The columns of `summary.csv` (after `run` in comparison mode) and what each means.
+pub const SUMMARY_COLUMNS: [(&str, &str); 45] = [
+    ("technique", "poll, long-poll, stream, sse or ws"),
+    ("clients", "simulated clients of this technique"),
+    ("topics", "topics the clients were spread over"),
+    ("payload_bytes", "payload size of each message (bytes)"),
+    ("duration_s", "steady-state window the counts cover (s)"),
+    ("published", "messages published in the window (msgs)"),
+    ("expected", "deliveries expected (msgs)"),
+    ("delivered", "distinct expected messages received (msgs)"),
+    ("lost", "expected - delivered (msgs)"),
+    ("duplicates", "messages received again (msgs)"),
+    ("out_of_order", "messages received after a later one (msgs)"),
+    ("delivered_ratio", "delivered / expected (0..1)"),
+    ("requests", "HTTP requests sent, every kind"),
+    ("empty_responses", "answers with no message"),
+    ("reconnects", "connections re-opened after the first"),
+    ("requests_per_msg", "requests / delivered"),
+    ("bytes_up", "bytes written by the clients (bytes)"),
+    ("bytes_down", "bytes read by the clients (bytes)"),
+    ("server_bytes_up", "bytes the server read (bytes)"),
+    ("server_bytes_down", "bytes the server wrote (bytes)"),
+    ("server_requests", "requests the server counted"),
+    ("bytes_up_per_msg", "bytes_up / delivered (bytes)"),
+    ("bytes_down_per_msg", "bytes_down / delivered (bytes)"),
+    (
+        "overhead_bytes_per_msg",
+        "bytes both ways per message minus payload_bytes (bytes)",
+    ),
+    ("latency_count", "latencies recorded"),
+    ("latency_min_us", "publish-to-receive latency, minimum (µs)"),
+    ("latency_mean_us", "mean (µs)"),
+    ("latency_p50_us", "median (µs)"),
+    ("latency_p90_us", "90th percentile (µs)"),
+    ("latency_p99_us", "99th percentile (µs)"),
+    ("latency_p999_us", "99.9th percentile (µs)"),
+    ("latency_max_us", "maximum (µs)"),
+    ("connect_p50_ms", "connect + handshake, median (ms)"),
+    (
+        "connect_p99_ms",
+        "connect + handshake, 99th percentile (ms)",
+    ),
+    (
+        "first_message_p50_ms",
+        "connect start to first message, median (ms)",
+    ),
+    ("server_cpu_s", "server CPU time in the window (s)"),
+    (
+        "server_cpu_ms_per_1k_msgs",
+        "server CPU per 1,000 delivered messages (ms)",
+    ),
+    ("server_rss_bytes", "server resident memory, peak (bytes)"),
+    (
+        "server_rss_idle_bytes",
+        "server resident memory before connecting (bytes)",
+    ),
+    (
+        "server_rss_per_conn_bytes",
+        "(peak - idle RSS) / clients (bytes)",
+    ),
+    ("loadgen_cpu_s", "load generator CPU time in the window (s)"),
+    (
+        "loadgen_rss_bytes",
+        "load generator resident memory, peak (bytes)",
+    ),
+    ("errors_total", "client errors of every kind"),
+    ("errors", "errors by kind, kind=count separated by ';'"),
+    ("failure", "why the measurement stopped early, if it did"),
+];
+
+/// The columns of `timeseries.csv` (after `run` in comparison mode), as in docs/RUN_FORMAT.md.
+pub const TIMESERIES_COLUMNS: [&str; 12] = [
+    "t_s",
+    "technique",
+    "phase",
+    "connections",
+    "delivered_per_s",
+    "latency_p99_us",
+    "bytes_down_per_s",
+    "bytes_up_per_s",
+    "requests_per_s",
+    "server_cpu_s",
+    "server_rss_bytes",
+    "loadgen_cpu_s",
+];
+
+fn int(v: Option<u64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A raw float as read (shortest form that reads back exactly).
+fn float(v: Option<f64>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// A derived float, rounded to 6 decimals so the file reads well and redraws identically.
+fn derived(v: Option<f64>) -> String {
+    v.map(|v| ((v * 1e6).round() / 1e6).to_string())
+        .unwrap_or_default()
+}
+
+fn summary_row(t: &TechniqueSummary) -> Vec<String> {
+    let l = &t.latency_us;
+    let errors = t
+        .errors
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(";");
+    vec![
+        t.technique.clone(),
+        int(t.clients),
+        int(t.topics),
+        int(t.payload_bytes),
+        float(t.duration_s),
+        int(t.published),
+        int(t.expected),
+        int(t.delivered),
+        int(t.lost),
+        int(t.duplicates),
+        int(t.out_of_order),
+        derived(t.delivered_ratio()),
+        int(t.requests),
+        int(t.empty_responses),
+        int(t.reconnects),
+        derived(t.requests_per_msg()),
+        int(t.bytes_up),
+        int(t.bytes_down),
+        int(t.server_bytes_up),
+        int(t.server_bytes_down),
+        int(t.server_requests),
+        derived(t.bytes_up_per_msg()),
+        derived(t.bytes_down_per_msg()),
+        derived(t.overhead_per_msg()),
+        int(l.count),
+        float(l.min),
+        float(l.mean),
+        float(l.p50),
+        float(l.p90),
+        float(l.p99),
+        float(l.p999),
+        float(l.max),
+        float(t.connect_ms.p50),
+        float(t.connect_ms.p99),
+        float(t.first_message_ms.p50),
+        float(t.server_cpu_s),
+        derived(t.cpu_ms_per_1k_msgs()),
+        int(t.server_rss_bytes),
+        int(t.server_rss_idle_bytes),
+        derived(t.rss_per_conn()),
+        float(t.loadgen_cpu_s),
+        int(t.loadgen_rss_bytes),
+        t.errors_total().to_string(),
+        errors,
+        t.failure.clone().unwrap_or_default(),
+    ]
+}
+
+fn timeseries_row(p: &TimePoint) -> Vec<String> {
+    vec![
+        p.t_s.to_string(),
+        p.technique.clone(),
+        p.phase.clone().unwrap_or_default(),
+        float(p.connections),
+        float(p.delivered_per_s),
+        float(p.latency_p99_us),
+        float(p.bytes_down_per_s),
+        float(p.bytes_up_per_s),
+        float(p.requests_per_s),
+        float(p.server_cpu_s),
+        float(p.server_rss_bytes),
+        float(p.loadgen_cpu_s),
+    ]
+}
+
+/// `summary.csv` as bytes. With `with_run`, a leading `run` column holds each run's label.
+pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
+    let mut header: Vec<&str> = SUMMARY_COLUMNS.iter().map(|(c, _)| *c).collect();
+    let rows = runs.iter().flat_map(|r| {
+        r.techniques
+            .iter()
+            .map(move |t| (r.label.as_str(), summary_row(t)))
+    });
+    table(&mut header, rows, with_run)
+}
+
+/// `timeseries.csv` as bytes. With `with_run`, a leading `run` column holds each run's label.
+pub fn timeseries_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
+    let mut header = TIMESERIES_COLUMNS.to_vec();
+    let rows = runs.iter().flat_map(|r| {
+        r.timeseries
+            .iter()
+            .map(move |p| (r.label.as_str(), timeseries_row(p)))
+    });
+    table(&mut header, rows, with_run)
+}
+
+fn table<'a>(
+    header: &mut Vec<&'a str>,
+    rows: impl Iterator<Item = (&'a str, Vec<String>)>,
+    with_run: bool,
+) -> Vec<u8> {
+    if with_run {
+        header.insert(0, "run");
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing into a Vec cannot fail; the expects document that.
+    w.write_record(header.iter()).expect("write to memory");
+    for (run, mut row) in rows {
+        if with_run {
+            row.insert(0, run.to_string());
+        }
+        w.write_record(&row).expect("write to memory");
+    }
+    w.into_inner().expect("flush to memory")
+}
+
+/// Writes `summary.csv` and `timeseries.csv` into `dir`; merged with a `run` column when there
+/// are several runs. Returns the files written.
+pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
+    let with_run = runs.len() > 1;
+    let mut written = Vec::new();
+    for (name, bytes) in [
+        ("summary.csv", summary_csv(runs, with_run)),
+        ("timeseries.csv", timeseries_csv(runs, with_run)),
+    ] {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e))?;
+        written.push(path);
+    }
+    Ok(written)
+}

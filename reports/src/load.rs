@@ -1,0 +1,227 @@
+//! Reads and validates a run directory (docs/RUN_FORMAT.md): `manifest.json`, `summary.json`,
+//! `summary.csv`, `timeseries.csv` and `histograms/<technique>.hlog`.
+//!
+//! Every failure is a typed [`ReportError`] naming the file: not a run directory, a format
+//! version this crate does not read, a missing file or histogram, a file that does not parse.
+//! A partial run (`partial: true`) loads like any other; the outputs mark it.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use hdrhistogram::Histogram;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
+use serde::Deserialize;
+
+use crate::error::ReportError;
+use crate::model::{FORMAT_VERSION, Manifest, Run, TechniqueSummary, TimePoint};
+
+/// The `format` value of every run directory's manifest.
+pub const FORMAT_NAME: &str = "pushbench-run";
+
+fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, ReportError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ReportError::MissingFile {
+            path: path.to_path_buf(),
+            what,
+        }),
+        Err(e) => Err(ReportError::io(path, e)),
+    }
+}
+
+/// Loads one run directory. `label` names it in comparison mode.
+pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
+    let not_a_run = |reason: &str| ReportError::NotARun {
+        path: dir.to_path_buf(),
+        reason: reason.to_string(),
+    };
+    if !dir.is_dir() {
+        return Err(not_a_run(if dir.exists() {
+            "not a directory"
+        } else {
+            "no such directory"
+        }));
+    }
+    let manifest_path = dir.join("manifest.json");
+    if !manifest_path.is_file() {
+        return Err(not_a_run("it has no manifest.json"));
+    }
+    let manifest = load_manifest(&manifest_path)?;
+    let techniques = load_summary(&dir.join("summary.json"))?;
+    check_summary_csv(&dir.join("summary.csv"), &techniques)?;
+    let timeseries = load_timeseries(&dir.join("timeseries.csv"))?;
+    let mut histograms = BTreeMap::new();
+    for t in &techniques {
+        let path = dir.join("histograms").join(format!("{}.hlog", t.technique));
+        let count = t.latency_us.count.or(t.delivered).unwrap_or(0);
+        if !path.is_file() {
+            if count > 0 {
+                return Err(ReportError::MissingHistogram {
+                    path,
+                    technique: t.technique.clone(),
+                    count,
+                });
+            }
+            continue;
+        }
+        if let Some(h) = load_hlog(&path)? {
+            histograms.insert(t.technique.clone(), h);
+        }
+    }
+    Ok(Run {
+        dir: dir.to_path_buf(),
+        label: label.to_string(),
+        manifest,
+        techniques,
+        timeseries,
+        histograms,
+    })
+}
+
+fn load_manifest(path: &Path) -> Result<Manifest, ReportError> {
+    let bytes = read(path, "the run's manifest")?;
+    let value: serde_json::Value =
+        serde_json::from_slice(&bytes).map_err(|e| ReportError::parse(path, e))?;
+    let format = value.get("format").and_then(|f| f.as_str());
+    if format != Some(FORMAT_NAME) {
+        return Err(ReportError::NotARun {
+            path: path.parent().unwrap_or(path).to_path_buf(),
+            reason: match format {
+                Some(f) => format!("manifest.json has format {f:?}, not {FORMAT_NAME:?}"),
+                None => format!("manifest.json has no \"format\": {FORMAT_NAME:?}"),
+            },
+        });
+    }
+    let version = value
+        .get("format_version")
+        .and_then(|v| v.as_u64())
+        .ok_or_else(|| ReportError::parse(path, "format_version is missing or not a number"))?;
+    let path_buf = path.to_path_buf();
+    if version > FORMAT_VERSION {
+        return Err(ReportError::FormatTooNew {
+            path: path_buf,
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if version < FORMAT_VERSION {
+        return Err(ReportError::FormatTooOld {
+            path: path_buf,
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    serde_json::from_value(value).map_err(|e| ReportError::parse(path, e))
+}
+
+fn load_summary(path: &Path) -> Result<Vec<TechniqueSummary>, ReportError> {
+    #[derive(Deserialize)]
+    struct Doc {
+        techniques: Vec<TechniqueSummary>,
+    }
+    let bytes = read(path, "the per-technique summary")?;
+    let doc: Doc = serde_json::from_slice(&bytes).map_err(|e| ReportError::parse(path, e))?;
+    let mut seen = std::collections::BTreeSet::new();
+    for t in &doc.techniques {
+        if t.technique.is_empty() || t.technique.contains(['/', '\\']) {
+            return Err(ReportError::parse(
+                path,
+                format!("bad technique name {:?}", t.technique),
+            ));
+        }
+        if !seen.insert(t.technique.as_str()) {
+            return Err(ReportError::parse(
+                path,
+                format!("technique {:?} appears twice", t.technique),
+            ));
+        }
+    }
+    Ok(doc.techniques)
+}
+
+/// `summary.csv` must exist, have a `technique` column and list only techniques that
+/// `summary.json` has (the figures themselves are taken from `summary.json`, which has them all).
+fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(), ReportError> {
+    let bytes = read(path, "the per-technique summary as CSV")?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let headers = reader
+        .headers()
+        .map_err(|e| ReportError::parse(path, e))?
+        .clone();
+    let col = headers
+        .iter()
+        .position(|h| h == "technique")
+        .ok_or_else(|| ReportError::parse(path, "no \"technique\" column"))?;
+    for record in reader.records() {
+        let record = record.map_err(|e| ReportError::parse(path, e))?;
+        let name = record.get(col).unwrap_or_default();
+        if !techniques.iter().any(|t| t.technique == name) {
+            return Err(ReportError::parse(
+                path,
+                format!("technique {name:?} is not in summary.json"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn load_timeseries(path: &Path) -> Result<Vec<TimePoint>, ReportError> {
+    let bytes = read(path, "the per-second time series")?;
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    reader
+        .deserialize()
+        .collect::<Result<Vec<TimePoint>, _>>()
+        .map_err(|e| ReportError::parse(path, e))
+}
+
+/// Reads an HdrHistogram interval log and adds up its intervals (an exact merge). `None` when
+/// the log holds no interval.
+pub fn load_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReportError> {
+    let bytes = read(path, "a latency histogram")?;
+    let mut total: Option<Histogram<u64>> = None;
+    let mut deserializer = Deserializer::new();
+    for entry in IntervalLogIterator::new(&bytes) {
+        let entry = entry.map_err(|e| ReportError::parse(path, format!("{e:?}")))?;
+        let LogEntry::Interval(interval) = entry else {
+            continue;
+        };
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(interval.encoded_histogram())
+            .map_err(|e| ReportError::parse(path, e))?;
+        let h: Histogram<u64> = deserializer
+            .deserialize(&mut raw.as_slice())
+            .map_err(|e| ReportError::parse(path, format!("{e:?}")))?;
+        match total.as_mut() {
+            None => {
+                let mut h = h;
+                h.auto(true);
+                total = Some(h);
+            }
+            Some(t) => t
+                .add(&h)
+                .map_err(|e| ReportError::parse(path, format!("{e:?}")))?,
+        }
+    }
+    Ok(total)
+}
+
+/// Loads several runs, labelling each by its directory name (made unique with `#2`, `#3`...).
+pub fn load_runs(dirs: &[PathBuf]) -> Result<Vec<Run>, ReportError> {
+    let mut used: BTreeMap<String, usize> = BTreeMap::new();
+    dirs.iter()
+        .map(|dir| {
+            let base = dir
+                .canonicalize()
+                .ok()
+                .and_then(|d| d.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| dir.display().to_string());
+            let n = used.entry(base.clone()).or_insert(0);
+            *n += 1;
+            let label = if *n == 1 { base } else { format!("{base}#{n}") };
+            load_run(dir, &label)
+        })
+        .collect()
+}

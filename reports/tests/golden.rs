@@ -1,0 +1,384 @@
+//! Golden tests on the committed fixtures (tests/fixtures/, written by
+//! `examples/make_fixture.rs` following docs/RUN_FORMAT.md): the CSV columns and values, every
+//! chart decodes at 1600x1000 and is not blank, the page references only files that exist and
+//! states the fixture's figures, a redraw gives byte-identical CSV, bad input gives typed errors,
+//! and a partial run gets its banner. Outputs go to a temporary directory, never the fixture.
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use reports::{ReportError, write_report};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// A fresh, empty directory for one test's output.
+fn scratch(name: &str) -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join("reports-golden")
+        .join(name);
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Copies a fixture run directory (to break it in a test).
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let headers = r.headers().unwrap().iter().map(String::from).collect();
+    let rows = r
+        .records()
+        .map(|rec| rec.unwrap().iter().map(String::from).collect())
+        .collect();
+    (headers, rows)
+}
+
+fn cell<'a>(headers: &[String], row: &'a [String], col: &str) -> &'a str {
+    let i = headers
+        .iter()
+        .position(|h| h == col)
+        .unwrap_or_else(|| panic!("no column {col}"));
+    &row[i]
+}
+
+fn row<'a>(headers: &[String], rows: &'a [Vec<String>], technique: &str) -> &'a [String] {
+    rows.iter()
+        .find(|r| cell(headers, r, "technique") == technique)
+        .unwrap_or_else(|| panic!("no row for {technique}"))
+}
+
+#[test]
+fn summary_csv_has_documented_columns_and_fixture_values() {
+    let out = scratch("summary");
+    let written = write_report(&[fixture("run-full")], Some(&out)).unwrap();
+    assert!(!written.partial);
+    let (h, rows) = read_csv(&out.join("report/summary.csv"));
+    let expected: Vec<&str> = reports::csv_out::SUMMARY_COLUMNS
+        .iter()
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(h, expected);
+    assert_eq!(rows.len(), 5);
+    let order: Vec<&str> = rows.iter().map(|r| cell(&h, r, "technique")).collect();
+    assert_eq!(order, ["poll", "long-poll", "stream", "sse", "ws"]);
+    let poll = row(&h, &rows, "poll");
+    assert_eq!(cell(&h, poll, "delivered"), "1600");
+    assert_eq!(cell(&h, poll, "expected"), "1600");
+    assert_eq!(cell(&h, poll, "requests"), "160");
+    assert_eq!(cell(&h, poll, "requests_per_msg"), "0.1");
+    assert_eq!(cell(&h, poll, "bytes_down_per_msg"), "297.7");
+    assert_eq!(cell(&h, poll, "delivered_ratio"), "1");
+    let lp = row(&h, &rows, "long-poll");
+    assert_eq!(cell(&h, lp, "requests_per_msg"), "0.9825");
+    // 0.118 s CPU for 1,600 messages = 73.75 ms per 1,000.
+    assert_eq!(cell(&h, lp, "server_cpu_ms_per_1k_msgs"), "73.75");
+    let ws = row(&h, &rows, "ws");
+    // (peak − idle) / clients = 14,436 bytes.
+    assert_eq!(cell(&h, ws, "server_rss_per_conn_bytes"), "14436");
+    // 283.3 bytes per message both ways, minus the 256-byte payload.
+    assert_eq!(cell(&h, ws, "overhead_bytes_per_msg"), "27.3");
+    assert_eq!(cell(&h, ws, "errors_total"), "0");
+    assert_eq!(cell(&h, ws, "failure"), "");
+}
+
+#[test]
+fn timeseries_csv_copies_every_row() {
+    let out = scratch("timeseries");
+    write_report(&[fixture("run-full")], Some(&out)).unwrap();
+    let (h, rows) = read_csv(&out.join("report/timeseries.csv"));
+    assert_eq!(h, reports::csv_out::TIMESERIES_COLUMNS);
+    // 13 seconds per technique (1 ramp-up, 2 warm-up, 8 steady, 2 drain), five techniques.
+    assert_eq!(rows.len(), 65);
+    let (src_h, src_rows) = read_csv(&fixture("run-full/timeseries.csv"));
+    assert_eq!(src_h, h);
+    for (a, b) in src_rows.iter().zip(&rows) {
+        for (x, y) in a.iter().zip(b) {
+            if x.is_empty() {
+                assert!(y.is_empty());
+            } else {
+                let (fx, fy): (f64, f64) =
+                    (x.parse().unwrap_or(f64::NAN), y.parse().unwrap_or(f64::NAN));
+                assert!(x == y || fx == fy, "{x} vs {y}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_chart_decodes_at_full_size_and_is_not_blank() {
+    let out = scratch("charts");
+    let written = write_report(&[fixture("run-full")], Some(&out)).unwrap();
+    let pngs: Vec<&PathBuf> = written
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert_eq!(pngs.len(), 5, "{pngs:?}");
+    for png in pngs {
+        let img = image::open(png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1600, 1000), "{}", png.display());
+        let colors: BTreeSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+        let ink = img.pixels().filter(|p| p.0 != [255, 255, 255]).count();
+        assert!(
+            colors.len() > 50,
+            "{}: {} colours",
+            png.display(),
+            colors.len()
+        );
+        assert!(ink > 40_000, "{}: {ink} non-white pixels", png.display());
+        // Every technique's colour appears (the legend and the data).
+        for t in reports::colors::ORDER {
+            let c = reports::colors::color(t);
+            assert!(
+                colors.contains(&[c.0, c.1, c.2]),
+                "{}: no pixel of {t}'s colour",
+                png.display()
+            );
+        }
+    }
+}
+
+/// The `src="..."` and `href="..."` targets of a page that are not in-page anchors.
+fn references(html: &str) -> Vec<String> {
+    let mut refs = Vec::new();
+    for attr in ["src=\"", "href=\""] {
+        let mut rest = html;
+        while let Some(i) = rest.find(attr) {
+            rest = &rest[i + attr.len()..];
+            let end = rest.find('"').unwrap();
+            let target = &rest[..end];
+            if !target.starts_with('#') {
+                refs.push(target.to_string());
+            }
+        }
+    }
+    refs
+}
+
+#[test]
+fn page_references_existing_files_and_states_the_figures() {
+    let out = scratch("page");
+    let written = write_report(&[fixture("run-full")], Some(&out)).unwrap();
+    assert_eq!(written.index, out.join("index.html"));
+    let html = fs::read_to_string(&written.index).unwrap();
+    let refs = references(&html);
+    assert_eq!(refs.len(), 7, "5 charts and 2 CSV: {refs:?}");
+    for r in &refs {
+        assert!(!r.contains("://"), "no network: {r}");
+        assert!(out.join(r).is_file(), "{r} does not exist");
+    }
+    assert!(!html.contains("<script"));
+    assert!(!html.contains("id=\"partial\""));
+    // Findings computed from the fixture's numbers.
+    for needle in [
+        "Every technique delivered every expected message (8,000 deliveries in all), with no \
+         duplicates.",
+        "WebSocket had the lowest p99 latency",
+        "the highest was short poll&#39;s, 991 ms",
+        "Short poll polling every 1000 ms sent 0.100 requests per delivered message (0.0% of \
+         them answered with nothing new); long poll sent 0.983: 9.82× as many as short poll, \
+         whose polls carried 10.0 messages each on average.",
+        "SSE moved 272 B per delivered message of 256 B payload (272 B down, 0 B up)",
+        "WebSocket 14.1 KiB",
+        "Client and server byte counts agree within 0.1% for every technique.",
+    ] {
+        assert!(html.contains(needle), "page lacks: {needle}");
+    }
+    // The claims, with the figures that decided them.
+    for needle in [
+        "<td class=\"l does-not-hold\">does not hold</td><td class=\"l\">0 of 160 short-poll \
+         requests empty (0.0%)</td>",
+        "<td class=\"l does-not-hold\">does not hold</td><td class=\"l\">long poll 0.983 vs \
+         short poll 0.100 requests per message</td>",
+        "<td class=\"l holds\">holds</td><td class=\"l\">SSE 272 B per message vs WebSocket 283 \
+         B per message</td>",
+        "<td class=\"l holds\">holds</td><td class=\"l\">SSE 11.5 KiB per connection vs \
+         WebSocket 14.1 KiB per connection</td>",
+        "<td class=\"l holds\">holds</td><td class=\"l\">SSE 19.4 ms per 1,000 messages vs \
+         WebSocket 21.2 ms per 1,000 messages</td>",
+        "<td class=\"l holds\">holds</td><td class=\"l\">0 requests for 20 clients and 0 \
+         reconnects, 1,600 messages delivered (0 requests per message)</td>",
+        "<td class=\"l holds\">holds</td><td class=\"l\">1 request for 20 clients and 1 \
+         reconnect, 1,600 messages delivered (0.000625 requests per message)",
+    ] {
+        assert!(html.contains(needle), "page lacks: {needle}");
+    }
+    // Text from the files is escaped.
+    assert!(html.contains("AMD EPYC 7B13 &lt;fixture&gt;"));
+    assert!(!html.contains("<fixture>"));
+}
+
+#[test]
+fn redraw_gives_identical_csv() {
+    let a = scratch("redraw-a");
+    let b = scratch("redraw-b");
+    write_report(&[fixture("run-full")], Some(&a)).unwrap();
+    write_report(&[fixture("run-full")], Some(&b)).unwrap();
+    for f in ["report/summary.csv", "report/timeseries.csv", "index.html"] {
+        assert_eq!(
+            fs::read(a.join(f)).unwrap(),
+            fs::read(b.join(f)).unwrap(),
+            "{f}"
+        );
+    }
+    // And redrawing into the same place again changes nothing.
+    write_report(&[fixture("run-full")], Some(&a)).unwrap();
+    assert_eq!(
+        fs::read(a.join("report/summary.csv")).unwrap(),
+        fs::read(b.join("report/summary.csv")).unwrap()
+    );
+}
+
+#[test]
+fn one_run_without_out_writes_into_the_run_directory() {
+    let run = scratch("in-place");
+    copy_dir(&fixture("run-full"), &run);
+    let written = write_report(std::slice::from_ref(&run), None).unwrap();
+    assert_eq!(written.index, run.join("index.html"));
+    assert!(run.join("report/latency_percentiles.png").is_file());
+}
+
+#[test]
+fn comparison_merges_runs_with_a_run_column() {
+    let out = scratch("compare");
+    let written = write_report(&[fixture("run-full"), fixture("run-partial")], Some(&out)).unwrap();
+    assert!(written.partial);
+    let (h, rows) = read_csv(&out.join("report/summary.csv"));
+    assert_eq!(h[0], "run");
+    assert_eq!(rows.len(), 8);
+    let runs: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
+    assert_eq!(runs, BTreeSet::from(["run-full", "run-partial"]));
+    let (h, rows) = read_csv(&out.join("report/timeseries.csv"));
+    assert_eq!(h[0], "run");
+    assert_eq!(rows.len(), 65 + 13 + 13 + 7);
+    let html = fs::read_to_string(&written.index).unwrap();
+    for r in references(&html) {
+        assert!(out.join(&r).is_file(), "{r} does not exist");
+    }
+    assert!(out.join("report/over_time_A.png").is_file());
+    assert!(out.join("report/over_time_B.png").is_file());
+    // Several runs need somewhere to go.
+    let err = write_report(&[fixture("run-full"), fixture("run-partial")], None).unwrap_err();
+    assert!(matches!(err, ReportError::OutRequired(2)), "{err}");
+}
+
+#[test]
+fn partial_run_reports_with_a_banner() {
+    let out = scratch("partial");
+    let written = write_report(&[fixture("run-partial")], Some(&out)).unwrap();
+    assert!(written.partial);
+    let html = fs::read_to_string(&written.index).unwrap();
+    assert!(html.contains("<div class=\"banner\" id=\"partial\">PARTIAL RUN"));
+    assert!(html.contains("the server process died during stream&#39;s steady state"));
+    assert!(html.contains("HTTP stream stopped early: the server closed every connection"));
+    assert!(
+        html.contains("HTTP stream delivered 1,120 of 1,600 expected messages (70.0%): 480 lost.")
+    );
+    assert!(html.contains("not measured"));
+}
+
+#[test]
+fn a_directory_that_is_not_a_run_is_refused() {
+    let dir = scratch("not-a-run");
+    fs::write(dir.join("notes.txt"), "hello").unwrap();
+    let err = write_report(std::slice::from_ref(&dir), None).unwrap_err();
+    assert!(matches!(err, ReportError::NotARun { .. }), "{err}");
+    assert!(
+        err.to_string().contains("not a pushbench run directory"),
+        "{err}"
+    );
+    assert!(!dir.join("index.html").exists());
+
+    let err = write_report(&[dir.join("nowhere")], None).unwrap_err();
+    assert!(err.to_string().contains("no such directory"), "{err}");
+
+    // A JSON manifest of something else.
+    fs::write(dir.join("manifest.json"), r#"{"format":"other"}"#).unwrap();
+    let err = write_report(std::slice::from_ref(&dir), None).unwrap_err();
+    assert!(err.to_string().contains("format \"other\""), "{err}");
+}
+
+fn with_version(name: &str, version: u64) -> PathBuf {
+    let dir = scratch(name);
+    copy_dir(&fixture("run-full"), &dir);
+    let path = dir.join("manifest.json");
+    let text = fs::read_to_string(&path).unwrap();
+    let text = text.replace(
+        "\"format_version\": 1",
+        &format!("\"format_version\": {version}"),
+    );
+    fs::write(&path, text).unwrap();
+    dir
+}
+
+#[test]
+fn a_wrong_format_version_is_refused() {
+    let newer = with_version("newer", 2);
+    let err = write_report(std::slice::from_ref(&newer), None).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReportError::FormatTooNew {
+                found: 2,
+                supported: 1,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("newer"), "{err}");
+    let older = with_version("older", 0);
+    let err = write_report(std::slice::from_ref(&older), None).unwrap_err();
+    assert!(
+        matches!(err, ReportError::FormatTooOld { found: 0, .. }),
+        "{err}"
+    );
+    assert!(!older.join("index.html").exists());
+}
+
+#[test]
+fn missing_files_are_named() {
+    let dir = scratch("missing-hlog");
+    copy_dir(&fixture("run-full"), &dir);
+    fs::remove_file(dir.join("histograms/sse.hlog")).unwrap();
+    let err = write_report(std::slice::from_ref(&dir), None).unwrap_err();
+    assert!(
+        matches!(&err, ReportError::MissingHistogram { technique, count: 1600, .. } if technique == "sse"),
+        "{err}"
+    );
+    fs::remove_file(dir.join("timeseries.csv")).unwrap();
+    let err = write_report(std::slice::from_ref(&dir), None).unwrap_err();
+    assert!(matches!(err, ReportError::MissingFile { .. }), "{err}");
+    assert!(err.to_string().contains("timeseries.csv"), "{err}");
+}
+
+#[test]
+fn a_histogram_merges_its_intervals_exactly() {
+    let h = reports::load::load_hlog(&fixture("run-full/histograms/poll.hlog"))
+        .unwrap()
+        .unwrap();
+    assert_eq!(h.len(), 1600);
+    let summary: serde_json::Value =
+        serde_json::from_slice(&fs::read(fixture("run-full/summary.json")).unwrap()).unwrap();
+    let p99 = summary["techniques"][0]["latency_us"]["p99"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(h.value_at_quantile(0.99), p99);
+}
