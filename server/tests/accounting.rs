@@ -123,7 +123,7 @@ async fn server_byte_counters_equal_client_counts() {
     );
     assert!(m.contains("process_resident_memory_bytes "));
     assert!(
-        m.contains("pushbench_connections{technique=\"other\"} 1"),
+        m.contains("pushbench_connections{technique=\"sse\"} 0"),
         "{m}"
     );
     let mut c = Client::new(a).await;

@@ -157,7 +157,8 @@ async fn over_the_connection_limit_is_503_not_a_hang() {
     c1.close().await;
     c2.close().await;
     let st = stats_until(a, "connections closed", |s| s["open_connections"] == 1).await;
-    assert_eq!(st["rejected_connections"], 1);
+    // The third connection, plus any /stats request that raced the two closes.
+    assert!(st["rejected_connections"].as_u64().unwrap() >= 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

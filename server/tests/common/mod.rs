@@ -139,6 +139,10 @@ impl Client {
     }
 
     pub async fn request(&mut self, req: Request<Full<Bytes>>) -> Response<Incoming> {
+        tokio::time::timeout(WAIT, self.send.ready())
+            .await
+            .expect("connection ready timeout")
+            .expect("connection ready");
         tokio::time::timeout(WAIT, self.send.send_request(req))
             .await
             .expect("response timeout")
@@ -212,7 +216,12 @@ pub async fn stats_until(
 ) -> serde_json::Value {
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
-        let s = stats(addr).await;
+        // Right after clients close, a server at --max-connections may still answer 503.
+        let (status, body) = get(addr, "/stats").await;
+        let s: serde_json::Value = match status {
+            200 => serde_json::from_str(&body).expect("stats json"),
+            _ => serde_json::Value::Null,
+        };
         if pred(&s) {
             return s;
         }
