@@ -153,3 +153,69 @@ fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
     let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(printed["manifest"]["partial"], true);
 }
+
+#[test]
+fn the_server_dying_mid_run_ends_the_run_with_the_failure_recorded() {
+    let dir = TempDir::new("death");
+    let out = dir.join("run");
+    let mut child = Command::new(bin())
+        .args([
+            "run",
+            "--out",
+            out.to_str().unwrap(),
+            "--clients",
+            "3",
+            "--warmup",
+            "500ms",
+            "--duration",
+            "30s",
+            "--no-report",
+            "--json",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while !out.join("histograms").exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    // The child server is pushbench's only child process.
+    let pgrep = Command::new("pgrep")
+        .args(["-P", &child.id().to_string()])
+        .output()
+        .unwrap();
+    let server_pid = String::from_utf8_lossy(&pgrep.stdout).trim().to_string();
+    assert!(!server_pid.is_empty(), "no child server found");
+    assert!(
+        Command::new("kill")
+            .args(["-KILL", &server_pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(30) {
+            let _ = child.kill();
+            panic!("pushbench did not end within 30 s of its server dying");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(!output.status.success());
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(m["partial"], true);
+    let failure = m["failure"].as_str().unwrap();
+    assert!(failure.contains("server exited"), "{failure}");
+    let doc: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let t = &doc["techniques"][0];
+    assert_eq!(t["technique"], "poll");
+    assert!(
+        t["failure"].as_str().unwrap().contains("server exited"),
+        "{t}"
+    );
+}

@@ -153,6 +153,35 @@ pub async fn execute(
         }
     };
     let id = run_id();
+    let mut manifest = Manifest {
+        format: manifest::FORMAT,
+        format_version: manifest::FORMAT_VERSION,
+        partial: true,
+        failure: None,
+        started_at: manifest::rfc3339(started_at),
+        ended_at: None,
+        command_line,
+        target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
+        server_url: target.url.clone(),
+        server_command: child.as_ref().map(|c| c.command.clone()),
+        server_processes: 1,
+        loadgen_processes: 1,
+        clock: "single process clock (publisher and subscribers in one process)",
+        run_id: id.clone(),
+        params: cfg.clone(),
+        machine: procfs::machine(),
+        versions: Versions::current(),
+        build_profile: manifest::build_profile(),
+        git_revision: manifest::git_revision(),
+    };
+    // Written now too, so even a run killed outright leaves its parameters.
+    let early = output::create_dir(&dir).and_then(|()| output::write_manifest(&dir, &manifest));
+    if let Err(e) = early {
+        if let Some(c) = child {
+            c.stop().await;
+        }
+        return Err(e.into());
+    }
     let result = measure(
         &cfg,
         &dir,
@@ -168,7 +197,6 @@ pub async fn execute(
     if let Some(why) = exited {
         sd.trigger(why);
     }
-    let server_command = child.as_ref().map(|c| c.command.clone());
     if let Some(c) = child {
         c.stop().await;
     }
@@ -181,27 +209,9 @@ pub async fn execute(
     } else {
         None
     };
-    let manifest = Manifest {
-        format: manifest::FORMAT,
-        format_version: manifest::FORMAT_VERSION,
-        partial,
-        failure: failure.clone(),
-        started_at: manifest::rfc3339(started_at),
-        ended_at: Some(manifest::rfc3339(chrono::Utc::now())),
-        command_line,
-        target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
-        server_url: target.url.clone(),
-        server_command,
-        server_processes: 1,
-        loadgen_processes: 1,
-        clock: "single process clock (publisher and subscribers in one process)",
-        run_id: id,
-        params: cfg.clone(),
-        machine: procfs::machine(),
-        versions: Versions::current(),
-        build_profile: manifest::build_profile(),
-        git_revision: manifest::git_revision(),
-    };
+    manifest.partial = partial;
+    manifest.failure = failure.clone();
+    manifest.ended_at = Some(manifest::rfc3339(chrono::Utc::now()));
     let doc = output::write_all(&dir, manifest, &results, &rows, run_start_wall)?;
     Ok(RunOutcome {
         dir,
