@@ -59,13 +59,40 @@ try {
   await page.screenshot({ path: shot, fullPage: true });
 
   const silent = TECHNIQUES.filter((k) => !(counts[k] > 0));
-  console.log(JSON.stringify({ url, seconds, counts, title, silent, problems }));
+
+  // The controls: publish a named event from the page's own publish box (EventSource sees a
+  // named event only through its own listener), then switch topic and publish there.
+  const seenBy = (event) => page.evaluate((ev) => window.pushbench.panels
+    .filter((p) => (p.events[ev] || 0) > 0).map((p) => p.key), event);
+  const waitAll = (fn, arg) => page
+    .waitForFunction(fn, arg, { timeout: 8000, polling: 100 }).then(() => true, () => false);
+  await page.fill('#pub-data', 'published from the page');
+  await page.fill('#pub-event', 'note');
+  await page.click('#pub-send');
+  await waitAll((ev) => window.pushbench.panels.every((p) => (p.events[ev] || 0) > 0), 'note');
+  const namedEvent = await seenBy('note');
+  await page.fill('#topic', 'other-topic');
+  await page.click('#topic-apply');
+  await page.waitForTimeout(500);
+  await page.fill('#pub-event', 'switched');
+  await page.click('#pub-send');
+  await waitAll(() => window.pushbench.panels.every((p) => (p.events.switched || 0) > 0));
+  const afterSwitch = await seenBy('switched');
+  const switchedTopic = await page.evaluate(() => window.pushbench.topic());
+  const controls = { named_event_seen_by: namedEvent, after_topic_switch_seen_by: afterSwitch, topic: switchedTopic };
+
+  console.log(JSON.stringify({ url, seconds, counts, title, silent, controls, problems: problems.length }));
   if (silent.length) {
     console.error(`no messages for: ${silent.join(', ')}`);
     exitCode = 1;
   }
+  if (namedEvent.length !== TECHNIQUES.length || afterSwitch.length !== TECHNIQUES.length || switchedTopic !== 'other-topic') {
+    console.error(`the publish box / topic switch did not reach every technique: ${JSON.stringify(controls)}`);
+    exitCode = 1;
+  }
   if (problems.length) {
-    console.error(`the page reported ${problems.length} problem(s):\n  ${problems.join('\n  ')}`);
+    const shown = problems.slice(0, 10).join('\n  ');
+    console.error(`the page reported ${problems.length} problem(s), the first ones:\n  ${shown}`);
     exitCode = 1;
   }
 } catch (e) {
