@@ -203,3 +203,70 @@ pub fn check(run: &Run) -> Vec<Claim> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Manifest;
+
+    fn run(techniques: serde_json::Value) -> Run {
+        let manifest: Manifest = serde_json::from_value(
+            serde_json::json!({"format": "pushbench-run", "format_version": 1}),
+        )
+        .unwrap();
+        Run {
+            dir: "x".into(),
+            label: "x".into(),
+            manifest,
+            techniques: serde_json::from_value(techniques).unwrap(),
+            timeseries: Vec::new(),
+            histograms: Default::default(),
+        }
+    }
+
+    fn verdicts(r: &Run) -> Vec<Verdict> {
+        check(r).iter().map(|c| c.verdict).collect()
+    }
+
+    #[test]
+    fn nothing_ran_means_nothing_measured() {
+        let r = run(serde_json::json!([]));
+        assert!(verdicts(&r).iter().all(|v| *v == Verdict::NotMeasured));
+    }
+
+    #[test]
+    fn a_closed_loop_poll_wastes_requests_and_long_poll_cuts_them() {
+        let r = run(serde_json::json!([
+            {"technique": "poll", "clients": 10, "delivered": 100, "requests": 5000,
+             "empty_responses": 4900},
+            {"technique": "long-poll", "clients": 10, "delivered": 100, "requests": 101},
+            {"technique": "stream", "clients": 10, "delivered": 100, "requests": 100,
+             "reconnects": 0},
+            {"technique": "sse", "clients": 10, "delivered": 100, "requests": 3,
+             "reconnects": 3, "bytes_up": 0, "bytes_down": 30000},
+            {"technique": "ws", "clients": 10, "delivered": 100, "bytes_up": 0,
+             "bytes_down": 27000},
+        ]));
+        let c = check(&r);
+        assert_eq!(c[0].verdict, Verdict::Holds, "{}", c[0].figure);
+        assert_eq!(
+            c[0].figure,
+            "4,900 of 5,000 short-poll requests empty (98.0%)"
+        );
+        assert_eq!(c[1].verdict, Verdict::Holds);
+        // SSE moved 300 B per message, WebSocket 270 B: not lighter on the wire.
+        assert_eq!(c[2].verdict, Verdict::DoesNotHold);
+        assert_eq!(c[3].verdict, Verdict::NotMeasured);
+        // A stream that sent a request per message.
+        assert_eq!(c[5].verdict, Verdict::DoesNotHold, "{}", c[5].figure);
+        assert_eq!(c[6].verdict, Verdict::Holds, "{}", c[6].figure);
+    }
+
+    #[test]
+    fn too_few_messages_cannot_decide_one_request() {
+        let r = run(serde_json::json!([
+            {"technique": "sse", "clients": 10, "delivered": 5, "requests": 0, "reconnects": 0},
+        ]));
+        assert_eq!(check(&r)[6].verdict, Verdict::NotMeasured);
+    }
+}

@@ -13,33 +13,34 @@ pub fn latency_tick(us: f64) -> String {
 
 /// A latency given in µs, in the unit that reads best: `850 µs`, `1.24 ms`, `2.31 s`.
 pub fn latency_us(us: f64) -> String {
-    if us < 1_000.0 {
+    if us < 999.5 {
         format!("{us:.0} µs")
-    } else if us < 1_000_000.0 {
+    } else if us < 999_500.0 {
         format!("{} ms", sig(us / 1_000.0))
     } else {
         format!("{} s", sig(us / 1_000_000.0))
     }
 }
 
-/// Three significant figures, without a trailing `.0` on large values: `1.24`, `12.4`, `124`.
+/// Three significant figures, without a trailing `.0` on large values: `1.24`, `12.4`, `124`,
+/// `0.0125`, `0.000625`.
 pub fn sig(v: f64) -> String {
-    let a = v.abs();
-    if a == 0.0 {
-        "0".into()
-    } else if a >= 100.0 {
-        format!("{v:.0}")
-    } else if a >= 10.0 {
-        format!("{v:.1}")
-    } else if a >= 1.0 {
-        format!("{v:.2}")
-    } else if a >= 0.01 {
-        format!("{v:.3}")
-    } else {
-        // Three significant figures in plain decimals: 0.000625.
-        let decimals = (-a.log10().floor()) as usize + 2;
-        format!("{v:.decimals$}")
+    fn decimals(a: f64) -> usize {
+        if a >= 100.0 || a == 0.0 {
+            0
+        } else {
+            (2.0 - a.log10().floor()) as usize
+        }
     }
+    if v == 0.0 || !v.is_finite() {
+        return if v == 0.0 { "0".into() } else { v.to_string() };
+    }
+    let d = decimals(v.abs());
+    let s = format!("{v:.d$}");
+    // Rounding can carry into the next power of ten (0.9999 → 1.000): use its precision.
+    let rounded: f64 = s.parse().unwrap_or(v);
+    let d2 = decimals(rounded.abs());
+    if d2 < d { format!("{v:.d2$}") } else { s }
 }
 
 /// An axis tick: the shortest plain decimal, no trailing zeros: `0.001`, `0.5`, `20`, `2500`.
@@ -112,13 +113,17 @@ mod tests {
         assert_eq!(latency_us(850.0), "850 µs");
         assert_eq!(latency_us(1_240.0), "1.24 ms");
         assert_eq!(latency_us(2_310_000.0), "2.31 s");
+        assert_eq!(latency_us(999_935.0), "1.00 s");
+        assert_eq!(latency_us(999.7), "1.00 ms");
         assert_eq!(bytes(612.0), "612 B");
         assert_eq!(bytes(11_468.8), "11.2 KiB");
         assert_eq!(count(1_234_567), "1,234,567");
         assert_eq!(count(999), "999");
         assert_eq!(percent(0.5), "50.0%");
         assert_eq!(percent(0.99999), "99.999%");
-        assert_eq!(sig(0.0125), "0.013");
+        assert_eq!(sig(0.0125), "0.0125");
+        assert_eq!(sig(0.9999), "1.00");
+        assert_eq!(sig(99.96), "100");
         assert_eq!(sig(0.000625), "0.000625");
         assert_eq!(tick(20.0), "20");
         assert_eq!(tick(0.001), "0.001");

@@ -39,6 +39,8 @@ h3{font-size:17px;margin:20px 0 6px}
 .banner{background:#fff3cd;border:2px solid #d39e00;color:#5c4400;padding:12px 16px;border-radius:6px;margin:16px 0;font-weight:600}
 table{border-collapse:collapse;background:#fff;font-size:14px;margin:8px 0}
 th,td{border:1px solid #ddd;padding:5px 8px;text-align:right;vertical-align:top}
+table.num td{white-space:nowrap}
+.scroll{overflow-x:auto}
 th{background:#f0f0f0;font-weight:600}
 td.l,th.l{text-align:left}
 .sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
@@ -216,7 +218,7 @@ pub fn render(page: &Page) -> String {
 
 fn summary_table(h: &mut String, runs: &[Run]) {
     let compare = runs.len() > 1;
-    h.push_str("<table>\n<tr>");
+    h.push_str("<div class=\"scroll\"><table class=\"num\">\n<tr>");
     if compare {
         h.push_str("<th class=\"l\">run</th>");
     }
@@ -231,7 +233,7 @@ fn summary_table(h: &mut String, runs: &[Run]) {
         "p99.9",
         "max",
         "requests per msg",
-        "bytes per msg (client: down + up)",
+        "bytes per msg, client (down + up)",
         "bytes per msg (server count)",
         "server CPU (ms per 1,000 msgs)",
         "server RSS peak",
@@ -239,7 +241,12 @@ fn summary_table(h: &mut String, runs: &[Run]) {
         "load generator CPU (s)",
         "errors",
     ] {
-        let _ = write!(h, "<th>{col}</th>");
+        let class = if col == "technique" {
+            " class=\"l\""
+        } else {
+            ""
+        };
+        let _ = write!(h, "<th{class}>{col}</th>");
     }
     h.push_str("</tr>\n");
     for run in runs {
@@ -247,7 +254,7 @@ fn summary_table(h: &mut String, runs: &[Run]) {
             summary_row(h, run, t, compare);
         }
     }
-    h.push_str("</table>\n");
+    h.push_str("</table></div>\n");
 }
 
 fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
@@ -294,12 +301,7 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
         opt_lat(t.latency_us.max),
         fmt::opt(t.requests_per_msg(), fmt::sig),
         match (t.bytes_down_per_msg(), t.bytes_up_per_msg()) {
-            (Some(d), Some(u)) => format!(
-                "{} ({} + {})",
-                fmt::bytes(d + u),
-                fmt::bytes(d),
-                fmt::bytes(u)
-            ),
+            (Some(d), Some(u)) => format!("{} ({:.0} + {:.0})", fmt::bytes(d + u), d, u),
             _ => "n/a".into(),
         },
         server_per_msg,
