@@ -5,6 +5,7 @@
 #
 # usage: scripts/idle-memory.sh [N]            (default 5000 connections per technique)
 # env:   TECHNIQUES=sse,stream,long-poll,ws,poll   which techniques, in order
+#        SETTLE_S=1   seconds the connections sit idle before the second RSS reading
 # Anything after `--` is passed to `pushbench serve`, e.g. `scripts/idle-memory.sh 5000 -- --heartbeat 15s`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,4 +24,5 @@ exec timeout 900 "$target_dir/release/examples/idle_memory" \
   --server "$target_dir/release/pushbench" \
   --connections "$n" \
   --techniques "${TECHNIQUES:-sse,stream,long-poll,ws,poll}" \
+  --settle-s "${SETTLE_S:-1}" \
   -- "$@"

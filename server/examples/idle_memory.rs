@@ -53,6 +53,10 @@ struct Opts {
     /// How long to wait for the server's gauges to reach their target, in seconds.
     #[arg(long, default_value_t = 60)]
     wait_s: u64,
+    /// How long the connections sit idle before the second RSS reading, in seconds (make it
+    /// longer than the server's `--heartbeat` to include what a heartbeat costs).
+    #[arg(long, default_value_t = 1.0)]
+    settle_s: f64,
     /// Extra arguments for `pushbench serve` (after `--`).
     #[arg(last = true)]
     serve_args: Vec<String>,
@@ -329,7 +333,7 @@ fn measure(opts: &Opts, t: &Technique) -> Result<()> {
     // Short poll's idle keep-alive connections may not be in any gauge: don't wait long for it.
     let wait = Duration::from_secs(if t.read_answer { 3 } else { opts.wait_s });
     let gauge = wait_gauge(addr, t.name, wait, |v| v >= n)?;
-    std::thread::sleep(Duration::from_secs(1));
+    std::thread::sleep(Duration::from_secs_f64(opts.settle_s.clamp(0.0, 600.0)));
     let after = rss(pid)?;
     // Sample check (not for long poll, whose answer comes only at its timeout; not for short
     // poll, already read): the first subscriber got a 200 or a 101.
