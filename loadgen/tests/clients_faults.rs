@@ -266,7 +266,7 @@ async fn stream_splits_lines_and_resumes_from_the_last_id() {
             &[
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n",
                 &chunk(format!("{gap}\n{l1}{a}").as_bytes()),
-                &chunk(b[..b.len() - 1].as_bytes()),
+                &chunk(&b.as_bytes()[..b.len() - 1]),
                 &chunk(b"\n\n"),
             ],
         )
