@@ -78,7 +78,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         "up: client → server (light)".into(),
     ));
     if let Some(p) = payload {
-        entries.push((Mark::Dashed(BLACK), format!("payload: {p} B")));
+        entries.push((Mark::Dashed(BLACK, 9, 6), format!("payload: {p} B")));
     }
     entries.extend(legend::runs(runs));
     let chart = BarChart {

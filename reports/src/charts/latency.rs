@@ -24,6 +24,16 @@ const STEP: f64 = 0.01;
 /// The deepest percentile drawn: 99.9999%.
 const MAX_NINES: f64 = 6.0;
 
+/// The line pattern of run `r` in comparison mode: the first solid, then dashed and dotted in
+/// turn (dash and gap in pixels).
+fn pattern(r: usize) -> Option<(u32, u32)> {
+    match r {
+        0 => None,
+        r if r % 2 == 1 => Some((20, 12)),
+        _ => Some((5, 9)),
+    }
+}
+
 /// "50%", "90%", "99%", "99.9%"... for a position on the axis.
 fn percentile_label(x: f64) -> String {
     let q = 1.0 - 10f64.powf(-x);
@@ -102,10 +112,9 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         .map(|(name, r, _)| {
             let c = colors::color(name);
             if compare {
-                let mark = if *r == 0 {
-                    Mark::Line(c)
-                } else {
-                    Mark::Dashed(c)
+                let mark = match pattern(*r) {
+                    None => Mark::Line(c),
+                    Some((dash, gap)) => Mark::Dashed(c, dash / 2, gap / 2),
                 };
                 (
                     mark,
@@ -119,6 +128,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             Mark::Dot(RGBColor(90, 90, 90)),
             "maximum".to_string(),
         )))
+        .chain(legend::runs(runs))
         .collect();
     let root = canvas(&path);
     let body = legend::titled(&root, &title).map_err(&e)?;
@@ -152,16 +162,17 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         let style = ShapeStyle::from(color).stroke_width(4);
         let pts: Vec<(f64, f64)> = pts.iter().map(|(x, v)| (*x, v.max(1.0).log10())).collect();
         let last = *pts.last().expect("non-empty spectrum");
-        if *r == 0 {
-            ctx.draw_series(LineSeries::new(pts, style))
-                .map_err(msg)
-                .map_err(&e)?;
-        } else {
-            // Later runs are dashed, more finely for each further run.
-            let dash = (24 / (*r as u32 + 1)).max(6);
-            ctx.draw_series(DashedLineSeries::new(pts, dash, dash / 2 + 4, style))
-                .map_err(msg)
-                .map_err(&e)?;
+        match pattern(*r) {
+            None => {
+                ctx.draw_series(LineSeries::new(pts, style))
+                    .map_err(msg)
+                    .map_err(&e)?;
+            }
+            Some((dash, gap)) => {
+                ctx.draw_series(DashedLineSeries::new(pts, dash, gap, style))
+                    .map_err(msg)
+                    .map_err(&e)?;
+            }
         }
         // The maximum, marked where the line ends.
         ctx.draw_series(std::iter::once(Circle::new(last, 7, color.filled())))

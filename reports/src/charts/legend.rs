@@ -12,8 +12,8 @@ use crate::colors;
 pub enum Mark {
     /// A solid line (a series).
     Line(RGBColor),
-    /// A dashed line (a reference line, or a later run).
-    Dashed(RGBColor),
+    /// A dashed line (a reference line, or a later run): colour, dash and gap in pixels.
+    Dashed(RGBColor, u32, u32),
     /// A filled box (a bar colour).
     Box(RGBColor),
     /// A dot (a marked point).
@@ -90,13 +90,16 @@ pub fn split<DB: DrawingBackend>(
                     ShapeStyle::from(c).stroke_width(5),
                 ))
                 .map_err(msg)?,
-            Mark::Dashed(c) => {
-                for x in [16, 32, 48] {
+            Mark::Dashed(c, dash, gap) => {
+                let (dash, gap) = (dash.max(1) as i32, gap as i32);
+                let mut x = 16;
+                while x < 56 {
                     side.draw(&PathElement::new(
-                        vec![(x, y), (x + 9, y)],
+                        vec![(x, y), ((x + dash).min(56), y)],
                         ShapeStyle::from(c).stroke_width(5),
                     ))
                     .map_err(msg)?;
+                    x += dash + gap;
                 }
             }
             Mark::Dot(c) => side
