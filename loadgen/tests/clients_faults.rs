@@ -356,3 +356,43 @@ async fn poll_retries_a_503_and_follows_next() {
     assert!(s.requests >= 4, "{s:?}");
     assert!(s.reconnects >= 1, "{s:?}");
 }
+
+/// Poll: a kept-alive connection the server closed while idle is replaced at once, as a
+/// browser does, without an error; the cursor carries over.
+#[tokio::test]
+async fn poll_replaces_a_connection_closed_while_idle() {
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    let (p1, p2) = (pl(1), pl(2));
+    let server = tokio::spawn(async move {
+        for (cursor, id, p) in [("since=0", 1, p1), ("since=1", 2, p2)] {
+            let (mut s, _) = l.accept().await.unwrap();
+            let req = read_request(&mut s).await;
+            assert!(
+                req.starts_with(&format!("GET /poll/t?{cursor} HTTP/1.1\r\n")),
+                "{req}"
+            );
+            let body = format!("{{\"next\":{id},\"messages\":[{{\"id\":{id},\"data\":\"{p}\"}}]}}");
+            let answer = format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            );
+            s.write_all(answer.as_bytes()).await.unwrap();
+            // Close without `Connection: close`, as an idle keep-alive timeout does.
+        }
+        // Then hold the third connection, answering nothing.
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    });
+    let mut sp = spec(Technique::Poll, addr, T);
+    sp.poll_interval = Duration::from_millis(50);
+    let (rec, token, task) = start(sp);
+    wait_until(T, || rec.snapshot().reconnects >= 2).await;
+    stop(token, task).await;
+    server.abort();
+    let s = rec.snapshot();
+    assert_eq!((s.delivered, s.duplicates), (2, 0), "{s:?}");
+    assert_eq!(s.reconnects, 2, "{s:?}");
+    assert!(s.error_map().is_empty(), "{s:?}");
+}

@@ -98,6 +98,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
         }
     }
 
+    /// Whether no byte of a next answer has been received.
+    pub fn is_idle(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
     /// Writes a whole request within `timeout`.
     pub async fn send(&mut self, request: &[u8], timeout: Duration) -> Result<(), ClientError> {
         let write = async {

@@ -130,6 +130,20 @@ impl ClientError {
         }
     }
 
+    /// Whether the server closed or reset the connection.
+    pub fn is_disconnect(&self) -> bool {
+        match self {
+            ClientError::Closed => true,
+            ClientError::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::BrokenPipe
+            ),
+            _ => false,
+        }
+    }
+
     /// A socket error; an unexpected end of stream is the server closing.
     pub fn from_io(e: io::Error) -> Self {
         match e.kind() {

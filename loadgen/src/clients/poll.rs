@@ -55,6 +55,10 @@ pub(super) async fn run(c: &mut Client) {
 /// counts an empty answer, moves `since` to the answer's `next`. The head must arrive within
 /// `answer_timeout`, each later read within the read timeout. On error the caller drops the
 /// connection.
+///
+/// A kept-alive connection that the server closed while it was idle (the request is met by
+/// the end of the stream, not one byte of answer) is replaced by a new one and the request
+/// sent again at once, as browsers do; the first request still counts as sent.
 pub(super) async fn exchange(
     c: &mut Client,
     conn: &mut Conn,
@@ -62,22 +66,37 @@ pub(super) async fn exchange(
     since: &mut u64,
     answer_timeout: Duration,
 ) -> Result<(), ClientError> {
-    let mut opened_at: Option<Instant> = None;
-    let h = match conn {
-        Some(h) => h,
-        None => {
-            let (s, t0) = c.open().await?;
-            opened_at = Some(t0);
-            conn.insert(HttpConn::new(s))
+    let request = get_request(path, &c.spec.host, &[("Accept", "application/json")]);
+    let mut retried = false;
+    let (h, head) = loop {
+        let mut opened_at: Option<Instant> = None;
+        let h = match conn {
+            Some(h) => h,
+            None => {
+                let (s, t0) = c.open().await?;
+                opened_at = Some(t0);
+                conn.insert(HttpConn::new(s))
+            }
+        };
+        c.rec.request();
+        let answer = match h.send(&request, c.spec.read_timeout).await {
+            Ok(()) => h.read_head(answer_timeout).await,
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(head) => {
+                if let Some(t0) = opened_at {
+                    c.answered(t0);
+                }
+                break (h, head);
+            }
+            Err(e) if opened_at.is_none() && !retried && h.is_idle() && e.is_disconnect() => {
+                retried = true;
+                *conn = None;
+            }
+            Err(e) => return Err(e),
         }
     };
-    let request = get_request(path, &c.spec.host, &[("Accept", "application/json")]);
-    c.rec.request();
-    h.send(&request, c.spec.read_timeout).await?;
-    let head = h.read_head(answer_timeout).await?;
-    if let Some(t0) = opened_at {
-        c.answered(t0);
-    }
     if let Some(e) = head.status_error() {
         return Err(e);
     }
