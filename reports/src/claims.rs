@@ -61,7 +61,8 @@ pub const CLAIMS: [(&str, &str); 7] = [
     (
         "SSE is lighter than WebSocket in server memory",
         "holds when SSE's server RSS per connection ((peak − idle) / clients) is below \
-         WebSocket's",
+         WebSocket's; not measured when the server's idle RSS grew by 20% or more between \
+         techniques (memory kept from an earlier technique makes later figures read low)",
     ),
     (
         "SSE is lighter than WebSocket in server CPU",
@@ -177,12 +178,29 @@ pub fn check(run: &Run) -> Vec<Claim> {
             TechniqueSummary::bytes_per_msg,
             |v| format!("{} per message", fmt::bytes(v)),
         ),
-        lighter(
-            run,
-            "memory per connection",
-            TechniqueSummary::rss_per_conn,
-            |v| format!("{} per connection", fmt::bytes(v)),
-        ),
+        {
+            let (v, figure) = lighter(
+                run,
+                "memory per connection",
+                TechniqueSummary::rss_per_conn,
+                |v| format!("{} per connection", fmt::bytes(v)),
+            );
+            if v != Verdict::NotMeasured
+                && crate::findings::memory_caveat(&run.techniques).is_some()
+            {
+                // Per-connection memory read after an earlier technique grew the heap is not
+                // comparable: saying "holds" on it would claim more than was measured.
+                (
+                    Verdict::NotMeasured,
+                    format!(
+                        "{figure}, but the server's idle RSS grew between techniques, so \
+                         these are not comparable (see the caution in the findings)"
+                    ),
+                )
+            } else {
+                (v, figure)
+            }
+        },
         lighter(
             run,
             "CPU per message",
@@ -260,6 +278,24 @@ mod tests {
         // A stream that sent a request per message.
         assert_eq!(c[5].verdict, Verdict::DoesNotHold, "{}", c[5].figure);
         assert_eq!(c[6].verdict, Verdict::Holds, "{}", c[6].figure);
+    }
+
+    #[test]
+    fn memory_read_after_the_heap_grew_is_not_compared() {
+        let mut techniques = serde_json::json!([
+            {"technique": "sse", "clients": 100, "server_rss_bytes": 12_000_000u64,
+             "server_rss_idle_bytes": 11_000_000u64},
+            {"technique": "ws", "clients": 100, "server_rss_bytes": 13_500_000u64,
+             "server_rss_idle_bytes": 12_000_000u64},
+        ]);
+        let c = check(&run(techniques.clone()));
+        assert_eq!(c[3].verdict, Verdict::Holds, "{}", c[3].figure);
+        // The same figures, but SSE ran after something that left the heap 2x larger.
+        techniques[0]["server_rss_idle_bytes"] = 6_000_000u64.into();
+        techniques[0]["server_rss_bytes"] = 7_000_000u64.into();
+        let c = check(&run(techniques));
+        assert_eq!(c[3].verdict, Verdict::NotMeasured, "{}", c[3].figure);
+        assert!(c[3].figure.contains("not comparable"), "{}", c[3].figure);
     }
 
     #[test]
