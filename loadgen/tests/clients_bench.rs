@@ -1,0 +1,114 @@
+//! Short-poll throughput of the poll client against `wrk` (a benchmark, not run by default):
+//! `pushbench serve` as a child process, C poll clients with `poll_interval` 0 (closed loop) on
+//! one runtime thread for D seconds, then `wrk -t1 -cC -dD` on the same URL; prints requests
+//! per second of both and the ratio.
+//!
+//! ```sh
+//! PB_BENCH_CONNECTIONS=64 PB_BENCH_SECONDS=5 \
+//!   cargo test --release -p loadgen --test clients_bench -- --ignored --nocapture
+//! ```
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use loadgen::clients::{ClientSpec, run_client};
+use loadgen::stats::Recorder;
+use loadgen::technique::Technique;
+use tokio_util::sync::CancellationToken;
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+#[ignore = "a benchmark: saturates the machine for seconds; run it by hand"]
+fn poll_throughput_against_wrk() {
+    let connections: u64 = env_or("PB_BENCH_CONNECTIONS", 64);
+    let seconds: u64 = env_or("PB_BENCH_SECONDS", 5);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr: SocketAddr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let rec = Arc::new(Recorder::new(Technique::Poll, 1));
+    let stop = CancellationToken::new();
+    let spec = ClientSpec {
+        technique: Technique::Poll,
+        server: addr,
+        host: addr.to_string(),
+        path_prefix: String::new(),
+        topic: "bench".into(),
+        topic_index: 0,
+        poll_interval: Duration::ZERO,
+        long_poll_timeout: Duration::from_secs(30),
+        connect_timeout: Duration::from_secs(5),
+        read_timeout: Duration::from_secs(5),
+        source_addr: None,
+        since: 0,
+    };
+    let tasks: Vec<_> = (0..connections)
+        .map(|_| rt.spawn(run_client(spec.clone(), Arc::clone(&rec), stop.clone())))
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let (r0, t0) = (rec.snapshot().requests, Instant::now());
+    std::thread::sleep(Duration::from_secs(seconds));
+    let ours = (rec.snapshot().requests - r0) as f64 / t0.elapsed().as_secs_f64();
+    stop.cancel();
+    rt.block_on(async {
+        for t in tasks {
+            let _ = t.await;
+        }
+    });
+    let errors = rec.snapshot().error_map();
+
+    let url = format!("http://{addr}/poll/bench?since=0");
+    let wrk = Command::new("wrk")
+        .args([
+            "-t1",
+            &format!("-c{connections}"),
+            &format!("-d{seconds}s"),
+            &url,
+        ])
+        .output();
+    let theirs = wrk.ok().and_then(|o| {
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    match theirs {
+        Some(w) => println!(
+            "poll, {connections} connections, {seconds} s, one thread each: pushbench {ours:.0} req/s, \
+             wrk {w:.0} req/s, ratio {:.2} (errors {errors:?})",
+            ours / w
+        ),
+        None => println!(
+            "poll, {connections} connections: pushbench {ours:.0} req/s (wrk not found) (errors {errors:?})"
+        ),
+    }
+    assert!(errors.is_empty(), "{errors:?}");
+}
