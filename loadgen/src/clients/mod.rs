@@ -282,7 +282,7 @@ impl Client {
         {
             return retry_after
                 .unwrap_or(Duration::from_secs(1))
-                .min(MAX_BACKOFF);
+                .clamp(BASE_BACKOFF, MAX_BACKOFF);
         }
         let exp = BASE_BACKOFF.saturating_mul(1 << (self.failures - 1).min(10));
         exp.min(MAX_BACKOFF)
