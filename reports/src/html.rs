@@ -132,8 +132,13 @@ pub fn render(page: &Page) -> String {
         for t in run.techniques.iter().filter(|t| t.failure.is_some()) {
             let _ = writeln!(
                 h,
-                "<div class=\"banner\">{} stopped early: {}</div>",
+                "<div class=\"banner\">{}{} stopped early: {}</div>",
                 esc(&colors::display_name(&t.technique)),
+                if compare {
+                    format!(" ({})", esc(&run.label))
+                } else {
+                    String::new()
+                },
                 esc(t.failure.as_deref().unwrap_or_default())
             );
         }
@@ -145,9 +150,14 @@ pub fn render(page: &Page) -> String {
     );
 
     h.push_str("<h2 id=\"findings\">Findings</h2>\n");
-    for run in runs {
+    for (i, run) in runs.iter().enumerate() {
         if compare {
-            let _ = writeln!(h, "<h3>{}</h3>", esc(&run.label));
+            let _ = writeln!(
+                h,
+                "<h3>{} = {}</h3>",
+                crate::charts::run_letter(i),
+                esc(&run.label)
+            );
         }
         h.push_str("<ul class=\"findings\">\n");
         for f in findings::findings(run) {

@@ -382,3 +382,38 @@ fn a_histogram_merges_its_intervals_exactly() {
         .unwrap();
     assert_eq!(h.value_at_quantile(0.99), p99);
 }
+
+#[test]
+fn a_technique_that_delivered_nothing_still_reports() {
+    let dir = scratch("nothing-delivered");
+    copy_dir(&fixture("run-full"), &dir);
+    let path = dir.join("summary.json");
+    let mut doc: serde_json::Value = serde_json::from_slice(&fs::read(&path).unwrap()).unwrap();
+    let ws = &mut doc["techniques"][4];
+    assert_eq!(ws["technique"], "ws");
+    ws["delivered"] = 0.into();
+    ws["lost"] = 1600.into();
+    ws["bytes_down"] = 0.into();
+    ws["latency_us"] = serde_json::json!({"count": 0});
+    ws["server_rss_idle_bytes"] = serde_json::Value::Null;
+    ws["errors"] = serde_json::json!({"connect": 20});
+    ws["failure"] = "every connection was refused".into();
+    fs::write(&path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    fs::remove_file(dir.join("histograms/ws.hlog")).unwrap();
+    let written = write_report(std::slice::from_ref(&dir), None).unwrap();
+    let html = fs::read_to_string(&written.index).unwrap();
+    assert!(html.contains("WebSocket delivered 0 of 1,600 expected messages (0.0%): 1,600 lost."));
+    assert!(html.contains("WebSocket stopped early: every connection was refused"));
+    assert!(html.contains("20 (20 connect)"));
+    // SSE against WebSocket cannot be decided without WebSocket's figures.
+    assert!(html.contains("no bytes per message for WebSocket"));
+    assert!(html.contains("no memory per connection for WebSocket"));
+    for png in written
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+    {
+        let img = image::open(png).unwrap();
+        assert_eq!((img.width(), img.height()), (1600, 1000));
+    }
+}
