@@ -238,3 +238,112 @@ async fn every_technique_resumes_from_its_cursor() {
         );
     }
 }
+
+/// A cursor older than what the server retains: every technique gets the server's gap notice
+/// (not counted as a message, not an error) and then the retained messages.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_technique_takes_a_gap_in_stride() {
+    let args = server::ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        retention: 5,
+        heartbeat: Duration::from_secs(600),
+        ..Default::default()
+    };
+    let state = server::Shared::new(args).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server {
+        addr,
+        stop: CancellationToken::new(),
+    };
+    tokio::spawn(server::run(listener, state, server.stop.clone()));
+    for seq in 1..=MESSAGES {
+        let h = Header {
+            topic: 0,
+            seq,
+            scheduled_us: payload::now_us(),
+        };
+        publish(server.addr, "e2e", &payload::encode(h, 32)).await;
+    }
+    for technique in Technique::ALL {
+        let rec = Arc::new(Recorder::new(technique, 1));
+        rec.window.open(0, 1);
+        rec.window.close(0, MESSAGES);
+        let stop = CancellationToken::new();
+        let mut s = spec(technique, server.addr);
+        s.since = 2;
+        let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
+        wait_until(T, || rec.snapshot().delivered >= 5).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stop.cancel();
+        client.await.unwrap();
+        let snap = rec.snapshot();
+        assert_eq!(
+            (snap.delivered, snap.received_total),
+            (5, 5),
+            "{technique}: {snap:?}"
+        );
+        assert!(
+            snap.error_map().is_empty(),
+            "{technique}: {:?}",
+            snap.error_map()
+        );
+        let server_side = stats(server.addr).await["techniques"][technique.name()].clone();
+        assert_eq!(server_side["gaps"], 1, "{technique}: {server_side}");
+    }
+}
+
+/// Heartbeats (SSE comments, empty NDJSON lines, WebSocket pings) keep an idle subscription
+/// alive past the read timeout, and the WebSocket client answers the pings.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn heartbeats_keep_idle_subscribers_alive() {
+    let args = server::ServeArgs {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        heartbeat: Duration::from_millis(50),
+        ..Default::default()
+    };
+    let state = server::Shared::new(args).unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = Server {
+        addr,
+        stop: CancellationToken::new(),
+    };
+    tokio::spawn(server::run(listener, state, server.stop.clone()));
+    for technique in [Technique::Stream, Technique::Sse, Technique::Ws] {
+        let rec = Arc::new(Recorder::new(technique, 1));
+        let stop = CancellationToken::new();
+        let mut s = spec(technique, server.addr);
+        s.read_timeout = Duration::from_secs(1);
+        let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
+        assert!(wait_until(T, || rec.connect_times().len() == 1).await);
+        let up_after_connect = rec.snapshot().bytes_up;
+        let down_after_connect = rec.snapshot().bytes_down;
+        // Longer than the read timeout: only the heartbeats keep the connection alive.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        stop.cancel();
+        client.await.unwrap();
+        let snap = rec.snapshot();
+        assert!(
+            snap.error_map().is_empty(),
+            "{technique}: {:?}",
+            snap.error_map()
+        );
+        assert_eq!(
+            (snap.requests, snap.reconnects),
+            (1, 0),
+            "{technique}: {snap:?}"
+        );
+        assert!(
+            snap.bytes_down > down_after_connect,
+            "{technique}: no heartbeat arrived"
+        );
+        if technique == Technique::Ws {
+            // Pongs (and the close frame) went up.
+            assert!(
+                snap.bytes_up > up_after_connect + 6 * 10,
+                "{technique}: pings not answered: {snap:?}"
+            );
+        }
+    }
+}

@@ -291,7 +291,8 @@ impl Client {
     /// Waits `d` (with ±10% jitter, so that clients dropped together do not return together);
     /// `false` if shutdown came first.
     async fn pause(&self, d: Duration) -> bool {
-        let d = d.mul_f64(rand::random_range(0.9..1.1));
+        let jitter: f64 = rand::random_range(0.9..1.1);
+        let d = Duration::try_from_secs_f64(d.as_secs_f64() * jitter).unwrap_or(d);
         tokio::select! {
             _ = self.shutdown.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
