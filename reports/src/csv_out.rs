@@ -78,7 +78,10 @@ pub const SUMMARY_COLUMNS: [(&str, &str); 45] = [
         "load generator resident memory, peak (bytes)",
     ),
     ("errors_total", "client errors of every kind"),
-    ("errors", "errors by kind, kind=count separated by ';'"),
+    (
+        "errors",
+        "errors by kind with a count above 0, kind=count separated by ';'",
+    ),
     ("failure", "why the measurement stopped early, if it did"),
 ];
 
@@ -118,6 +121,7 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
     let errors = t
         .errors
         .iter()
+        .filter(|(_, v)| **v > 0)
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join(";");

@@ -90,7 +90,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         .iter()
         .flat_map(|(_, _, p)| p.last().map(|p| p.0))
         .fold(2.0f64, f64::max)
-        .ceil();
+        + 0.12;
     let (lo, hi) = lines
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|p| p.1))
@@ -104,7 +104,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     };
     let (y_ticks, (y0, y1)) = log_ticks(lo, hi);
     let mut x_ticks = vec![0.0, 2f64.log10()];
-    x_ticks.extend((1..=x_end as usize).map(|i| i as f64));
+    x_ticks.extend((1..=x_end.floor() as usize).map(|i| i as f64));
 
     let title = "Publish-to-receive latency by percentile".to_string();
     let entries: Vec<Entry> = lines
@@ -193,6 +193,23 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spectrum_follows_the_histogram() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        for v in 1..=10_000u64 {
+            h.record(v * 10).unwrap();
+        }
+        let s = spectrum(&h);
+        // Ends at log10(10,000) = 4 nines (99.99%), with the maximum.
+        let last = s.last().unwrap();
+        assert!((last.0 - 4.0).abs() < 1e-9);
+        assert_eq!(last.1, h.max() as f64);
+        let at = |x: f64| s.iter().find(|p| (p.0 - x).abs() < 1e-9).unwrap().1;
+        assert_eq!(at(1.0), h.value_at_quantile(0.9) as f64);
+        assert_eq!(at(2.0), h.value_at_quantile(0.99) as f64);
+        assert!(s.windows(2).all(|w| w[0].1 <= w[1].1), "monotonic");
+    }
 
     #[test]
     fn labels() {
