@@ -15,6 +15,7 @@ pub fn findings(run: &Run) -> Vec<String> {
         out.push("No technique has results in this run.".into());
         return out;
     }
+    out.extend(at_a_glance(ts));
     out.extend(delivery(ts));
     out.extend(lowest_p99(ts));
     out.extend(requests(run));
@@ -33,6 +34,62 @@ fn capitalize(s: String) -> String {
         Some(c) if c.is_lowercase() => c.to_uppercase().chain(chars).collect(),
         _ => s,
     }
+}
+
+/// The techniques with the lowest value of a figure (all of them when tied), and that value.
+fn lowest(
+    ts: &[TechniqueSummary],
+    value: impl Fn(&TechniqueSummary) -> Option<f64>,
+) -> Option<(String, f64)> {
+    let with: Vec<(&TechniqueSummary, f64)> =
+        ts.iter().filter_map(|t| Some((t, value(t)?))).collect();
+    let best = with.iter().map(|(_, v)| *v).fold(f64::INFINITY, f64::min);
+    if !best.is_finite() {
+        return None;
+    }
+    let names: Vec<String> = with
+        .iter()
+        .filter(|(_, v)| *v <= best * (1.0 + 1e-9))
+        .map(|(t, _)| name(&t.technique))
+        .collect();
+    let joined = match names.as_slice() {
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+        [] => return None,
+    };
+    Some((joined, best))
+}
+
+/// One sentence naming the best technique on each figure.
+fn at_a_glance(ts: &[TechniqueSummary]) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some((n, v)) = lowest(ts, |t| t.latency_us.p99) {
+        parts.push(format!("lowest p99 latency: {n} ({})", fmt::latency_us(v)));
+    }
+    if let Some((n, v)) = lowest(ts, TechniqueSummary::requests_per_msg) {
+        parts.push(format!(
+            "fewest requests per message: {n} ({})",
+            fmt::sig(v)
+        ));
+    }
+    if let Some((n, v)) = lowest(ts, TechniqueSummary::bytes_per_msg) {
+        parts.push(format!("fewest bytes per message: {n} ({})", fmt::bytes(v)));
+    }
+    if let Some((n, v)) = lowest(ts, TechniqueSummary::cpu_ms_per_1k_msgs) {
+        parts.push(format!(
+            "least server CPU per message: {n} ({} ms per 1,000)",
+            fmt::sig(v)
+        ));
+    }
+    if memory_caveat(ts).is_none()
+        && let Some((n, v)) = lowest(ts, TechniqueSummary::rss_per_conn)
+    {
+        parts.push(format!(
+            "least server memory per connection: {n} ({})",
+            fmt::bytes(v)
+        ));
+    }
+    (!parts.is_empty()).then(|| format!("At a glance: {}.", parts.join("; ")))
 }
 
 fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
