@@ -13,7 +13,7 @@ use crate::error::ReportError;
 use crate::model::{Run, TechniqueSummary, TimePoint};
 
 /// The columns of `summary.csv` (after `run` in comparison mode) and what each means.
-pub const SUMMARY_COLUMNS: [(&str, &str); 45] = [
+pub const SUMMARY_COLUMNS: [(&str, &str); 46] = [
     ("technique", "poll, long-poll, stream, sse or ws"),
     ("clients", "simulated clients of this technique"),
     ("topics", "topics the clients were spread over"),
@@ -35,6 +35,10 @@ pub const SUMMARY_COLUMNS: [(&str, &str); 45] = [
     ("server_bytes_up", "bytes the server read (bytes)"),
     ("server_bytes_down", "bytes the server wrote (bytes)"),
     ("server_requests", "requests the server counted"),
+    (
+        "publish_failures",
+        "publishes that failed (whole run, not only the window)",
+    ),
     ("bytes_up_per_msg", "bytes_up / delivered (bytes)"),
     ("bytes_down_per_msg", "bytes_down / delivered (bytes)"),
     (
@@ -147,6 +151,7 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
         int(t.server_bytes_up),
         int(t.server_bytes_down),
         int(t.server_requests),
+        int(t.publish_failures),
         derived(t.bytes_up_per_msg()),
         derived(t.bytes_down_per_msg()),
         derived(t.overhead_per_msg()),

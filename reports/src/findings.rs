@@ -17,6 +17,16 @@ pub fn findings(run: &Run) -> Vec<String> {
     }
     out.extend(at_a_glance(ts));
     out.extend(delivery(ts));
+    out.extend(ts.iter().filter_map(|t| {
+        let n = t.publish_failures.filter(|n| *n > 0)?;
+        Some(format!(
+            "{} failed while {} ran (counted over the whole run, not only the steady \
+             window): a message never sent cannot be delivered, so part of any loss here is \
+             the publisher's, not the technique's.",
+            fmt::plural(n, "publish attempt"),
+            name(&t.technique)
+        ))
+    }));
     out.extend(lowest_p99(ts));
     out.extend(requests(run));
     out.extend(bytes(ts));

@@ -123,7 +123,16 @@ fn load_summary(path: &Path) -> Result<Vec<TechniqueSummary>, ReportError> {
         techniques: Vec<TechniqueSummary>,
     }
     let bytes = read(path, "the per-technique summary")?;
-    let doc: Doc = serde_json::from_slice(&bytes).map_err(|e| ReportError::parse(path, e))?;
+    let mut doc: Doc = serde_json::from_slice(&bytes).map_err(|e| ReportError::parse(path, e))?;
+    for t in &mut doc.techniques {
+        // With no latency recorded the writer puts zeros in every statistic: they are unknown.
+        if t.latency_us.count == Some(0) {
+            t.latency_us = crate::model::Latency {
+                count: Some(0),
+                ..Default::default()
+            };
+        }
+    }
     let mut seen = std::collections::BTreeSet::new();
     for t in &doc.techniques {
         if t.technique.is_empty() || t.technique.contains(['/', '\\']) {

@@ -12,6 +12,16 @@ use std::path::PathBuf;
 use hdrhistogram::Histogram;
 use serde::Deserialize;
 
+/// Reads `null` as the type's default (the format writes `null` for "none" in places where an
+/// empty value would do as well).
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
 /// The format version this crate reads.
 pub const FORMAT_VERSION: u64 = 1;
 
@@ -55,7 +65,7 @@ pub struct Manifest {
     pub started_at: Option<String>,
     #[serde(default)]
     pub ended_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub command_line: Vec<String>,
     #[serde(default)]
     pub target: Option<String>,
@@ -66,11 +76,11 @@ pub struct Manifest {
     #[serde(default)]
     pub clock: Option<String>,
     /// Every run parameter, shown as given (kept generic so new parameters show up unasked).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub params: serde_json::Map<String, serde_json::Value>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub machine: Machine,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub versions: BTreeMap<String, serde_json::Value>,
     #[serde(default)]
     pub build_profile: Option<String>,
@@ -139,18 +149,20 @@ pub struct TechniqueSummary {
     pub server_bytes_up: Option<u64>,
     pub server_bytes_down: Option<u64>,
     pub server_requests: Option<u64>,
-    #[serde(default)]
+    /// Publishes that failed (of all the publisher's publishes, not only the window's).
+    pub publish_failures: Option<u64>,
+    #[serde(default, deserialize_with = "null_default")]
     pub latency_us: Latency,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub connect_ms: Quantiles,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub first_message_ms: Quantiles,
     pub server_cpu_s: Option<f64>,
     pub server_rss_bytes: Option<u64>,
     pub server_rss_idle_bytes: Option<u64>,
     pub loadgen_cpu_s: Option<f64>,
     pub loadgen_rss_bytes: Option<u64>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "null_default")]
     pub errors: BTreeMap<String, u64>,
     #[serde(default)]
     pub failure: Option<String>,

@@ -398,7 +398,12 @@ fn a_technique_that_delivered_nothing_still_reports() {
     ws["delivered"] = 0.into();
     ws["lost"] = 1600.into();
     ws["bytes_down"] = 0.into();
-    ws["latency_us"] = serde_json::json!({"count": 0});
+    // As the format writes them: zeros when nothing was recorded, null for "none".
+    ws["latency_us"] = serde_json::json!({"count": 0, "min": 0, "mean": 0.0, "p50": 0,
+        "p90": 0, "p99": 0, "p999": 0, "max": 0});
+    ws["connect_ms"] = serde_json::Value::Null;
+    ws["first_message_ms"] = serde_json::Value::Null;
+    ws["publish_failures"] = 3.into();
     ws["server_rss_idle_bytes"] = serde_json::Value::Null;
     ws["errors"] = serde_json::json!({"connect": 20});
     ws["failure"] = "every connection was refused".into();
@@ -408,6 +413,12 @@ fn a_technique_that_delivered_nothing_still_reports() {
     let html = fs::read_to_string(&written.index).unwrap();
     assert!(html.contains("WebSocket delivered 0 of 1,600 expected messages (0.0%): 1,600 lost."));
     assert!(html.contains("WebSocket stopped early: every connection was refused"));
+    // Zero latencies of an empty histogram are not the lowest p99.
+    assert!(
+        html.contains("At a glance: lowest p99 latency: HTTP stream ("),
+        "{html}"
+    );
+    assert!(html.contains("3 publish attempts failed while WebSocket ran"));
     assert!(html.contains("20 (20 connect)"));
     // SSE against WebSocket cannot be decided without WebSocket's figures.
     assert!(html.contains("no bytes per message for WebSocket"));
