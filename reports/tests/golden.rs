@@ -276,6 +276,27 @@ fn comparison_merges_runs_with_a_run_column() {
     for r in references(&html) {
         assert!(out.join(&r).is_file(), "{r} does not exist");
     }
+    let pngs: Vec<&PathBuf> = written
+        .files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|e| e == "png"))
+        .collect();
+    assert_eq!(
+        pngs.len(),
+        6,
+        "4 shared charts and one timeline per run: {pngs:?}"
+    );
+    for png in pngs {
+        let img = image::open(png).unwrap().to_rgb8();
+        assert_eq!(img.dimensions(), (1600, 1000), "{}", png.display());
+        let colors: BTreeSet<[u8; 3]> = img.pixels().map(|p| p.0).collect();
+        assert!(
+            colors.len() > 50,
+            "{}: {} colours",
+            png.display(),
+            colors.len()
+        );
+    }
     assert!(out.join("report/over_time_A.png").is_file());
     assert!(out.join("report/over_time_B.png").is_file());
     // Several runs need somewhere to go.
