@@ -198,7 +198,7 @@ async fn supervise(
 
 /// Sends SIGTERM to `pid`.
 #[allow(unsafe_code)]
-fn terminate(pid: u32) {
+pub fn terminate(pid: u32) {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return;
     };

@@ -60,6 +60,8 @@ pub struct RunOutcome {
 pub struct Shutdown {
     pub token: CancellationToken,
     pub reason: Arc<Mutex<Option<String>>>,
+    /// The child server's pid (0: none), so a second Ctrl-C can stop it before exiting.
+    pub child_pid: Arc<std::sync::atomic::AtomicU32>,
 }
 
 impl Shutdown {
@@ -80,7 +82,9 @@ impl Shutdown {
     }
 }
 
-/// Stops the run on SIGINT (Ctrl-C) or SIGTERM. Call inside the runtime.
+/// Stops the run on SIGINT (Ctrl-C) or SIGTERM: the first one ends the run gracefully
+/// (partial results are written); a second one stops the child server and exits at once.
+/// Call inside the runtime.
 pub fn install_signal_handlers(sd: &Shutdown) {
     use tokio::signal::unix::{SignalKind, signal};
     for (kind, name) in [
@@ -91,7 +95,18 @@ pub fn install_signal_handlers(sd: &Shutdown) {
         let sd = sd.clone();
         tokio::spawn(async move {
             if s.recv().await.is_some() {
+                eprintln!(
+                    "pushbench: {name}: stopping and writing what was measured (again: quit now)"
+                );
                 sd.trigger(format!("interrupted by {name}"));
+            }
+            if s.recv().await.is_some() {
+                let pid = sd.child_pid.load(std::sync::atomic::Ordering::Relaxed);
+                if pid != 0 {
+                    child::terminate(pid);
+                }
+                eprintln!("pushbench: {name} again: exiting without writing results");
+                std::process::exit(130);
             }
         });
     }
@@ -144,6 +159,8 @@ pub async fn execute(
                 start_timeout: Duration::from_secs(10),
             })
             .await?;
+            sd.child_pid
+                .store(c.pid, std::sync::atomic::Ordering::Relaxed);
             let t = Target::local(c.addr);
             if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
                 c.stop().await;
@@ -199,6 +216,7 @@ pub async fn execute(
     }
     if let Some(c) = child {
         c.stop().await;
+        sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
     }
     progress.finish();
     let (results, rows) = result?;
