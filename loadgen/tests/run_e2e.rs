@@ -116,3 +116,85 @@ fn every_technique_delivers_everything_and_bytes_agree() {
     let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
     assert!(ts.lines().any(|l| l.contains(",sse,steady,")), "{ts}");
 }
+
+/// `--target`: the same measurements against a server that was already running, with its
+/// CPU, memory and byte counters read from its `/stats`.
+#[test]
+fn target_mode_measures_a_running_server_through_its_stats() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    struct Server(std::process::Child);
+    impl Drop for Server {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut server = Server(
+        Command::new(run_common::bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut first = String::new();
+    BufReader::new(server.0.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+
+    let dir = TempDir::new("target");
+    let out = dir.join("run");
+    let doc = run_json(
+        &[
+            "run",
+            "--target",
+            &url,
+            "--techniques",
+            "long-poll,sse",
+            "--out",
+            out.to_str().unwrap(),
+            "--clients",
+            "3",
+            "--warmup",
+            "300ms",
+            "--duration",
+            "1s",
+            "--drain",
+            "1s",
+            "--pause",
+            "50ms",
+            "--no-report",
+            "--json",
+        ],
+        Duration::from_secs(40),
+    );
+    assert_eq!(doc["manifest"]["target"], url.as_str());
+    for name in ["long-poll", "sse"] {
+        let t = technique(&doc, name);
+        assert!(u(t, "expected") > 0);
+        assert_eq!(u(t, "delivered"), u(t, "expected"), "{name}: {t}");
+        assert_eq!(
+            u(t, "phase_bytes_up"),
+            u(t, "server_phase_bytes_up"),
+            "{name}"
+        );
+        assert_eq!(
+            u(t, "phase_bytes_down"),
+            u(t, "server_phase_bytes_down"),
+            "{name}"
+        );
+        assert!(
+            t["server_cpu_s"].is_number(),
+            "{name}: CPU from /stats: {t}"
+        );
+        assert!(u(t, "server_rss_bytes") > 0, "{name}");
+    }
+}
