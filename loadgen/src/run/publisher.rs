@@ -198,3 +198,112 @@ async fn worker(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::technique::Technique;
+    use std::sync::Mutex;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A server answering every request `200`, stalling 300 ms on the 3rd; keeps the bodies.
+    async fn fake_server(bodies: Arc<Mutex<Vec<String>>>) -> std::net::SocketAddr {
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = l.local_addr().unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = l.accept().await {
+                let bodies = bodies.clone();
+                tokio::spawn(async move {
+                    let mut buf = Vec::new();
+                    let mut tmp = [0u8; 4096];
+                    loop {
+                        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                            match s.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                            }
+                            continue;
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                        let len: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + len {
+                            match s.read(&mut tmp).await {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                            }
+                        }
+                        let body =
+                            String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).into_owned();
+                        buf.drain(..end + 4 + len);
+                        let n = {
+                            let mut b = bodies.lock().unwrap();
+                            b.push(body);
+                            b.len()
+                        };
+                        if n == 3 {
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                        let ok = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}";
+                        if s.write_all(ok.as_bytes()).await.is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn keeps_the_schedule_and_marks_the_window() {
+        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let addr = fake_server(bodies.clone()).await;
+        let rec = Arc::new(Recorder::new(Technique::Sse, 1));
+        let stats = Arc::new(PublisherStats::default());
+        let t0 = Instant::now();
+        let sched = Schedule {
+            topics: vec!["t".into()],
+            rate: 20.0,
+            payload_bytes: 64,
+            t0,
+            t0_wall_us: 1_000_000,
+            steady_start: t0 + Duration::from_millis(200),
+            steady_end: t0 + Duration::from_millis(700),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(2),
+        };
+        run(
+            Target::local(addr),
+            sched,
+            rec.clone(),
+            stats.clone(),
+            CancellationToken::new(),
+        )
+        .await;
+        // Due at 0, 50, ..., 650 ms: 14 messages; the window holds those due at 200..650 ms.
+        let bodies = bodies.lock().unwrap().clone();
+        assert_eq!(bodies.len(), 14);
+        assert_eq!(stats.ok.load(Relaxed), 14);
+        assert_eq!(stats.failures.load(Relaxed), 0);
+        assert!(!rec.window.contains(0, 4));
+        assert!(rec.window.contains(0, 5) && rec.window.contains(0, 14));
+        assert!(!rec.window.contains(0, 15));
+        assert_eq!(rec.window.len(0), 10);
+        // The server stalled 300 ms on the 3rd publish: later messages went out late, but each
+        // payload still carries its *scheduled* time (coordinated omission).
+        for (k, b) in bodies.iter().enumerate() {
+            let h = payload::decode(b).unwrap();
+            assert_eq!(h.seq, k as u64 + 1);
+            assert_eq!(h.scheduled_us, 1_000_000 + k as u64 * 50_000);
+            assert_eq!(b.len(), 64);
+        }
+        assert!(
+            stats.max_lag_us.load(Relaxed) >= 200_000,
+            "the stall shows as publish lag"
+        );
+    }
+}
