@@ -195,9 +195,6 @@ async fn dispatch(
     state.metrics.of(technique).requests.fetch_add(1, Relaxed);
 
     let method = req.method().clone();
-    if method == Method::OPTIONS {
-        return preflight(&req, state);
-    }
     let wanted = match route {
         Route::StatsReset => Method::POST,
         Route::Topic(Technique::Publish, _) => Method::POST,
@@ -206,6 +203,9 @@ async fn dispatch(
         }
         _ => Method::GET,
     };
+    if method == Method::OPTIONS {
+        return preflight(&req, state);
+    }
     if method != wanted {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("use {wanted}"));
         let allow = HeaderValue::from_str(&format!("{wanted}, OPTIONS")).expect("static ascii");
@@ -302,10 +302,10 @@ async fn publish(req: Request<Incoming>, state: &State, topic: &str) -> Response
     let body = match Limited::new(req.into_body(), max).collect().await {
         Ok(c) => c.to_bytes(),
         Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(max),
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("cannot read body: {e}")),
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad body: {e}")),
     };
     let Ok(data) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "payload is not UTF-8");
+        return error(StatusCode::BAD_REQUEST, "bad payload: not UTF-8");
     };
     match state.publish(topic, event.as_deref(), data) {
         Ok(seq) => {

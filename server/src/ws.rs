@@ -58,7 +58,7 @@ pub fn handle(
     {
         return error(
             StatusCode::BAD_REQUEST,
-            "not a WebSocket handshake (Upgrade: websocket and Connection: Upgrade required)",
+            "bad WebSocket handshake: Upgrade: websocket and Connection: Upgrade required",
         );
     }
     if req
@@ -67,7 +67,10 @@ pub fn handle(
         .map(|v| v.as_bytes())
         != Some(b"13")
     {
-        let mut r = error(StatusCode::BAD_REQUEST, "Sec-WebSocket-Version must be 13");
+        let mut r = error(
+            StatusCode::BAD_REQUEST,
+            "bad WebSocket handshake: Sec-WebSocket-Version must be 13",
+        );
         r.headers_mut().insert(
             header::SEC_WEBSOCKET_VERSION,
             HeaderValue::from_static("13"),
@@ -75,10 +78,16 @@ pub fn handle(
         return r;
     }
     let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
-        return error(StatusCode::BAD_REQUEST, "Sec-WebSocket-Key missing");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad WebSocket handshake: Sec-WebSocket-Key missing",
+        );
     };
     let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) else {
-        return error(StatusCode::BAD_REQUEST, "bad Sec-WebSocket-Key");
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad WebSocket handshake: Sec-WebSocket-Key",
+        );
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let topic = state.hub.topic(topic);

@@ -85,7 +85,12 @@ async fn error_statuses() {
         .header("host", a.to_string())
         .body(Full::new(Bytes::from_static(&[0xff, 0xfe])))
         .unwrap();
-    assert_eq!(c.request(req).await.status(), 400);
+    let r = c.request(req).await;
+    assert_eq!(r.status(), 400);
+    assert_eq!(text(r).await, "bad payload: not UTF-8\n");
+    // OPTIONS: 204 on a known path, 404 elsewhere.
+    assert_eq!(status_of(a, "OPTIONS", "/poll/x", "").await.0, 204);
+    assert_eq!(status_of(a, "OPTIONS", "/nope", "").await.0, 404);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
