@@ -55,6 +55,12 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TOPIC", default_value = "demo")]
     pub publish_topic: String,
 
+    /// Set SO_REUSEPORT on the listening socket so several `pushbench serve` processes can share
+    /// one port (the kernel spreads new connections over them; each keeps its own counters).
+    /// Use it past ~19,000 connections, the per-process descriptor limit.
+    #[arg(long)]
+    pub reuse_port: bool,
+
     /// Allow cross-origin requests from ORIGIN (`*` for any): every answer carries
     /// `Access-Control-Allow-Origin`, preflights are answered. Off by default.
     #[arg(long, value_name = "ORIGIN")]
@@ -74,6 +80,7 @@ impl Default for ServeArgs {
             publish_rate: 0.0,
             payload_bytes: 64,
             publish_topic: "demo".to_string(),
+            reuse_port: false,
             allow_origin: None,
         }
     }

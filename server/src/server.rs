@@ -148,6 +148,11 @@ async fn ticker(state: State, shutdown: CancellationToken) {
 
 /// Binds `addr` with a deep accept backlog (bursts of thousands of connects).
 pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
+    bind_with(addr, false)
+}
+
+/// Like [`bind`], optionally with SO_REUSEPORT (several processes on one port).
+pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, ServerError> {
     let err = |source| ServerError::Bind { addr, source };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
@@ -156,6 +161,9 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
     }
     .map_err(err)?;
     socket.set_reuseaddr(true).map_err(err)?;
+    if reuse_port {
+        socket.set_reuseport(true).map_err(err)?;
+    }
     socket.bind(addr).map_err(err)?;
     socket.listen(4096).map_err(err)
 }
@@ -164,7 +172,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 /// (the real port) as the first line on stdout.
 pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let state = Shared::new(args)?;
-    let listener = bind(state.args.listen)?;
+    let listener = bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|source| ServerError::Bind {
         addr: state.args.listen,
         source,
