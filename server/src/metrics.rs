@@ -141,7 +141,7 @@ impl ProcessStats {
             .ok()
             .and_then(|s| {
                 // Fields after the `(comm)` part; utime and stime are fields 14 and 15.
-                let rest = &s[s.rfind(')')? + 2..];
+                let rest = s.get(s.rfind(')')? + 2..)?;
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 let ut: f64 = f.get(11)?.parse().ok()?;
                 let st: f64 = f.get(12)?.parse().ok()?;
