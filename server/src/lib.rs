@@ -2,8 +2,15 @@
 //! streaming, Server-Sent Events, WebSocket) over one message hub, on one port, with byte
 //! counting at the socket and per-technique counters. The wire contract is docs/PROTOCOL.md.
 //!
-//! [`serve`] is what `pushbench serve` runs; tests and the load generator embed the server with
-//! [`State::new`] and [`run`] on a listener they bound themselves (e.g. `127.0.0.1:0`).
+//! [`serve`] is what `pushbench serve` runs. To embed the server (tests, benchmarks), build its
+//! state with [`Shared::new`], bind a listener (e.g. [`server::bind`] on `127.0.0.1:0`) and
+//! drive [`run`] with a `CancellationToken`; cancelling it is the one graceful shutdown path.
+//!
+//! Modules: `config` (options), `hub` (topics, retention, fan-out), `message` (encoded once per
+//! framing), `subscription` (replay + live + heartbeats, shared by stream/SSE/WebSocket),
+//! `poll`, `long_poll`, `stream`, `sse`, `ws` (one per technique), `routes` (paths, errors,
+//! CORS), `counting` (socket byte counting), `metrics` (`/stats`, `/metrics`), `publisher`
+//! (internal publisher), `server` (accept loop, connection limit, shutdown).
 
 pub mod config;
 pub mod counting;
