@@ -59,6 +59,7 @@ fn json_output_follows_the_contract() {
             "250ms",
             "--pause",
             "50ms",
+            "--one-server",
             "--no-report",
             "--json",
         ],
@@ -90,6 +91,7 @@ fn json_output_follows_the_contract() {
     }
     assert_eq!(m["format"], "pushbench-run");
     assert_eq!(m["target"], "embedded");
+    assert_eq!(m["fresh_server_per_technique"], false, "--one-server");
     for (k, t) in [
         ("clients", Ty::U64),
         ("topics", Ty::U64),

@@ -41,6 +41,7 @@ fn every_technique_delivers_everything_and_bytes_agree() {
         Duration::from_secs(90),
     );
     assert_eq!(doc["manifest"]["partial"], false);
+    assert_eq!(doc["manifest"]["fresh_server_per_technique"], true);
     for name in ["poll", "long-poll", "stream", "sse", "ws"] {
         let t = technique(&doc, name);
         let expected = u(t, "expected");

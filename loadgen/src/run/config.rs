@@ -99,6 +99,10 @@ pub struct RunArgs {
     /// Messages the child server retains per topic (not used with --target) [default: 4096]
     #[arg(long, value_name = "N")]
     pub retention: Option<u64>,
+    /// Use one child server for every technique instead of a fresh one per technique (a fresh
+    /// server makes each technique's server memory and CPU its own)
+    #[arg(long)]
+    pub one_server: bool,
     /// Run directory to write [default: results/<UTC timestamp>]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -141,6 +145,8 @@ pub struct Scenario {
     #[serde(alias = "source_addrs")]
     pub source_addrs: Option<Vec<String>>,
     pub retention: Option<u64>,
+    #[serde(alias = "one_server")]
+    pub one_server: Option<bool>,
     pub out: Option<PathBuf>,
     pub seed: Option<u64>,
     /// Free text describing the scenario (kept in the manifest).
@@ -193,6 +199,7 @@ pub struct RunConfig {
     /// Empty: the OS picks the source address.
     pub source_addrs: Vec<Ipv4Addr>,
     pub retention: u64,
+    pub one_server: bool,
     #[serde(skip)]
     pub out: Option<PathBuf>,
     #[serde(skip)]
@@ -290,6 +297,7 @@ impl RunArgs {
                 .retention
                 .or(sc.retention)
                 .unwrap_or(defaults::RETENTION),
+            one_server: self.one_server || sc.one_server.unwrap_or(false),
             out: self.out.clone().or(sc.out.clone()),
             json: self.json,
             no_report: self.no_report,

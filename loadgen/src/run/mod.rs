@@ -150,23 +150,15 @@ pub async fn execute(
             (t, None)
         }
         None => {
-            let exe = std::env::current_exe().map_err(RunError::Exe)?;
-            let c = ChildServer::start(&ChildOptions {
-                exe,
+            let opts = ChildOptions {
+                exe: std::env::current_exe().map_err(RunError::Exe)?,
                 retention: cfg.retention,
                 long_poll_timeout: cfg.long_poll_timeout,
                 max_connections: (u64::from(cfg.clients) + 1000).max(16_000),
                 start_timeout: Duration::from_secs(10),
-            })
-            .await?;
-            sd.child_pid
-                .store(c.pid, std::sync::atomic::Ordering::Relaxed);
-            let t = Target::local(c.addr);
-            if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
-                c.stop().await;
-                return Err(e.into());
-            }
-            (t, Some(c))
+            };
+            let (t, c) = start_child(&opts, &cfg, &sd).await?;
+            (t, Some((c, opts)))
         }
     };
     let id = run_id();
@@ -180,7 +172,8 @@ pub async fn execute(
         command_line,
         target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
         server_url: target.url.clone(),
-        server_command: child.as_ref().map(|c| c.command.clone()),
+        server_command: child.as_ref().map(|(c, _)| c.command.clone()),
+        fresh_server_per_technique: child.is_some() && !cfg.one_server,
         server_processes: 1,
         loadgen_processes: 1,
         clock: "single process clock (publisher and subscribers in one process)",
@@ -194,30 +187,12 @@ pub async fn execute(
     // Written now too, so even a run killed outright leaves its parameters.
     let early = output::create_dir(&dir).and_then(|()| output::write_manifest(&dir, &manifest));
     if let Err(e) = early {
-        if let Some(c) = child {
+        if let Some((c, _)) = child {
             c.stop().await;
         }
         return Err(e.into());
     }
-    let result = measure(
-        &cfg,
-        &dir,
-        &target,
-        child.as_ref(),
-        &sd,
-        &progress,
-        run_start,
-        &id,
-    )
-    .await;
-    let exited = child.as_ref().and_then(|c| c.exited());
-    if let Some(why) = exited {
-        sd.trigger(why);
-    }
-    if let Some(c) = child {
-        c.stop().await;
-        sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
-    }
+    let result = measure(&cfg, target, child, &sd, &progress, run_start, &id).await;
     progress.finish();
     let (results, rows) = result?;
 
@@ -239,63 +214,118 @@ pub async fn execute(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Starts a child server and checks it answers.
+async fn start_child(
+    opts: &ChildOptions,
+    cfg: &RunConfig,
+    sd: &Shutdown,
+) -> Result<(Target, ChildServer), RunError> {
+    let c = ChildServer::start(opts).await?;
+    sd.child_pid
+        .store(c.pid, std::sync::atomic::Ordering::Relaxed);
+    let t = Target::local(c.addr);
+    if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
+        c.stop().await;
+        return Err(e.into());
+    }
+    Ok((t, c))
+}
+
+/// Stops a child server, recording why if it had died on its own.
+async fn stop_child(c: ChildServer, sd: &Shutdown) {
+    if let Some(why) = c.exited() {
+        sd.trigger(format!("{why} (pid {})", c.pid));
+    }
+    c.stop().await;
+    sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Ends the run (with the reason) when the child server dies on its own.
+fn watch_child(
+    c: &ChildServer,
+    sd: &Shutdown,
+    stop: &CancellationToken,
+) -> tokio::task::JoinHandle<()> {
+    let pid = c.pid;
+    let sd = sd.clone();
+    let stop = stop.clone();
+    let mut exited = c.exited_watch();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = stop.cancelled() => {}
+            r = exited.wait_for(|e| e.is_some()) => {
+                if let Ok(why) = r {
+                    let why = why.clone().unwrap_or_default();
+                    sd.trigger(format!("{why} (pid {pid})"));
+                }
+            }
+        }
+    })
+}
+
+/// Measures each technique in turn. With a child server, each technique gets a fresh one
+/// (unless `--one-server`), so its memory and CPU are its own and no earlier technique's
+/// topics linger in it.
 async fn measure(
     cfg: &RunConfig,
-    dir: &std::path::Path,
-    target: &Target,
-    child: Option<&ChildServer>,
+    mut target: Target,
+    mut child: Option<(ChildServer, ChildOptions)>,
     sd: &Shutdown,
     progress: &Progress,
     run_start: Instant,
     run_id: &str,
 ) -> Result<(Vec<TechniqueResult>, Vec<sampler::Row>), RunError> {
-    output::create_dir(dir)?;
-    let probe = match child {
-        Some(c) => Some(ServerProbe::Child(c.pid)),
-        None => Some(ServerProbe::Remote(
-            target.clone(),
-            cfg.connect_timeout.min(Duration::from_secs(2)),
-        )),
+    let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
+    let probe_of = |t: &Target, c: &Option<(ChildServer, ChildOptions)>| match c {
+        Some((c, _)) => ServerProbe::Child(c.pid),
+        None => ServerProbe::Remote(t.clone(), stats_timeout),
     };
-    let sampler = Sampler::new(run_start, probe.clone());
+    let sampler = Sampler::new(run_start, Some(probe_of(&target, &child)));
     let stop_bg = CancellationToken::new();
     let sampler_task = tokio::spawn(sampler.clone().run(stop_bg.clone()));
-    // Watch the child server: if it dies, the run ends with what it measured.
-    let watcher = child.map(|c| {
-        let pid = c.pid;
-        let sd = sd.clone();
-        let stop = stop_bg.clone();
-        let exited = c.exited_watch();
-        tokio::spawn(async move {
-            let mut exited = exited;
-            tokio::select! {
-                _ = stop.cancelled() => {}
-                r = exited.wait_for(|e| e.is_some()) => {
-                    if let Ok(why) = r {
-                        let why = why.clone().unwrap_or_default();
-                        sd.trigger(format!("{why} (pid {pid})"));
-                    }
-                }
-            }
-        })
-    });
-    let ctx = RunCtx {
-        cfg: cfg.clone(),
-        target: target.clone(),
-        probe,
-        sampler: sampler.clone(),
-        shutdown: sd.token.clone(),
-        failure: sd.reason.clone(),
-        run_id: run_id.to_string(),
-        progress: progress.clone(),
-    };
     let mut results = Vec::new();
+    let mut failed_start = None;
     for (i, &tech) in cfg.techniques.iter().enumerate() {
         if sd.token.is_cancelled() {
             break;
         }
+        if i > 0 && !cfg.one_server {
+            if let Some((old, opts)) = child.take() {
+                stop_child(old, sd).await;
+                if sd.token.is_cancelled() {
+                    break;
+                }
+                match start_child(&opts, cfg, sd).await {
+                    Ok((t, c)) => {
+                        target = t;
+                        child = Some((c, opts));
+                        sampler.set_probe(Some(probe_of(&target, &child)));
+                    }
+                    Err(e) => {
+                        sd.trigger(format!("could not start the server for {tech}: {e}"));
+                        failed_start = Some(e);
+                        break;
+                    }
+                }
+            }
+        }
+        let watch_stop = CancellationToken::new();
+        let watcher = child.as_ref().map(|(c, _)| watch_child(c, sd, &watch_stop));
+        let ctx = RunCtx {
+            cfg: cfg.clone(),
+            target: target.clone(),
+            probe: Some(probe_of(&target, &child)),
+            sampler: sampler.clone(),
+            shutdown: sd.token.clone(),
+            failure: sd.reason.clone(),
+            run_id: run_id.to_string(),
+            progress: progress.clone(),
+        };
         let r = phases::run_technique(&ctx, tech).await;
+        watch_stop.cancel();
+        if let Some(w) = watcher {
+            let _ = w.await;
+        }
         progress.println(&format!(
             "{tech:>9}: {}/{} delivered, p99 {:.1} ms{}",
             r.raw.phase.delivered,
@@ -320,8 +350,13 @@ async fn measure(
     }
     stop_bg.cancel();
     let _ = sampler_task.await;
-    if let Some(w) = watcher {
-        let _ = w.await;
+    if let Some((c, _)) = child {
+        stop_child(c, sd).await;
+    }
+    if results.is_empty() {
+        if let Some(e) = failed_start {
+            return Err(e);
+        }
     }
     Ok((results, sampler.rows()))
 }

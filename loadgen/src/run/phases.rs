@@ -132,7 +132,7 @@ fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
     Some((b?.cpu_s - a?.cpu_s).max(0.0))
 }
 
-/// Measures technique `tech` (the `index`-th of the run).
+/// Measures technique `tech`: ramp-up, warm-up, steady state, drain, close.
 pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let cfg = &ctx.cfg;
     let topics: Vec<String> = (0..cfg.topics)
@@ -167,7 +167,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let connected_by = Instant::now() + cfg.connect_timeout;
     let r = rec.clone();
     wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
-        // Short-poll clients hold a keep-alive connection too; any request counts as up.
+        // Every technique holds one connection per client (short poll keeps it alive).
         r.counters
             .connections
             .load(std::sync::atomic::Ordering::Relaxed)

@@ -37,6 +37,15 @@ impl ServerProbe {
     }
 }
 
+fn same_probe(a: &Option<ServerProbe>, b: &Option<ServerProbe>) -> bool {
+    match (a, b) {
+        (Some(ServerProbe::Child(x)), Some(ServerProbe::Child(y))) => x == y,
+        (Some(ServerProbe::Remote(x, _)), Some(ServerProbe::Remote(y, _))) => x.url == y.url,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// The phase a technique is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {
@@ -89,7 +98,7 @@ struct Current {
 #[derive(Debug)]
 pub struct Sampler {
     run_start: Instant,
-    probe: Option<ServerProbe>,
+    probe: Mutex<Option<ServerProbe>>,
     current: Mutex<Option<Current>>,
     rows: Mutex<Vec<Row>>,
 }
@@ -109,10 +118,19 @@ impl Sampler {
     pub fn new(run_start: Instant, probe: Option<ServerProbe>) -> Arc<Sampler> {
         Arc::new(Sampler {
             run_start,
-            probe,
+            probe: Mutex::new(probe),
             current: Mutex::new(None),
             rows: Mutex::new(Vec::new()),
         })
+    }
+
+    /// Where the server's CPU and memory come from from now on (a fresh child server).
+    pub fn set_probe(&self, probe: Option<ServerProbe>) {
+        *lock(&self.probe) = probe;
+    }
+
+    fn probe(&self) -> Option<ServerProbe> {
+        lock(&self.probe).clone()
     }
 
     /// Starts sampling technique `rec` (phase ramp-up).
@@ -156,7 +174,8 @@ impl Sampler {
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
-        let mut last_server: Option<ProcSample> = match &self.probe {
+        let mut probe = self.probe();
+        let mut last_server: Option<ProcSample> = match &probe {
             Some(p) => p.sample().await,
             None => None,
         };
@@ -166,7 +185,13 @@ impl Sampler {
                 _ = stop.cancelled() => return,
                 _ = tick.tick() => {}
             }
-            let server = match &self.probe {
+            let now_probe = self.probe();
+            if !same_probe(&now_probe, &probe) {
+                // A new server process: its CPU counter starts again.
+                last_server = None;
+                probe = now_probe;
+            }
+            let server = match &probe {
                 Some(p) => p.sample().await,
                 None => None,
             };

@@ -52,10 +52,12 @@ pub struct Manifest {
     pub command_line: Vec<String>,
     /// `embedded` (a child server this run started) or the `--target` URL.
     pub target: String,
-    /// The URL the clients used.
+    /// The URL the clients used (of the first technique's server, with fresh servers).
     pub server_url: String,
     /// The child server's command line (embedded only).
     pub server_command: Option<Vec<String>>,
+    /// Whether each technique had a fresh child server (so its memory and CPU are its own).
+    pub fresh_server_per_technique: bool,
     pub server_processes: u32,
     pub loadgen_processes: u32,
     pub clock: &'static str,
