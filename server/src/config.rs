@@ -1,6 +1,8 @@
 //! The options of `pushbench serve` (`ServeArgs`), parsed by clap, with their defaults.
 
+use std::ffi::OsString;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// Options of `pushbench serve`: one push server offering every technique on one port.
@@ -55,9 +57,10 @@ pub struct ServeArgs {
     #[arg(long, value_name = "TOPIC", default_value = "demo")]
     pub publish_topic: String,
 
-    /// Set SO_REUSEPORT on the listening socket so several `pushbench serve` processes can share
-    /// one port (the kernel spreads new connections over them; each keeps its own counters).
-    /// Use it past ~19,000 connections, the per-process descriptor limit.
+    /// Set SO_REUSEPORT on the listening socket so several independent `pushbench serve`
+    /// processes can share one port (the kernel spreads new connections over them; each keeps
+    /// its own topics and counters). `--processes N` does this for you and keeps the processes'
+    /// topics in step.
     #[arg(long)]
     pub reuse_port: bool,
 
@@ -65,6 +68,89 @@ pub struct ServeArgs {
     /// `Access-Control-Allow-Origin`, preflights are answered. Off by default.
     #[arg(long, value_name = "ORIGIN")]
     pub allow_origin: Option<String>,
+
+    /// Most topics the server holds; a request that would create one more gets `503`.
+    #[arg(long, value_name = "TOPICS", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_topics: u64,
+
+    /// A connection that has not sent a complete request head within this time is closed
+    /// (a connect-and-say-nothing client, or a keep-alive connection idle between requests).
+    /// Open streams and held long polls are not affected. Units: ms, s, m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Run as N processes sharing the port (SO_REUSEPORT): a supervisor assigns sequence
+    /// numbers and relays every message to every process, so each subscriber gets every
+    /// message of its topic with the same ids on any process. `--max-connections` is per
+    /// process. Use it past ~19,000 connections (the per-process descriptor limit).
+    #[arg(long, value_name = "N", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub processes: u32,
+
+    /// Internal: run as child INDEX of a cluster whose supervisor listens on this Unix socket.
+    #[arg(long, value_name = "SOCKET", hide = true)]
+    pub cluster_child: Option<PathBuf>,
+
+    /// Internal: this child's index in its cluster (with `--cluster-child`).
+    #[arg(long, value_name = "INDEX", default_value_t = 0, hide = true)]
+    pub cluster_index: u32,
+
+    /// Testing only: serve `GET /debug/panic`, whose handler panics (to check that a panic
+    /// stays inside its connection). Never enable it in production.
+    #[arg(long, hide = true)]
+    pub debug_panic_route: bool,
+}
+
+impl ServeArgs {
+    /// The command-line options that make a cluster child serve exactly like this server on
+    /// `listen` (SO_REUSEPORT), as child `index` of the supervisor at `socket`. The internal
+    /// publisher stays in the supervisor (children get `--publish-rate 0`).
+    pub fn child_args(&self, listen: SocketAddr, socket: &Path, index: u32) -> Vec<OsString> {
+        let dur = |d: Duration| format!("{}us", d.as_micros().max(1));
+        let mut a: Vec<OsString> = [
+            "--listen".to_string(),
+            listen.to_string(),
+            "--reuse-port".to_string(),
+            "--retention".to_string(),
+            self.retention.to_string(),
+            "--long-poll-timeout".to_string(),
+            dur(self.long_poll_timeout),
+            "--heartbeat".to_string(),
+            dur(self.heartbeat),
+            "--max-connections".to_string(),
+            self.max_connections.to_string(),
+            "--max-payload-bytes".to_string(),
+            self.max_payload_bytes.to_string(),
+            "--subscriber-queue".to_string(),
+            self.subscriber_queue.to_string(),
+            "--publish-rate".to_string(),
+            "0".to_string(),
+            "--payload-bytes".to_string(),
+            self.payload_bytes.to_string(),
+            "--publish-topic".to_string(),
+            self.publish_topic.clone(),
+            "--max-topics".to_string(),
+            self.max_topics.to_string(),
+            "--header-read-timeout".to_string(),
+            dur(self.header_read_timeout),
+            "--cluster-index".to_string(),
+            index.to_string(),
+        ]
+        .into_iter()
+        .map(OsString::from)
+        .collect();
+        if let Some(o) = &self.allow_origin {
+            a.push("--allow-origin".into());
+            a.push(o.into());
+        }
+        if self.debug_panic_route {
+            a.push("--debug-panic-route".into());
+        }
+        a.push("--cluster-child".into());
+        a.push(socket.as_os_str().to_owned());
+        a
+    }
 }
 
 impl Default for ServeArgs {
@@ -82,6 +168,12 @@ impl Default for ServeArgs {
             publish_topic: "demo".to_string(),
             reuse_port: false,
             allow_origin: None,
+            max_topics: 10_000,
+            header_read_timeout: Duration::from_secs(30),
+            processes: 1,
+            cluster_child: None,
+            cluster_index: 0,
+            debug_panic_route: false,
         }
     }
 }

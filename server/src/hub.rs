@@ -71,6 +71,34 @@ impl Topic {
     pub fn publish(&self, event: Option<&str>, data: &str) -> Result<u64, EncodeError> {
         let mut g = self.lock();
         let seq = g.last_seq + 1;
+        self.insert_locked(&mut g, seq, event, data)?;
+        Ok(seq)
+    }
+
+    /// Inserts a message whose sequence number was assigned elsewhere (a cluster's
+    /// supervisor), with the same retention and fan-out as [`Topic::publish`]. A `seq` not
+    /// above the newest one is a duplicate and ignored (returns false). A `seq` that skips
+    /// numbers empties the retention buffer first, so what is retained stays contiguous and a
+    /// client asking for the skipped ones is told of a gap.
+    pub fn insert(&self, seq: u64, event: Option<&str>, data: &str) -> Result<bool, EncodeError> {
+        let mut g = self.lock();
+        if seq <= g.last_seq {
+            return Ok(false);
+        }
+        if seq != g.last_seq + 1 {
+            g.retained.clear();
+        }
+        self.insert_locked(&mut g, seq, event, data)?;
+        Ok(true)
+    }
+
+    fn insert_locked(
+        &self,
+        g: &mut Inner,
+        seq: u64,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<(), EncodeError> {
         let msg = Arc::new(Message::new(seq, event, data)?);
         g.last_seq = seq;
         g.retained.push_back(msg.clone());
@@ -80,7 +108,7 @@ impl Topic {
         self.latest.store(seq, Relaxed);
         // No receivers is fine: nobody is listening.
         let _ = self.tx.send(msg);
-        Ok(seq)
+        Ok(())
     }
 
     fn snapshot_locked(g: &Inner, since: u64) -> Snapshot {
@@ -126,32 +154,60 @@ pub struct Hub {
     topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
     retention: usize,
     queue: usize,
+    max_topics: usize,
 }
 
+/// A new topic was refused: the hub already holds `--max-topics` topics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("too many topics: the server holds its limit of {0} (--max-topics)")]
+pub struct TopicLimit(pub usize);
+
 impl Hub {
-    /// A hub keeping `retention` messages per topic; subscribers may lag `queue` messages.
-    pub fn new(retention: usize, queue: usize) -> Hub {
+    /// A hub keeping `retention` messages per topic; subscribers may lag `queue` messages;
+    /// at most `max_topics` topics are created (see [`Hub::topic`]).
+    pub fn new(retention: usize, queue: usize, max_topics: usize) -> Hub {
         Hub {
             topics: RwLock::new(HashMap::new()),
             retention,
             queue,
+            max_topics,
         }
     }
 
-    /// The topic called `name`, created if needed. `name` must be valid (see [`valid_name`]).
-    pub fn topic(&self, name: &str) -> Arc<Topic> {
+    /// The topic called `name`, created if needed unless the hub already holds
+    /// `max_topics` topics. `name` must be valid (see [`valid_name`]).
+    pub fn topic(&self, name: &str) -> Result<Arc<Topic>, TopicLimit> {
+        self.get_or_create(name, false)
+    }
+
+    /// The topic called `name`, created if needed even past `max_topics` (for messages whose
+    /// topic a cluster's supervisor already admitted).
+    pub fn topic_unlimited(&self, name: &str) -> Arc<Topic> {
+        match self.get_or_create(name, true) {
+            Ok(t) => t,
+            Err(_) => unreachable!("unlimited creation cannot hit the limit"),
+        }
+    }
+
+    fn get_or_create(&self, name: &str, unlimited: bool) -> Result<Arc<Topic>, TopicLimit> {
         if let Some(t) = self
             .topics
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(name)
         {
-            return t.clone();
+            return Ok(t.clone());
         }
         let mut w = self.topics.write().unwrap_or_else(|e| e.into_inner());
-        w.entry(name.into())
-            .or_insert_with(|| Arc::new(Topic::new(self.retention, self.queue)))
-            .clone()
+        if let Some(t) = w.get(name) {
+            return Ok(t.clone());
+        }
+        if !unlimited && w.len() >= self.max_topics {
+            return Err(TopicLimit(self.max_topics));
+        }
+        let t = Arc::new(Topic::new(self.retention, self.queue));
+        w.insert(name.into(), t.clone());
+        Ok(t)
     }
 
     /// Number of topics.
@@ -171,8 +227,8 @@ mod tests {
 
     #[test]
     fn retention_and_gap() {
-        let hub = Hub::new(3, 8);
-        let t = hub.topic("a");
+        let hub = Hub::new(3, 8, 10);
+        let t = hub.topic("a").unwrap();
         for i in 0..5 {
             t.publish(None, &format!("m{i}")).unwrap();
         }
@@ -196,5 +252,44 @@ mod tests {
         assert!(t.since(5).messages.is_empty());
         assert!(t.since(99).messages.is_empty());
         assert!(valid_name("a-b_c.9") && !valid_name("") && !valid_name("a/b"));
+    }
+
+    #[test]
+    fn insert_keeps_given_seqs_and_contiguity() {
+        let hub = Hub::new(4, 8, 10);
+        let t = hub.topic_unlimited("a");
+        assert!(t.insert(1, None, "one").unwrap());
+        assert!(t.insert(2, Some("ev"), "two").unwrap());
+        assert!(!t.insert(2, None, "dup").unwrap());
+        assert!(!t.insert(1, None, "old").unwrap());
+        assert_eq!(t.latest(), 2);
+        let s = t.since(0);
+        assert_eq!(s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(s.gap, None);
+        // A jump: what was retained is dropped, and a client behind it hears of the gap.
+        assert!(t.insert(7, None, "seven").unwrap());
+        let s = t.since(2);
+        assert_eq!(s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [7]);
+        assert_eq!(
+            s.gap,
+            Some(Gap {
+                since: 2,
+                first_available: 7
+            })
+        );
+        // Publishing after inserts continues the sequence.
+        assert_eq!(t.publish(None, "eight").unwrap(), 8);
+    }
+
+    #[test]
+    fn topic_limit() {
+        let hub = Hub::new(4, 8, 2);
+        hub.topic("a").unwrap();
+        hub.topic("b").unwrap();
+        assert_eq!(hub.topic("c").unwrap_err(), TopicLimit(2));
+        // Existing topics are still found; the unlimited path may go past the limit.
+        hub.topic("a").unwrap();
+        hub.topic_unlimited("c");
+        assert_eq!(hub.topic_count(), 3);
     }
 }

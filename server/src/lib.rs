@@ -6,12 +6,16 @@
 //! state with [`Shared::new`], bind a listener (e.g. [`server::bind`] on `127.0.0.1:0`) and
 //! drive [`run`] with a `CancellationToken`; cancelling it is the one graceful shutdown path.
 //!
-//! Modules: `config` (options), `hub` (topics, retention, fan-out), `message` (encoded once per
+//! With `--processes N` (N > 1) [`serve`] becomes the supervisor of N server processes sharing
+//! the port; see `cluster`.
+//!
+//! Modules: `cluster` (several processes, one sequence), `config` (options), `hub` (topics, retention, fan-out), `message` (encoded once per
 //! framing), `subscription` (replay + live + heartbeats, shared by stream/SSE/WebSocket),
 //! `poll`, `long_poll`, `stream`, `sse`, `ws` (one per technique), `routes` (paths, errors,
 //! CORS), `counting` (socket byte counting), `metrics` (`/stats`, `/metrics`), `publisher`
 //! (internal publisher), `server` (accept loop, connection limit, shutdown).
 
+pub mod cluster;
 pub mod config;
 pub mod counting;
 pub mod hub;
@@ -51,6 +55,24 @@ pub enum ServerError {
     Signal(std::io::Error),
     #[error("cannot write to stdout: {0}")]
     Stdout(std::io::Error),
+    #[error(transparent)]
+    Cluster(#[from] cluster::ClusterError),
+    #[error("{0}")]
+    ChildFailed(String),
+}
+
+/// Why a publish failed.
+#[derive(Debug, thiserror::Error)]
+pub enum PublishError {
+    /// The topic would be one more than `--max-topics`.
+    #[error(transparent)]
+    TopicLimit(#[from] hub::TopicLimit),
+    /// The message could not be encoded.
+    #[error(transparent)]
+    Encode(#[from] message::EncodeError),
+    /// A cluster's supervisor refused it or could not be reached.
+    #[error(transparent)]
+    Relay(#[from] cluster::child::RelayError),
 }
 
 /// The broadcast of the shared ticker: heartbeat ticks and the shutdown flag.
@@ -76,65 +98,124 @@ pub struct Shared {
     /// Connection tasks (HTTP and upgraded WebSocket), awaited on shutdown.
     pub tasks: TaskTracker,
     http: hyper::server::conn::http1::Builder,
+    /// The link to the supervisor when this process is a cluster child.
+    cluster: Option<Arc<cluster::Link>>,
 }
 
 /// A handle to a server's shared state.
 pub type State = Arc<Shared>;
 
+/// Checks the options that clap cannot check alone.
+pub fn check_args(args: &ServeArgs) -> Result<(), ServerError> {
+    if !args.publish_rate.is_finite() || args.publish_rate < 0.0 || args.publish_rate > 1e6 {
+        return Err(ServerError::Config(format!(
+            "--publish-rate must be between 0 and 1000000 messages/s, not {}",
+            args.publish_rate
+        )));
+    }
+    if !hub::valid_name(&args.publish_topic) {
+        return Err(ServerError::Config(format!(
+            "--publish-topic {:?}: a topic is 1 to 64 characters from [A-Za-z0-9_.-]",
+            args.publish_topic
+        )));
+    }
+    if args.payload_bytes > args.max_payload_bytes {
+        return Err(ServerError::Config(
+            "--payload-bytes is larger than --max-payload-bytes".to_string(),
+        ));
+    }
+    if let Some(o) = &args.allow_origin {
+        if o.is_empty() || http::HeaderValue::from_str(o).is_err() {
+            return Err(ServerError::Config(format!(
+                "--allow-origin {o:?} is not a valid header value"
+            )));
+        }
+    }
+    Ok(())
+}
+
 impl Shared {
     /// Builds the state of a server from its options (checks them).
     pub fn new(args: ServeArgs) -> Result<State, ServerError> {
-        if !args.publish_rate.is_finite() || args.publish_rate < 0.0 || args.publish_rate > 1e6 {
-            return Err(ServerError::Config(format!(
-                "--publish-rate must be between 0 and 1000000 messages/s, not {}",
-                args.publish_rate
-            )));
-        }
-        if !hub::valid_name(&args.publish_topic) {
-            return Err(ServerError::Config(format!(
-                "--publish-topic {:?}: a topic is 1 to 64 characters from [A-Za-z0-9_.-]",
-                args.publish_topic
-            )));
-        }
-        if args.payload_bytes > args.max_payload_bytes {
-            return Err(ServerError::Config(
-                "--payload-bytes is larger than --max-payload-bytes".to_string(),
-            ));
-        }
-        if let Some(o) = &args.allow_origin {
-            if o.is_empty() || http::HeaderValue::from_str(o).is_err() {
-                return Err(ServerError::Config(format!(
-                    "--allow-origin {o:?} is not a valid header value"
-                )));
-            }
-        }
+        Self::build(args, None)
+    }
+
+    /// Builds the state of a cluster child, which publishes through `link`.
+    pub fn with_link(args: ServeArgs, link: Arc<cluster::Link>) -> Result<State, ServerError> {
+        Self::build(args, Some(link))
+    }
+
+    fn build(args: ServeArgs, cluster: Option<Arc<cluster::Link>>) -> Result<State, ServerError> {
+        check_args(&args)?;
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.keep_alive(true).max_buf_size(64 * 1024);
+        http.keep_alive(true)
+            .max_buf_size(64 * 1024)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(args.header_read_timeout);
         let (signals, _) = watch::channel(Signal::default());
         Ok(Arc::new(Shared {
-            hub: hub::Hub::new(args.retention as usize, args.subscriber_queue as usize),
+            hub: hub::Hub::new(
+                args.retention as usize,
+                args.subscriber_queue as usize,
+                usize::try_from(args.max_topics).unwrap_or(usize::MAX),
+            ),
             metrics: Arc::new(Metrics::default()),
             signals,
             tasks: TaskTracker::new(),
             http,
+            cluster,
             args,
         }))
     }
 
-    /// Publishes `data` to `topic` (must be a valid name); returns the sequence number.
+    /// Publishes `data` to `topic` (must be a valid name) in this process's hub; returns the
+    /// sequence number. (A cluster child publishes with [`Shared::publish_anywhere`].)
     pub fn publish(
         &self,
         topic: &str,
         event: Option<&str>,
         data: &str,
-    ) -> Result<u64, message::EncodeError> {
-        let seq = self.hub.topic(topic).publish(event, data)?;
+    ) -> Result<u64, PublishError> {
+        let seq = self.hub.topic(topic)?.publish(event, data)?;
         self.metrics.published.fetch_add(1, Relaxed);
         Ok(seq)
     }
 
-    /// The `/stats` document.
-    pub fn stats_json(&self) -> serde_json::Value {
+    /// Publishes for a client: in this process, or through a cluster's supervisor (which
+    /// assigns the seq and relays the message to every process).
+    pub async fn publish_anywhere(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<u64, PublishError> {
+        match &self.cluster {
+            None => self.publish(topic, event, data),
+            Some(link) => Ok(link.publish(topic, event, data).await?),
+        }
+    }
+
+    /// This process's own `/stats` document.
+    pub fn local_stats_json(&self) -> serde_json::Value {
         self.metrics.stats_json(self.hub.topic_count())
+    }
+
+    /// The `/stats` document of the whole server (every process of a cluster).
+    pub async fn stats_json(&self) -> Result<serde_json::Value, cluster::ClusterError> {
+        match &self.cluster {
+            None => Ok(self.local_stats_json()),
+            Some(link) => link.stats().await,
+        }
+    }
+
+    /// Zeroes the counters of the whole server (every process of a cluster).
+    pub async fn reset_stats(&self) -> Result<(), cluster::ClusterError> {
+        match &self.cluster {
+            None => {
+                self.metrics.reset();
+                Ok(())
+            }
+            Some(link) => link.reset().await,
+        }
     }
 }

@@ -32,7 +32,10 @@ pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Respo
     };
     drop(req);
     let m = state.metrics.of(Technique::LongPoll);
-    let topic = state.hub.topic(topic);
+    let topic = match state.hub.topic(topic) {
+        Ok(t) => t,
+        Err(e) => return crate::routes::unavailable(e),
+    };
     let (mut rx, snap) = topic.subscribe(since);
     if !snap.messages.is_empty() || snap.gap.is_some() {
         return answer(&snap, since, m);

@@ -135,8 +135,7 @@ pub struct ProcessStats {
 impl ProcessStats {
     /// Reads the current process's CPU time (user + system), resident memory and open fds.
     pub fn read() -> ProcessStats {
-        // USER_HZ is 100 on every Linux ABI we run on; reading it needs sysconf (unsafe).
-        const USER_HZ: f64 = 100.0;
+        let hz = clock_ticks_per_second() as f64;
         let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
             .ok()
             .and_then(|s| {
@@ -145,7 +144,7 @@ impl ProcessStats {
                 let f: Vec<&str> = rest.split_whitespace().collect();
                 let ut: f64 = f.get(11)?.parse().ok()?;
                 let st: f64 = f.get(12)?.parse().ok()?;
-                Some((ut + st) / USER_HZ)
+                Some((ut + st) / hz)
             })
             .unwrap_or(0.0);
         let rss_bytes = std::fs::read_to_string("/proc/self/status")
@@ -166,6 +165,29 @@ impl ProcessStats {
             open_fds,
         }
     }
+
+    /// The `process` object of `/stats`.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "pid": self.pid,
+            "cpu_seconds": self.cpu_seconds,
+            "rss_bytes": self.rss_bytes,
+            "open_fds": self.open_fds,
+        })
+    }
+}
+
+/// The kernel's clock ticks per second (`USER_HZ`), the unit of the CPU times in
+/// `/proc/self/stat`; 100 if it cannot be read.
+pub fn clock_ticks_per_second() -> u64 {
+    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *HZ.get_or_init(|| {
+        #[allow(unsafe_code)]
+        // SAFETY: sysconf only reads a configuration value; it takes no pointers and has no
+        // preconditions. It returns -1 for an unknown name, handled below.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if hz > 0 { hz as u64 } else { 100 }
+    })
 }
 
 impl Metrics {
@@ -186,9 +208,8 @@ impl Metrics {
         self.rejected_connections.store(0, Relaxed);
     }
 
-    /// The `/stats` JSON document (see docs/PROTOCOL.md).
+    /// The `/stats` JSON document of this process alone (see docs/PROTOCOL.md).
     pub fn stats_json(&self, topics: usize) -> serde_json::Value {
-        let p = ProcessStats::read();
         let mut techniques = serde_json::Map::new();
         for t in Technique::ALL {
             let c = self.of(t);
@@ -206,72 +227,101 @@ impl Metrics {
             "connection_errors": self.connection_errors.load(Relaxed),
             "rejected_connections": self.rejected_connections.load(Relaxed),
             "open_connections": self.open_connections.load(Relaxed),
-            "process": {
-                "pid": p.pid,
-                "cpu_seconds": p.cpu_seconds,
-                "rss_bytes": p.rss_bytes,
-                "open_fds": p.open_fds,
-            },
+            "processes": 1,
+            "process": ProcessStats::read().json(),
             "techniques": techniques,
         })
     }
 
-    /// The `/metrics` document in the Prometheus text exposition format.
+    /// The `/metrics` document of this process alone.
     pub fn prometheus(&self, topics: usize) -> String {
-        let p = ProcessStats::read();
-        let mut s = String::with_capacity(4096);
-        for (i, name) in COUNTER_NAMES.iter().enumerate() {
-            let _ = writeln!(s, "# TYPE pushbench_{name}_total counter");
-            for t in Technique::ALL {
-                let v = self.of(t).counters()[i].load(Relaxed);
-                let _ = writeln!(
-                    s,
-                    "pushbench_{name}_total{{technique=\"{}\"}} {v}",
-                    t.name()
-                );
-            }
-        }
-        let _ = writeln!(s, "# TYPE pushbench_connections gauge");
+        prometheus(&self.stats_json(topics))
+    }
+}
+
+/// Renders a `/stats` document (one process's or a whole cluster's) in the Prometheus text
+/// exposition format. Missing numbers read as 0.
+pub fn prometheus(stats: &serde_json::Value) -> String {
+    let u = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
+    let tech = |t: Technique, name: &str| u(&stats["techniques"][t.name()][name]);
+    let mut s = String::with_capacity(4096);
+    for name in COUNTER_NAMES {
+        let _ = writeln!(s, "# TYPE pushbench_{name}_total counter");
         for t in Technique::ALL {
-            let v = self.of(t).connections.load(Relaxed);
-            let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
+            let v = tech(t, name);
+            let _ = writeln!(
+                s,
+                "pushbench_{name}_total{{technique=\"{}\"}} {v}",
+                t.name()
+            );
         }
-        let globals = [
-            (
-                "pushbench_published_total",
-                "counter",
-                self.published.load(Relaxed),
-            ),
-            (
-                "pushbench_connection_errors_total",
-                "counter",
-                self.connection_errors.load(Relaxed),
-            ),
-            (
-                "pushbench_rejected_connections_total",
-                "counter",
-                self.rejected_connections.load(Relaxed),
-            ),
-            ("pushbench_topics", "gauge", topics as u64),
-        ];
-        for (name, kind, v) in globals {
-            let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
-        }
-        let _ = writeln!(
-            s,
-            "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
-            p.cpu_seconds
-        );
-        let _ = writeln!(
-            s,
-            "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
-            p.rss_bytes
-        );
-        let _ = writeln!(
-            s,
-            "# TYPE process_open_fds gauge\nprocess_open_fds {}",
-            p.open_fds
-        );
-        s
+    }
+    let _ = writeln!(s, "# TYPE pushbench_connections gauge");
+    for t in Technique::ALL {
+        let v = tech(t, "connections");
+        let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
+    }
+    let globals = [
+        ("pushbench_published_total", "counter", "published"),
+        (
+            "pushbench_connection_errors_total",
+            "counter",
+            "connection_errors",
+        ),
+        (
+            "pushbench_rejected_connections_total",
+            "counter",
+            "rejected_connections",
+        ),
+        ("pushbench_topics", "gauge", "topics"),
+        ("pushbench_processes", "gauge", "processes"),
+    ];
+    for (name, kind, key) in globals {
+        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {}", u(&stats[key]));
+    }
+    let p = &stats["process"];
+    let _ = writeln!(
+        s,
+        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
+        p["cpu_seconds"].as_f64().unwrap_or(0.0)
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
+        u(&p["rss_bytes"])
+    );
+    let _ = writeln!(
+        s,
+        "# TYPE process_open_fds gauge\nprocess_open_fds {}",
+        u(&p["open_fds"])
+    );
+    s
+}
+
+/// The counter names of a technique in `/stats` (the gauge `connections` included).
+pub fn technique_keys() -> impl Iterator<Item = &'static str> {
+    std::iter::once("connections").chain(COUNTER_NAMES)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_tick_is_sane() {
+        let hz = clock_ticks_per_second();
+        assert!((1..=100_000).contains(&hz), "{hz}");
+    }
+
+    #[test]
+    fn prometheus_renders_the_stats_numbers() {
+        let m = Metrics::default();
+        m.of(Technique::Sse).delivered.fetch_add(7, Relaxed);
+        m.published.fetch_add(3, Relaxed);
+        let text = m.prometheus(2);
+        assert!(text.contains("pushbench_delivered_total{technique=\"sse\"} 7\n"));
+        assert!(text.contains("pushbench_published_total 3\n"));
+        assert!(text.contains("pushbench_topics 2\n"));
+        assert!(text.contains("pushbench_processes 1\n"));
     }
 }

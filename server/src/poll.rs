@@ -47,6 +47,10 @@ pub fn handle(req: &Request<Incoming>, state: &State, topic: &str) -> Response<B
         Ok(s) => s,
         Err(e) => return e.response(),
     };
-    let snap = state.hub.topic(topic).since(since);
+    let topic = match state.hub.topic(topic) {
+        Ok(t) => t,
+        Err(e) => return crate::routes::unavailable(e),
+    };
+    let snap = topic.since(since);
     answer(&snap, since, state.metrics.of(Technique::Poll))
 }

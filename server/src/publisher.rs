@@ -1,7 +1,8 @@
 //! The internal publisher (`--publish-rate`, `--payload-bytes`, `--publish-topic`): publishes
 //! on a fixed schedule so the demo page comes alive without a load generator. Payloads carry
 //! the load generator's `pb1` header (`pb1 0 SEQ SCHEDULED_US xxx...`), so a subscriber can
-//! measure latency against it too (clocks: same machine, wall clock).
+//! measure latency against it too (clocks: same machine, wall clock). In a cluster the
+//! supervisor runs the schedule ([`Schedule`]), so messages are not multiplied by the processes.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -18,29 +19,59 @@ pub fn payload(seq: u64, scheduled_us: u64, size: usize) -> String {
     s
 }
 
+/// A fixed publishing schedule (open model: a late tick keeps its scheduled time).
+#[derive(Debug)]
+pub struct Schedule {
+    period: Duration,
+    start_wall: Duration,
+    iv: tokio::time::Interval,
+    n: u64,
+}
+
+impl Schedule {
+    /// `rate` messages per second (must be > 0).
+    pub fn new(rate: f64) -> Schedule {
+        let period = Duration::from_secs_f64(1.0 / rate);
+        let start_wall = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let mut iv = tokio::time::interval(period);
+        iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        Schedule {
+            period,
+            start_wall,
+            iv,
+            n: 0,
+        }
+    }
+
+    /// Waits for the next tick; returns its scheduled wall-clock time in µs since the epoch.
+    pub async fn next(&mut self) -> u64 {
+        self.iv.tick().await;
+        let scheduled = self.start_wall + self.period.mul_f64(self.n as f64);
+        self.n += 1;
+        scheduled.as_micros() as u64
+    }
+}
+
 /// Publishes until `shutdown`.
 pub async fn run(state: State, shutdown: CancellationToken) {
     let rate = state.args.publish_rate;
     if rate <= 0.0 {
         return;
     }
-    let period = Duration::from_secs_f64(1.0 / rate);
-    let start_wall = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default();
-    let mut iv = tokio::time::interval(period);
-    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let topic = state.hub.topic(&state.args.publish_topic);
-    let mut n: u64 = 0;
+    let Ok(topic) = state.hub.topic(&state.args.publish_topic) else {
+        eprintln!("pushbench serve: internal publisher: --max-topics reached; not publishing");
+        return;
+    };
+    let mut schedule = Schedule::new(rate);
     loop {
-        tokio::select! {
+        let scheduled_us = tokio::select! {
             _ = shutdown.cancelled() => return,
-            _ = iv.tick() => {}
-        }
-        let scheduled = start_wall + period.mul_f64(n as f64);
-        n += 1;
+            t = schedule.next() => t,
+        };
         let seq = topic.latest() + 1;
-        let data = payload(seq, scheduled.as_micros() as u64, state.args.payload_bytes);
+        let data = payload(seq, scheduled_us, state.args.payload_bytes);
         if topic.publish(None, &data).is_ok() {
             state
                 .metrics

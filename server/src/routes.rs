@@ -20,7 +20,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use crate::counting::{ConnCell, ResponseDone};
 use crate::hub::valid_name;
 use crate::metrics::Technique;
-use crate::{State, long_poll, poll, sse, stream, ws};
+use crate::{PublishError, State, long_poll, poll, sse, stream, ws};
 
 /// A boxed response body.
 pub type BoxBody = UnsyncBoxBody<Bytes, io::Error>;
@@ -132,16 +132,18 @@ enum Route<'a> {
     Stats,
     Metrics,
     StatsReset,
+    DebugPanic,
     Topic(Technique, &'a str),
     NotFound,
 }
 
-fn parse_route(path: &str) -> Route<'_> {
+fn parse_route(path: &str, debug_panic: bool) -> Route<'_> {
     match path {
         "/" | "/index.html" => return Route::Demo,
         "/stats" => return Route::Stats,
         "/metrics" => return Route::Metrics,
         "/stats/reset" => return Route::StatsReset,
+        "/debug/panic" if debug_panic => return Route::DebugPanic,
         _ => {}
     }
     let Some((prefix, topic)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
@@ -186,7 +188,7 @@ async fn dispatch(
     cell: &Arc<ConnCell>,
 ) -> Response<BoxBody> {
     let path = req.uri().path().to_owned();
-    let route = parse_route(&path);
+    let route = parse_route(&path, state.args.debug_panic_route);
     let technique = match route {
         Route::Topic(t, _) => t,
         _ => Technique::Other,
@@ -214,19 +216,23 @@ async fn dispatch(
     }
     match route {
         Route::Demo => full(StatusCode::OK, "text/html; charset=utf-8", DEMO_HTML),
-        Route::Stats => json_no_store(state.stats_json().to_string()),
-        Route::Metrics => {
-            let body = state.metrics.prometheus(state.hub.topic_count());
-            full(
+        Route::Stats => match state.stats_json().await {
+            Ok(v) => json_no_store(v.to_string()),
+            Err(e) => unavailable(e),
+        },
+        Route::Metrics => match state.stats_json().await {
+            Ok(v) => full(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                body,
-            )
-        }
-        Route::StatsReset => {
-            state.metrics.reset();
-            json_no_store("{\"reset\":true}")
-        }
+                crate::metrics::prometheus(&v),
+            ),
+            Err(e) => unavailable(e),
+        },
+        Route::StatsReset => match state.reset_stats().await {
+            Ok(()) => json_no_store("{\"reset\":true}"),
+            Err(e) => unavailable(e),
+        },
+        Route::DebugPanic => panic!("GET /debug/panic (--debug-panic-route): a deliberate panic"),
         Route::NotFound => unreachable!("answered above"),
         Route::Topic(t, topic) => {
             if !valid_name(topic) {
@@ -307,13 +313,23 @@ async fn publish(req: Request<Incoming>, state: &State, topic: &str) -> Response
     let Ok(data) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "bad payload: not UTF-8");
     };
-    match state.publish(topic, event.as_deref(), data) {
+    match state.publish_anywhere(topic, event.as_deref(), data).await {
         Ok(seq) => {
             let topic_json = serde_json::to_string(topic).unwrap_or_default();
             json_no_store(format!("{{\"topic\":{topic_json},\"id\":{seq}}}"))
         }
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(PublishError::Encode(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Err(e) => unavailable(e),
     }
+}
+
+/// `503` with `Retry-After: 1`: the server cannot do this now (too many topics, a cluster
+/// supervisor that does not answer); the body says why.
+pub fn unavailable(why: impl std::fmt::Display) -> Response<BoxBody> {
+    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, why.to_string());
+    r.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    r
 }
 
 fn too_large(max: usize) -> Response<BoxBody> {

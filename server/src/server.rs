@@ -114,7 +114,9 @@ async fn connection(state: State, stream: TcpStream, cell: std::sync::Arc<ConnCe
     loop {
         tokio::select! {
             r = conn.as_mut() => {
-                if r.is_err() {
+                // A connection closed for sending no request head in time is not an error
+                // of the server or of a request (--header-read-timeout).
+                if r.is_err_and(|e| !e.is_timeout()) {
                     state.metrics.connection_errors.fetch_add(1, Relaxed);
                 }
                 return;
@@ -169,8 +171,16 @@ pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, Serv
 }
 
 /// Runs `pushbench serve` until Ctrl-C or SIGTERM. Prints `listening on http://ADDR:PORT`
-/// (the real port) as the first line on stdout.
+/// (the real port) as the first line on stdout. With `--processes N` (N > 1) this process
+/// becomes the supervisor of N server processes (see `cluster`); with the hidden
+/// `--cluster-child` it is one of them.
 pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
+    if args.cluster_child.is_some() {
+        return crate::cluster::child::serve(args).await;
+    }
+    if args.processes > 1 {
+        return crate::cluster::supervise(args).await;
+    }
     let state = Shared::new(args)?;
     let listener = bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|source| ServerError::Bind {

@@ -39,7 +39,10 @@ pub fn handle(
             Err(e) => return e.response(),
         },
     };
-    let topic = state.hub.topic(topic);
+    let topic = match state.hub.topic(topic) {
+        Ok(t) => t,
+        Err(e) => return crate::routes::unavailable(e),
+    };
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Sse);
     let mut prefix = BytesMut::from(&sse_retry(RETRY_MS)[..]);
     if let Some(g) = gap {

@@ -27,7 +27,10 @@ pub fn handle(
         Ok(s) => s,
         Err(e) => return e.response(),
     };
-    let topic = state.hub.topic(topic);
+    let topic = match state.hub.topic(topic) {
+        Ok(t) => t,
+        Err(e) => return crate::routes::unavailable(e),
+    };
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Stream);
     let prefix = gap.map(|g| Bytes::from(format!("{}\n", g.object_json())));
     let body = http_body(sub, prefix, Message::ndjson, STREAM_HEARTBEAT);

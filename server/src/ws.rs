@@ -89,8 +89,11 @@ pub fn handle(
             "bad WebSocket handshake: Sec-WebSocket-Key",
         );
     };
+    let topic = match state.hub.topic(topic) {
+        Ok(t) => t,
+        Err(e) => return crate::routes::unavailable(e),
+    };
     let on_upgrade = hyper::upgrade::on(&mut req);
-    let topic = state.hub.topic(topic);
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Ws);
     let (st, cell) = (state.clone(), cell.clone());
     state.tasks.spawn(async move {

@@ -1,0 +1,249 @@
+//! A cluster child's side: the [`Link`] to the supervisor (requests with ids, answered out of
+//! band) and [`serve`], which runs the ordinary server on the shared port while relaying the
+//! supervisor's messages into the hub with their assigned seqs. When the supervisor's socket
+//! closes (it died), the child shuts down gracefully and exits with an error: no orphans.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+
+use super::{ClusterError, ToChild, ToSupervisor, encode, framed};
+use crate::{ServeArgs, ServerError, Shared, State, server};
+
+/// How long a child waits for the supervisor to answer a request.
+const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// An answer of the supervisor to one request of this child.
+#[derive(Debug)]
+enum Answer {
+    Published(Result<u64, String>),
+    Stats(Value),
+    WasReset,
+}
+
+/// A child's connection to its supervisor.
+#[derive(Debug)]
+pub struct Link {
+    tx: mpsc::UnboundedSender<Bytes>,
+    next: AtomicU64,
+    pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
+    gone: AtomicBool,
+}
+
+/// Why a publish through the supervisor failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// The supervisor refused it (e.g. too many topics).
+    #[error("{0}")]
+    Refused(String),
+    #[error(transparent)]
+    Cluster(#[from] ClusterError),
+}
+
+impl Link {
+    fn new(tx: mpsc::UnboundedSender<Bytes>) -> Link {
+        Link {
+            tx,
+            next: AtomicU64::new(1),
+            pending: Mutex::new(HashMap::new()),
+            gone: AtomicBool::new(false),
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, HashMap<u64, oneshot::Sender<Answer>>> {
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn send(&self, msg: &ToSupervisor) -> Result<(), ClusterError> {
+        self.tx
+            .send(encode(msg))
+            .map_err(|_| ClusterError::SupervisorGone)
+    }
+
+    async fn call(&self, make: impl FnOnce(u64) -> ToSupervisor) -> Result<Answer, ClusterError> {
+        if self.gone.load(Relaxed) {
+            return Err(ClusterError::SupervisorGone);
+        }
+        let req = self.next.fetch_add(1, Relaxed);
+        let (tx, rx) = oneshot::channel();
+        self.pending().insert(req, tx);
+        if let Err(e) = self.send(&make(req)) {
+            self.pending().remove(&req);
+            return Err(e);
+        }
+        match tokio::time::timeout(ANSWER_TIMEOUT, rx).await {
+            Ok(Ok(a)) => Ok(a),
+            Ok(Err(_)) => Err(ClusterError::SupervisorGone),
+            Err(_) => {
+                self.pending().remove(&req);
+                Err(ClusterError::Timeout)
+            }
+        }
+    }
+
+    fn answer(&self, req: u64, a: Answer) {
+        if let Some(tx) = self.pending().remove(&req) {
+            let _ = tx.send(a);
+        }
+    }
+
+    /// The supervisor is gone: every waiting request fails.
+    fn close(&self) {
+        self.gone.store(true, Relaxed);
+        self.pending().clear();
+    }
+
+    /// Publishes through the supervisor; returns the assigned seq once the supervisor has
+    /// relayed the message (to this child too: it is in the hub when this returns).
+    pub async fn publish(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<u64, RelayError> {
+        let a = self
+            .call(|req| ToSupervisor::Publish {
+                req,
+                topic: topic.to_string(),
+                event: event.map(str::to_string),
+                data: data.to_string(),
+            })
+            .await?;
+        match a {
+            Answer::Published(Ok(seq)) => Ok(seq),
+            Answer::Published(Err(why)) => Err(RelayError::Refused(why)),
+            _ => Err(ClusterError::SupervisorGone.into()),
+        }
+    }
+
+    /// The whole server's `/stats` document.
+    pub async fn stats(&self) -> Result<Value, ClusterError> {
+        match self.call(|req| ToSupervisor::Stats { req }).await? {
+            Answer::Stats(v) => Ok(v),
+            _ => Err(ClusterError::SupervisorGone),
+        }
+    }
+
+    /// Resets the counters of every process.
+    pub async fn reset(&self) -> Result<(), ClusterError> {
+        match self.call(|req| ToSupervisor::Reset { req }).await? {
+            Answer::WasReset => Ok(()),
+            _ => Err(ClusterError::SupervisorGone),
+        }
+    }
+}
+
+/// Runs this process as a cluster child (`--cluster-child SOCKET`): connects to the
+/// supervisor, listens on `--listen` with SO_REUSEPORT, says it is ready, then serves until the
+/// supervisor says to shut down, SIGTERM arrives, or the supervisor's socket closes (an error).
+/// SIGINT is ignored: on Ctrl-C in a terminal the supervisor gets it too and stops the children.
+pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
+    let path = args
+        .cluster_child
+        .clone()
+        .ok_or_else(|| ServerError::Config("--cluster-child is missing".into()))?;
+    let cluster_err = |e: std::io::Error| ServerError::Cluster(ClusterError::Io(e));
+    let sock = UnixStream::connect(&path).await.map_err(cluster_err)?;
+    let (mut sink, mut frames) = framed(sock, args.max_payload_bytes).split();
+    let (tx, mut rx) = mpsc::unbounded_channel::<Bytes>();
+    let link = Arc::new(Link::new(tx));
+    let index = args.cluster_index;
+    let listen = args.listen;
+    let state = Shared::with_link(args, link.clone())?;
+    let listener = server::bind_with(listen, true)?;
+
+    tokio::spawn(async move {
+        while let Some(frame) = rx.recv().await {
+            if sink.send(frame).await.is_err() {
+                break;
+            }
+        }
+    });
+    link.send(&ToSupervisor::Ready {
+        index,
+        pid: std::process::id(),
+    })
+    .map_err(ServerError::Cluster)?;
+
+    let shutdown = CancellationToken::new();
+    let lost = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let (state, link, shutdown, lost) =
+            (state.clone(), link.clone(), shutdown.clone(), lost.clone());
+        tokio::spawn(async move {
+            while let Some(frame) = frames.next().await {
+                let Ok(frame) = frame else { break };
+                match serde_json::from_slice::<ToChild>(&frame) {
+                    Ok(ToChild::Shutdown) => {
+                        shutdown.cancel();
+                        return;
+                    }
+                    Ok(msg) => relay(&state, &link, msg),
+                    Err(e) => eprintln!("pushbench serve (child {index}): {e}"),
+                }
+            }
+            lost.store(true, Relaxed);
+            link.close();
+            shutdown.cancel();
+        })
+    };
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .map_err(ServerError::Signal)?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .map_err(ServerError::Signal)?;
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = int.recv() => continue,
+                _ = term.recv() => break,
+            }
+        }
+        trigger.cancel();
+    });
+    server::run(listener, state, shutdown).await;
+    reader.abort();
+    if lost.load(Relaxed) {
+        return Err(ServerError::Cluster(ClusterError::SupervisorGone));
+    }
+    Ok(())
+}
+
+/// Handles one frame from the supervisor (all but `Shutdown`).
+fn relay(state: &State, link: &Link, msg: ToChild) {
+    match msg {
+        ToChild::Message {
+            topic,
+            seq,
+            event,
+            data,
+        } => {
+            let t = state.hub.topic_unlimited(&topic);
+            if let Err(e) = t.insert(seq, event.as_deref(), &data) {
+                eprintln!("pushbench serve: message {seq} of {topic}: {e}");
+            }
+        }
+        ToChild::Published { req, result } => link.answer(req, Answer::Published(result)),
+        ToChild::Stats { req, stats } => link.answer(req, Answer::Stats(stats)),
+        ToChild::WasReset { req } => link.answer(req, Answer::WasReset),
+        ToChild::Collect { collect } => {
+            let _ = link.send(&ToSupervisor::Local {
+                collect,
+                stats: state.local_stats_json(),
+            });
+        }
+        ToChild::Reset { collect } => {
+            state.metrics.reset();
+            let _ = link.send(&ToSupervisor::ResetDone { collect });
+        }
+        ToChild::Shutdown => {}
+    }
+}

@@ -1,0 +1,222 @@
+//! Several server processes behind one port (`pushbench serve --processes N`): a supervisor
+//! and N children. The children share the port with SO_REUSEPORT and serve clients; the
+//! supervisor holds no client connection. It is the one place where sequence numbers are
+//! assigned: a child forwards every publish to it, it gives the message the topic's next seq and
+//! relays it to every child (each inserts it into its hub with that seq), then acknowledges the
+//! publish to the child that received it. So every subscriber, on whichever process, sees every
+//! message of its topic with the same ids, and a client may resume on any process.
+//!
+//! Each child talks to the supervisor over its own Unix stream socket, one JSON document per
+//! length-delimited frame ([`ToSupervisor`], [`ToChild`]). `/stats` and `/metrics` on any child
+//! ask the supervisor, which collects every child's own figures and sums them ([`merge`]).
+//!
+//! Modules: `child` (a child's side: the link, the relay into its hub), `supervisor` (spawning,
+//! sequence numbers, relaying, stats, shutdown and the death of a child).
+
+pub mod child;
+pub mod supervisor;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::net::UnixStream;
+use tokio_util::codec::{Framed, LengthDelimitedCodec};
+
+use crate::metrics::{ProcessStats, Technique, technique_keys};
+
+pub use child::Link;
+pub use supervisor::supervise;
+
+/// What a child sends to the supervisor.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToSupervisor {
+    /// The child listens on the port and is ready.
+    Ready { index: u32, pid: u32 },
+    /// A `POST /publish` arrived at this child: assign a seq and relay it.
+    Publish {
+        req: u64,
+        topic: String,
+        event: Option<String>,
+        data: String,
+    },
+    /// A `/stats` or `/metrics` arrived: the whole server's figures, please.
+    Stats { req: u64 },
+    /// A `POST /stats/reset` arrived: reset every process.
+    Reset { req: u64 },
+    /// This child's own `/stats` document, answering [`ToChild::Collect`].
+    Local { collect: u64, stats: Value },
+    /// This child reset its counters, answering [`ToChild::Reset`].
+    ResetDone { collect: u64 },
+}
+
+/// What the supervisor sends to a child.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "t", rename_all = "snake_case")]
+pub enum ToChild {
+    /// A message with its assigned seq: insert it into the hub.
+    Message {
+        topic: String,
+        seq: u64,
+        event: Option<String>,
+        data: String,
+    },
+    /// The answer to [`ToSupervisor::Publish`]: the seq, or why it was refused.
+    Published {
+        req: u64,
+        result: Result<u64, String>,
+    },
+    /// The answer to [`ToSupervisor::Stats`]: the whole server's `/stats` document.
+    Stats { req: u64, stats: Value },
+    /// The answer to [`ToSupervisor::Reset`].
+    WasReset { req: u64 },
+    /// Send your own `/stats` document ([`ToSupervisor::Local`]).
+    Collect { collect: u64 },
+    /// Reset your counters ([`ToSupervisor::ResetDone`]).
+    Reset { collect: u64 },
+    /// Shut down gracefully.
+    Shutdown,
+}
+
+/// Errors of the cluster plumbing.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("the cluster supervisor is gone")]
+    SupervisorGone,
+    #[error("the cluster supervisor did not answer in time")]
+    Timeout,
+    #[error("bad cluster frame: {0}")]
+    Frame(#[from] serde_json::Error),
+    #[error("cluster socket: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A framed supervisor-child socket. Frames may hold a payload of `max_payload_bytes`
+/// escaped into JSON (up to 6 bytes per byte) plus the envelope.
+pub fn framed(
+    stream: UnixStream,
+    max_payload_bytes: usize,
+) -> Framed<UnixStream, LengthDelimitedCodec> {
+    let max = max_payload_bytes
+        .saturating_mul(6)
+        .saturating_add(1 << 20)
+        .max(8 << 20);
+    Framed::new(
+        stream,
+        LengthDelimitedCodec::builder()
+            .max_frame_length(max)
+            .new_codec(),
+    )
+}
+
+/// Encodes a frame.
+pub fn encode<T: Serialize>(msg: &T) -> Bytes {
+    Bytes::from(serde_json::to_vec(msg).expect("cluster frames serialize"))
+}
+
+/// The whole server's `/stats` document from each child's own (`parts`, in child order), the
+/// supervisor's own process figures, the number of messages published and its uptime: counters
+/// and gauges are summed; `topics` is the largest count of any child (every child holds every
+/// published topic); `process` sums CPU, memory and descriptors of all processes (supervisor
+/// included); `per_process` lists each one.
+pub fn merge(parts: &[Value], supervisor: ProcessStats, published: u64, uptime_s: f64) -> Value {
+    let u = |v: &Value| v.as_u64().unwrap_or(0);
+    let sum = |key: &str| parts.iter().map(|p| u(&p[key])).sum::<u64>();
+    let mut techniques = serde_json::Map::new();
+    for t in Technique::ALL {
+        let mut o = serde_json::Map::new();
+        for k in technique_keys() {
+            let total: u64 = parts.iter().map(|p| u(&p["techniques"][t.name()][k])).sum();
+            o.insert(k.into(), total.into());
+        }
+        techniques.insert(t.name().into(), o.into());
+    }
+    let mut per_process = vec![serde_json::json!({
+        "role": "supervisor",
+        "pid": supervisor.pid,
+        "cpu_seconds": supervisor.cpu_seconds,
+        "rss_bytes": supervisor.rss_bytes,
+        "open_fds": supervisor.open_fds,
+        "connections": 0,
+    })];
+    let mut total = supervisor;
+    for (i, p) in parts.iter().enumerate() {
+        let pr = &p["process"];
+        let cpu = pr["cpu_seconds"].as_f64().unwrap_or(0.0);
+        total.cpu_seconds += cpu;
+        total.rss_bytes += u(&pr["rss_bytes"]);
+        total.open_fds += u(&pr["open_fds"]);
+        per_process.push(serde_json::json!({
+            "role": "child",
+            "index": i,
+            "pid": u(&pr["pid"]),
+            "cpu_seconds": cpu,
+            "rss_bytes": u(&pr["rss_bytes"]),
+            "open_fds": u(&pr["open_fds"]),
+            "connections": u(&p["open_connections"]),
+        }));
+    }
+    serde_json::json!({
+        "uptime_s": uptime_s,
+        "published": published,
+        "topics": parts.iter().map(|p| u(&p["topics"])).max().unwrap_or(0),
+        "connection_errors": sum("connection_errors"),
+        "rejected_connections": sum("rejected_connections"),
+        "open_connections": sum("open_connections"),
+        "processes": parts.len(),
+        "process": total.json(),
+        "per_process": per_process,
+        "techniques": techniques,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::Metrics;
+    use std::sync::atomic::Ordering::Relaxed;
+
+    #[test]
+    fn merge_sums_counters_and_processes() {
+        let a = Metrics::default();
+        let b = Metrics::default();
+        a.of(Technique::Sse).delivered.fetch_add(5, Relaxed);
+        b.of(Technique::Sse).delivered.fetch_add(7, Relaxed);
+        b.of(Technique::Ws).connections.fetch_add(2, Relaxed);
+        a.open_connections.fetch_add(1, Relaxed);
+        b.open_connections.fetch_add(2, Relaxed);
+        b.connection_errors.fetch_add(1, Relaxed);
+        let sup = ProcessStats {
+            pid: 1,
+            cpu_seconds: 0.5,
+            rss_bytes: 100,
+            open_fds: 3,
+        };
+        let parts = [a.stats_json(2), b.stats_json(3)];
+        let m = merge(&parts, sup, 9, 1.0);
+        assert_eq!(m["techniques"]["sse"]["delivered"], 12);
+        assert_eq!(m["techniques"]["ws"]["connections"], 2);
+        assert_eq!(m["open_connections"], 3);
+        assert_eq!(m["connection_errors"], 1);
+        assert_eq!(m["published"], 9);
+        assert_eq!(m["topics"], 3);
+        assert_eq!(m["processes"], 2);
+        let list = m["per_process"].as_array().unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[1]["connections"], 1);
+        assert_eq!(list[2]["connections"], 2);
+        let rss: u64 = list.iter().map(|p| p["rss_bytes"].as_u64().unwrap()).sum();
+        assert_eq!(m["process"]["rss_bytes"], rss);
+        assert_eq!(m["process"]["pid"], 1);
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let f = ToChild::Published {
+            req: 3,
+            result: Err("too many".into()),
+        };
+        let back: ToChild = serde_json::from_slice(&encode(&f)).unwrap();
+        assert!(matches!(back, ToChild::Published { req: 3, result: Err(e) } if e == "too many"));
+    }
+}
