@@ -19,6 +19,16 @@ use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
 use tokio_util::sync::CancellationToken;
 
+/// The server child process, killed however the benchmark ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
         .ok()
@@ -31,13 +41,15 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn poll_throughput_against_wrk() {
     let connections: u64 = env_or("PB_BENCH_CONNECTIONS", 64);
     let seconds: u64 = env_or("PB_BENCH_SECONDS", 5);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_pushbench"))
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr: SocketAddr = line
@@ -98,8 +110,7 @@ fn poll_throughput_against_wrk() {
             .find_map(|l| l.strip_prefix("Requests/sec:"))
             .and_then(|v| v.trim().parse::<f64>().ok())
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
     match theirs {
         Some(w) => println!(
             "poll, {connections} connections, {seconds} s, one thread each: pushbench {ours:.0} req/s, \

@@ -1,19 +1,21 @@
 //! Memory per idle client (a benchmark, not run by default): starts `pushbench serve` as a
 //! child process, opens N idle clients of one technique in this process, and prints how much
-//! this process's resident memory (VmRSS) grew per client.
+//! this process's resident memory (VmRSS) grew per client. Then publishes a few 256-byte
+//! messages at 1/s (`PB_MEM_PUBLISH`, default 5) and checks every client got every one.
 //!
 //! ```sh
 //! PB_MEM_TECHNIQUE=sse PB_MEM_CLIENTS=10000 \
 //!   cargo test --release -p loadgen --test clients_memory -- --ignored --nocapture
 //! ```
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadgen::clients::{ClientSpec, run_client};
+use loadgen::payload;
 use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
 use tokio_util::sync::CancellationToken;
@@ -25,6 +27,30 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap()
+}
+
+/// Publishes one payload to topic `idle` (blocking, one connection).
+fn publish(addr: SocketAddr, body: &str) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    write!(
+        s,
+        "POST /publish/idle HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}
+
+/// The server child process, killed however the benchmark ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
@@ -42,14 +68,16 @@ fn memory_per_idle_client() {
         .parse()
         .unwrap();
     let n: u64 = env_or("PB_MEM_CLIENTS", 10_000);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--heartbeat", "60s"])
-        .args(["--long-poll-timeout", "120s", "--max-connections", "19000"])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_pushbench"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--heartbeat", "60s"])
+            .args(["--long-poll-timeout", "120s", "--max-connections", "19000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
+    BufReader::new(child.0.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     let addr: SocketAddr = line
@@ -73,8 +101,8 @@ fn memory_per_idle_client() {
         path_prefix: String::new(),
         topic: "idle".into(),
         topic_index: 0,
-        // Idle short-pollers still poll; once a minute keeps them parked between polls.
-        poll_interval: Duration::from_secs(60),
+        // Short pollers poll every second (`PB_MEM_POLL_MS`) so that they see the messages.
+        poll_interval: Duration::from_millis(env_or("PB_MEM_POLL_MS", 1000)),
         long_poll_timeout: Duration::from_secs(120),
         connect_timeout: Duration::from_secs(10),
         read_timeout: Duration::from_secs(120),
@@ -110,12 +138,45 @@ fn memory_per_idle_client() {
         (after - before) as f64 / n as f64
     );
     assert_eq!(s.connections, n, "not every client connected");
+
+    // Then a few messages at 1/s to all of them: nothing may be lost.
+    let messages: u64 = env_or("PB_MEM_PUBLISH", 5);
+    rec.window.open(0, 1);
+    for seq in 1..=messages {
+        let h = payload::Header {
+            topic: 0,
+            seq,
+            scheduled_us: payload::now_us(),
+        };
+        publish(addr, &payload::encode(h, 256));
+        if seq < messages {
+            std::thread::sleep(Duration::from_secs(1));
+        }
+    }
+    rec.window.close(0, messages);
+    let expected = n * messages;
+    let t = Instant::now();
+    while rec.snapshot().delivered < expected && t.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = rec.snapshot();
+    let lat = rec.latency();
+    println!(
+        "{technique}: {messages} messages at 1/s to {n} clients: delivered {} of {expected}, \
+         duplicates {}, errors {:?}, latency p50 {} µs, p99 {} µs, max {} µs",
+        s.delivered,
+        s.duplicates,
+        s.error_map(),
+        lat.value_at_quantile(0.5),
+        lat.value_at_quantile(0.99),
+        lat.max()
+    );
+    assert_eq!(s.delivered, expected);
     stop.cancel();
     rt.block_on(async {
         for t in tasks {
             let _ = t.await;
         }
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    drop(child);
 }
