@@ -6,7 +6,13 @@
 //!   against requests per second, since its work follows the poll schedule, not the messages);
 //! - requests: per delivered message (per client-second for short poll);
 //! - bytes on the wire per delivered message, as framing overhead over the payload, so a
-//!   target with another payload size is answered.
+//!   target with another payload size is answered (short poll: overhead per request, since
+//!   every poll pays its headers whether or not it carries a message).
+//!
+//! Extrapolation is judged per machine, where the fits apply: a figure is labelled
+//! extrapolated when one machine's share of the target (clients, messages/s) lies outside the
+//! range the sweep measured, or when the target's rate or payload size lies outside the
+//! measured ones (per-message costs were measured at those).
 //!
 //! Assumptions (stated in every plan): the target runs on machines like the one measured; costs
 //! stay linear; the sweep's knee (largest client count that met the objective) is the most one
@@ -62,11 +68,17 @@ pub struct TechniquePlan {
     pub bandwidth_up_bytes_per_s: f64,
     pub cores: f64,
     pub memory_bytes: f64,
-    pub machines: u64,
-    /// What decided the machine count: `knee`, `cpu` or `memory`.
+    /// Machines needed; None when no step met the objective (the per-machine limit is unknown).
+    pub machines: Option<u64>,
+    /// What decided the machine count: `knee`, `cpu`, `memory` or `unknown`.
     pub machines_limited_by: &'static str,
-    /// True when the target lies outside the measured range of any fit.
-    pub extrapolated: bool,
+    /// True when no step missed the objective: the real per-machine limit is above the knee.
+    pub knee_is_lower_bound: bool,
+    /// The figures resting on an extrapolation: any of `machines`, `cores`, `memory`,
+    /// `bandwidth`, `requests`.
+    pub extrapolated: Vec<&'static str>,
+    /// Caveats in words.
+    pub notes: Vec<String>,
     pub memory_fit: LinearFit,
     pub cpu_fit: LinearFit,
     pub requests_fit: LinearFit,
@@ -74,6 +86,8 @@ pub struct TechniquePlan {
     pub bytes_up_fit: LinearFit,
     /// The steps used (those that met the objective, or all when fewer than 2 did).
     pub steps_used: usize,
+    /// Smallest and largest client count of the steps used.
+    pub measured_clients: (u64, u64),
 }
 
 /// Why a technique could not be planned.
@@ -85,8 +99,8 @@ pub enum PlanError {
         what: &'static str,
         source: FitError,
     },
-    #[error("{0}: no sweep steps")]
-    NoSteps(Technique),
+    #[error("no sweep steps")]
+    NoSteps,
 }
 
 /// Plans one technique from its sweep steps.
@@ -94,7 +108,7 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
     let technique = steps
         .first()
         .map(|s| s.technique)
-        .ok_or(PlanError::NoSteps(Technique::Sse))?;
+        .ok_or(PlanError::NoSteps)?;
     let knee_clients = steps.iter().filter(|s| s.slo_met).map(|s| s.clients).max();
     let met: Vec<&Step> = steps.iter().filter(|s| s.slo_met).collect();
     let used: Vec<&Step> = if met.len() >= 2 {
@@ -143,17 +157,16 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
             .collect::<Vec<_>>(),
     )
     .map_err(fit_err("requests"))?;
-    // Framing overhead per delivered message, over the payload.
+    // Framing overhead over the payload: per delivered message, or per request for short
+    // poll (every poll pays its headers, with or without a message).
     let overhead = |bytes: u64, s: &Step, payload: bool| {
-        (
-            s.delivered as f64,
-            bytes as f64
-                - if payload {
-                    (s.payload_bytes * s.delivered) as f64
-                } else {
-                    0.0
-                },
-        )
+        let x = if poll { s.requests } else { s.delivered } as f64;
+        let carried = if payload {
+            (s.payload_bytes * s.delivered) as f64
+        } else {
+            0.0
+        };
+        (x, bytes as f64 - carried)
     };
     let bytes_down_fit = fit_through_origin(
         &used
@@ -178,9 +191,7 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
         requests_fit.slope * msgs_per_s
     };
     let work_target = if poll { requests_per_s } else { msgs_per_s };
-    let by_knee = knee_clients
-        .map(|k| (clients / k.max(1) as f64).ceil())
-        .unwrap_or(f64::INFINITY);
+    let by_knee = knee_clients.map(|k| (clients / k.max(1) as f64).ceil());
     let cpu_variable = (cpu_fit.slope * work_target).max(0.0);
     let mem_variable = (memory_fit.slope * clients).max(0.0);
     let base_mem = memory_fit.intercept.max(0.0);
@@ -188,21 +199,103 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
     // Machines needed by each limit (each machine carries its own base cost).
     let by_cpu = (cpu_variable / (target.machine_cores - base_cpu).max(1e-9)).ceil();
     let by_mem = (mem_variable / (target.machine_memory_bytes - base_mem).max(1.0)).ceil();
-    let (machines, limited_by) = [(by_knee, "knee"), (by_cpu, "cpu"), (by_mem, "memory")]
-        .into_iter()
-        .fold(
-            (1.0_f64, "knee"),
-            |acc, (m, why)| if m > acc.0 { (m, why) } else { acc },
-        );
-    let machines_u = if machines.is_finite() {
-        machines as u64
-    } else {
-        u64::MAX
+    let mut notes = Vec::new();
+    let (machines, limited_by) = match by_knee {
+        Some(k) => [(k, "knee"), (by_cpu, "cpu"), (by_mem, "memory")]
+            .into_iter()
+            .fold(
+                (1.0_f64, "knee"),
+                |acc, (m, why)| {
+                    if m > acc.0 { (m, why) } else { acc }
+                },
+            ),
+        None => {
+            notes.push(
+                "no step met the objective: the per-machine limit is unknown, so is the \
+                 machine count (figures assume the fitted costs hold)"
+                    .to_string(),
+            );
+            (by_cpu.max(by_mem).max(1.0), "unknown")
+        }
     };
-    let mf = machines.min(1e12);
-    let extrapolated = memory_fit.extrapolates(clients)
-        || cpu_fit.extrapolates(work_target / mf)
-        || memory_fit.extrapolates(clients / mf);
+    let mf = if machines.is_finite() {
+        machines.min(1e12)
+    } else {
+        1e12
+    };
+    let knee_is_lower_bound = knee_clients.is_some() && steps.iter().all(|s| s.slo_met);
+    if knee_is_lower_bound {
+        notes.push(
+            "no step missed the objective: the knee is a lower bound, the machine count an \
+             upper bound"
+                .to_string(),
+        );
+    }
+    if used.iter().any(|s| !s.slo_met) {
+        notes
+            .push("fewer than 2 steps met the objective: the fits include overloaded steps".into());
+    }
+
+    // Extrapolation, judged per machine (where the fits were measured).
+    let range = |f: fn(&Step) -> f64| {
+        used.iter()
+            .map(|s| f(s))
+            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+                (a.min(v), b.max(v))
+            })
+    };
+    let outside = |v: f64, (lo, hi): (f64, f64)| v < lo * (1.0 - 1e-9) || v > hi * (1.0 + 1e-9);
+    let rate_out = outside(target.rate, range(|s| s.rate));
+    let payload_out = outside(
+        target.payload_bytes as f64,
+        range(|s| s.payload_bytes as f64),
+    );
+    if rate_out {
+        notes.push(format!(
+            "target rate {} msg/s lies outside the measured rate(s): per-message costs{} were \
+             measured at another rate",
+            target.rate,
+            if by_knee.is_some() {
+                " and the knee"
+            } else {
+                ""
+            }
+        ));
+    }
+    if payload_out {
+        notes.push(format!(
+            "payload {} B lies outside the measured payload size(s): framing is assumed not to \
+             change with it",
+            target.payload_bytes
+        ));
+    }
+    let mem_out = memory_fit.extrapolates(clients / mf);
+    let cpu_out = cpu_fit.extrapolates(work_target / mf) || rate_out;
+    let mut extrapolated = Vec::new();
+    if by_knee.is_none()
+        || (limited_by == "knee" && rate_out)
+        || (limited_by == "cpu" && cpu_out)
+        || (limited_by == "memory" && mem_out)
+    {
+        extrapolated.push("machines");
+    }
+    if cpu_out {
+        extrapolated.push("cores");
+    }
+    if mem_out {
+        extrapolated.push("memory");
+    }
+    if payload_out || rate_out {
+        extrapolated.push("bandwidth");
+    }
+    if rate_out && !poll {
+        extrapolated.push("requests");
+    }
+    let measured_clients = used.iter().fold((u64::MAX, 0), |(a, b), s| {
+        (a.min(s.clients), b.max(s.clients))
+    });
+    let carried_down = msgs_per_s * target.payload_bytes as f64;
+    let framing_x = if poll { requests_per_s } else { msgs_per_s };
     Ok(TechniquePlan {
         technique,
         knee_clients,
@@ -210,20 +303,22 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
         cpu_core_s_per_unit: cpu_fit.slope,
         cpu_unit: if poll { "request" } else { "message" },
         requests_per_s,
-        bandwidth_down_bytes_per_s: msgs_per_s
-            * (bytes_down_fit.slope + target.payload_bytes as f64),
-        bandwidth_up_bytes_per_s: msgs_per_s * bytes_up_fit.slope,
+        bandwidth_down_bytes_per_s: carried_down + framing_x * bytes_down_fit.slope.max(0.0),
+        bandwidth_up_bytes_per_s: framing_x * bytes_up_fit.slope.max(0.0),
         cores: cpu_variable + base_cpu * mf,
         memory_bytes: mem_variable + base_mem * mf,
-        machines: machines_u,
+        machines: by_knee.map(|_| mf as u64),
         machines_limited_by: limited_by,
+        knee_is_lower_bound,
         extrapolated,
+        notes,
         memory_fit,
         cpu_fit,
         requests_fit,
         bytes_down_fit,
         bytes_up_fit,
         steps_used: used.len(),
+        measured_clients,
     })
 }
 
@@ -270,9 +365,104 @@ mod tests {
         // 1M msgs/s × (60 B framing + 512 B payload)
         assert!((p.bandwidth_down_bytes_per_s - 1e6 * 572.0).abs() < 1.0);
         // 1M clients / 4000 per machine
-        assert_eq!(p.machines, 250);
+        assert_eq!(p.machines, Some(250));
         assert_eq!(p.machines_limited_by, "knee");
-        assert!(p.extrapolated);
+        assert!(!p.knee_is_lower_bound);
+        // 4000 clients per machine lies inside the measured 1000..4000: only the payload
+        // (512 B, measured at 256 B) is outside, which touches the bandwidth alone.
+        assert_eq!(p.extrapolated, vec!["bandwidth"]);
         assert!((p.cores - (20.0 + 0.05 * 250.0)).abs() < 1e-6);
+        assert!((p.memory_bytes - (10_240.0 * 1e6 + 30e6 * 250.0)).abs() < 1.0);
+    }
+
+    #[test]
+    fn memory_can_limit_and_small_machines_extrapolate() {
+        // 1M × 10 KiB = 10.24 GB of connections. On 100 MB machines that is 147 machines,
+        // fewer than the knee's 250: the knee still decides.
+        let target = Target {
+            clients: 1_000_000,
+            rate: 1.0,
+            payload_bytes: 256,
+            machine_cores: 64.0,
+            machine_memory_bytes: 100e6,
+        };
+        let p = plan_technique(&steps(), &target).unwrap();
+        // (100 MB - 30 MB base) / 10 KiB = 6835 clients per machine → 147 machines < 250.
+        assert_eq!(p.machines_limited_by, "knee");
+        let target = Target {
+            machine_memory_bytes: 50e6,
+            ..target
+        };
+        let p = plan_technique(&steps(), &target).unwrap();
+        // 10.24 GB / (50 MB - 30 MB base) = 512 machines of 1953 clients each (inside the
+        // measured 1000..4000, so nothing is extrapolated).
+        assert_eq!(p.machines, Some(512));
+        assert_eq!(p.machines_limited_by, "memory");
+        assert!(p.extrapolated.is_empty(), "{:?}", p.extrapolated);
+    }
+
+    #[test]
+    fn no_knee_means_no_machine_count() {
+        let mut s = steps();
+        for st in &mut s {
+            st.slo_met = false;
+        }
+        let target = Target {
+            clients: 1_000_000,
+            rate: 2.0,
+            payload_bytes: 256,
+            machine_cores: 2.0,
+            machine_memory_bytes: 24e9,
+        };
+        let p = plan_technique(&s, &target).unwrap();
+        assert_eq!(p.knee_clients, None);
+        assert_eq!(p.machines, None);
+        assert_eq!(p.machines_limited_by, "unknown");
+        assert!(p.extrapolated.contains(&"machines"));
+        assert!(
+            p.extrapolated.contains(&"requests"),
+            "rate 2 was not measured"
+        );
+        assert!(!p.notes.is_empty());
+    }
+
+    #[test]
+    fn short_poll_pays_framing_per_request() {
+        // 1 poll/s per client, a message every other poll: 200 B of headers per poll down,
+        // 100 B up, 5 µs of CPU per request.
+        let s: Vec<Step> = [1000u64, 2000, 4000]
+            .iter()
+            .map(|&c| Step {
+                technique: Technique::Poll,
+                clients: c,
+                duration_s: 10.0,
+                rate: 0.5,
+                payload_bytes: 256,
+                delivered: c * 5,
+                requests: c * 10,
+                bytes_up: c * 10 * 100,
+                bytes_down: c * 10 * 200 + c * 5 * 256,
+                server_cpu_s: 5e-6 * (c * 10) as f64,
+                server_rss_bytes: 10_000_000 + 8_000 * c,
+                slo_met: true,
+            })
+            .collect();
+        let target = Target {
+            clients: 100_000,
+            rate: 0.5,
+            payload_bytes: 256,
+            machine_cores: 2.0,
+            machine_memory_bytes: 24e9,
+        };
+        let p = plan_technique(&s, &target).unwrap();
+        assert_eq!(p.cpu_unit, "request");
+        assert!((p.requests_per_s - 100_000.0).abs() < 1e-6);
+        assert!((p.bandwidth_up_bytes_per_s - 100_000.0 * 100.0).abs() < 1e-3);
+        assert!(
+            (p.bandwidth_down_bytes_per_s - (100_000.0 * 200.0 + 50_000.0 * 256.0)).abs() < 1e-3
+        );
+        assert!((p.cpu_core_s_per_unit - 5e-6).abs() < 1e-12);
+        assert!(p.knee_is_lower_bound);
+        assert_eq!(p.machines, Some(25));
     }
 }
