@@ -106,12 +106,11 @@ async fn delivers_everything(technique: Technique) {
     let rec = Arc::new(Recorder::new(technique, 1));
     let stop = CancellationToken::new();
     let clients: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            tokio::spawn(run_client(
-                spec(technique, server.addr),
-                Arc::clone(&rec),
-                stop.clone(),
-            ))
+        .map(|i| {
+            let mut s = spec(technique, server.addr);
+            // Spread over source addresses, as big runs do (client 0 lets the kernel pick).
+            s.source_addr = (i > 0).then(|| std::net::IpAddr::from([127, 0, 0, 1 + i as u8]));
+            tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()))
         })
         .collect();
     assert!(
