@@ -186,3 +186,66 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Debug, Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    #[test]
+    fn child_args_reproduce_the_options() {
+        let parent = Cli::parse_from([
+            "serve",
+            "--processes",
+            "3",
+            "--retention",
+            "7",
+            "--heartbeat",
+            "1500ms",
+            "--long-poll-timeout",
+            "2s",
+            "--max-connections",
+            "99",
+            "--subscriber-queue",
+            "5",
+            "--max-topics",
+            "12",
+            "--header-read-timeout",
+            "250ms",
+            "--allow-origin",
+            "*",
+            "--publish-rate",
+            "4",
+        ])
+        .serve;
+        let listen: SocketAddr = "127.0.0.1:4567".parse().unwrap();
+        let mut argv: Vec<OsString> = vec!["serve".into()];
+        argv.extend(parent.child_args(listen, Path::new("/tmp/s.sock"), 2));
+        let child = Cli::parse_from(argv).serve;
+        assert_eq!(child.listen, listen);
+        assert!(child.reuse_port);
+        assert_eq!(child.processes, 1);
+        assert_eq!(
+            child.cluster_child.as_deref(),
+            Some(Path::new("/tmp/s.sock"))
+        );
+        assert_eq!(child.cluster_index, 2);
+        assert_eq!(child.publish_rate, 0.0, "the supervisor publishes");
+        assert_eq!(child.retention, 7);
+        assert_eq!(child.heartbeat, Duration::from_millis(1500));
+        assert_eq!(child.long_poll_timeout, Duration::from_secs(2));
+        assert_eq!(child.max_connections, 99);
+        assert_eq!(child.subscriber_queue, 5);
+        assert_eq!(child.max_topics, 12);
+        assert_eq!(child.header_read_timeout, Duration::from_millis(250));
+        assert_eq!(child.allow_origin.as_deref(), Some("*"));
+        assert_eq!(child.max_payload_bytes, parent.max_payload_bytes);
+        assert_eq!(child.publish_topic, parent.publish_topic);
+    }
+}

@@ -52,12 +52,8 @@ async fn silent_clients_are_closed_but_streams_and_long_polls_live_on() {
         .await
         .unwrap();
     assert!(read_until_closed(&mut silent).await.is_empty());
-    let answer = read_until_closed(&mut partial).await;
-    assert!(
-        answer.is_empty() || answer.starts_with(b"HTTP/1.1 408"),
-        "{}",
-        String::from_utf8_lossy(&answer)
-    );
+    // Closed without an answer (hyper sends none for a head timeout).
+    assert!(read_until_closed(&mut partial).await.is_empty());
 
     // Held past 1.5 s (5 head timeouts), the long poll answers normally with the message.
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -75,7 +75,7 @@ pub async fn supervise_with(
         };
         procs.push(watch_child(i, child, events_tx.clone()));
     }
-    let ready = wait_ready(&unix, n, args.max_payload_bytes, &mut events).await;
+    let ready = wait_ready(&unix, n, args.max_payload_bytes, &mut events, &mut procs).await;
     let _ = std::fs::remove_file(&sock_path);
     drop(unix);
     let links = match ready {
@@ -224,6 +224,7 @@ async fn wait_ready(
     n: usize,
     max_payload: usize,
     events: &mut mpsc::UnboundedReceiver<Event>,
+    procs: &mut [Proc],
 ) -> Result<Vec<(Sink, Stream)>, ServerError> {
     let mut slots: Vec<Option<(Sink, Stream)>> = (0..n).map(|_| None).collect();
     let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
@@ -258,6 +259,7 @@ async fn wait_ready(
             }
             ev = events.recv() => {
                 if let Some(Event::Exited(i, pid, status)) = ev {
+                    procs[i].exited = true;
                     return Err(ServerError::ChildFailed(format!(
                         "process {i} (pid {pid}) exited before it was ready: {status}"
                     )));
