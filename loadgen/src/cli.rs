@@ -26,6 +26,14 @@ pub enum Command {
     /// Redraw the report (CSV, charts, index.html) of run directories; several runs are
     /// compared side by side.
     Report(ReportArgs),
+    /// Run techniques at growing client counts until an objective breaks; find each knee.
+    Sweep(crate::sweep::args::SweepArgs),
+    /// Size a push tier from a sweep: machines, cores, memory, bandwidth per technique.
+    Plan(crate::plan::cmd::PlanArgs),
+    /// Internal: run one share of one technique's clients as told by a plan (JSON) and report
+    /// raw results; started by `pushbench run --processes N` (docs/SCALING.md).
+    #[command(hide = true)]
+    Worker(crate::worker::WorkerArgs),
 }
 
 /// Options of `pushbench report`.
@@ -49,6 +57,14 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Run(args) => run_bench(&args),
+        Command::Sweep(args) => crate::sweep::cli::main(&args),
+        Command::Plan(args) => crate::plan::cli::main(&args),
+        Command::Worker(args) => {
+            let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+            rt.block_on(crate::worker::main(args))?;
+            rt.shutdown_timeout(std::time::Duration::from_secs(1));
+            Ok(())
+        }
         Command::Report(args) => {
             let out = reports::write_report(&args.dirs, args.out.as_deref())?;
             println!("{}", out.index.display());

@@ -8,4 +8,6 @@ pub mod payload;
 pub mod run;
 pub mod plan;
 pub mod stats;
+pub mod sweep;
 pub mod technique;
+pub mod worker;

@@ -33,7 +33,10 @@ pub struct ChildOptions {
     pub exe: PathBuf,
     pub retention: u64,
     pub long_poll_timeout: Duration,
+    /// Connections per server process.
     pub max_connections: u64,
+    /// Server processes (`--processes N`; 1: a single process).
+    pub processes: u32,
     /// How long to wait for the first line.
     pub start_timeout: Duration,
 }
@@ -56,7 +59,7 @@ const TAIL_LINES: usize = 20;
 impl ChildServer {
     /// Starts the server and waits for its `listening on http://ADDR:PORT` line.
     pub async fn start(opts: &ChildOptions) -> Result<ChildServer, ChildError> {
-        let args: Vec<String> = vec![
+        let mut args: Vec<String> = vec![
             "serve".into(),
             "--listen".into(),
             "127.0.0.1:0".into(),
@@ -67,6 +70,9 @@ impl ChildServer {
             "--max-connections".into(),
             opts.max_connections.to_string(),
         ];
+        if opts.processes > 1 {
+            args.extend(["--processes".into(), opts.processes.to_string()]);
+        }
         let mut child = Command::new(&opts.exe)
             .args(&args)
             .stdin(Stdio::null())
@@ -194,6 +200,13 @@ async fn supervise(
             }
         }
     }
+}
+
+/// `--max-connections` per server process for `clients` over `processes`: room for an uneven
+/// SO_REUSEPORT spread, at least the server's default, under the 20,000-descriptor limit.
+pub fn max_connections(clients: u32, processes: u32) -> u64 {
+    let per = u64::from(clients.div_ceil(processes.max(1)));
+    (per + per / 5 + 1000).clamp(16_000, 19_700)
 }
 
 /// Sends SIGTERM to `pid`.

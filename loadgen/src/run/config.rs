@@ -32,6 +32,8 @@ pub mod defaults {
 
 /// The largest payload the protocol's default server accepts (`--max-payload-bytes`, 1 MiB).
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Most worker (or server) processes one run may start.
+pub const MAX_PROCESSES: u32 = 64;
 /// Descriptors kept aside for everything that is not a client socket.
 pub const FD_RESERVE: u64 = 128;
 
@@ -115,6 +117,16 @@ pub struct RunArgs {
     /// Seed for the client start jitter [default: 1]
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Load-generator processes the clients are split over: this process keeps the publisher,
+    /// the phases and the output, and N `pushbench worker` processes run the clients (each under
+    /// the 20,000-descriptor limit); their raw results are merged exactly. 1: clients run in
+    /// this process [default: 1]
+    #[arg(long, value_name = "N")]
+    pub processes: Option<u32>,
+    /// Processes of the child server (`pushbench serve --processes N`, SO_REUSEPORT); its CPU
+    /// and memory are summed over all of them [default: 1]
+    #[arg(long, value_name = "N")]
+    pub server_processes: Option<u32>,
 }
 
 /// A scenario file: the same options as the flags, in kebab-case or snake_case.
@@ -149,6 +161,9 @@ pub struct Scenario {
     pub one_server: Option<bool>,
     pub out: Option<PathBuf>,
     pub seed: Option<u64>,
+    pub processes: Option<u32>,
+    #[serde(alias = "server_processes")]
+    pub server_processes: Option<u32>,
     /// Free text describing the scenario (kept in the manifest).
     pub description: Option<String>,
 }
@@ -207,6 +222,10 @@ pub struct RunConfig {
     #[serde(skip)]
     pub no_report: bool,
     pub seed: u64,
+    /// Load-generator worker processes (1: the clients run in this process).
+    pub processes: u32,
+    /// Child-server processes (`pushbench serve --processes N`).
+    pub server_processes: u32,
     pub scenario: Option<PathBuf>,
     pub scenario_description: Option<String>,
 }
@@ -302,6 +321,8 @@ impl RunArgs {
             json: self.json,
             no_report: self.no_report,
             seed: self.seed.or(sc.seed).unwrap_or(defaults::SEED),
+            processes: self.processes.or(sc.processes).unwrap_or(1),
+            server_processes: self.server_processes.or(sc.server_processes).unwrap_or(1),
             scenario: self.scenario.clone(),
             scenario_description: sc.description.clone(),
         };
@@ -447,17 +468,54 @@ impl RunConfig {
         if self.retention == 0 {
             return Err(invalid("--retention", "must be at least 1"));
         }
-        let limit = crate::run::procfs::fd_soft_limit().unwrap_or(u64::MAX);
-        let need = u64::from(self.clients) + FD_RESERVE;
-        if need > limit {
+        if self.processes == 0 || self.processes > MAX_PROCESSES || self.processes > self.clients {
             return Err(invalid(
-                "--clients",
+                "--processes",
                 format!(
-                    "{} clients need about {need} file descriptors but this process may open {limit} \
-                     (ulimit -n); use fewer clients",
-                    self.clients
+                    "must be between 1 and {MAX_PROCESSES} and at most --clients, got {}",
+                    self.processes
                 ),
             ));
+        }
+        if self.server_processes == 0 || self.server_processes > MAX_PROCESSES {
+            return Err(invalid(
+                "--server-processes",
+                format!(
+                    "must be between 1 and {MAX_PROCESSES}, got {}",
+                    self.server_processes
+                ),
+            ));
+        }
+        let limit = crate::run::procfs::fd_soft_limit().unwrap_or(u64::MAX);
+        let per_process = self.clients.div_ceil(self.processes);
+        let need = u64::from(per_process) + FD_RESERVE;
+        if need > limit {
+            return Err(invalid(
+                if self.processes > 1 {
+                    "--processes"
+                } else {
+                    "--clients"
+                },
+                format!(
+                    "{per_process} clients per load-generator process need about {need} file \
+                     descriptors but a process may open {limit} (ulimit -n); use more --processes \
+                     (now {}) or fewer clients",
+                    self.processes
+                ),
+            ));
+        }
+        if self.target.is_none() {
+            let per_server = u64::from(self.clients.div_ceil(self.server_processes));
+            if per_server + FD_RESERVE > limit {
+                return Err(invalid(
+                    "--server-processes",
+                    format!(
+                        "{per_server} connections per server process exceed its descriptor \
+                         limit ({limit}); use more --server-processes (now {})",
+                        self.server_processes
+                    ),
+                ));
+            }
         }
         Ok(())
     }

@@ -33,11 +33,17 @@ pub struct GroupPlan {
     pub connect_timeout: Duration,
     pub read_timeout: Duration,
     pub seed: u64,
+    /// Index of this group's first client among all the run's clients of this technique (0
+    /// unless the clients are split over worker processes): client `i` of the group is client
+    /// `first_index + i` of the run, which picks its topic and source address.
+    pub first_index: u32,
 }
 
 impl GroupPlan {
-    /// The spec of client `i` (topic `i % topics`, source address `i % addrs`).
+    /// The spec of the group's client `i` (run-wide index `n = first_index + i`: topic
+    /// `n % topics`, source address `n % addrs`).
     pub fn spec(&self, i: u32) -> ClientSpec {
+        let i = self.first_index + i;
         let topic_index = i % self.topics.len() as u32;
         ClientSpec {
             technique: self.technique,
@@ -56,11 +62,19 @@ impl GroupPlan {
         }
     }
 
-    /// Subscribers of each topic.
+    /// Subscribers of each topic among this group's clients.
     pub fn subscribers_per_topic(&self) -> Vec<u64> {
         let t = self.topics.len() as u32;
-        (0..t)
-            .map(|i| u64::from(self.clients / t + u32::from(i < self.clients % t)))
+        let upto = |n: u32| -> Vec<u64> {
+            (0..t)
+                .map(|i| u64::from(n / t + u32::from(i < n % t)))
+                .collect()
+        };
+        let before = upto(self.first_index);
+        upto(self.first_index + self.clients)
+            .iter()
+            .zip(before)
+            .map(|(a, b)| a - b)
             .collect()
     }
 }
@@ -96,8 +110,9 @@ impl ClientGroup {
     /// returns early, with fewer started, if `stop` is cancelled.
     pub async fn ramp_up(&mut self, stop: &CancellationToken) {
         let start = Instant::now();
-        let mut rng =
-            rand::rngs::StdRng::seed_from_u64(self.plan.seed ^ self.plan.technique as u64);
+        let mut rng = rand::rngs::StdRng::seed_from_u64(
+            self.plan.seed ^ self.plan.technique as u64 ^ (u64::from(self.plan.first_index) << 8),
+        );
         let step = 1.0 / self.plan.ramp_up;
         for i in 0..self.plan.clients {
             let jitter: f64 = if self.plan.clients > 1 {
@@ -236,6 +251,7 @@ mod tests {
             connect_timeout: Duration::from_secs(1),
             read_timeout: Duration::from_secs(2),
             seed: 1,
+            first_index: 0,
         }
     }
 
@@ -254,6 +270,17 @@ mod tests {
         );
         assert_eq!(p.spec(0).path_prefix, "");
         assert_eq!(plan(1, 1, 0).spec(0).source_addr, None);
+        // A worker's share: clients 4..10 of the run.
+        let mut w = plan(6, 3, 2);
+        w.first_index = 4;
+        assert_eq!(w.subscribers_per_topic(), vec![2, 2, 2]);
+        assert_eq!(w.spec(0).topic, "t1");
+        let mut w = plan(3, 3, 2);
+        w.first_index = 7;
+        assert_eq!(w.subscribers_per_topic(), vec![1, 1, 1]);
+        let mut w = plan(2, 3, 2);
+        w.first_index = 1;
+        assert_eq!(w.subscribers_per_topic(), vec![0, 1, 1]);
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod config;
 pub mod group;
 pub mod output;
 pub mod phases;
+pub mod pool;
 pub mod procfs;
 pub mod progress;
 pub mod publisher;
@@ -154,7 +155,8 @@ pub async fn execute(
                 exe: std::env::current_exe().map_err(RunError::Exe)?,
                 retention: cfg.retention,
                 long_poll_timeout: cfg.long_poll_timeout,
-                max_connections: (u64::from(cfg.clients) + 1000).max(16_000),
+                processes: cfg.server_processes,
+                max_connections: child::max_connections(cfg.clients, cfg.server_processes),
                 start_timeout: Duration::from_secs(10),
             };
             let (t, c) = start_child(&opts, &cfg, &sd).await?;
@@ -174,9 +176,13 @@ pub async fn execute(
         server_url: target.url.clone(),
         server_command: child.as_ref().map(|(c, _)| c.command.clone()),
         fresh_server_per_technique: child.is_some() && !cfg.one_server,
-        server_processes: 1,
-        loadgen_processes: 1,
-        clock: "single process clock (publisher and subscribers in one process)",
+        server_processes: cfg.server_processes,
+        loadgen_processes: cfg.processes,
+        clock: if cfg.processes > 1 {
+            "one machine's wall clock (publisher and worker processes on one host)"
+        } else {
+            "single process clock (publisher and subscribers in one process)"
+        },
         run_id: id.clone(),
         params: cfg.clone(),
         machine: procfs::machine(),

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use crate::payload;
 use crate::run::config::RunConfig;
 use crate::run::group::{ClientGroup, GroupPlan, RawResult};
+use crate::run::pool::{self, WorkerPool};
 use crate::run::procfs::{self, ProcSample};
 use crate::run::progress::Progress;
 use crate::run::publisher::{self, PublisherStats, Schedule};
@@ -19,6 +20,7 @@ use crate::run::sampler::{Phase, Sampler, ServerProbe};
 use crate::run::target::{Target, TechniqueStats};
 use crate::stats::Recorder;
 use crate::technique::Technique;
+use crate::worker::protocol::{WindowSpec, WorkerPlan};
 
 /// Everything the phases of one run share.
 #[derive(Debug)]
@@ -144,17 +146,32 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         topics: topics.clone(),
         clients: cfg.clients,
         ramp_up: cfg.ramp_up,
-        source_addrs: cfg.source_addrs.clone(),
+        source_addrs: source_addrs(cfg),
         poll_interval: cfg.poll_interval,
         long_poll_timeout: cfg.long_poll_timeout,
         connect_timeout: cfg.connect_timeout,
         read_timeout: cfg.read_timeout,
         seed: cfg.seed,
+        first_index: 0,
     };
     let subscribers = plan.subscribers_per_topic();
-    let mut group = ClientGroup::new(plan);
-    let rec = group.rec.clone();
     let n = cfg.clients;
+    let mut clients = if cfg.processes > 1 {
+        let rec = Arc::new(Recorder::new(tech, topics.len()));
+        let plans = worker_plans(ctx, &plan);
+        let exe = std::env::current_exe();
+        let pool = match exe {
+            Ok(exe) => WorkerPool::start(&exe, plans, rec.clone(), ctx.sampler.clone()).await,
+            Err(e) => Err(e),
+        };
+        match pool {
+            Ok(p) => Clients::Pool(p),
+            Err(e) => return not_started(ctx, tech, format!("cannot start worker processes: {e}")),
+        }
+    } else {
+        Clients::Local(Box::new(ClientGroup::new(plan)))
+    };
+    let rec = clients.rec();
 
     // Before the first connect.
     let server_rss_idle = ctx.server_sample().await.map(|s| s.rss_bytes);
@@ -163,7 +180,15 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
 
     // Ramp-up: start the clients, then give them up to the connect timeout to connect.
     ctx.progress.update(&rec, Phase::RampUp.name(), n, None);
-    group.ramp_up(&ctx.shutdown).await;
+    match &mut clients {
+        Clients::Local(g) => g.ramp_up(&ctx.shutdown).await,
+        Clients::Pool(p) => {
+            // Each worker ramps its share at its share of the rate, then waits for connects.
+            let ramp = Duration::from_secs_f64(f64::from(n) / cfg.ramp_up);
+            let by = Instant::now() + ramp + cfg.connect_timeout + Duration::from_secs(10);
+            p.ramped(&ctx.shutdown, by).await;
+        }
+    }
     let connected_by = Instant::now() + cfg.connect_timeout;
     let r = rec.clone();
     wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
@@ -181,6 +206,19 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let t0_wall = SystemTime::now();
     let steady_start = t0 + cfg.warmup;
     let steady_end = steady_start + cfg.duration;
+    let t0_wall_us = payload::to_us(t0_wall);
+    let window = WindowSpec {
+        seqs: publisher::window_of(topics.len(), cfg.rate, cfg.warmup, cfg.duration)
+            .into_iter()
+            .map(|r| r.map(|(f, l)| [f, l]))
+            .collect(),
+        start_us: t0_wall_us + cfg.warmup.as_micros() as u64,
+        end_us: t0_wall_us + (cfg.warmup + cfg.duration).as_micros() as u64,
+    };
+    if let Clients::Pool(p) = &mut clients {
+        // Told before the first message of the window is due (a warm-up away).
+        p.window(&window).await;
+    }
     let pstats = Arc::new(PublisherStats::default());
     let pub_stop = ctx.shutdown.child_token();
     let publisher = tokio::spawn(publisher::run(
@@ -190,7 +228,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
             rate: cfg.rate,
             payload_bytes: cfg.payload_bytes,
             t0,
-            t0_wall_us: payload::to_us(t0_wall),
+            t0_wall_us,
             steady_start,
             steady_end,
             connect_timeout: cfg.connect_timeout,
@@ -249,6 +287,25 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     {
         pub_stop.cancel();
     }
+    if let Clients::Pool(p) = &mut clients {
+        // A run cut short ends its window early: tell the workers what the publisher marked.
+        let marked = WindowSpec {
+            seqs: window
+                .seqs
+                .iter()
+                .enumerate()
+                .map(|(t, r)| {
+                    let len = rec.window.len(t);
+                    r.and_then(|[f, _]| (len > 0).then(|| [f, f + len - 1]))
+                })
+                .collect(),
+            start_us: window.start_us,
+            end_us: window.end_us.min(payload::now_us()),
+        };
+        if marked.seqs != window.seqs {
+            p.window(&marked).await;
+        }
+    }
     let expected_of = |rec: &Recorder| -> u64 {
         subscribers
             .iter()
@@ -269,7 +326,18 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     .await;
 
     // Close the clients, then let the server see the closes before its last snapshot.
-    let not_closed = group.close(cfg.connect_timeout).await;
+    let (raw, not_closed, workers) = match &mut clients {
+        Clients::Local(g) => {
+            let n = g.close(cfg.connect_timeout).await;
+            (g.raw(c0, c1), n, None)
+        }
+        Clients::Pool(p) => {
+            let mut r = p.close(cfg.connect_timeout).await;
+            let raw = std::mem::replace(&mut r.raw, RawResult::empty(tech));
+            let n = r.clients_not_closed;
+            (raw, n, Some(r))
+        }
+    };
     let settle = Instant::now() + Duration::from_secs(2);
     let mut server_phase_end = ctx.server_stats(tech).await;
     while server_phase_end.is_some_and(|s| s.connections > 0) && Instant::now() < settle {
@@ -287,8 +355,21 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
     };
+    let worker_failure = workers
+        .as_ref()
+        .filter(|w| !w.failures.is_empty())
+        .map(|w| w.failures.join("; "));
+    let add_opt = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
+    let (loadgen_cpu_s, worker_rss) = match &workers {
+        Some(w) => (
+            add_opt(cpu_between(l0, l1), w.loadgen_cpu_s),
+            w.loadgen_rss_bytes,
+        ),
+        None => (cpu_between(l0, l1), None),
+    };
+    let _ = (c0, c1);
     TechniqueResult {
-        raw: group.raw(c0, c1),
+        raw,
         topics: cfg.topics,
         payload_bytes: cfg.payload_bytes,
         duration,
@@ -311,11 +392,13 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
             max_opt(p0.map(|p| p.rss_bytes), p1.map(|p| p.rss_bytes)),
         ),
         server_rss_idle_bytes: server_rss_idle,
-        loadgen_cpu_s: cpu_between(l0, l1),
+        loadgen_cpu_s,
+        // With worker processes: this process's peak plus the sum of theirs.
         loadgen_rss_bytes: max_opt(
             peaks.loadgen_rss_max,
             max_opt(l0.map(|p| p.rss_bytes), l1.map(|p| p.rss_bytes)),
-        ),
+        )
+        .map(|r| r + worker_rss.unwrap_or(0)),
         clients_not_closed: not_closed,
         failure: if ctx.shutdown.is_cancelled() {
             ctx.failure
@@ -323,7 +406,95 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
         } else {
-            None
+            worker_failure
         },
+    }
+}
+
+/// The technique's clients: in this process, or split over worker processes.
+enum Clients {
+    Local(Box<ClientGroup>),
+    Pool(WorkerPool),
+}
+
+impl Clients {
+    fn rec(&self) -> Arc<Recorder> {
+        match self {
+            Clients::Local(g) => g.rec.clone(),
+            Clients::Pool(p) => p.rec.clone(),
+        }
+    }
+}
+
+/// Source addresses: as given, else spread over 127.0.0.1.. when one address has too few
+/// ephemeral ports for the clients (each (source, server) pair has ~28k; keep under
+/// [`CLIENTS_PER_SOURCE_ADDR`]).
+pub fn source_addrs(cfg: &RunConfig) -> Vec<std::net::Ipv4Addr> {
+    if !cfg.source_addrs.is_empty() {
+        return cfg.source_addrs.clone();
+    }
+    if cfg.clients <= CLIENTS_PER_SOURCE_ADDR {
+        return Vec::new();
+    }
+    let n = cfg.clients.div_ceil(CLIENTS_PER_SOURCE_ADDR);
+    (1..=n)
+        .map(|i| std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(127, 0, 0, 0)) + i))
+        .collect()
+}
+
+/// Most clients put on one source address when spreading automatically.
+pub const CLIENTS_PER_SOURCE_ADDR: u32 = 20_000;
+
+/// One plan per worker process: contiguous shares of the clients.
+fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
+    let cfg = &ctx.cfg;
+    let ms = |d: Duration| d.as_millis() as u64;
+    pool::split(cfg.clients, cfg.processes)
+        .into_iter()
+        .enumerate()
+        .map(|(k, (first, count))| WorkerPlan {
+            index: k as u32,
+            workers: cfg.processes,
+            run_id: ctx.run_id.clone(),
+            technique: plan.technique,
+            target: ctx.target.url.clone(),
+            topics: plan.topics.clone(),
+            clients: count,
+            first_index: first,
+            ramp_up: cfg.ramp_up * f64::from(count) / f64::from(cfg.clients),
+            source_addrs: plan.source_addrs.clone(),
+            poll_interval_ms: ms(cfg.poll_interval),
+            long_poll_timeout_ms: ms(cfg.long_poll_timeout),
+            connect_timeout_ms: ms(cfg.connect_timeout),
+            read_timeout_ms: ms(cfg.read_timeout),
+            seed: cfg.seed,
+            window: None,
+            close_at_us: None,
+            params: serde_json::to_value(cfg).unwrap_or_default(),
+        })
+        .collect()
+}
+
+/// The result of a technique whose clients could not even be started.
+fn not_started(ctx: &RunCtx, tech: Technique, why: String) -> TechniqueResult {
+    TechniqueResult {
+        raw: RawResult::empty(tech),
+        topics: ctx.cfg.topics,
+        payload_bytes: ctx.cfg.payload_bytes,
+        duration: Duration::ZERO,
+        window_start: SystemTime::now(),
+        published: 0,
+        expected: 0,
+        publish_failures: 0,
+        publish_lag_max_us: 0,
+        server_window: None,
+        server_phase: None,
+        server_cpu_s: None,
+        server_rss_bytes: None,
+        server_rss_idle_bytes: None,
+        loadgen_cpu_s: None,
+        loadgen_rss_bytes: None,
+        clients_not_closed: 0,
+        failure: Some(why),
     }
 }

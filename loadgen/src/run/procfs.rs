@@ -25,6 +25,46 @@ pub fn sample(pid: &str) -> Option<ProcSample> {
     })
 }
 
+/// `pid` and its descendants (from /proc/<pid>/task/*/children), `pid` first.
+pub fn process_tree(pid: u32) -> Vec<u32> {
+    let mut out = vec![pid];
+    let mut i = 0;
+    while i < out.len() && out.len() < 4096 {
+        let p = out[i];
+        i += 1;
+        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+            continue;
+        };
+        for t in tasks.flatten() {
+            let Ok(text) = fs::read_to_string(t.path().join("children")) else {
+                continue;
+            };
+            for c in text
+                .split_whitespace()
+                .filter_map(|c| c.parse::<u32>().ok())
+            {
+                if !out.contains(&c) {
+                    out.push(c);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Samples `pid` and its descendants, summed (CPU seconds and RSS): a server started as a
+/// supervisor with worker processes counts as all of them. `None` if `pid` is gone.
+pub fn sample_tree(pid: u32) -> Option<ProcSample> {
+    let mut total = sample(&pid.to_string())?;
+    for c in process_tree(pid).into_iter().skip(1) {
+        if let Some(s) = sample(&c.to_string()) {
+            total.cpu_s += s.cpu_s;
+            total.rss_bytes += s.rss_bytes;
+        }
+    }
+    Some(total)
+}
+
 /// User + system CPU seconds from the text of /proc/<pid>/stat.
 pub fn parse_stat_cpu(stat: &str) -> Option<f64> {
     // The command name (field 2) may hold spaces; the fields after its `)` are fixed.
@@ -122,5 +162,22 @@ mod tests {
         assert!(s.rss_bytes > 0);
         assert!(fd_soft_limit().unwrap() > 0);
         assert!(machine().cores >= 1);
+    }
+
+    #[test]
+    fn samples_a_process_tree() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let me = std::process::id();
+        let tree = process_tree(me);
+        assert_eq!(tree[0], me);
+        assert!(tree.contains(&child.id()), "{tree:?}");
+        let one = sample("self").unwrap();
+        let all = sample_tree(me).unwrap();
+        assert!(all.rss_bytes > one.rss_bytes);
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }

@@ -50,6 +50,41 @@ pub struct PublisherStats {
     pub max_lag_us: AtomicU64,
 }
 
+/// The steady-state window the schedule will mark, computed in advance: for each topic the
+/// range `[first, last]` of sequence numbers due in `[warmup, warmup + duration)` after the
+/// schedule's start (`None`: no message of that topic falls in the window). The same
+/// arithmetic as [`run`], so worker processes (or machines) can be told the window before the
+/// first message of it is published, with no live channel from the publisher.
+pub fn window_of(
+    n_topics: usize,
+    rate: f64,
+    warmup: Duration,
+    duration: Duration,
+) -> Vec<Option<(u64, u64)>> {
+    let mut out = vec![None; n_topics];
+    if n_topics == 0 || !(rate.is_finite() && rate > 0.0) {
+        return out;
+    }
+    let total_rate = rate * n_topics as f64;
+    let end = warmup + duration;
+    // Start a little before the window: offsets grow with g, so nothing earlier is in it.
+    let mut g = ((warmup.as_secs_f64() * total_rate) as u64).saturating_sub(2);
+    loop {
+        let offset = Duration::from_secs_f64(g as f64 / total_rate);
+        if offset >= end {
+            break;
+        }
+        if offset >= warmup {
+            let topic = (g % n_topics as u64) as usize;
+            let seq = g / n_topics as u64 + 1;
+            let first = out[topic].map_or(seq, |(f, _)| f);
+            out[topic] = Some((first, seq));
+        }
+        g += 1;
+    }
+    out
+}
+
 struct Job {
     topic: usize,
     seq: u64,
@@ -203,6 +238,16 @@ async fn worker(
 mod tests {
     use super::*;
     use crate::technique::Technique;
+
+    #[test]
+    fn window_in_advance_matches_the_schedule() {
+        // 3 topics at 1 msg/s: g = 0, 1, 2, ... due at g/3 s; topic g % 3, seq g / 3 + 1.
+        let w = window_of(3, 1.0, Duration::from_secs(2), Duration::from_secs(3));
+        // Due in [2 s, 5 s): g = 6..=14 -> seqs 3..=5 for every topic.
+        assert_eq!(w, vec![Some((3, 5)), Some((3, 5)), Some((3, 5))]);
+        let w = window_of(2, 0.5, Duration::from_millis(0), Duration::from_secs(1));
+        assert_eq!(w, vec![Some((1, 1)), None]);
+    }
     use std::sync::Mutex;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -293,6 +338,15 @@ mod tests {
         assert!(rec.window.contains(0, 5) && rec.window.contains(0, 14));
         assert!(!rec.window.contains(0, 15));
         assert_eq!(rec.window.len(0), 10);
+        assert_eq!(
+            window_of(
+                1,
+                20.0,
+                Duration::from_millis(200),
+                Duration::from_millis(500)
+            ),
+            vec![Some((5, 14))]
+        );
         // The server stalled 300 ms on the 3rd publish: later messages went out late, but each
         // payload still carries its *scheduled* time (coordinated omission).
         for (k, b) in bodies.iter().enumerate() {

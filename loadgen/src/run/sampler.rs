@@ -25,7 +25,8 @@ impl ServerProbe {
     /// One sample of the server process, `None` if unknown.
     pub async fn sample(&self) -> Option<ProcSample> {
         match self {
-            ServerProbe::Child(pid) => procfs::sample(&pid.to_string()),
+            // The process and its children: a `--server-processes` supervisor and its workers.
+            ServerProbe::Child(pid) => procfs::sample_tree(*pid),
             ServerProbe::Remote(t, timeout) => {
                 let s = t.stats(*timeout).await?;
                 Some(ProcSample {
@@ -101,6 +102,14 @@ pub struct Sampler {
     probe: Mutex<Option<ServerProbe>>,
     current: Mutex<Option<Current>>,
     rows: Mutex<Vec<Row>>,
+    /// What worker processes reported since the last row (with `--processes N`).
+    extra: Mutex<Extra>,
+}
+
+#[derive(Debug)]
+struct Extra {
+    interval: hdrhistogram::Histogram<u64>,
+    loadgen_cpu_s: f64,
 }
 
 /// The highest RSS samples of one technique's steady phase.
@@ -121,7 +130,23 @@ impl Sampler {
             probe: Mutex::new(probe),
             current: Mutex::new(None),
             rows: Mutex::new(Vec::new()),
+            extra: Mutex::new(Extra {
+                interval: crate::stats::new_histogram(),
+                loadgen_cpu_s: 0.0,
+            }),
         })
+    }
+
+    /// Latencies of messages a worker process received since its last report (added to the
+    /// current second's p99).
+    pub fn add_interval(&self, h: &hdrhistogram::Histogram<u64>) {
+        let _ = lock(&self.extra).interval.add(h);
+    }
+
+    /// CPU seconds a worker process used since its last report (added to the load
+    /// generator's CPU of the current second).
+    pub fn add_loadgen_cpu(&self, s: f64) {
+        lock(&self.extra).loadgen_cpu_s += s;
     }
 
     /// Where the server's CPU and memory come from from now on (a fresh child server).
@@ -222,7 +247,14 @@ impl Sampler {
         let snap = c.rec.snapshot();
         let d = snap.since(&c.last);
         let secs = now.duration_since(c.last_at).as_secs_f64().max(1e-3);
-        let interval = c.rec.take_interval();
+        let mut interval = c.rec.take_interval();
+        let (extra_cpu, extra_seen) = {
+            let mut e = lock(&self.extra);
+            let _ = interval.add(&e.interval);
+            e.interval.reset();
+            let cpu = std::mem::take(&mut e.loadgen_cpu_s);
+            (cpu, cpu > 0.0)
+        };
         let p99 = (!interval.is_empty()).then(|| interval.value_at_quantile(0.99));
         if c.phase == Phase::Steady {
             if let Some(s) = server {
@@ -244,7 +276,11 @@ impl Sampler {
             requests_per_s: d.requests as f64 / secs,
             server_cpu_s: server_cpu,
             server_rss_bytes: server.map(|s| s.rss_bytes),
-            loadgen_cpu_s: self_cpu,
+            loadgen_cpu_s: match self_cpu {
+                Some(c) => Some(c + extra_cpu),
+                None if extra_seen => Some(extra_cpu),
+                None => None,
+            },
         };
         c.last = snap;
         c.last_at = now;
