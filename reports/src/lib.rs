@@ -29,6 +29,8 @@ pub mod fmt;
 pub mod html;
 pub mod load;
 pub mod model;
+pub mod plan_page;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 

@@ -231,6 +231,23 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
                 .to_string(),
         );
     }
+    for (what, f) in [
+        ("memory per connection", &memory_fit),
+        ("CPU per unit", &cpu_fit),
+    ] {
+        if f.slope <= 0.0 {
+            notes.push(format!(
+                "{what} is not measurable at these client counts (fitted slope {:.3e} ≤ 0): \
+                 sweep larger client counts",
+                f.slope
+            ));
+        } else if f.r2.is_some_and(|r2| r2 < 0.8) {
+            notes.push(format!(
+                "{what}: poor linear fit (R² {:.2})",
+                f.r2.unwrap_or_default()
+            ));
+        }
+    }
     if used.iter().any(|s| !s.slo_met) {
         notes
             .push("fewer than 2 steps met the objective: the fits include overloaded steps".into());

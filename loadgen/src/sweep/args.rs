@@ -1,0 +1,197 @@
+//! Options of `pushbench sweep`: the sweep's own (client counts, the objective) plus every
+//! option of `pushbench run` (flattened [`RunArgs`]), which each step passes through. The
+//! run's single `--clients N` is replaced by the sweep's list (`--clients 1000,5000,20000`).
+
+use clap::{Args, FromArgMatches};
+
+use crate::run::config::RunArgs;
+
+/// The sweep's own options.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SweepOwnArgs {
+    /// Client counts to try, ascending, comma-separated (e.g. 1000,5000,20000); overrides
+    /// --start/--factor/--max-clients
+    #[arg(
+        id = "sweep_clients",
+        long = "clients",
+        value_delimiter = ',',
+        value_name = "LIST"
+    )]
+    pub clients: Option<Vec<u64>>,
+    /// First client count of geometric steps
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub start: u64,
+    /// Each geometric step multiplies the client count by this
+    #[arg(long, value_name = "X", default_value_t = 2.0)]
+    pub factor: f64,
+    /// Largest client count of geometric steps
+    #[arg(long, value_name = "N", default_value_t = 50_000)]
+    pub max_clients: u64,
+    /// Objective: largest p99 publish-to-receive latency (e.g. 250ms)
+    #[arg(long, value_name = "DURATION", default_value = "500ms")]
+    pub slo_p99: humantime::Duration,
+    /// Objective: most messages a step may lose
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_lost: u64,
+    /// Objective: most errors (connect, timeout, HTTP status, ...) a step may count
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    pub max_errors: u64,
+}
+
+/// `pushbench sweep`: run each technique at growing client counts until the objective breaks.
+///
+/// Each step is a normal `pushbench run` of one technique at one client count, written under
+/// the sweep directory (--out, default sweeps/<UTC timestamp>); every `run` option applies to
+/// every step. A technique stops at its first step that misses the objective or that the
+/// machine has no room for (descriptors, ports, memory).
+#[derive(Debug, Clone)]
+pub struct SweepArgs {
+    pub sweep: SweepOwnArgs,
+    pub run: RunArgs,
+}
+
+impl FromArgMatches for SweepArgs {
+    fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        Ok(SweepArgs {
+            sweep: SweepOwnArgs::from_arg_matches(m)?,
+            run: RunArgs::from_arg_matches(m)?,
+        })
+    }
+    fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
+        self.sweep.update_from_arg_matches(m)?;
+        self.run.update_from_arg_matches(m)
+    }
+}
+
+impl Args for SweepArgs {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        SweepOwnArgs::augment_args(hide_run_clients(RunArgs::augment_args(cmd)))
+    }
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        SweepOwnArgs::augment_args_for_update(hide_run_clients(RunArgs::augment_args_for_update(
+            cmd,
+        )))
+    }
+}
+
+/// The run's `--clients N` gives way to the sweep's list (each step sets it).
+fn hide_run_clients(cmd: clap::Command) -> clap::Command {
+    cmd.mut_arg("clients", |a| a.long("run-clients").hide(true))
+}
+
+/// Why the sweep's own options make no sense.
+#[derive(Debug, thiserror::Error)]
+#[error("{flag}: {msg}")]
+pub struct StepsError {
+    pub flag: &'static str,
+    pub msg: String,
+}
+
+/// At most this many steps per technique.
+pub const MAX_STEPS: usize = 64;
+
+impl SweepOwnArgs {
+    /// The client counts to try, ascending.
+    pub fn steps(&self) -> Result<Vec<u64>, StepsError> {
+        let err = |flag, msg: String| Err(StepsError { flag, msg });
+        let steps = match &self.clients {
+            Some(list) => {
+                if list.is_empty() || list.contains(&0) {
+                    return err("--clients", "each client count must be at least 1".into());
+                }
+                if list.windows(2).any(|w| w[1] <= w[0]) {
+                    return err(
+                        "--clients",
+                        format!("must be strictly ascending, got {list:?}"),
+                    );
+                }
+                list.clone()
+            }
+            None => {
+                if self.start == 0 {
+                    return err("--start", "must be at least 1".into());
+                }
+                if !self.factor.is_finite() || self.factor <= 1.0 {
+                    return err(
+                        "--factor",
+                        format!("must be more than 1, got {}", self.factor),
+                    );
+                }
+                if self.max_clients < self.start {
+                    return err(
+                        "--max-clients",
+                        format!("({}) is below --start ({})", self.max_clients, self.start),
+                    );
+                }
+                let mut v = vec![self.start];
+                while v.len() <= MAX_STEPS {
+                    let last = *v.last().unwrap_or(&self.start);
+                    let next = ((last as f64 * self.factor).ceil() as u64).max(last + 1);
+                    if next > self.max_clients {
+                        break;
+                    }
+                    v.push(next);
+                }
+                v
+            }
+        };
+        if steps.len() > MAX_STEPS {
+            return err("--clients", format!("more than {MAX_STEPS} steps"));
+        }
+        if steps.iter().any(|&c| c > u64::from(u32::MAX)) {
+            return err("--clients", "a client count does not fit in 32 bits".into());
+        }
+        Ok(steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: SweepArgs,
+    }
+
+    fn parse(args: &[&str]) -> SweepArgs {
+        let mut v = vec!["x"];
+        v.extend_from_slice(args);
+        T::try_parse_from(v).unwrap().args
+    }
+
+    #[test]
+    fn list_and_run_options_pass_through() {
+        let a = parse(&[
+            "--clients",
+            "2,4,8",
+            "--slo-p99",
+            "1us",
+            "--techniques",
+            "sse",
+            "--duration",
+            "1s",
+        ]);
+        assert_eq!(a.sweep.steps().unwrap(), vec![2, 4, 8]);
+        assert_eq!(a.sweep.slo_p99, std::time::Duration::from_micros(1).into());
+        assert_eq!(a.run.clients, None);
+        assert!(a.run.techniques.is_some() && a.run.duration.is_some());
+    }
+
+    #[test]
+    fn geometric_steps_and_errors() {
+        let a = parse(&["--start", "1000", "--factor", "2", "--max-clients", "10000"]);
+        assert_eq!(a.sweep.steps().unwrap(), vec![1000, 2000, 4000, 8000]);
+        let e = parse(&["--clients", "5,3"]).sweep.steps().unwrap_err();
+        assert_eq!(e.flag, "--clients");
+        let e = parse(&["--factor", "1"]).sweep.steps().unwrap_err();
+        assert_eq!(e.flag, "--factor");
+        let e = parse(&["--start", "10", "--max-clients", "5"])
+            .sweep
+            .steps()
+            .unwrap_err();
+        assert_eq!(e.flag, "--max-clients");
+    }
+}

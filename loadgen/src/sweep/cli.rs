@@ -1,0 +1,49 @@
+//! The command-line layer of `pushbench sweep` (anyhow, printing, exit status): thin, the work
+//! is in [`super::execute`].
+
+use anyhow::Context;
+
+use super::args::SweepArgs;
+use crate::run::{self, Shutdown};
+
+/// Runs `pushbench sweep`: prints the knee per technique (or sweep.json with --json) and
+/// fails (non-zero exit) when the sweep was cut short.
+pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
+    let command_line: Vec<String> = std::env::args().collect();
+    let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let out = rt.block_on(async {
+        let sd = Shutdown::default();
+        run::install_signal_handlers(&sd);
+        super::execute(args, command_line, sd).await
+    })?;
+    rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    let doc = &out.doc;
+    if args.run.json {
+        println!("{}", serde_json::to_string_pretty(doc)?);
+    } else {
+        println!("{:<10} {:>12}  what broke it", "technique", "knee");
+        for o in &doc.outcomes {
+            println!(
+                "{:<10} {:>12}  {}",
+                o.technique,
+                o.knee_clients
+                    .map(|k| k.to_string())
+                    .unwrap_or_else(|| "none".into()),
+                match (&o.broke_reason, o.broke_at) {
+                    (Some(r), Some(at)) => format!("at {at} clients: {r}"),
+                    (Some(r), None) => r.clone(),
+                    (None, _) => "nothing: every step met the objective".into(),
+                }
+            );
+        }
+        println!("sweep directory: {}", out.dir.display());
+    }
+    if doc.partial {
+        anyhow::bail!(
+            "sweep cut short ({}); what was measured is in {}",
+            doc.failure.as_deref().unwrap_or("unknown reason"),
+            out.dir.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,96 @@
+//! One sweep step judged against the objective, and its row of sweep.csv, from the step's
+//! run summary.
+
+use std::time::Duration;
+
+use reports::sweep::{Slo, StepRow};
+
+use crate::run::output::summary::TechniqueSummary;
+
+/// The objective as given on the command line.
+pub fn slo(p99: Duration, max_lost: u64, max_errors: u64) -> Slo {
+    Slo {
+        p99_us: p99.as_micros().min(u128::from(u64::MAX)) as u64,
+        max_lost,
+        max_errors,
+    }
+}
+
+/// Why the step missed the objective (every reason, `; `-separated), or None if it met it.
+pub fn judge(s: &TechniqueSummary, slo: &Slo) -> Option<String> {
+    let mut why = Vec::new();
+    if let Some(f) = &s.failure {
+        why.push(format!("run failed: {f}"));
+    }
+    if s.latency_us.count == 0 {
+        why.push("nothing delivered".to_string());
+    } else if s.latency_us.p99 > slo.p99_us {
+        why.push(format!(
+            "p99 {} over the objective {}",
+            us(s.latency_us.p99),
+            us(slo.p99_us)
+        ));
+    }
+    if s.lost > slo.max_lost {
+        why.push(format!("lost {} of {} messages", s.lost, s.expected));
+    }
+    let errors: u64 = s.errors.values().sum();
+    if errors > slo.max_errors {
+        let kinds: Vec<String> = s
+            .errors
+            .iter()
+            .filter(|(_, n)| **n > 0)
+            .map(|(k, n)| format!("{k} {n}"))
+            .collect();
+        why.push(format!("{errors} errors ({})", kinds.join(", ")));
+    }
+    (!why.is_empty()).then(|| why.join("; "))
+}
+
+/// A latency in µs for a message: `850µs`, `12.3ms`, `1.20s`.
+pub fn us(v: u64) -> String {
+    if v < 1000 {
+        format!("{v}µs")
+    } else if v < 1_000_000 {
+        format!("{:.1}ms", v as f64 / 1000.0)
+    } else {
+        format!("{:.2}s", v as f64 / 1e6)
+    }
+}
+
+/// The sweep.csv row of a measured step.
+pub fn row(
+    s: &TechniqueSummary,
+    slo: &Slo,
+    rate: f64,
+    run_dir: String,
+    time_wait_before: Option<u64>,
+) -> StepRow {
+    let broke = judge(s, slo);
+    let d = s.duration_s.max(1e-9);
+    StepRow {
+        technique: s.technique.name().to_string(),
+        clients: s.clients,
+        p99_us: (s.latency_us.count > 0).then_some(s.latency_us.p99),
+        p50_us: (s.latency_us.count > 0).then_some(s.latency_us.p50),
+        lost: s.lost,
+        errors: s.errors.values().sum(),
+        expected: s.expected,
+        delivered: s.delivered,
+        delivered_per_s: (s.delivered as f64 / d * 10.0).round() / 10.0,
+        server_cpu_s: s.server_cpu_s,
+        server_cores: s.server_cpu_s.map(|c| (c / d * 1e4).round() / 1e4),
+        server_rss_bytes: s.server_rss_bytes,
+        requests: s.requests,
+        bytes_up: s.bytes_up,
+        bytes_down: s.bytes_down,
+        duration_s: s.duration_s,
+        rate,
+        payload_bytes: s.payload_bytes as u64,
+        loadgen_cpu_s: s.loadgen_cpu_s,
+        time_wait_before,
+        slo_met: broke.is_none(),
+        broke_reason: broke,
+        run_dir,
+    }
+}

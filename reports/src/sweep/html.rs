@@ -1,0 +1,181 @@
+//! The sweep's page, `index.html`: the objective, the knee per technique and what broke it,
+//! every step with a link to its own report, the charts, and a link to the capacity plan when
+//! `pushbench plan` has written one. Self-contained (inline CSS, no script); everything from
+//! the sweep's files is HTML-escaped.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use super::SweepDoc;
+use crate::charts::{Chart, HEIGHT, WIDTH};
+use crate::colors;
+use crate::fmt;
+use crate::html::esc;
+
+/// The page's CSS (shared with the plan page).
+pub const STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1280px;margin:0 auto;padding:24px 32px 64px}
+h1{font-size:28px;margin:8px 0 4px}h2{font-size:22px;margin:36px 0 10px;border-bottom:1px solid #ddd;padding-bottom:4px}
+.sub{color:#555;margin:0 0 12px}
+.banner{background:#fff3cd;border:2px solid #d39e00;color:#5c4400;padding:12px 16px;border-radius:6px;margin:16px 0;font-weight:600}
+table{border-collapse:collapse;background:#fff;font-size:14px;margin:8px 0}
+th,td{border:1px solid #ddd;padding:5px 8px;text-align:right;vertical-align:top}
+th{background:#f0f0f0;font-weight:600}
+td.l,th.l{text-align:left}
+.sw{display:inline-block;width:12px;height:12px;border-radius:2px;margin-right:6px;vertical-align:-1px}
+.met{color:#116329;font-weight:600}.missed{color:#a40e26;font-weight:600}.x{color:#8a5a00;font-style:italic}
+figure{margin:18px 0;background:#fff;border:1px solid #ddd;padding:10px}
+figure img{width:100%;height:auto;display:block}
+figcaption{color:#444;font-size:14px;margin-top:6px}
+code{font-family:ui-monospace,monospace;font-size:13px}
+";
+
+/// A technique's name with its colour swatch.
+pub fn swatch(technique: &str) -> String {
+    format!(
+        "<span class=\"sw\" style=\"background:{}\"></span>{}",
+        colors::hex(technique),
+        esc(&colors::display_name(technique))
+    )
+}
+
+fn head(h: &mut String, title: &str) {
+    let _ = write!(
+        h,
+        "<!doctype html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
+         <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n",
+        t = esc(title)
+    );
+}
+
+/// Renders the page of the sweep in `dir`.
+pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart]) -> String {
+    let mut h = String::new();
+    head(&mut h, "pushbench sweep");
+    let _ = writeln!(
+        h,
+        "<p class=\"sub\"><code>{}</code>: {} → {}; {}{}</p>",
+        esc(&dir.display().to_string()),
+        esc(&doc.started_at),
+        esc(doc.ended_at.as_deref().unwrap_or("?")),
+        esc(doc.machine.cpu_model.as_deref().unwrap_or("unknown CPU")),
+        fmt::opt(doc.machine.cores, |c| format!(", {c} cores")),
+    );
+    if doc.partial {
+        let _ = writeln!(
+            h,
+            "<div class=\"banner\">PARTIAL SWEEP: cut short{}. Only the steps listed were \
+             measured.</div>",
+            doc.failure
+                .as_deref()
+                .map(|f| format!(" ({})", esc(f)))
+                .unwrap_or_default()
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<p>Objective each step must meet: p99 publish-to-receive latency ≤ <b>{}</b>, at most \
+         <b>{}</b> lost, at most <b>{}</b>. The <b>knee</b> is the largest client count that met \
+         it; each technique stops at its first step that misses it or that this machine has no \
+         room for.</p>",
+        esc(&fmt::latency_us(doc.slo.p99_us as f64)),
+        fmt::plural(doc.slo.max_lost, "message"),
+        fmt::plural(doc.slo.max_errors, "error"),
+    );
+    if dir.join("plan.html").is_file() {
+        h.push_str("<p>Capacity plan from this sweep: <a href=\"plan.html\">plan.html</a></p>\n");
+    }
+
+    h.push_str("<h2>Knee per technique</h2>\n<table>\n<tr><th class=\"l\">technique</th>\
+                <th>knee (clients)</th><th>stopped at</th><th class=\"l\">what broke it</th></tr>\n");
+    for t in &doc.techniques {
+        let o = doc.outcome(t);
+        let knee = o.and_then(|o| o.knee_clients);
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            swatch(t),
+            match knee {
+                Some(k) => fmt::count(k),
+                None => "none".into(),
+            },
+            fmt::opt(o.and_then(|o| o.broke_at), fmt::count),
+            match o.and_then(|o| o.broke_reason.as_deref()) {
+                Some(r) => esc(r),
+                None if knee.is_some() =>
+                    "nothing: every step met the objective (the knee is a lower bound)".into(),
+                None => "not swept".into(),
+            }
+        );
+    }
+    h.push_str("</table>\n");
+
+    h.push_str("<h2>Steps</h2>\n<table>\n<tr><th class=\"l\">technique</th><th>clients</th>\
+                <th>p99</th><th>lost</th><th>errors</th><th>delivered/s</th><th>server CPU (cores)</th>\
+                <th>server RSS</th><th>requests</th><th class=\"l\">objective</th>\
+                <th class=\"l\">report</th></tr>\n");
+    for s in &doc.steps {
+        let link = format!("{}/index.html", s.run_dir);
+        let report = if dir.join(&link).is_file() {
+            format!("<a href=\"{}\">{}</a>", esc(&link), esc(&s.run_dir))
+        } else {
+            format!("<code>{}</code>", esc(&s.run_dir))
+        };
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
+            swatch(&s.technique),
+            fmt::count(s.clients),
+            fmt::opt(s.p99_us, |v| fmt::latency_us(v as f64)),
+            fmt::count(s.lost),
+            fmt::count(s.errors),
+            fmt::sig(s.delivered_per_s),
+            fmt::opt(s.server_cores, fmt::sig),
+            fmt::opt(s.server_rss_bytes, |b| fmt::bytes(b as f64)),
+            fmt::count(s.requests),
+            if s.slo_met {
+                "<span class=\"met\">met</span>".to_string()
+            } else {
+                format!(
+                    "<span class=\"missed\">missed</span>: {}",
+                    esc(s.broke_reason.as_deref().unwrap_or(""))
+                )
+            },
+            report
+        );
+    }
+    h.push_str(
+        "</table>\n<p class=\"sub\">Every figure covers the step's steady-state window. \
+                All rows: <a href=\"sweep.csv\">sweep.csv</a>; parameters and outcomes: \
+                <a href=\"sweep.json\">sweep.json</a>.</p>\n",
+    );
+
+    h.push_str("<h2>Charts</h2>\n");
+    for c in charts {
+        let _ = writeln!(
+            h,
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"{WIDTH}\" height=\"{HEIGHT}\">\
+             <figcaption><b>{}.</b> {}</figcaption></figure>",
+            esc(&c.file),
+            esc(&c.title),
+            esc(&c.title),
+            esc(&c.caption)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Command</h2>\n<p><code>{}</code></p>\n</main>\n</body>\n</html>",
+        esc(&doc.command_line.join(" "))
+    );
+    h
+}
+
+/// The head of a page in the same style (for the plan page).
+pub fn page_head(title: &str) -> String {
+    let mut h = String::new();
+    head(&mut h, title);
+    h
+}
