@@ -34,7 +34,12 @@ fn sweep(out: &Path, extra: &[&str]) -> std::process::Output {
 fn png_size(path: &Path) -> (u32, u32) {
     let b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     assert!(b.len() > 1000, "{} is nearly empty", path.display());
-    assert_eq!(&b[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+    assert_eq!(
+        &b[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "{} is not a PNG",
+        path.display()
+    );
     assert_eq!(&b[12..16], b"IHDR");
     let w = u32::from_be_bytes(b[16..20].try_into().unwrap());
     let h = u32::from_be_bytes(b[20..24].try_into().unwrap());
@@ -45,7 +50,11 @@ fn check_files(dir: &Path) -> reports::sweep::SweepDoc {
     let doc = reports::sweep::load(dir).expect("sweep.json loads");
     let rows = reports::sweep::load_csv(dir).expect("sweep.csv loads");
     assert_eq!(rows, doc.steps, "sweep.csv and sweep.json agree");
-    for png in ["sweep_p99.png", "sweep_server_cpu.png", "sweep_server_memory.png"] {
+    for png in [
+        "sweep_p99.png",
+        "sweep_server_cpu.png",
+        "sweep_server_memory.png",
+    ] {
         assert_eq!(png_size(&dir.join(png)), (1600, 1000), "{png}");
     }
     let html = std::fs::read_to_string(dir.join("index.html")).unwrap();
@@ -82,7 +91,10 @@ fn an_objective_set_to_break_gives_no_knee_and_plan_says_why() {
     let o = doc.outcome("sse").unwrap();
     assert_eq!(o.knee_clients, None);
     assert_eq!(o.broke_at, Some(2));
-    assert!(o.broke_reason.as_deref().unwrap().starts_with("p99 "), "{o:?}");
+    assert!(
+        o.broke_reason.as_deref().unwrap().starts_with("p99 "),
+        "{o:?}"
+    );
 
     let out = run(&["plan", dir.to_str().unwrap()], Duration::from_secs(30));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -116,7 +128,10 @@ fn bad_sweep_options_are_refused_before_running() {
     let out = sweep(&dir, &["--clients", "8,4"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(stderr.contains("--clients") && stderr.contains("ascending"), "{stderr}");
+    assert!(
+        stderr.contains("--clients") && stderr.contains("ascending"),
+        "{stderr}"
+    );
     let out = sweep(&dir, &["--factor", "0.5"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--factor"));
     assert!(!dir.join("sweep.json").exists());

@@ -352,7 +352,7 @@ pub fn table(doc: &PlanDoc) -> String {
     );
     let _ = writeln!(
         s,
-        "{:<10} {:>9} {:<8} {:>9} {:>9} {:>11} {:>13} {:>12} {:>11} {:>10} {:>13} {:>11}  {}",
+        "{:<10} {:>9} {:<8} {:>9} {:>9} {:>11} {:>13} {:>12} {:>11} {:>10} {:>13} {:>11}  extrapolated",
         "technique",
         "machines",
         "limit",
@@ -365,7 +365,6 @@ pub fn table(doc: &PlanDoc) -> String {
         "KiB/conn",
         "µs CPU/unit",
         "R² mem/cpu",
-        "extrapolated"
     );
     let r2 = |v: Option<f64>| v.map(|v| format!("{v:.2}")).unwrap_or_else(|| "-".into());
     for r in &doc.rows {

@@ -14,7 +14,7 @@ use std::path::PathBuf;
 
 use reports::sweep::{self as sw, Outcome, SweepDoc, SweepMachine};
 
-use crate::run::config::{ConfigError, RunConfig};
+use crate::run::config::ConfigError;
 use crate::run::output::manifest;
 use crate::run::{self, Shutdown, procfs};
 use crate::technique::Technique;
@@ -50,22 +50,6 @@ pub struct SweepOutcome {
 
 fn default_dir() -> PathBuf {
     PathBuf::from("sweeps").join(chrono::Utc::now().format("%Y%m%d-%H%M%S").to_string())
-}
-
-/// Load-generator and server processes of a step, from its resolved options (1 and 1 when the
-/// run options have no such setting).
-fn processes(cfg: &RunConfig) -> (u64, u64) {
-    let v = serde_json::to_value(cfg).unwrap_or_default();
-    let get = |keys: &[&str]| {
-        keys.iter()
-            .find_map(|k| v.get(*k).and_then(serde_json::Value::as_u64))
-            .unwrap_or(1)
-            .max(1)
-    };
-    (
-        get(&["processes", "loadgen_processes"]),
-        get(&["server_processes"]),
-    )
 }
 
 /// Runs the sweep described by `args`.
@@ -188,7 +172,7 @@ async fn sweep_technique(
             Ok(c) => c,
             Err(e) => {
                 let why = match &e {
-                    ConfigError::Invalid { msg, .. } if msg.contains("file descriptors") => {
+                    ConfigError::Invalid { msg, .. } if msg.contains("descriptor") => {
                         format!("out of descriptors: {msg}")
                     }
                     _ => format!("cannot run: {e}"),
@@ -197,13 +181,13 @@ async fn sweep_technique(
                 break;
             }
         };
-        let (lp, spr) = processes(&cfg);
         let room = Room::read();
         let need = Need {
             clients: n,
-            loadgen_processes: lp,
-            server_processes: spr,
-            source_addrs: cfg.source_addrs.len() as u64,
+            loadgen_processes: u64::from(cfg.processes),
+            server_processes: u64::from(cfg.server_processes),
+            // As the run will use them (spread over 127.0.0.x past one address's ports).
+            source_addrs: run::phases::source_addrs(&cfg).len() as u64,
             local_server: cfg.target.is_none(),
             bytes_per_client,
         };

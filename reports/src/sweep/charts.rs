@@ -128,10 +128,10 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
         .iter()
         .map(|n| (Mark::Line(colors::color(n)), colors::display_name(n)))
         .collect();
-    entries.push((Mark::Dot(BLACK.into()), "knee: ringed; missed: ×".into()));
+    entries.push((Mark::Dot(BLACK), "knee: ringed; missed: ×".into()));
     if is_p99 {
         entries.push((
-            Mark::Dashed(BLACK.into(), 9, 6),
+            Mark::Dashed(BLACK, 9, 6),
             format!(
                 "objective: p99 ≤ {}",
                 fmt::latency_us(doc.slo.p99_us as f64)
