@@ -34,6 +34,9 @@ pub enum Command {
     /// raw results; started by `pushbench run --processes N` (docs/SCALING.md).
     #[command(hide = true)]
     Worker(crate::worker::WorkerArgs),
+    /// Merge the run directories of workers that ran one plan elsewhere (`pushbench worker
+    /// --out DIR`) into one run directory: counters add, histograms merge exactly.
+    Merge(crate::merge::MergeArgs),
 }
 
 /// Options of `pushbench report`.
@@ -59,6 +62,29 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
         Command::Run(args) => run_bench(&args),
         Command::Sweep(args) => crate::sweep::cli::main(&args),
         Command::Plan(args) => crate::plan::cli::main(&args),
+        Command::Merge(args) => {
+            let out = crate::merge::merge(&args.dirs, &args.out)?;
+            if !args.no_report {
+                if let Err(e) = reports::write_report(std::slice::from_ref(&out.dir), None) {
+                    eprintln!("pushbench: warning: report not written: {e}");
+                }
+            }
+            for s in &out.summaries {
+                println!(
+                    "{:>9}: {}/{} delivered, {} lost, p99 {:.1} ms",
+                    s.technique.name(),
+                    s.delivered,
+                    s.expected,
+                    s.lost,
+                    s.latency_us.p99 as f64 / 1000.0
+                );
+            }
+            println!("run directory: {}", out.dir.display());
+            if out.partial {
+                anyhow::bail!("some workers' results were partial (see manifest.json `failure`)");
+            }
+            Ok(())
+        }
         Command::Worker(args) => {
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(crate::worker::main(args))?;

@@ -151,12 +151,14 @@ where
     if let Some(w) = plan.window.clone() {
         let _ = win_tx.send(w);
     }
+    let timed = plan.close_at_us.is_some();
     let reader = {
         let closing = closing.clone();
         let close_timeout = close_timeout.clone();
         let win_tx = win_tx.clone();
         tokio::spawn(async move {
             let mut lines = control.lines();
+            let mut said_close = false;
             while let Ok(Some(line)) = lines.next_line().await {
                 match serde_json::from_str::<Control>(&line) {
                     Ok(Control::Window(w)) => {
@@ -165,12 +167,17 @@ where
                     Ok(Control::Close { timeout_ms }) => {
                         *close_timeout.lock().unwrap_or_else(|e| e.into_inner()) =
                             Duration::from_millis(timeout_ms);
+                        said_close = true;
                         break;
                     }
                     Err(e) => eprintln!("pushbench worker: ignoring a bad control line: {e}"),
                 }
             }
-            closing.cancel();
+            // Stdin ended (or said close). With a close time in the plan, stdin may simply be
+            // absent (a pod, a batch job): that time decides.
+            if said_close || !timed {
+                closing.cancel();
+            }
         })
     };
     drop(win_tx);
