@@ -233,7 +233,12 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
     };
     let out = args.out.clone().unwrap_or_else(|| dir.clone());
     std::fs::create_dir_all(&out).map_err(|e| reports::ReportError::io(&out, e))?;
-    let files = plan_page::write_all(&out, &doc)?;
+    let mut files = plan_page::write_all(&out, &doc)?;
+    if out == *dir {
+        // Redraw the sweep's page so it links the plan.
+        let page = sw::write_report(dir, &sweep)?;
+        files.push(page.index);
+    }
     if doc.rows.iter().all(|r| r.machines.is_none()) {
         let mut why: Vec<String> = doc
             .skipped

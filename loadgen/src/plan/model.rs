@@ -23,6 +23,10 @@ use serde::Serialize;
 use super::fit::{FitError, LinearFit, fit_linear, fit_through_origin};
 use crate::technique::Technique;
 
+/// How far (as a share) past the measured range a per-machine figure may lie before it is
+/// labelled extrapolated.
+pub const EXTRAPOLATION_SLACK: f64 = 0.05;
+
 /// One sweep step of one technique, as read from `sweep.csv`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -248,6 +252,12 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
             ));
         }
     }
+    if used.len() < 3 {
+        notes.push(format!(
+            "the fits rest on {} steps: no R², and nothing shows whether costs stay linear",
+            used.len()
+        ));
+    }
     if used.iter().any(|s| !s.slo_met) {
         notes
             .push("fewer than 2 steps met the objective: the fits include overloaded steps".into());
@@ -286,8 +296,13 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
             target.payload_bytes
         ));
     }
-    let mem_out = memory_fit.extrapolates(clients / mf);
-    let cpu_out = cpu_fit.extrapolates(work_target / mf) || rate_out;
+    // A few percent past the last step is measurement noise (a window's delivered/s is never
+    // exactly clients × rate), not an extrapolation.
+    let beyond = |f: &LinearFit, x: f64| {
+        x < f.x_min * (1.0 - EXTRAPOLATION_SLACK) || x > f.x_max * (1.0 + EXTRAPOLATION_SLACK)
+    };
+    let mem_out = beyond(&memory_fit, clients / mf);
+    let cpu_out = beyond(&cpu_fit, work_target / mf) || rate_out;
     let mut extrapolated = Vec::new();
     if by_knee.is_none()
         || (limited_by == "knee" && rate_out)

@@ -2,7 +2,8 @@
 //! technique in its usual colour ([`crate::colors`]), each technique's knee (the largest client
 //! count that met the objective) ringed, steps that missed the objective crossed, and the
 //! latency objective drawn as a dashed line. Clients are on a log axis when they span more
-//! than a decade. Same size, font and legend strip as the run report's charts.
+//! than a decade. Same size, font and legend strip as the run report's charts. Lines that
+//! coincide stay visible: earlier techniques are drawn wider, later ones inside them.
 
 use std::path::Path;
 
@@ -184,8 +185,11 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
         .map_err(msg)
         .map_err(&e)?;
     }
-    for name in &names {
+    let n_lines = names.len() as u32;
+    for (i, name) in names.iter().enumerate() {
         let color = colors::color(name);
+        // Earlier lines are wider, so a line hidden under a later one shows as its rim.
+        let width = 3 + 2 * (n_lines - 1 - i as u32).min(4);
         let steps = doc.steps_of(name);
         let pts: Vec<(f64, f64, &StepRow)> = steps
             .iter()
@@ -193,13 +197,13 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
             .collect();
         ctx.draw_series(LineSeries::new(
             pts.iter().map(|p| (p.0, p.1)),
-            ShapeStyle::from(color).stroke_width(4),
+            ShapeStyle::from(color).stroke_width(width),
         ))
         .map_err(msg)
         .map_err(&e)?;
         ctx.draw_series(
             pts.iter()
-                .map(|p| Circle::new((p.0, p.1), 6, color.filled())),
+                .map(|p| Circle::new((p.0, p.1), 3 + width as i32, color.filled())),
         )
         .map_err(msg)
         .map_err(&e)?;
