@@ -1,0 +1,152 @@
+//! `pushbench run --processes 2 --server-processes 2` at small scale: the clients run in two
+//! worker processes, the server in two SO_REUSEPORT processes; every technique loses nothing,
+//! the merged client byte counts equal the (summed) server's, and a worker killed mid-run is
+//! reported, not waited for.
+
+mod run_common;
+
+use std::time::{Duration, Instant};
+
+use run_common::{TempDir, bin, run_json, technique, u};
+
+const QUICK: &[&str] = &[
+    "--clients",
+    "8",
+    "--rate",
+    "10",
+    "--warmup",
+    "500ms",
+    "--drain",
+    "1s",
+    "--poll-interval",
+    "500ms",
+    "--long-poll-timeout",
+    "2s",
+    "--pause",
+    "100ms",
+    "--no-report",
+    "--json",
+];
+
+#[test]
+fn two_workers_and_two_server_processes_lose_nothing() {
+    let tmp = TempDir::new("workers");
+    let out = tmp.join("run");
+    let mut args = vec![
+        "run",
+        "--processes",
+        "2",
+        "--server-processes",
+        "2",
+        "--duration",
+        "2s",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(QUICK);
+    let doc = run_json(&args, Duration::from_secs(150));
+    assert_eq!(doc["manifest"]["loadgen_processes"], 2);
+    assert_eq!(doc["manifest"]["server_processes"], 2);
+    for name in ["poll", "long-poll", "stream", "sse", "ws"] {
+        let t = technique(&doc, name);
+        assert_eq!(u(t, "clients"), 8, "{name}: {t}");
+        assert!(u(t, "expected") >= 8 * 15, "{name}: {t}");
+        assert_eq!(u(t, "delivered"), u(t, "expected"), "{name}: {t}");
+        assert_eq!(u(t, "lost"), 0, "{name}");
+        assert_eq!(u(&t["latency_us"], "count"), u(t, "delivered"), "{name}");
+        assert!(t["failure"].is_null(), "{name}: {t}");
+        // The workers' byte counts, merged, equal the server's (all its processes).
+        assert_eq!(
+            u(t, "phase_bytes_down"),
+            u(t, "server_phase_bytes_down"),
+            "{name}: {t}"
+        );
+        assert_eq!(
+            u(t, "phase_bytes_up"),
+            u(t, "server_phase_bytes_up"),
+            "{name}: {t}"
+        );
+        assert!(t["server_rss_bytes"].as_u64().unwrap() > 0);
+    }
+    // Per-second rows still come (summed from the workers' ticks).
+    let ts = std::fs::read_to_string(out.join("timeseries.csv")).unwrap();
+    let steady_with_deliveries = ts
+        .lines()
+        .filter(|l| l.contains(",sse,steady,"))
+        .filter(|l| {
+            l.split(',')
+                .nth(4)
+                .is_some_and(|v| v.parse::<f64>().unwrap_or(0.0) > 0.0)
+        })
+        .count();
+    assert!(steady_with_deliveries >= 1, "{ts}");
+}
+
+/// The pids of `pid`'s children.
+fn children(pid: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
+        for t in tasks.flatten() {
+            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
+                out.extend(s.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
+            }
+        }
+    }
+    out
+}
+
+fn cmdline(pid: u32) -> String {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+        .unwrap_or_default()
+}
+
+#[test]
+fn a_dead_worker_is_reported() {
+    let tmp = TempDir::new("workers-dead");
+    let out = tmp.join("run");
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(["run", "--processes", "2", "--techniques", "sse", "--out"])
+        .arg(&out)
+        .args(QUICK)
+        .args(["--duration", "4s"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    // Kill one worker once both are running.
+    let start = Instant::now();
+    let mut killed = false;
+    while start.elapsed() < Duration::from_secs(20) && !killed {
+        let workers: Vec<u32> = children(child.id())
+            .into_iter()
+            .filter(|p| cmdline(*p).contains(" worker"))
+            .collect();
+        if workers.len() == 2 {
+            std::thread::sleep(Duration::from_millis(1500));
+            let _ = std::process::Command::new("kill")
+                .args(["-9", &workers[1].to_string()])
+                .status();
+            killed = true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(killed, "never saw two worker processes");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        assert!(
+            Instant::now() < deadline,
+            "the run hangs after a worker died"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let o = child.wait_with_output().unwrap();
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!("no JSON ({e}): {}", String::from_utf8_lossy(&o.stderr));
+    });
+    let t = technique(&doc, "sse");
+    let failure = t["failure"].as_str().unwrap_or_default();
+    assert!(failure.contains("worker 1"), "{t}");
+    // The dead worker's clients' messages count as lost, not as delivered.
+    assert!(u(t, "lost") > 0, "{t}");
+    assert_eq!(u(t, "clients"), 4, "{t}");
+}
