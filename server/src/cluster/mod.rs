@@ -10,10 +10,12 @@
 //! length-delimited frame ([`ToSupervisor`], [`ToChild`]). `/stats` and `/metrics` on any child
 //! ask the supervisor, which collects every child's own figures and sums them ([`merge`]).
 //!
-//! Modules: `child` (a child's side: the link, the relay into its hub), `supervisor` (spawning,
-//! sequence numbers, relaying, stats, shutdown and the death of a child).
+//! Modules: `child` (a child's side: the link, the relay into its hub), `sequencer` (the
+//! supervisor's state: sequence numbers, relaying, gathering stats), `supervisor` (spawning,
+//! readiness, the internal publisher, signals, shutdown and the death of a child).
 
 pub mod child;
+pub mod sequencer;
 pub mod supervisor;
 
 use bytes::Bytes;

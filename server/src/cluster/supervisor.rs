@@ -7,24 +7,21 @@
 //! status, the others are stopped, and the supervisor fails. Ctrl-C / SIGTERM stop every child
 //! gracefully (streams end cleanly) and exit 0.
 
-use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::net::{TcpSocket, UnixListener};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{ToChild, ToSupervisor, encode, framed, merge};
-use crate::hub::TopicLimit;
-use crate::metrics::ProcessStats;
+use super::sequencer::Sequencer;
+use super::{ToChild, ToSupervisor, encode, framed};
 use crate::publisher::{Schedule, payload};
 use crate::{ServeArgs, ServerError, check_args};
 
@@ -97,21 +94,13 @@ pub async fn supervise_with(
 
     let signals = CancellationToken::new();
     spawn_signal_watch(signals.clone())?;
-    let mut sup = Supervisor {
-        writers,
-        seqs: HashMap::new(),
-        published: 0,
-        started: Instant::now(),
-        collections: HashMap::new(),
-        next_collect: 1,
-        max_topics: args.max_topics as usize,
-    };
+    let mut sup = Sequencer::new(writers, args.max_topics as usize);
     let mut schedule = (args.publish_rate > 0.0).then(|| Schedule::new(args.publish_rate));
     let failure = loop {
         tokio::select! {
             _ = signals.cancelled() => break None,
             t = async { schedule.as_mut().expect("guarded").next().await }, if schedule.is_some() => {
-                let seq = sup.seqs.get(&args.publish_topic).copied().unwrap_or(0) + 1;
+                let seq = sup.latest(&args.publish_topic) + 1;
                 let data = payload(seq, t, args.payload_bytes);
                 if let Err(e) = sup.publish(&args.publish_topic, None, &data) {
                     eprintln!("pushbench serve: internal publisher: {e}");
@@ -132,7 +121,7 @@ pub async fn supervise_with(
     if let Some(why) = &failure {
         eprintln!("pushbench serve: {why}; stopping the other processes");
     }
-    let clean = stop_all(&procs, &sup.writers, &mut events).await;
+    let clean = stop_all(&procs, sup.writers(), &mut events).await;
     drop(reserved);
     match failure {
         Some(why) => Err(ServerError::ChildFailed(why)),
@@ -368,126 +357,4 @@ async fn stop_all(
         }
     }
     problems
-}
-
-/// A `/stats` collection or a reset in progress.
-#[derive(Debug)]
-struct Collection {
-    origin: usize,
-    req: u64,
-    reset: bool,
-    parts: Vec<Option<Value>>,
-}
-
-/// The supervisor's state, owned by its one loop.
-#[derive(Debug)]
-struct Supervisor {
-    writers: Vec<mpsc::UnboundedSender<Bytes>>,
-    seqs: HashMap<String, u64>,
-    published: u64,
-    started: Instant,
-    collections: HashMap<u64, Collection>,
-    next_collect: u64,
-    max_topics: usize,
-}
-
-impl Supervisor {
-    fn send(&self, i: usize, msg: &ToChild) {
-        if let Some(w) = self.writers.get(i) {
-            let _ = w.send(encode(msg));
-        }
-    }
-
-    fn broadcast(&self, msg: &ToChild) {
-        let f = encode(msg);
-        for w in &self.writers {
-            let _ = w.send(f.clone());
-        }
-    }
-
-    /// Assigns the next seq of `topic` and relays the message to every child.
-    fn publish(&mut self, topic: &str, event: Option<&str>, data: &str) -> Result<u64, String> {
-        if !self.seqs.contains_key(topic) && self.seqs.len() >= self.max_topics {
-            return Err(TopicLimit(self.max_topics).to_string());
-        }
-        let seq = self.seqs.entry(topic.to_string()).or_insert(0);
-        *seq += 1;
-        let seq = *seq;
-        self.broadcast(&ToChild::Message {
-            topic: topic.to_string(),
-            seq,
-            event: event.map(str::to_string),
-            data: data.to_string(),
-        });
-        self.published += 1;
-        Ok(seq)
-    }
-
-    fn start_collection(&mut self, origin: usize, req: u64, reset: bool) {
-        let collect = self.next_collect;
-        self.next_collect += 1;
-        self.collections.insert(
-            collect,
-            Collection {
-                origin,
-                req,
-                reset,
-                parts: vec![None; self.writers.len()],
-            },
-        );
-        if reset {
-            self.published = 0;
-            self.broadcast(&ToChild::Reset { collect });
-        } else {
-            self.broadcast(&ToChild::Collect { collect });
-        }
-    }
-
-    fn collected(&mut self, i: usize, collect: u64, part: Value) {
-        let Some(c) = self.collections.get_mut(&collect) else {
-            return;
-        };
-        if let Some(slot) = c.parts.get_mut(i) {
-            *slot = Some(part);
-        }
-        if c.parts.iter().any(Option::is_none) {
-            return;
-        }
-        let Some(c) = self.collections.remove(&collect) else {
-            return;
-        };
-        if c.reset {
-            self.send(c.origin, &ToChild::WasReset { req: c.req });
-            return;
-        }
-        let parts: Vec<Value> = c.parts.into_iter().flatten().collect();
-        let stats = merge(
-            &parts,
-            ProcessStats::read(),
-            self.published,
-            self.started.elapsed().as_secs_f64(),
-        );
-        self.send(c.origin, &ToChild::Stats { req: c.req, stats });
-    }
-
-    fn handle(&mut self, i: usize, msg: ToSupervisor) {
-        match msg {
-            ToSupervisor::Publish {
-                req,
-                topic,
-                event,
-                data,
-            } => {
-                // The message reaches this child before the answer (one ordered socket), so
-                // it is in the child's hub when the child answers the publish.
-                let result = self.publish(&topic, event.as_deref(), &data);
-                self.send(i, &ToChild::Published { req, result });
-            }
-            ToSupervisor::Stats { req } => self.start_collection(i, req, false),
-            ToSupervisor::Reset { req } => self.start_collection(i, req, true),
-            ToSupervisor::Local { collect, stats } => self.collected(i, collect, stats),
-            ToSupervisor::ResetDone { collect } => self.collected(i, collect, Value::Null),
-            ToSupervisor::Ready { .. } => {}
-        }
-    }
 }

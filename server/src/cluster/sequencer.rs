@@ -1,0 +1,262 @@
+//! The supervisor's sequencer: the one place where sequence numbers are assigned. It keeps
+//! each topic's newest seq, relays every message to every child (the same encoded frame to
+//! each), answers the publishing child after relaying, and gathers every child's figures for
+//! `/stats` (or resets them) on behalf of the child that asked.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use bytes::Bytes;
+use serde_json::Value;
+use tokio::sync::mpsc;
+
+use super::{ToChild, ToSupervisor, encode, merge};
+use crate::hub::TopicLimit;
+use crate::metrics::ProcessStats;
+
+/// A `/stats` collection or a reset in progress.
+#[derive(Debug)]
+struct Collection {
+    origin: usize,
+    req: u64,
+    reset: bool,
+    parts: Vec<Option<Value>>,
+}
+
+/// The supervisor's state, owned by its one loop.
+#[derive(Debug)]
+pub struct Sequencer {
+    writers: Vec<mpsc::UnboundedSender<Bytes>>,
+    seqs: HashMap<String, u64>,
+    published: u64,
+    started: Instant,
+    collections: HashMap<u64, Collection>,
+    next_collect: u64,
+    max_topics: usize,
+}
+
+impl Sequencer {
+    /// A sequencer relaying to the children behind `writers` (in child order), admitting at
+    /// most `max_topics` topics.
+    pub fn new(writers: Vec<mpsc::UnboundedSender<Bytes>>, max_topics: usize) -> Sequencer {
+        Sequencer {
+            writers,
+            seqs: HashMap::new(),
+            published: 0,
+            started: Instant::now(),
+            collections: HashMap::new(),
+            next_collect: 1,
+            max_topics,
+        }
+    }
+
+    /// The channels to the children.
+    pub fn writers(&self) -> &[mpsc::UnboundedSender<Bytes>] {
+        &self.writers
+    }
+
+    /// The newest seq of `topic` (0: nothing published yet).
+    pub fn latest(&self, topic: &str) -> u64 {
+        self.seqs.get(topic).copied().unwrap_or(0)
+    }
+
+    fn send(&self, i: usize, msg: &ToChild) {
+        if let Some(w) = self.writers.get(i) {
+            let _ = w.send(encode(msg));
+        }
+    }
+
+    fn broadcast(&self, msg: &ToChild) {
+        let f = encode(msg);
+        for w in &self.writers {
+            let _ = w.send(f.clone());
+        }
+    }
+
+    /// Assigns the next seq of `topic` and relays the message to every child.
+    pub fn publish(&mut self, topic: &str, event: Option<&str>, data: &str) -> Result<u64, String> {
+        if !self.seqs.contains_key(topic) && self.seqs.len() >= self.max_topics {
+            return Err(TopicLimit(self.max_topics).to_string());
+        }
+        let seq = self.seqs.entry(topic.to_string()).or_insert(0);
+        *seq += 1;
+        let seq = *seq;
+        self.broadcast(&ToChild::Message {
+            topic: topic.to_string(),
+            seq,
+            event: event.map(str::to_string),
+            data: data.to_string(),
+        });
+        self.published += 1;
+        Ok(seq)
+    }
+
+    fn start_collection(&mut self, origin: usize, req: u64, reset: bool) {
+        let collect = self.next_collect;
+        self.next_collect += 1;
+        self.collections.insert(
+            collect,
+            Collection {
+                origin,
+                req,
+                reset,
+                parts: vec![None; self.writers.len()],
+            },
+        );
+        if reset {
+            self.published = 0;
+            self.broadcast(&ToChild::Reset { collect });
+        } else {
+            self.broadcast(&ToChild::Collect { collect });
+        }
+    }
+
+    fn collected(&mut self, i: usize, collect: u64, part: Value) {
+        let Some(c) = self.collections.get_mut(&collect) else {
+            return;
+        };
+        if let Some(slot) = c.parts.get_mut(i) {
+            *slot = Some(part);
+        }
+        if c.parts.iter().any(Option::is_none) {
+            return;
+        }
+        let Some(c) = self.collections.remove(&collect) else {
+            return;
+        };
+        if c.reset {
+            self.send(c.origin, &ToChild::WasReset { req: c.req });
+            return;
+        }
+        let parts: Vec<Value> = c.parts.into_iter().flatten().collect();
+        let stats = merge(
+            &parts,
+            ProcessStats::read(),
+            self.published,
+            self.started.elapsed().as_secs_f64(),
+        );
+        self.send(c.origin, &ToChild::Stats { req: c.req, stats });
+    }
+
+    /// Handles a frame from child `i`.
+    pub fn handle(&mut self, i: usize, msg: ToSupervisor) {
+        match msg {
+            ToSupervisor::Publish {
+                req,
+                topic,
+                event,
+                data,
+            } => {
+                // The message reaches this child before the answer (one ordered socket), so
+                // it is in the child's hub when the child answers the publish.
+                let result = self.publish(&topic, event.as_deref(), &data);
+                self.send(i, &ToChild::Published { req, result });
+            }
+            ToSupervisor::Stats { req } => self.start_collection(i, req, false),
+            ToSupervisor::Reset { req } => self.start_collection(i, req, true),
+            ToSupervisor::Local { collect, stats } => self.collected(i, collect, stats),
+            ToSupervisor::ResetDone { collect } => self.collected(i, collect, Value::Null),
+            ToSupervisor::Ready { .. } => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frames(rx: &mut mpsc::UnboundedReceiver<Bytes>) -> Vec<ToChild> {
+        std::iter::from_fn(|| rx.try_recv().ok())
+            .map(|f| serde_json::from_slice(&f).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_sequence_per_topic_relayed_to_all_before_the_answer() {
+        let (tx0, mut rx0) = mpsc::unbounded_channel();
+        let (tx1, mut rx1) = mpsc::unbounded_channel();
+        let mut s = Sequencer::new(vec![tx0, tx1], 2);
+        let publish = |topic: &str, req| ToSupervisor::Publish {
+            req,
+            topic: topic.into(),
+            event: None,
+            data: "d".into(),
+        };
+        s.handle(1, publish("a", 7));
+        s.handle(0, publish("a", 8));
+        s.handle(0, publish("b", 9));
+        s.handle(1, publish("c", 10)); // a third topic: over the limit of 2
+        let seqs = |f: &[ToChild]| {
+            f.iter()
+                .filter_map(|m| match m {
+                    ToChild::Message { topic, seq, .. } => Some((topic.clone(), *seq)),
+                    _ => None,
+                })
+                .collect::<Vec<_>>()
+        };
+        let (f0, f1) = (frames(&mut rx0), frames(&mut rx1));
+        let want = vec![
+            ("a".to_string(), 1),
+            ("a".to_string(), 2),
+            ("b".to_string(), 1),
+        ];
+        assert_eq!(seqs(&f0), want);
+        assert_eq!(seqs(&f1), want);
+        // Child 1's answer comes right after the message it published.
+        assert!(matches!(
+            f1[1],
+            ToChild::Published {
+                req: 7,
+                result: Ok(1)
+            }
+        ));
+        assert!(
+            matches!(&f1[4], ToChild::Published { req: 10, result: Err(e) } if e.contains("--max-topics"))
+        );
+        assert!(matches!(
+            f0[2],
+            ToChild::Published {
+                req: 8,
+                result: Ok(2)
+            }
+        ));
+        assert_eq!(s.latest("a"), 2);
+    }
+
+    #[test]
+    fn stats_are_gathered_from_every_child_then_answered() {
+        let (tx0, mut rx0) = mpsc::unbounded_channel();
+        let (tx1, mut rx1) = mpsc::unbounded_channel();
+        let mut s = Sequencer::new(vec![tx0, tx1], 10);
+        s.handle(1, ToSupervisor::Stats { req: 3 });
+        let collect = match frames(&mut rx0).as_slice() {
+            [ToChild::Collect { collect }] => *collect,
+            f => panic!("{f:?}"),
+        };
+        assert_eq!(frames(&mut rx1).len(), 1);
+        let part = |n: u64| serde_json::json!({"open_connections": n, "topics": 1});
+        s.handle(
+            0,
+            ToSupervisor::Local {
+                collect,
+                stats: part(4),
+            },
+        );
+        assert!(frames(&mut rx1).is_empty(), "waits for every child");
+        s.handle(
+            1,
+            ToSupervisor::Local {
+                collect,
+                stats: part(5),
+            },
+        );
+        match frames(&mut rx1).as_slice() {
+            [ToChild::Stats { req: 3, stats }] => {
+                assert_eq!(stats["open_connections"], 9);
+                assert_eq!(stats["processes"], 2);
+            }
+            f => panic!("{f:?}"),
+        }
+        assert!(frames(&mut rx0).is_empty());
+    }
+}
