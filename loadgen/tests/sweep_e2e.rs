@@ -136,3 +136,73 @@ fn bad_sweep_options_are_refused_before_running() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--factor"));
     assert!(!dir.join("sweep.json").exists());
 }
+
+#[test]
+fn ctrl_c_writes_a_partial_sweep_and_exits_non_zero() {
+    use std::process::{Command, Stdio};
+    use std::time::Instant;
+    let tmp = TempDir::new("sweep-int");
+    let dir = tmp.join("s");
+    let mut child = Command::new(run_common::bin())
+        .args([
+            "sweep",
+            "--techniques",
+            "sse,ws",
+            "--clients",
+            "2,3",
+            "--warmup",
+            "200ms",
+            "--duration",
+            "30s",
+            "--no-report",
+            "--out",
+            dir.to_str().unwrap(),
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Interrupt once the first step's run directory exists and its window has begun.
+    let start = Instant::now();
+    while !dir.join("sse-2/histograms").exists() && start.elapsed() < Duration::from_secs(20) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_secs(2));
+    let status = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let t = Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if t.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("pushbench sweep did not stop within 20 s of SIGINT");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a cut-short sweep exits non-zero");
+    assert!(stderr.contains("sweep cut short"), "{stderr}");
+    let doc = reports::sweep::load(&dir).unwrap();
+    assert!(doc.partial);
+    assert!(
+        doc.failure.as_deref().unwrap().contains("SIGINT"),
+        "{doc:?}"
+    );
+    // The interrupted step is kept on disk but not judged; ws was never started.
+    assert!(doc.steps.is_empty(), "{:?}", doc.steps);
+    assert!(dir.join("sse-2/manifest.json").is_file());
+    let o = doc.outcome("sse").unwrap();
+    assert_eq!(o.knee_clients, None);
+    assert!(
+        o.broke_reason
+            .as_deref()
+            .unwrap()
+            .starts_with("interrupted")
+    );
+    assert!(doc.outcome("ws").is_none());
+    assert!(dir.join("index.html").is_file());
+}
