@@ -53,6 +53,9 @@ pub async fn supervise_with(
     ));
     let _ = std::fs::remove_file(&sock_path);
     let unix = UnixListener::bind(&sock_path).map_err(|e| ServerError::Cluster(e.into()))?;
+    // Only this user may connect (the socket lives until every child said it is ready).
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
     let mut procs = Vec::with_capacity(n);
     for i in 0..n {
