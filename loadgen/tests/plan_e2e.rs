@@ -217,3 +217,39 @@ fn bad_input_fails_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--machine-memory"));
 }
+
+#[test]
+fn several_sweeps_are_pooled_when_they_share_the_objective() {
+    let tmp = TempDir::new("plan-pool");
+    let (a, b) = (tmp.join("a"), tmp.join("b"));
+    write_sweep(&a, [1000, 2000].map(sse_step).to_vec());
+    write_sweep(&b, [4000, 8000].map(sse_step).to_vec());
+    let out_dir = tmp.join("plan");
+    let args = [
+        "plan",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ];
+    let out = run(&args, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let row = csv_row(&out_dir.join("plan.csv"));
+    // The same answer as one sweep of all four steps.
+    assert_eq!(row["knee_clients"], "4000");
+    assert_eq!(row["machines"], "250");
+    assert_eq!(row["points_used"], "3");
+    assert_eq!(num(&row, "memory_per_connection_bytes"), 10_240.0);
+    // Another objective: refused.
+    let mut doc = reports::sweep::load(&b).unwrap();
+    doc.slo.p99_us = 1;
+    reports::sweep::write_data(&b, &doc).unwrap();
+    let out = run(&args, Duration::from_secs(30));
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("another objective"), "{stderr}");
+}

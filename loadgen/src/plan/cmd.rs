@@ -14,9 +14,10 @@ use crate::technique::Technique;
 /// technique, from a sweep's measurements.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PlanArgs {
-    /// The sweep directory (as written by `pushbench sweep`)
-    #[arg(value_name = "SWEEP_DIR")]
-    pub dir: PathBuf,
+    /// Sweep directories (as written by `pushbench sweep`); several are planned as one sweep
+    /// (their steps pooled; they must share the objective)
+    #[arg(required = true, value_name = "SWEEP_DIR")]
+    pub dirs: Vec<PathBuf>,
     /// Concurrent clients to serve
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub clients: u64,
@@ -32,7 +33,7 @@ pub struct PlanArgs {
     /// Memory of one machine, e.g. 24GiB, 512MiB, 8GB [default: the measured machine's]
     #[arg(long, value_name = "SIZE")]
     pub machine_memory: Option<String>,
-    /// Where to write plan.csv, plan.json, plan.html [default: the sweep directory]
+    /// Where to write plan.csv, plan.json, plan.html [default: the (first) sweep directory]
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
     /// Print plan.json on stdout instead of the table
@@ -87,6 +88,56 @@ pub fn parse_size(s: &str) -> Option<f64> {
     (v.is_finite() && v > 0.0).then_some(v * mul)
 }
 
+/// Reads one or more sweeps as one: steps pooled (a later sweep's outcome of a technique wins,
+/// run directories made relative to the first sweep's directory where possible).
+fn load_sweeps(dirs: &[PathBuf]) -> Result<(SweepDoc, Vec<StepRow>), PlanCmdError> {
+    let mut merged: Option<SweepDoc> = None;
+    let mut rows = Vec::new();
+    for dir in dirs {
+        let doc = sw::load(dir)?;
+        let mut these = sw::load_csv(dir)?;
+        let Some(m) = merged.as_mut() else {
+            rows = these;
+            merged = Some(doc);
+            continue;
+        };
+        if doc.slo != m.slo {
+            return Err(invalid(
+                "SWEEP_DIR",
+                format!(
+                    "{} was swept with another objective ({:?}) than {} ({:?}); the knees would \
+                     not compare",
+                    dir.display(),
+                    doc.slo,
+                    dirs[0].display(),
+                    m.slo
+                ),
+            ));
+        }
+        for r in &mut these {
+            r.run_dir = dir.join(&r.run_dir).display().to_string();
+        }
+        rows.extend(these);
+        for t in doc.techniques {
+            if !m.techniques.contains(&t) {
+                m.techniques.push(t);
+            }
+        }
+        for o in doc.outcomes {
+            m.outcomes.retain(|x| x.technique != o.technique);
+            m.outcomes.push(o);
+        }
+    }
+    let mut doc = merged.ok_or_else(|| invalid("SWEEP_DIR", "no sweep directory given"))?;
+    rows.sort_by(|a, b| {
+        a.technique
+            .cmp(&b.technique)
+            .then(a.clients.cmp(&b.clients))
+    });
+    doc.steps = rows.clone();
+    Ok((doc, rows))
+}
+
 /// The measured machine's cores and memory: sweep.json, else a step's manifest.json.
 fn measured_machine(dir: &Path, doc: &SweepDoc) -> (Option<f64>, Option<f64>) {
     let mut cores = doc.machine.cores.map(|c| c as f64);
@@ -139,9 +190,10 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
             "must be a positive number of messages per second",
         ));
     }
-    let dir = &args.dir;
-    let sweep = sw::load(dir)?;
-    let rows = sw::load_csv(dir)?;
+    let Some(dir) = args.dirs.first() else {
+        return Err(invalid("SWEEP_DIR", "no sweep directory given"));
+    };
+    let (sweep, rows) = load_sweeps(&args.dirs)?;
     if rows.is_empty() {
         return Err(PlanCmdError::NoSteps(dir.clone()));
     }
@@ -218,7 +270,12 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
     let doc = PlanDoc {
         format: plan_page::FORMAT.into(),
         format_version: 1,
-        sweep_dir: dir.display().to_string(),
+        sweep_dir: args
+            .dirs
+            .iter()
+            .map(|d| d.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", "),
         target: PlanTarget {
             clients: args.clients,
             rate: args.rate,
@@ -234,7 +291,7 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
     let out = args.out.clone().unwrap_or_else(|| dir.clone());
     std::fs::create_dir_all(&out).map_err(|e| reports::ReportError::io(&out, e))?;
     let mut files = plan_page::write_all(&out, &doc)?;
-    if out == *dir {
+    if out == *dir && args.dirs.len() == 1 {
         // Redraw the sweep's page so it links the plan.
         let page = sw::write_report(dir, &sweep)?;
         files.push(page.index);
