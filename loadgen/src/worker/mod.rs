@@ -368,6 +368,13 @@ async fn mark_window(
 
 /// `pushbench worker`: reads the plan, runs, prints events on stdout.
 pub async fn main(args: WorkerArgs) -> Result<WorkerReport, WorkerError> {
+    // Ctrl-C in a terminal reaches the whole process group: the coordinator decides when its
+    // workers close (stdin), so a worker must not die of it and lose its results.
+    if let Ok(mut sigint) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+    {
+        tokio::spawn(async move { while sigint.recv().await.is_some() {} });
+    }
     let stdin = tokio::io::BufReader::new(tokio::io::stdin());
     let (plan, stdin) = if args.plan.as_os_str() == "-" {
         let mut stdin = stdin;
