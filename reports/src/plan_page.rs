@@ -109,7 +109,9 @@ pub fn write_all(dir: &Path, doc: &PlanDoc) -> Result<Vec<PathBuf>, ReportError>
     }
     w.flush().map_err(|e| ReportError::io(&csv_path, e))?;
     let html = dir.join("plan.html");
-    std::fs::write(&html, render(doc)).map_err(|e| ReportError::io(&html, e))?;
+    // The sweep's page sits beside the plan when the plan was written into the sweep.
+    let link = dir.join("sweep.json").is_file().then_some("index.html");
+    std::fs::write(&html, render(doc, link)).map_err(|e| ReportError::io(&html, e))?;
     Ok(vec![csv_path, json, html])
 }
 
@@ -147,15 +149,14 @@ pub fn bits_per_s(bytes_per_s: f64) -> String {
     }
 }
 
-/// Renders plan.html.
-pub fn render(doc: &PlanDoc) -> String {
+/// Renders plan.html; `sweep_page` is the sweep page's relative address, when there is one.
+pub fn render(doc: &PlanDoc, sweep_page: Option<&str>) -> String {
     let t = &doc.target;
     let mut h = page_head("pushbench capacity plan");
     let _ = writeln!(
         h,
         "<p><b>{} clients</b>, each receiving <b>{} message(s)/s</b> of <b>{} B</b> payload, on \
-         machines of <b>{} cores</b> and <b>{}</b> ({}). From the sweep <code>{}</code> \
-         (<a href=\"index.html\">its page</a>).</p>",
+         machines of <b>{} cores</b> and <b>{}</b> ({}). From the sweep <code>{}</code>{}.</p>",
         fmt::count(t.clients),
         fmt::sig(t.rate),
         t.payload_bytes,
@@ -163,6 +164,9 @@ pub fn render(doc: &PlanDoc) -> String {
         fmt::bytes(t.machine_memory_bytes),
         esc(&t.machine_source),
         esc(&doc.sweep_dir),
+        sweep_page
+            .map(|p| format!(" (<a href=\"{}\">its page</a>)", esc(p)))
+            .unwrap_or_default(),
     );
     h.push_str(
         "<h2>Answer per technique</h2>\n<table>\n<tr><th class=\"l\">technique</th>\
