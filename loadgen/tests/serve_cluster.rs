@@ -506,11 +506,12 @@ async fn a_client_resuming_on_any_process_loses_nothing() {
     }
     // Resume with Last-Event-ID: 3 from many connections, so some land on each process.
     let mut resumed = Vec::new();
-    for t in ["sse", "sse", "sse", "sse", "sse", "sse", "stream", "stream"] {
+    for i in 0..16 {
+        let t = if i % 4 == 3 { "stream" } else { "sse" };
         resumed.push((t, Sub::open(a, t, "r", Some(3)).await));
     }
     let s = stats_until(a, "resumed subscribers connected", |s| {
-        s["techniques"]["sse"]["connections"] == 6 && s["techniques"]["stream"]["connections"] == 2
+        s["techniques"]["sse"]["connections"] == 12 && s["techniques"]["stream"]["connections"] == 4
     })
     .await;
     assert!(
@@ -519,7 +520,8 @@ async fn a_client_resuming_on_any_process_loses_nothing() {
             .all(|c| c["connections"].as_u64().unwrap() >= 1),
         "both processes serve resumed clients: {s}"
     );
-    assert_eq!(s["techniques"]["sse"]["resumes"], 6);
+    assert_eq!(s["techniques"]["sse"]["resumes"], 12);
+    assert_eq!(s["techniques"]["stream"]["resumes"], 4);
     for i in 9..=10 {
         assert_eq!(publish(a, "r", &format!("m{i}")).await, i);
     }
@@ -545,29 +547,35 @@ async fn sigterm_ends_streams_cleanly_and_every_process_exits() {
     let mut cluster = Cluster::start(2, &["--publish-rate", "20", "--publish-topic", "tick"]);
     let a = cluster.addr;
     let mut subs = Vec::new();
-    for _ in 0..6 {
+    for _ in 0..16 {
         subs.push(Sub::open(a, "sse", "tick", None).await);
     }
-    // The internal publisher runs once (in the supervisor), not once per process.
-    let mut ids = Vec::new();
-    for s in &mut subs {
-        ids.push(s.next().await.unwrap().0);
-        ids.push(s.next().await.unwrap().0);
-    }
-    let s = stats(a).await;
-    let pids: Vec<u64> = children(&s)
-        .iter()
-        .map(|c| c["pid"].as_u64().unwrap())
-        .collect();
-    assert_eq!(pids.len(), 2);
-    let published = s["published"].as_u64().unwrap();
-    let (_, body) = call(a, "GET", "/poll/tick?since=0", "").await;
-    let v: Value = serde_json::from_str(&body).unwrap();
-    let last = v["next"].as_u64().unwrap();
+    let s = stats_until(a, "subscribers connected", |s| {
+        s["techniques"]["sse"]["connections"] == 16
+    })
+    .await;
+    let kids = children(&s);
     assert!(
-        last >= published && last <= published + 5,
-        "ids follow one sequence: newest {last}, published {published}"
+        kids.iter().all(|c| c["connections"].as_u64().unwrap() >= 1),
+        "subscribers on both processes: {s}"
     );
+    let pids: Vec<u64> = kids.iter().map(|c| c["pid"].as_u64().unwrap()).collect();
+    assert_eq!(pids.len(), 2);
+    // The internal publisher runs once (in the supervisor), not once per process: message n
+    // is the same message (same scheduled time in its payload) on every process.
+    let mut first: Option<Vec<Msg>> = None;
+    for s in &mut subs {
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            got.push(s.next().await.unwrap());
+        }
+        assert_eq!(got.iter().map(|m| m.0).collect::<Vec<_>>(), [1, 2, 3]);
+        assert!(got[0].1.starts_with("pb1 0 1 "), "{got:?}");
+        match &first {
+            None => first = Some(got),
+            Some(f) => assert_eq!(&got, f, "the same messages on every process"),
+        }
+    }
     signal(cluster.pid(), "-TERM");
     for s in &mut subs {
         // Every stream ends with its terminating chunk (a clean end, not an error).
