@@ -183,6 +183,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
                 let Ok(frame) = frame else { break };
                 match serde_json::from_slice::<ToChild>(&frame) {
                     Ok(ToChild::Shutdown) => {
+                        // The supervisor answers nothing more: fail waiting requests now.
+                        link.close();
                         shutdown.cancel();
                         return;
                     }
