@@ -180,3 +180,41 @@ fn a_dead_worker_is_reported() {
     assert!(u(t, "lost") > 0, "{t}");
     assert_eq!(u(t, "clients"), 4, "{t}");
 }
+
+#[test]
+fn a_worker_command_starts_each_worker() {
+    // The command is what would be `ssh -T host{i} pushbench worker`; here it is local, and
+    // each worker leaves a file named by its index to show `{i}` was replaced.
+    let tmp = TempDir::new("workers-cmd");
+    let cmd = format!(
+        "touch {}/started-{{i}} && exec {} worker",
+        tmp.0.display(),
+        bin()
+    );
+    let out = tmp.join("run");
+    let mut args = vec![
+        "run",
+        "--processes",
+        "2",
+        "--worker-command",
+        &cmd,
+        "--techniques",
+        "sse",
+        "--duration",
+        "1s",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    args.extend_from_slice(QUICK);
+    let doc = run_json(&args, Duration::from_secs(60));
+    let t = technique(&doc, "sse");
+    assert_eq!(u(t, "delivered"), u(t, "expected"), "{t}");
+    assert!(u(t, "expected") >= 8 * 5, "{t}");
+    assert!(tmp.join("started-0").exists() && tmp.join("started-1").exists());
+    assert!(
+        doc["manifest"]["clock"]
+            .as_str()
+            .unwrap()
+            .contains("synchronized")
+    );
+}

@@ -127,6 +127,12 @@ pub struct RunArgs {
     /// and memory are summed over all of them [default: 1]
     #[arg(long, value_name = "N")]
     pub server_processes: Option<u32>,
+    /// With --processes: a shell command that starts one worker instead of this program's own
+    /// `pushbench worker`, `{i}` replaced by the worker's index; it must run `pushbench worker`
+    /// with stdin and stdout connected, e.g. `ssh -T loadgen{i} pushbench worker` or
+    /// `kubectl exec -i lg-{i} -- pushbench worker` (see docs/SCALING.md)
+    #[arg(long, value_name = "CMD")]
+    pub worker_command: Option<String>,
 }
 
 /// A scenario file: the same options as the flags, in kebab-case or snake_case.
@@ -164,6 +170,8 @@ pub struct Scenario {
     pub processes: Option<u32>,
     #[serde(alias = "server_processes")]
     pub server_processes: Option<u32>,
+    #[serde(alias = "worker_command")]
+    pub worker_command: Option<String>,
     /// Free text describing the scenario (kept in the manifest).
     pub description: Option<String>,
 }
@@ -226,6 +234,8 @@ pub struct RunConfig {
     pub processes: u32,
     /// Child-server processes (`pushbench serve --processes N`).
     pub server_processes: u32,
+    /// Shell command starting one worker (`{i}`: its index); None: this program's own.
+    pub worker_command: Option<String>,
     pub scenario: Option<PathBuf>,
     pub scenario_description: Option<String>,
 }
@@ -323,6 +333,7 @@ impl RunArgs {
             seed: self.seed.or(sc.seed).unwrap_or(defaults::SEED),
             processes: self.processes.or(sc.processes).unwrap_or(1),
             server_processes: self.server_processes.or(sc.server_processes).unwrap_or(1),
+            worker_command: self.worker_command.clone().or(sc.worker_command.clone()),
             scenario: self.scenario.clone(),
             scenario_description: sc.description.clone(),
         };
@@ -475,6 +486,12 @@ impl RunConfig {
                     "must be between 1 and {MAX_PROCESSES} and at most --clients, got {}",
                     self.processes
                 ),
+            ));
+        }
+        if self.worker_command.is_some() && self.processes < 2 {
+            return Err(invalid(
+                "--worker-command",
+                "needs --processes 2 or more (the command starts each worker)",
             ));
         }
         if self.server_processes == 0 || self.server_processes > MAX_PROCESSES {

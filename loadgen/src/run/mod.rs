@@ -178,7 +178,10 @@ pub async fn execute(
         fresh_server_per_technique: child.is_some() && !cfg.one_server,
         server_processes: cfg.server_processes,
         loadgen_processes: cfg.processes,
-        clock: if cfg.processes > 1 {
+        clock: if cfg.processes > 1 && cfg.worker_command.is_some() {
+            "wall clocks of the machines the workers ran on (--worker-command): latency holds \
+             only if they are synchronized with this one (docs/SCALING.md)"
+        } else if cfg.processes > 1 {
             "one machine's wall clock (publisher and worker processes on one host)"
         } else {
             "single process clock (publisher and subscribers in one process)"

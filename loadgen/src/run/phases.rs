@@ -161,7 +161,10 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         let plans = worker_plans(ctx, &plan);
         let exe = std::env::current_exe();
         let pool = match exe {
-            Ok(exe) => WorkerPool::start(&exe, plans, rec.clone(), ctx.sampler.clone()).await,
+            Ok(exe) => {
+                let cmd = cfg.worker_command.as_deref();
+                WorkerPool::start(&exe, cmd, plans, rec.clone(), ctx.sampler.clone()).await
+            }
             Err(e) => Err(e),
         };
         match pool {

@@ -72,10 +72,12 @@ pub fn split(clients: u32, n: u32) -> Vec<(u32, u32)> {
 }
 
 impl WorkerPool {
-    /// Starts one worker per plan (`exe worker`), sending each its plan. The counters the
-    /// workers report are summed into `rec` (the coordinator's recorder of this technique).
+    /// Starts one worker per plan (`exe worker`, or the shell `command` with `{i}` replaced
+    /// by the worker's index), sending each its plan. The counters the workers report are
+    /// summed into `rec` (the coordinator's recorder of this technique).
     pub async fn start(
         exe: &PathBuf,
+        command: Option<&str>,
         plans: Vec<WorkerPlan>,
         rec: Arc<Recorder>,
         sampler: Arc<Sampler>,
@@ -93,8 +95,19 @@ impl WorkerPool {
         let clients = plans.iter().map(|p| p.clients).sum();
         let mut procs: Vec<Proc> = Vec::new();
         for (k, plan) in plans.into_iter().enumerate() {
-            let spawned = Command::new(exe)
-                .arg("worker")
+            let mut cmd = match command {
+                Some(c) => {
+                    let mut cmd = Command::new("sh");
+                    cmd.arg("-c").arg(c.replace("{i}", &k.to_string()));
+                    cmd
+                }
+                None => {
+                    let mut cmd = Command::new(exe);
+                    cmd.arg("worker");
+                    cmd
+                }
+            };
+            let spawned = cmd
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
