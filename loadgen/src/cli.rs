@@ -11,7 +11,7 @@ use crate::run::{self, Shutdown, config::RunArgs};
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
 /// Server-Sent Events, WebSocket) side by side on identical work.
 #[derive(Debug, Parser)]
-#[command(name = "pushbench", version, about, long_about = None)]
+#[command(name = "pushbench", version)]
 pub struct Opts {
     #[command(subcommand)]
     pub command: Command,

@@ -33,12 +33,22 @@ pub struct ChildOptions {
     pub exe: PathBuf,
     pub retention: u64,
     pub long_poll_timeout: Duration,
+    /// The server's heartbeat interval: well inside the clients' read timeout, so an idle
+    /// stream, SSE or WebSocket client is never timed out between messages.
+    pub heartbeat: Duration,
     /// Connections per server process.
     pub max_connections: u64,
     /// Server processes (`--processes N`; 1: a single process).
     pub processes: u32,
     /// How long to wait for the first line.
     pub start_timeout: Duration,
+}
+
+/// The heartbeat for a given client read timeout: a third of it (a heartbeat is sent only
+/// after a whole quiet interval, so the longest silence a client sees is under two intervals),
+/// between 50 ms and the server's 15 s default.
+pub fn heartbeat_for(read_timeout: Duration) -> Duration {
+    (read_timeout / 3).clamp(Duration::from_millis(50), Duration::from_secs(15))
 }
 
 /// A running child server.
@@ -69,6 +79,8 @@ impl ChildServer {
             format!("{}ms", opts.long_poll_timeout.as_millis()),
             "--max-connections".into(),
             opts.max_connections.to_string(),
+            "--heartbeat".into(),
+            format!("{}ms", opts.heartbeat.as_millis().max(1)),
         ];
         if opts.processes > 1 {
             args.extend(["--processes".into(), opts.processes.to_string()]);

@@ -155,6 +155,7 @@ pub async fn execute(
                 exe: std::env::current_exe().map_err(RunError::Exe)?,
                 retention: cfg.retention,
                 long_poll_timeout: cfg.long_poll_timeout,
+                heartbeat: child::heartbeat_for(cfg.read_timeout),
                 processes: cfg.server_processes,
                 max_connections: child::max_connections(cfg.clients, cfg.server_processes),
                 start_timeout: Duration::from_secs(10),
