@@ -185,8 +185,8 @@ pub struct Counters {
     errors: [AtomicU64; 6],
 }
 
-/// A plain copy of the counters at one moment.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// A plain copy of the counters at one moment (also what a worker process reports).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Snapshot {
     pub delivered: u64,
     pub duplicates: u64,

@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::run::group::RawResult;
 use crate::run::sampler::Sampler;
-use crate::stats::{Recorder, Snapshot};
+use crate::stats::Recorder;
 use crate::technique::Technique;
 use crate::worker::protocol::{self, Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
 
@@ -315,8 +315,8 @@ pub fn report_raw(r: &WorkerReport) -> Result<RawResult, protocol::CodecError> {
     Ok(RawResult {
         technique: r.technique,
         clients: r.clients,
-        window: Snapshot::from(r.window),
-        phase: Snapshot::from(r.phase),
+        window: r.window,
+        phase: r.phase,
         latency: protocol::decode(&r.latency)?,
         connect: protocol::decode(&r.connect)?,
         first_message: protocol::decode(&r.first_message)?,

@@ -210,7 +210,7 @@ where
                     mk.rss_max = Some(mk.rss_max.unwrap_or(0).max(m.rss_bytes));
                 }
                 let _ = ev_tx.send(Event::Tick {
-                    counts: rec.snapshot().into(),
+                    counts: rec.snapshot(),
                     interval: (!interval.is_empty()).then(|| protocol::encode(&interval)),
                     cpu_s: me.map(|m| m.cpu_s),
                     rss_bytes: me.map(|m| m.rss_bytes),
@@ -309,8 +309,8 @@ where
         clients: raw.clients,
         published,
         expected,
-        window: raw.window.into(),
-        phase: raw.phase.into(),
+        window: raw.window,
+        phase: raw.phase,
         latency: protocol::encode(&raw.latency),
         connect: protocol::encode(&raw.connect),
         first_message: protocol::encode(&raw.first_message),

@@ -103,57 +103,8 @@ pub enum Event {
     Result(Box<WorkerReport>),
 }
 
-/// The counters of [`Snapshot`], serializable both ways.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
-    pub delivered: u64,
-    pub duplicates: u64,
-    pub out_of_order: u64,
-    pub received_total: u64,
-    pub requests: u64,
-    pub empty_responses: u64,
-    pub reconnects: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub connections: u64,
-    pub errors: [u64; 6],
-}
-
-impl From<Snapshot> for Counts {
-    fn from(s: Snapshot) -> Counts {
-        Counts {
-            delivered: s.delivered,
-            duplicates: s.duplicates,
-            out_of_order: s.out_of_order,
-            received_total: s.received_total,
-            requests: s.requests,
-            empty_responses: s.empty_responses,
-            reconnects: s.reconnects,
-            bytes_up: s.bytes_up,
-            bytes_down: s.bytes_down,
-            connections: s.connections,
-            errors: s.errors,
-        }
-    }
-}
-
-impl From<Counts> for Snapshot {
-    fn from(c: Counts) -> Snapshot {
-        Snapshot {
-            delivered: c.delivered,
-            duplicates: c.duplicates,
-            out_of_order: c.out_of_order,
-            received_total: c.received_total,
-            requests: c.requests,
-            empty_responses: c.empty_responses,
-            reconnects: c.reconnects,
-            bytes_up: c.bytes_up,
-            bytes_down: c.bytes_down,
-            connections: c.connections,
-            errors: c.errors,
-        }
-    }
-}
+/// The counters of a [`Snapshot`], as they travel between a worker and the coordinator.
+pub type Counts = Snapshot;
 
 /// One worker's raw results of one technique: counters and histograms, which add exactly.
 #[derive(Debug, Clone, Serialize, Deserialize)]
