@@ -156,6 +156,13 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     };
     let subscribers = plan.subscribers_per_topic();
     let n = cfg.clients;
+
+    // Before the first connect. Worker processes start connecting as soon as they have their
+    // plan, so this must come before they are started: a snapshot taken after could already
+    // hold a client's request and bytes (a cluster's `/stats` takes a round trip through its
+    // supervisor, long enough for a worker to connect), which the phase would then miss.
+    let server_rss_idle = ctx.server_sample().await.map(|s| s.rss_bytes);
+    let server_phase_start = ctx.server_stats(tech).await;
     let mut clients = if cfg.processes > 1 {
         let rec = Arc::new(Recorder::new(tech, topics.len()));
         let plans = worker_plans(ctx, &plan);
@@ -175,10 +182,6 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         Clients::Local(Box::new(ClientGroup::new(plan)))
     };
     let rec = clients.rec();
-
-    // Before the first connect.
-    let server_rss_idle = ctx.server_sample().await.map(|s| s.rss_bytes);
-    let server_phase_start = ctx.server_stats(tech).await;
     ctx.sampler.begin(rec.clone());
 
     // Ramp-up: start the clients, then give them up to the connect timeout to connect.
