@@ -51,6 +51,22 @@ pub struct BarChart<'a> {
     pub y_fmt: &'a dyn Fn(f64) -> String,
 }
 
+/// Draws a whole bar-chart PNG at `path`: the canvas, its `title`, the legend `entries` in a
+/// strip on the right, and `chart` beside them.
+pub fn render(
+    path: &std::path::Path,
+    title: &str,
+    entries: &[super::legend::Entry],
+    chart: &BarChart,
+) -> Result<(), crate::error::ReportError> {
+    let err = super::chart_err(path);
+    let root = super::canvas(path);
+    let body = super::legend::titled(&root, title).map_err(&err)?;
+    let plot = super::legend::split(&body, entries).map_err(&err)?;
+    draw(&plot, chart).map_err(&err)?;
+    root.present().map_err(msg).map_err(&err)
+}
+
 /// Draws `chart` filling `area`.
 pub fn draw<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,

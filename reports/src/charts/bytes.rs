@@ -9,7 +9,7 @@ use super::bars::{self, Bar, BarChart, Segment};
 use plotters::style::{BLACK, RGBColor};
 
 use super::legend::{self, Mark};
-use super::{Chart, canvas, chart_err, msg, out, run_letter, techniques};
+use super::{Chart, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
@@ -91,11 +91,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         hline: payload.map(|p| p as f64),
         y_fmt: &fmt::tick,
     };
-    let root = canvas(&path);
-    let body = legend::titled(&root, &title).map_err(chart_err(&path))?;
-    let plot = legend::split(&body, &entries).map_err(chart_err(&path))?;
-    bars::draw(&plot, &chart).map_err(chart_err(&path))?;
-    root.present().map_err(msg).map_err(chart_err(&path))?;
+    bars::render(&path, &title, &entries, &chart)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Bytes on the wire per delivered message".into(),

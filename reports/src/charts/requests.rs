@@ -8,7 +8,7 @@ use super::bars::{self, Bar, BarChart, Segment};
 use plotters::style::BLACK;
 
 use super::legend::{self, Mark};
-use super::{Chart, canvas, chart_err, msg, out, run_letter, techniques};
+use super::{Chart, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
@@ -57,11 +57,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         hline: Some(1.0),
         y_fmt: &fmt::tick,
     };
-    let root = canvas(&path);
-    let body = legend::titled(&root, &title).map_err(chart_err(&path))?;
-    let plot = legend::split(&body, &entries).map_err(chart_err(&path))?;
-    bars::draw(&plot, &chart).map_err(chart_err(&path))?;
-    root.present().map_err(msg).map_err(chart_err(&path))?;
+    bars::render(&path, &title, &entries, &chart)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Requests per delivered message".into(),
