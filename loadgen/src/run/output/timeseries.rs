@@ -4,21 +4,8 @@ use std::path::Path;
 
 use crate::run::sampler::Row;
 
-/// The columns, units in the names.
-pub const COLUMNS: &[&str] = &[
-    "t_s",
-    "technique",
-    "phase",
-    "connections",
-    "delivered_per_s",
-    "latency_p99_us",
-    "bytes_down_per_s",
-    "bytes_up_per_s",
-    "requests_per_s",
-    "server_cpu_s",
-    "server_rss_bytes",
-    "loadgen_cpu_s",
-];
+/// The columns, units in the names: the reports crate reads this file, so it owns the list.
+pub use reports::csv_out::TIMESERIES_COLUMNS as COLUMNS;
 
 fn f(x: f64) -> String {
     format!("{}", (x * 1000.0).round() / 1000.0)
