@@ -5,10 +5,10 @@
 mod run_common;
 
 use std::net::TcpListener;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use run_common::{TempDir, bin, run};
+use run_common::{TempDir, run, signal, spawn, wait_exit, wait_for_path};
 
 fn stderr_of(args: &[&str]) -> (bool, String) {
     let out = run(args, Duration::from_secs(30));
@@ -92,49 +92,29 @@ fn unreachable_target_is_a_clear_error_within_the_connect_timeout() {
 fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
     let dir = TempDir::new("sigint");
     let out = dir.join("run");
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            "--out",
-            out.to_str().unwrap(),
-            "--clients",
-            "3",
-            "--warmup",
-            "500ms",
-            "--duration",
-            "30s",
-            "--no-report",
-            "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--clients",
+        "3",
+        "--warmup",
+        "500ms",
+        "--duration",
+        "30s",
+        "--no-report",
+        "--json",
+    ]);
     // Wait until the first technique is in its steady state (the manifest is written at
     // start; 3 s covers ramp-up and warm-up), then interrupt.
-    let start = Instant::now();
-    while !out.join("histograms").exists() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_path(&out.join("histograms"), Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(3));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let t = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if t.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("pushbench did not stop within 20 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
+    signal(&child.id().to_string(), "INT");
+    let output = wait_exit(
+        child,
+        Duration::from_secs(20),
+        "pushbench did not stop within 20 s of SIGINT",
+    );
     assert!(!output.status.success(), "a cut-short run exits non-zero");
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
@@ -158,29 +138,20 @@ fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
 fn the_server_dying_mid_run_ends_the_run_with_the_failure_recorded() {
     let dir = TempDir::new("death");
     let out = dir.join("run");
-    let mut child = Command::new(bin())
-        .args([
-            "run",
-            "--out",
-            out.to_str().unwrap(),
-            "--clients",
-            "3",
-            "--warmup",
-            "500ms",
-            "--duration",
-            "30s",
-            "--no-report",
-            "--json",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = Instant::now();
-    while !out.join("histograms").exists() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let child = spawn(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--clients",
+        "3",
+        "--warmup",
+        "500ms",
+        "--duration",
+        "30s",
+        "--no-report",
+        "--json",
+    ]);
+    wait_for_path(&out.join("histograms"), Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(2));
     // The child server is pushbench's only child process.
     let pgrep = Command::new("pgrep")
@@ -189,22 +160,12 @@ fn the_server_dying_mid_run_ends_the_run_with_the_failure_recorded() {
         .unwrap();
     let server_pid = String::from_utf8_lossy(&pgrep.stdout).trim().to_string();
     assert!(!server_pid.is_empty(), "no child server found");
-    assert!(
-        Command::new("kill")
-            .args(["-KILL", &server_pid])
-            .status()
-            .unwrap()
-            .success()
+    signal(&server_pid, "KILL");
+    let output = wait_exit(
+        child,
+        Duration::from_secs(30),
+        "pushbench did not end within 30 s of its server dying",
     );
-    let t = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t.elapsed() > Duration::from_secs(30) {
-            let _ = child.kill();
-            panic!("pushbench did not end within 30 s of its server dying");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let output = child.wait_with_output().unwrap();
     assert!(!output.status.success());
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();

@@ -139,50 +139,32 @@ fn bad_sweep_options_are_refused_before_running() {
 
 #[test]
 fn ctrl_c_writes_a_partial_sweep_and_exits_non_zero() {
-    use std::process::{Command, Stdio};
-    use std::time::Instant;
+    use run_common::{signal, spawn, wait_exit, wait_for_path};
     let tmp = TempDir::new("sweep-int");
     let dir = tmp.join("s");
-    let mut child = Command::new(run_common::bin())
-        .args([
-            "sweep",
-            "--techniques",
-            "sse,ws",
-            "--clients",
-            "2,3",
-            "--warmup",
-            "200ms",
-            "--duration",
-            "30s",
-            "--no-report",
-            "--out",
-            dir.to_str().unwrap(),
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn(&[
+        "sweep",
+        "--techniques",
+        "sse,ws",
+        "--clients",
+        "2,3",
+        "--warmup",
+        "200ms",
+        "--duration",
+        "30s",
+        "--no-report",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
     // Interrupt once the first step's run directory exists and its window has begun.
-    let start = Instant::now();
-    while !dir.join("sse-2/histograms").exists() && start.elapsed() < Duration::from_secs(20) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_for_path(&dir.join("sse-2/histograms"), Duration::from_secs(20));
     std::thread::sleep(Duration::from_secs(2));
-    let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let t = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if t.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("pushbench sweep did not stop within 20 s of SIGINT");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    let out = child.wait_with_output().unwrap();
+    signal(&child.id().to_string(), "INT");
+    let out = wait_exit(
+        child,
+        Duration::from_secs(20),
+        "pushbench sweep did not stop within 20 s of SIGINT",
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success(), "a cut-short sweep exits non-zero");
     assert!(stderr.contains("sweep cut short"), "{stderr}");

@@ -3,8 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 /// A fresh, empty directory under the system temp dir (removed on drop).
@@ -35,31 +35,52 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pushbench")
 }
 
-/// Runs `pushbench ARGS`, killing it after `limit`.
-pub fn run(args: &[&str], limit: Duration) -> Output {
-    let mut child = Command::new(bin())
+/// Starts `pushbench ARGS` with stdin closed and stdout/stderr piped.
+pub fn spawn(args: &[&str]) -> Child {
+    Command::new(bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("start pushbench");
+        .expect("start pushbench")
+}
+
+/// Waits for `child` to exit; after `limit` kills it and panics with `what` and its stderr.
+pub fn wait_exit(mut child: Child, limit: Duration, what: &str) -> Output {
     let start = Instant::now();
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
+    while child.try_wait().unwrap().is_none() {
         if start.elapsed() > limit {
             let _ = child.kill();
             let out = child.wait_with_output().unwrap();
-            panic!(
-                "pushbench {args:?} still running after {limit:?}; stderr: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            panic!("{what}; stderr: {}", String::from_utf8_lossy(&out.stderr));
         }
         std::thread::sleep(Duration::from_millis(50));
     }
     child.wait_with_output().unwrap()
+}
+
+/// Runs `pushbench ARGS`, killing it after `limit`.
+pub fn run(args: &[&str], limit: Duration) -> Output {
+    let what = format!("pushbench {args:?} still running after {limit:?}");
+    wait_exit(spawn(args), limit, &what)
+}
+
+/// Waits until `path` exists, for at most `limit` (the caller's assertions judge what follows).
+pub fn wait_for_path(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() && start.elapsed() < limit {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Sends signal `sig` (`INT`, `KILL`, ...) to process `pid`, asserting that `kill` succeeded.
+pub fn signal(pid: &str, sig: &str) {
+    let status = Command::new("kill")
+        .args([&format!("-{sig}"), pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{sig} {pid} failed");
 }
 
 /// Runs `pushbench run ... --json` and returns the parsed document (panics with stderr if it
