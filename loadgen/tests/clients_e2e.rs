@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use loadgen::clients::{ClientSpec, HttpConn, run_client};
 use loadgen::payload::{self, Header};
-use loadgen::stats::Recorder;
+use loadgen::stats::{Recorder, Snapshot};
 use loadgen::technique::Technique;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_util::sync::CancellationToken;
@@ -29,18 +29,57 @@ impl Drop for Server {
 }
 
 async fn start_server() -> Server {
-    let args = server::ServeArgs {
+    start_server_with(server::ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         // No heartbeat during a test: nothing may be in flight when the clients stop.
         heartbeat: Duration::from_secs(600),
         ..Default::default()
-    };
+    })
+    .await
+}
+
+/// Starts the server in-process with `args` on 127.0.0.1:0.
+async fn start_server_with(args: server::ServeArgs) -> Server {
     let state = server::Shared::new(args).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stop = CancellationToken::new();
     tokio::spawn(server::run(listener, state, stop.clone()));
     Server { addr, stop }
+}
+
+/// Publishes messages 1..=MESSAGES to topic `e2e`, each payload padded to `size` bytes.
+async fn publish_messages(addr: SocketAddr, size: usize) {
+    for seq in 1..=MESSAGES {
+        let h = Header {
+            topic: 0,
+            seq,
+            scheduled_us: payload::now_us(),
+        };
+        publish(addr, "e2e", &payload::encode(h, size)).await;
+    }
+}
+
+/// Runs one client of `technique` from cursor `since` until it has `delivered` messages (plus
+/// 100 ms in which anything extra would show), stops it and returns its counters.
+async fn one_client_from(
+    technique: Technique,
+    addr: SocketAddr,
+    since: u64,
+    delivered: u64,
+) -> Snapshot {
+    let rec = Arc::new(Recorder::new(technique, 1));
+    rec.window.open(0, 1);
+    rec.window.close(0, MESSAGES);
+    let stop = CancellationToken::new();
+    let mut s = spec(technique, addr);
+    s.since = since;
+    let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
+    wait_until(T, || rec.snapshot().delivered >= delivered).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    stop.cancel();
+    client.await.unwrap();
+    rec.snapshot()
 }
 
 fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
@@ -119,14 +158,7 @@ async fn delivers_everything(technique: Technique) {
         rec.snapshot()
     );
     rec.window.open(0, 1);
-    for seq in 1..=MESSAGES {
-        let h = Header {
-            topic: 0,
-            seq,
-            scheduled_us: payload::now_us(),
-        };
-        publish(server.addr, "e2e", &payload::encode(h, 64)).await;
-    }
+    publish_messages(server.addr, 64).await;
     rec.window.close(0, MESSAGES);
     let all = CLIENTS * MESSAGES;
     wait_until(Duration::from_secs(10), || rec.snapshot().delivered >= all).await;
@@ -208,28 +240,10 @@ async fn ws_delivers_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_technique_resumes_from_its_cursor() {
     let server = start_server().await;
-    for seq in 1..=MESSAGES {
-        let h = Header {
-            topic: 0,
-            seq,
-            scheduled_us: payload::now_us(),
-        };
-        publish(server.addr, "e2e", &payload::encode(h, 32)).await;
-    }
+    publish_messages(server.addr, 32).await;
     for technique in Technique::ALL {
-        let rec = Arc::new(Recorder::new(technique, 1));
-        rec.window.open(0, 1);
-        rec.window.close(0, MESSAGES);
-        let stop = CancellationToken::new();
-        let mut s = spec(technique, server.addr);
-        s.since = 10;
-        let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
-        wait_until(T, || rec.snapshot().delivered >= 10).await;
-        // A little longer: anything extra (a replay of 1..=10) would show now.
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stop.cancel();
-        client.await.unwrap();
-        let snap = rec.snapshot();
+        // Anything extra (a replay of 1..=10) would show in the counts.
+        let snap = one_client_from(technique, server.addr, 10, 10).await;
         assert_eq!(
             (snap.delivered, snap.received_total, snap.duplicates),
             (10, 10, 0),
@@ -242,41 +256,16 @@ async fn every_technique_resumes_from_its_cursor() {
 /// (not counted as a message, not an error) and then the retained messages.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_technique_takes_a_gap_in_stride() {
-    let args = server::ServeArgs {
+    let server = start_server_with(server::ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         retention: 5,
         heartbeat: Duration::from_secs(600),
         ..Default::default()
-    };
-    let state = server::Shared::new(args).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server {
-        addr,
-        stop: CancellationToken::new(),
-    };
-    tokio::spawn(server::run(listener, state, server.stop.clone()));
-    for seq in 1..=MESSAGES {
-        let h = Header {
-            topic: 0,
-            seq,
-            scheduled_us: payload::now_us(),
-        };
-        publish(server.addr, "e2e", &payload::encode(h, 32)).await;
-    }
+    })
+    .await;
+    publish_messages(server.addr, 32).await;
     for technique in Technique::ALL {
-        let rec = Arc::new(Recorder::new(technique, 1));
-        rec.window.open(0, 1);
-        rec.window.close(0, MESSAGES);
-        let stop = CancellationToken::new();
-        let mut s = spec(technique, server.addr);
-        s.since = 2;
-        let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
-        wait_until(T, || rec.snapshot().delivered >= 5).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stop.cancel();
-        client.await.unwrap();
-        let snap = rec.snapshot();
+        let snap = one_client_from(technique, server.addr, 2, 5).await;
         assert_eq!(
             (snap.delivered, snap.received_total),
             (5, 5),
@@ -296,19 +285,12 @@ async fn every_technique_takes_a_gap_in_stride() {
 /// alive past the read timeout, and the WebSocket client answers the pings.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn heartbeats_keep_idle_subscribers_alive() {
-    let args = server::ServeArgs {
+    let server = start_server_with(server::ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         heartbeat: Duration::from_millis(50),
         ..Default::default()
-    };
-    let state = server::Shared::new(args).unwrap();
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = Server {
-        addr,
-        stop: CancellationToken::new(),
-    };
-    tokio::spawn(server::run(listener, state, server.stop.clone()));
+    })
+    .await;
     for technique in [Technique::Stream, Technique::Sse, Technique::Ws] {
         let rec = Arc::new(Recorder::new(technique, 1));
         let stop = CancellationToken::new();
