@@ -10,6 +10,8 @@ use serde::Deserialize;
 
 use crate::technique::Technique;
 
+pub use super::validate::parse_source_addrs;
+
 /// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
 pub mod defaults {
     use std::time::Duration;
@@ -185,7 +187,7 @@ pub enum ConfigError {
     Scenario { path: PathBuf, msg: String },
 }
 
-fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
         flag,
         msg: msg.into(),
@@ -350,197 +352,6 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
     toml::from_str(&text).map_err(|e| err(e.message().to_string()))
-}
-
-/// Parses `--source-addrs`: addresses and `A-B` ranges, all in 127.0.0.0/8.
-pub fn parse_source_addrs(list: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {
-    let flag = "--source-addrs";
-    let one = |s: &str| -> Result<Ipv4Addr, ConfigError> {
-        let a: Ipv4Addr = s
-            .trim()
-            .parse()
-            .map_err(|_| invalid(flag, format!("`{s}` is not an IPv4 address")))?;
-        if a.octets()[0] != 127 {
-            return Err(invalid(
-                flag,
-                format!("{a} is outside 127.0.0.0/8 (loopback only)"),
-            ));
-        }
-        Ok(a)
-    };
-    let mut out = Vec::new();
-    for item in list.iter().map(|s| s.trim()).filter(|s| !s.is_empty()) {
-        if let Some((a, b)) = item.split_once('-') {
-            let (a, b) = (u32::from(one(a)?), u32::from(one(b)?));
-            if b < a || b - a >= 65_536 {
-                return Err(invalid(flag, format!("bad range `{item}`")));
-            }
-            out.extend((a..=b).map(Ipv4Addr::from));
-        } else {
-            out.push(one(item)?);
-        }
-    }
-    if out.is_empty() {
-        return Err(invalid(flag, "no address given"));
-    }
-    Ok(out)
-}
-
-impl RunConfig {
-    /// Checks the options make sense together; each message names the flag at fault.
-    pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.techniques.is_empty() {
-            return Err(invalid("--techniques", "no technique given"));
-        }
-        let mut seen = std::collections::HashSet::new();
-        for t in &self.techniques {
-            if !seen.insert(t) {
-                return Err(invalid("--techniques", format!("`{t}` is listed twice")));
-            }
-        }
-        if self.clients == 0 {
-            return Err(invalid("--clients", "must be at least 1"));
-        }
-        if self.topics == 0 || self.topics > self.clients {
-            return Err(invalid(
-                "--topics",
-                format!(
-                    "must be between 1 and --clients ({}), got {}",
-                    self.clients, self.topics
-                ),
-            ));
-        }
-        if self.duration.is_zero() {
-            return Err(invalid("--duration", "must be longer than 0"));
-        }
-        if !self.rate.is_finite() || self.rate <= 0.0 {
-            return Err(invalid(
-                "--rate",
-                format!(
-                    "must be a positive number of messages per second with a --duration, got {}",
-                    self.rate
-                ),
-            ));
-        }
-        if self.rate > 1_000_000.0 {
-            return Err(invalid(
-                "--rate",
-                "more than 1,000,000 messages per second per topic",
-            ));
-        }
-        if self.payload_bytes > MAX_PAYLOAD_BYTES {
-            return Err(invalid(
-                "--payload-bytes",
-                format!(
-                    "{} is more than the server accepts ({MAX_PAYLOAD_BYTES})",
-                    self.payload_bytes
-                ),
-            ));
-        }
-        if !self.ramp_up.is_finite() || self.ramp_up <= 0.0 {
-            return Err(invalid(
-                "--ramp-up",
-                "must be a positive number of connections per second",
-            ));
-        }
-        let lp = self.long_poll_timeout;
-        if lp < Duration::from_millis(1) || lp > Duration::from_secs(300) {
-            return Err(invalid(
-                "--long-poll-timeout",
-                "must be between 1ms and 300s",
-            ));
-        }
-        if self.connect_timeout.is_zero() {
-            return Err(invalid("--connect-timeout", "must be longer than 0"));
-        }
-        if self.read_timeout.is_zero() {
-            return Err(invalid("--read-timeout", "must be longer than 0"));
-        }
-        if self.techniques.contains(&Technique::LongPoll) && self.read_timeout <= lp {
-            return Err(invalid(
-                "--read-timeout",
-                format!(
-                    "({}) must be longer than --long-poll-timeout ({}) or every held poll times out",
-                    humantime::format_duration(self.read_timeout),
-                    humantime::format_duration(lp)
-                ),
-            ));
-        }
-        if self.techniques.contains(&Technique::Poll) && self.drain < self.poll_interval {
-            return Err(invalid(
-                "--drain",
-                format!(
-                    "({}) must be at least --poll-interval ({}) so the last polls can fetch the window's messages",
-                    humantime::format_duration(self.drain),
-                    humantime::format_duration(self.poll_interval)
-                ),
-            ));
-        }
-        if self.retention == 0 {
-            return Err(invalid("--retention", "must be at least 1"));
-        }
-        if self.processes == 0 || self.processes > MAX_PROCESSES || self.processes > self.clients {
-            return Err(invalid(
-                "--processes",
-                format!(
-                    "must be between 1 and {MAX_PROCESSES} and at most --clients, got {}",
-                    self.processes
-                ),
-            ));
-        }
-        if self.worker_command.is_some() && self.processes < 2 {
-            return Err(invalid(
-                "--worker-command",
-                "needs --processes 2 or more (the command starts each worker)",
-            ));
-        }
-        if self.server_processes == 0 || self.server_processes > MAX_PROCESSES {
-            return Err(invalid(
-                "--server-processes",
-                format!(
-                    "must be between 1 and {MAX_PROCESSES}, got {}",
-                    self.server_processes
-                ),
-            ));
-        }
-        let limit = crate::run::procfs::fd_soft_limit().unwrap_or(u64::MAX);
-        let per_process = self.clients.div_ceil(self.processes);
-        let need = u64::from(per_process) + FD_RESERVE;
-        if need > limit {
-            return Err(invalid(
-                if self.processes > 1 {
-                    "--processes"
-                } else {
-                    "--clients"
-                },
-                format!(
-                    "{per_process} clients per load-generator process need about {need} file \
-                     descriptors but a process may open {limit} (ulimit -n); use more --processes \
-                     (now {}) or fewer clients",
-                    self.processes
-                ),
-            ));
-        }
-        if self.target.is_none() {
-            let per_server = u64::from(self.clients.div_ceil(self.server_processes));
-            if per_server + FD_RESERVE > limit {
-                return Err(invalid(
-                    "--server-processes",
-                    format!(
-                        "{per_server} connections per server process exceed its descriptor \
-                         limit ({limit}); use more --server-processes (now {})",
-                        self.server_processes
-                    ),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Messages a subscriber of one topic should see during the window (approximately).
-    pub fn total_publish_rate(&self) -> f64 {
-        self.rate * f64::from(self.topics)
-    }
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ pub mod publisher;
 pub mod sampler;
 pub mod table;
 pub mod target;
+pub mod validate;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
