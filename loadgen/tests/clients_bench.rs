@@ -8,56 +8,25 @@
 //!   cargo test --release -p loadgen --test clients_bench -- --ignored --nocapture
 //! ```
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+mod run_common;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use loadgen::clients::{ClientSpec, run_client};
 use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
+use run_common::{ServeChild, env_or};
 use tokio_util::sync::CancellationToken;
-
-/// The server child process, killed however the benchmark ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[test]
 #[ignore = "a benchmark: saturates the machine for seconds; run it by hand"]
 fn poll_throughput_against_wrk() {
     let connections: u64 = env_or("PB_BENCH_CONNECTIONS", 64);
     let seconds: u64 = env_or("PB_BENCH_SECONDS", 5);
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_pushbench"))
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let child = ServeChild::start(&[]);
+    let addr = child.addr;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -8,9 +8,10 @@
 //!   cargo test --release -p loadgen --test clients_memory -- --ignored --nocapture
 //! ```
 
-use std::io::{BufRead, BufReader, Read, Write};
+mod run_common;
+
+use std::io::{Read, Write};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use loadgen::clients::{ClientSpec, run_client};
 use loadgen::payload;
 use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
+use run_common::{ServeChild, env_or};
 use tokio_util::sync::CancellationToken;
 
 fn rss_kib() -> u64 {
@@ -43,23 +45,6 @@ fn publish(addr: SocketAddr, body: &str) {
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
 
-/// The server child process, killed however the benchmark ends.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 #[test]
 #[ignore = "a benchmark: opens thousands of connections; run it by hand"]
 fn memory_per_idle_client() {
@@ -68,24 +53,15 @@ fn memory_per_idle_client() {
         .parse()
         .unwrap();
     let n: u64 = env_or("PB_MEM_CLIENTS", 10_000);
-    let mut child = KillOnDrop(
-        Command::new(env!("CARGO_BIN_EXE_pushbench"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--heartbeat", "60s"])
-            .args(["--long-poll-timeout", "120s", "--max-connections", "19000"])
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    let mut line = String::new();
-    BufReader::new(child.0.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr: SocketAddr = line
-        .trim()
-        .strip_prefix("listening on http://")
-        .unwrap()
-        .parse()
-        .unwrap();
+    let child = ServeChild::start(&[
+        "--heartbeat",
+        "60s",
+        "--long-poll-timeout",
+        "120s",
+        "--max-connections",
+        "19000",
+    ]);
+    let addr = child.addr;
 
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

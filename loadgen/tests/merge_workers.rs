@@ -5,38 +5,14 @@
 
 mod run_common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loadgen::payload;
 use loadgen::worker::protocol::{WindowSpec, WorkerPlan};
-use run_common::{TempDir, bin, run, technique, u};
-
-struct Server(Child, String);
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn serve() -> Server {
-    let mut c = Command::new(bin())
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(c.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line.trim().strip_prefix("listening on http://").unwrap();
-    Server(c, addr.trim_end_matches('/').to_string())
-}
+use run_common::{ServeChild, TempDir, bin, run, technique, u};
 
 fn publish(addr: &str, topic: &str, seq: u64, scheduled_us: u64) {
     let body = payload::encode(
@@ -69,7 +45,8 @@ fn now_us() -> u64 {
 
 #[test]
 fn workers_run_from_plans_and_merge() {
-    let server = serve();
+    let server = ServeChild::start(&[]);
+    let addr = server.addr.to_string();
     let tmp = TempDir::new("merge");
     let topic = "pb-mergetest-sse-0";
     // Publish 10 messages, 100 ms apart, starting 1.5 s from now; the window is seqs 3..=8.
@@ -86,7 +63,7 @@ fn workers_run_from_plans_and_merge() {
             workers: 2,
             run_id: "mergetest".into(),
             technique: loadgen::technique::Technique::Sse,
-            target: format!("http://{}", server.1),
+            target: server.url(),
             topics: vec![topic.into()],
             clients: 3,
             first_index: 3 * k,
@@ -125,7 +102,7 @@ fn workers_run_from_plans_and_merge() {
         while now_us() < due {
             std::thread::sleep(Duration::from_millis(2));
         }
-        publish(&server.1, topic, seq, due);
+        publish(&addr, topic, seq, due);
     }
     for w in workers {
         let out = w.wait_with_output().unwrap();

@@ -122,34 +122,8 @@ fn every_technique_delivers_everything_and_bytes_agree() {
 /// CPU, memory and byte counters read from its `/stats`.
 #[test]
 fn target_mode_measures_a_running_server_through_its_stats() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-
-    struct Server(std::process::Child);
-    impl Drop for Server {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let mut server = Server(
-        Command::new(run_common::bin())
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let mut first = String::new();
-    BufReader::new(server.0.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap()
-        .to_string();
+    let server = run_common::ServeChild::start(&[]);
+    let url = server.url();
 
     let dir = TempDir::new("target");
     let out = dir.join("run");

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -111,4 +113,57 @@ pub fn u(v: &serde_json::Value, key: &str) -> u64 {
     v[key]
         .as_u64()
         .unwrap_or_else(|| panic!("`{key}` is not an unsigned integer in {v}"))
+}
+
+/// A `pushbench serve` child process on 127.0.0.1:0, killed however the test ends.
+pub struct ServeChild {
+    child: Child,
+    /// Where it listens (from its first line, `listening on http://ADDR:PORT`).
+    pub addr: SocketAddr,
+}
+
+impl ServeChild {
+    /// Starts `pushbench serve --listen 127.0.0.1:0 EXTRA...` and waits for its first line.
+    pub fn start(extra: &[&str]) -> ServeChild {
+        let mut child = Command::new(bin())
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start pushbench serve");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
+            .trim_end_matches('/')
+            .parse()
+            .unwrap();
+        ServeChild { child, addr }
+    }
+
+    /// `http://ADDR:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The environment variable `name` parsed, or `default` when unset or unparsable.
+pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
