@@ -58,6 +58,28 @@ pub fn fit_linear(points: &[(f64, f64)]) -> Result<LinearFit, FitError> {
     let sxy: f64 = points.iter().map(|p| (p.0 - mean_x) * (p.1 - mean_y)).sum();
     let slope = sxy / sxx;
     let intercept = mean_y - slope * mean_x;
+    Ok(measure(points, slope, intercept))
+}
+
+/// Fits a line through the origin (`y = slope × x`), for costs that must vanish at zero load
+/// (bytes or requests per message).
+pub fn fit_through_origin(points: &[(f64, f64)]) -> Result<LinearFit, FitError> {
+    if points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
+        return Err(FitError::NotFinite);
+    }
+    let sxx: f64 = points.iter().map(|p| p.0 * p.0).sum();
+    if points.is_empty() || sxx <= 0.0 {
+        return Err(FitError::TooFewPoints(points.len()));
+    }
+    let slope = points.iter().map(|p| p.0 * p.1).sum::<f64>() / sxx;
+    Ok(measure(points, slope, 0.0))
+}
+
+/// The line `intercept + slope × x` with its quality against `points` (never empty) and the
+/// range of `x` it was measured over.
+fn measure(points: &[(f64, f64)], slope: f64, intercept: f64) -> LinearFit {
+    let n = points.len();
+    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n as f64;
     let ss_res: f64 = points
         .iter()
         .map(|p| (p.1 - (intercept + slope * p.0)).powi(2))
@@ -73,51 +95,15 @@ pub fn fit_linear(points: &[(f64, f64)]) -> Result<LinearFit, FitError> {
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.0), hi.max(p.0))
         });
-    Ok(LinearFit {
+    LinearFit {
         slope,
         intercept,
-        r2,
-        rmse: (ss_res / nf).sqrt(),
-        n,
-        x_min,
-        x_max,
-    })
-}
-
-/// Fits a line through the origin (`y = slope × x`), for costs that must vanish at zero load
-/// (bytes or requests per message).
-pub fn fit_through_origin(points: &[(f64, f64)]) -> Result<LinearFit, FitError> {
-    if points.iter().any(|(x, y)| !x.is_finite() || !y.is_finite()) {
-        return Err(FitError::NotFinite);
-    }
-    let sxx: f64 = points.iter().map(|p| p.0 * p.0).sum();
-    if points.is_empty() || sxx <= 0.0 {
-        return Err(FitError::TooFewPoints(points.len()));
-    }
-    let slope = points.iter().map(|p| p.0 * p.1).sum::<f64>() / sxx;
-    let n = points.len();
-    let ss_res: f64 = points.iter().map(|p| (p.1 - slope * p.0).powi(2)).sum();
-    let mean_y = points.iter().map(|p| p.1).sum::<f64>() / n as f64;
-    let ss_tot: f64 = points.iter().map(|p| (p.1 - mean_y).powi(2)).sum();
-    let r2 = if n >= 3 && ss_tot > 0.0 {
-        Some((1.0 - ss_res / ss_tot).clamp(0.0, 1.0))
-    } else {
-        None
-    };
-    let (x_min, x_max) = points
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
-            (lo.min(p.0), hi.max(p.0))
-        });
-    Ok(LinearFit {
-        slope,
-        intercept: 0.0,
         r2,
         rmse: (ss_res / n as f64).sqrt(),
         n,
         x_min,
         x_max,
-    })
+    }
 }
 
 #[cfg(test)]
