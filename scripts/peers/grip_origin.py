@@ -306,11 +306,13 @@ async def ws(request):
                   "timeout": origin.heartbeat}
             out.append(ws_event("TEXT", "c:" + json.dumps(sub, separators=JSON_SEP)))
             out.append(ws_event("TEXT", "c:" + json.dumps(ka, separators=JSON_SEP)))
+            # With the grip extension on, a message for the client must carry the "m:" prefix
+            # (Pushpin drops unprefixed ones); published ws-message items need none.
             if gap:
-                out.append(ws_event("TEXT", json.dumps({"gap": gap}, separators=JSON_SEP)))
+                out.append(ws_event("TEXT", "m:" + json.dumps({"gap": gap}, separators=JSON_SEP)))
             for m in messages:
-                out.append(ws_event("TEXT", json.dumps(message_object(*m),
-                                                       separators=JSON_SEP)))
+                out.append(ws_event("TEXT", "m:" + json.dumps(message_object(*m),
+                                                              separators=JSON_SEP)))
         elif kind == "CLOSE":
             out.append(ws_event("CLOSE", content.decode("latin-1")) if content
                        else ws_event("CLOSE"))
