@@ -1,0 +1,246 @@
+#!/usr/bin/env bash
+# Starts pushbench's peers for side-by-side runs (issue 11): nginx + nchan, Pushpin (with its
+# GRIP origin) and a framework SSE endpoint (Starlette + sse-starlette under uvicorn), plus
+# pushbench's own server, each on a free loopback port with the configs under scripts/peers/.
+#
+#   scripts/peers.sh [smoke]     install what is missing, start every peer, check each technique
+#                                of each peer with a raw-socket subscriber, stop everything
+#   scripts/peers.sh serve       start them, print their URLs, wait for Ctrl-C, stop everything
+#
+# Knobs (environment): PEERS ("pushbench nchan pushpin framework"), PEERS_DIR (scratch and the
+# Python venv, default /tmp/pushbench-peers), HEARTBEAT_S (15), RETENTION (1024, pushbench's
+# default), NGINX_WORKERS (1), NCHAN_SHM (1024m), PUSHPIN_MESSAGE_RATE / PUSHPIN_MESSAGE_HWM
+# (0 = unlimited; Pushpin's own defaults are 2500 and 25000), PUSHPIN_LOG_LEVEL (1),
+# PEERS_NO_INSTALL=1 (never call apt-get or pip), PEERS_SERVE_S (3600: how long `serve` waits).
+#
+# Each peer is a set of functions: peer_<name>_start (background, registers its PIDs),
+# peer_<name>_ready (answers?), and the facts the run step needs: its URL, its publish URL, its
+# pushbench profile and the techniques it offers. run_peer is the one step to swap for
+# `pushbench run --target URL --profile NAME` later. Every process started here is stopped by
+# PID on exit, Ctrl-C or failure.
+set -euo pipefail
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+here="$root/scripts/peers"
+PEERS="${PEERS:-pushbench nchan pushpin framework}"
+PEERS_DIR="${PEERS_DIR:-/tmp/pushbench-peers}"
+HEARTBEAT_S="${HEARTBEAT_S:-15}"
+RETENTION="${RETENTION:-1024}"
+venv="$PEERS_DIR/venv"
+mode="${1:-smoke}"
+
+# --- processes: started here, stopped here ------------------------------------------------------
+pids=()
+stop_all() {
+    local pid i kids
+    for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
+        pid="${pids[$i]}"
+        kids="$(ps -o pid= --ppid "$pid" 2>/dev/null || true)"
+        kill -TERM "$pid" 2>/dev/null || continue
+        for _ in $(seq 1 50); do
+            kill -0 "$pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+        # Children left behind by a parent that did not stop them (nginx workers, Pushpin's
+        # condure/zurl/proxy/handler) are ours too: stop them by PID.
+        for k in $kids; do kill -KILL "$k" 2>/dev/null || true; done
+    done
+    pids=()
+}
+trap 'stop_all' EXIT
+trap 'echo "interrupted" >&2; exit 130' INT
+trap 'exit 143' TERM
+
+die() { echo "peers.sh: $*" >&2; exit 1; }
+
+# Prints N free loopback ports (held open together while chosen, so they differ).
+free_ports() {
+    python3 - "$1" <<'PY'
+import socket, sys
+socks = []
+for _ in range(int(sys.argv[1])):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    socks.append(s)
+print(" ".join(str(s.getsockname()[1]) for s in socks))
+PY
+}
+
+# Waits (at most ~10 s) until URL answers with STATUS (default: any HTTP status).
+wait_http() {
+    local url="$1" want="${2:-}" code
+    for _ in $(seq 1 100); do
+        code="$(curl -s -o /dev/null -m 1 -w '%{http_code}' "$url" 2>/dev/null || true)"
+        if [ "$code" != "000" ] && { [ -z "$want" ] || [ "$code" = "$want" ]; }; then
+            return 0
+        fi
+        sleep 0.1
+    done
+    return 1
+}
+
+# Replaces @NAME@ in template $1 with the values given as NAME=value arguments.
+render() {
+    local template="$1" expr=() kv
+    shift
+    for kv in "$@"; do expr+=(-e "s|@${kv%%=*}@|${kv#*=}|g"); done
+    sed "${expr[@]}" "$template"
+}
+
+# --- install ------------------------------------------------------------------------------------
+install_missing() {
+    local need=()
+    command -v nginx >/dev/null || need+=(nginx)
+    [ -f /usr/lib/nginx/modules/ngx_nchan_module.so ] || need+=(libnginx-mod-nchan)
+    command -v pushpin >/dev/null && command -v condure >/dev/null \
+        && command -v zurl >/dev/null || need+=(pushpin)
+    command -v curl >/dev/null || need+=(curl)
+    python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+    if [ "${#need[@]}" -gt 0 ]; then
+        [ "${PEERS_NO_INSTALL:-0}" = 1 ] && die "missing packages: ${need[*]}"
+        echo "installing ${need[*]} (apt-get)" >&2
+        apt-get update -q >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${need[@]}" >&2
+    fi
+    # Debian starts Pushpin's and nginx's system services where it can; the peers here run
+    # their own instances on other ports, so those are left as they are.
+    local stamp="$venv/requirements.txt"
+    if ! cmp -s "$here/requirements.txt" "$stamp"; then
+        [ "${PEERS_NO_INSTALL:-0}" = 1 ] && die "no Python venv at $venv"
+        echo "installing Python packages into $venv (pip)" >&2
+        python3 -m venv "$venv" >&2
+        "$venv/bin/pip" install -q -r "$here/requirements.txt" >&2
+        cp "$here/requirements.txt" "$stamp"
+    fi
+}
+
+# --- pushbench's own server ---------------------------------------------------------------------
+peer_pushbench_start() {
+    local bin="${CARGO_TARGET_DIR:-$root/target}/release/pushbench"
+    cargo build --release -q -p loadgen --manifest-path "$root/Cargo.toml" >&2
+    "$bin" serve --listen 127.0.0.1:0 --heartbeat "${HEARTBEAT_S}s" \
+        --retention "$RETENTION" >"$run/pushbench.log" 2>&1 &
+    pids+=($!)
+}
+peer_pushbench_ready() {
+    pushbench_addr=""
+    for _ in $(seq 1 100); do
+        pushbench_addr="$(sed -n '1s/^listening on http:\/\/\([^ ]*\).*/\1/p' "$run/pushbench.log")"
+        [ -n "$pushbench_addr" ] && break
+        sleep 0.1
+    done
+    [ -n "$pushbench_addr" ] && wait_http "http://$pushbench_addr/stats" 200
+}
+peer_pushbench_url() { echo "http://$pushbench_addr"; }
+peer_pushbench_publish_url() { peer_pushbench_url; }
+peer_pushbench_profile() { echo pushbench; }
+peer_pushbench_techniques() { echo "poll long-poll stream sse ws"; }
+
+# --- nginx + nchan ------------------------------------------------------------------------------
+peer_nchan_start() {
+    local dir="$run/nchan"
+    mkdir -p "$dir/logs" "$dir/tmp"
+    read -r nchan_port < <(free_ports 1)
+    render "$here/nginx-nchan.conf.template" PREFIX="$dir" PORT="$nchan_port" \
+        USER="$(id -un)" GROUP="$(id -gn)" WORKERS="${NGINX_WORKERS:-1}" NOFILE=20000 \
+        WORKER_CONNECTIONS=19000 LOG_LEVEL=warn ACCESS_LOG=off SHM="${NCHAN_SHM:-1024m}" \
+        RETENTION="$RETENTION" SUBSCRIBER_TIMEOUT=0 HEARTBEAT_S="$HEARTBEAT_S" >"$dir/nginx.conf"
+    nginx -q -t -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" \
+        || die "nginx rejected $dir/nginx.conf (see $dir/logs/error.log)"
+    nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/stdout" 2>&1 &
+    pids+=($!)
+}
+peer_nchan_ready() { wait_http "http://127.0.0.1:$nchan_port/nchan-status" 200; }
+peer_nchan_url() { echo "http://127.0.0.1:$nchan_port"; }
+peer_nchan_publish_url() { peer_nchan_url; }
+peer_nchan_profile() { echo nchan; }
+# nchan has no short poll of pushbench's kind: /poll is its interval-poll (304 when nothing new).
+peer_nchan_techniques() { echo "poll long-poll stream sse ws"; }
+
+# --- Pushpin and its origin ---------------------------------------------------------------------
+peer_pushpin_start() {
+    local dir="$run/pushpin" ports
+    mkdir -p "$dir/run" "$dir/log"
+    ports="$(free_ports 6)"
+    read -r pushpin_port pushpin_control zmq_push zmq_sub command_port origin_port <<<"$ports"
+    render "$here/pushpin.conf.template" DIR="$dir" PORT="$pushpin_port" \
+        LOG_LEVEL="${PUSHPIN_LOG_LEVEL:-1}" MAXCONN=19000 ZMQ_PUSH_PORT="$zmq_push" \
+        ZMQ_SUB_PORT="$zmq_sub" CONTROL_PORT="$pushpin_control" COMMAND_PORT="$command_port" \
+        MESSAGE_RATE="${PUSHPIN_MESSAGE_RATE:-0}" MESSAGE_HWM="${PUSHPIN_MESSAGE_HWM:-0}" \
+        >"$dir/pushpin.conf"
+    # over_http: WebSocket connections reach the origin as WebSocket-over-HTTP requests.
+    echo "* 127.0.0.1:$origin_port,over_http" >"$dir/routes"
+    "$venv/bin/python" "$here/grip_origin.py" --port "$origin_port" \
+        --control "http://127.0.0.1:$pushpin_control" --retention "$RETENTION" \
+        --heartbeat "$HEARTBEAT_S" >"$dir/origin.log" 2>&1 &
+    pids+=($!)
+    (cd "$dir" && exec pushpin --config "$dir/pushpin.conf") >"$dir/stdout" 2>&1 &
+    pids+=($!)
+}
+peer_pushpin_ready() {
+    wait_http "http://127.0.0.1:$origin_port/poll/ready" 200 \
+        && wait_http "http://127.0.0.1:$pushpin_port/poll/ready" 200
+}
+peer_pushpin_url() { echo "http://127.0.0.1:$pushpin_port"; }
+# The application publishes, as a real one would: the origin stores the message and hands it
+# to Pushpin's control API (POST /publish/). Publishing through Pushpin's own port works too.
+peer_pushpin_publish_url() { echo "http://127.0.0.1:$origin_port"; }
+peer_pushpin_profile() { echo pushpin; }
+peer_pushpin_techniques() { echo "poll long-poll stream sse ws"; }
+
+# --- the framework endpoint ---------------------------------------------------------------------
+peer_framework_start() {
+    read -r framework_port < <(free_ports 1)
+    "$venv/bin/python" "$here/framework_app.py" --port "$framework_port" \
+        --retention "$RETENTION" >"$run/framework.log" 2>&1 &
+    pids+=($!)
+}
+peer_framework_ready() { wait_http "http://127.0.0.1:$framework_port/"; }
+peer_framework_url() { echo "http://127.0.0.1:$framework_port"; }
+peer_framework_publish_url() { peer_framework_url; }
+# Not a built-in profile: a custom profile file (scripts/peers/framework-profile.toml, a draft).
+peer_framework_profile() { echo "$here/framework-profile.toml"; }
+peer_framework_techniques() { echo "stream sse ws"; }
+
+# --- the run step: a smoke check now, `pushbench run --profile` later ---------------------------
+run_peer() {
+    local name="$1"
+    # shellcheck disable=SC2046 # the techniques are separate words on purpose
+    python3 "$here/wire.py" smoke "$name" "$("peer_${name}_url")" \
+        "$("peer_${name}_publish_url")" $("peer_${name}_techniques")
+}
+
+main() {
+    case "$mode" in
+        smoke | serve) ;;
+        *) die "unknown mode '$mode' (smoke or serve)" ;;
+    esac
+    install_missing
+    mkdir -p "$PEERS_DIR"
+    run="$(mktemp -d "$PEERS_DIR/run-XXXXXX")"
+    echo "scratch directory: $run" >&2
+    local name status=0
+    for name in $PEERS; do
+        declare -F "peer_${name}_start" >/dev/null || die "unknown peer '$name'"
+        "peer_${name}_start"
+        "peer_${name}_ready" || die "$name did not answer within 10 s (logs under $run)"
+        echo "$name: $("peer_${name}_url") (publish: $("peer_${name}_publish_url")," \
+            "profile: $("peer_${name}_profile"), techniques: $("peer_${name}_techniques"))"
+    done
+    if [ "$mode" = serve ]; then
+        echo "serving until Ctrl-C (or ${PEERS_SERVE_S:-3600} s)" >&2
+        sleep "${PEERS_SERVE_S:-3600}" &
+        pids+=($!)
+        wait "${pids[-1]}" || true
+        return 0
+    fi
+    for name in $PEERS; do
+        echo "== $name"
+        run_peer "$name" || status=1
+    done
+    return "$status"
+}
+
+main
