@@ -259,9 +259,10 @@ async def poll(request):
 
 
 def ws_event(kind, content=None):
+    """One WebSocket-over-HTTP event; `content` is text (sent as UTF-8) or raw bytes."""
     if content is None:
         return f"{kind}\r\n".encode()
-    raw = content.encode()
+    raw = content.encode() if isinstance(content, str) else content
     return f"{kind} {len(raw):x}\r\n".encode() + raw + b"\r\n"
 
 
@@ -314,8 +315,7 @@ async def ws(request):
                 out.append(ws_event("TEXT", "m:" + json.dumps(message_object(*m),
                                                               separators=JSON_SEP)))
         elif kind == "CLOSE":
-            out.append(ws_event("CLOSE", content.decode("latin-1")) if content
-                       else ws_event("CLOSE"))
+            out.append(ws_event("CLOSE", content) if content else ws_event("CLOSE"))
         # TEXT, BINARY, PING, PONG from the client: nothing to say (Pushpin answers pings).
     return Response(b"".join(out), headers=headers)
 
