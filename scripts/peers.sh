@@ -6,6 +6,9 @@
 #   scripts/peers.sh [smoke]     install what is missing, start every peer, check each technique
 #                                of each peer with a raw-socket subscriber, stop everything
 #   scripts/peers.sh serve       start them, print their URLs, wait for Ctrl-C, stop everything
+#   scripts/peers.sh capture     start nchan, Pushpin and the framework endpoint with a 1 s
+#                                heartbeat and a retention of 4, print real exchanges with each
+#                                as Markdown (scripts/peers/capture.py), stop everything
 #
 # Knobs (environment): PEERS ("pushbench nchan pushpin framework"), PEERS_DIR (scratch and the
 # Python venv, default /tmp/pushbench-peers), HEARTBEAT_S (15), RETENTION (1024, pushbench's
@@ -28,6 +31,11 @@ HEARTBEAT_S="${HEARTBEAT_S:-15}"
 RETENTION="${RETENTION:-1024}"
 venv="$PEERS_DIR/venv"
 mode="${1:-smoke}"
+if [ "$mode" = capture ]; then
+    PEERS="${PEERS_CAPTURE:-nchan pushpin framework}"
+    HEARTBEAT_S=1
+    RETENTION=4
+fi
 
 # --- processes: started here, stopped here ------------------------------------------------------
 pids=()
@@ -188,6 +196,7 @@ peer_pushpin_url() { echo "http://127.0.0.1:$pushpin_port"; }
 # to Pushpin's control API (POST /publish/). Publishing through Pushpin's own port works too.
 peer_pushpin_publish_url() { echo "http://127.0.0.1:$origin_port"; }
 peer_pushpin_profile() { echo pushpin; }
+peer_pushpin_control_url() { echo "http://127.0.0.1:$pushpin_control"; }
 peer_pushpin_techniques() { echo "poll long-poll stream sse ws"; }
 
 # --- the framework endpoint ---------------------------------------------------------------------
@@ -212,10 +221,20 @@ run_peer() {
         "$("peer_${name}_publish_url")" $("peer_${name}_techniques")
 }
 
+capture_peer() {
+    local name="$1" extra=()
+    [ "$name" = pushpin ] && extra=("$(peer_pushpin_control_url)")
+    echo "## $name"
+    echo
+    python3 "$here/capture.py" "$name" "$("peer_${name}_url")" \
+        "$("peer_${name}_publish_url")" "${extra[@]}"
+    echo
+}
+
 main() {
     case "$mode" in
-        smoke | serve) ;;
-        *) die "unknown mode '$mode' (smoke or serve)" ;;
+        smoke | serve | capture) ;;
+        *) die "unknown mode '$mode' (smoke, serve or capture)" ;;
     esac
     install_missing
     mkdir -p "$PEERS_DIR"
@@ -226,7 +245,7 @@ main() {
         declare -F "peer_${name}_start" >/dev/null || die "unknown peer '$name'"
         "peer_${name}_start"
         "peer_${name}_ready" || die "$name did not answer within 10 s (logs under $run)"
-        echo "$name: $("peer_${name}_url") (publish: $("peer_${name}_publish_url")," \
+        echo >&2 "$name: $("peer_${name}_url") (publish: $("peer_${name}_publish_url")," \
             "profile: $("peer_${name}_profile"), techniques: $("peer_${name}_techniques"))"
     done
     if [ "$mode" = serve ]; then
@@ -237,8 +256,12 @@ main() {
         return 0
     fi
     for name in $PEERS; do
-        echo "== $name"
-        run_peer "$name" || status=1
+        if [ "$mode" = capture ]; then
+            capture_peer "$name" || status=1
+        else
+            echo "== $name"
+            run_peer "$name" || status=1
+        fi
     done
     return "$status"
 }
