@@ -137,7 +137,8 @@ def main():
     p.add_argument("--retention", type=int, default=1024)
     args = p.parse_args()
     uvicorn.run(app(args.retention), host="127.0.0.1", port=args.port, workers=1,
-                log_level="warning", access_log=False, backlog=4096)
+                log_level="warning", access_log=False, backlog=4096,
+                timeout_graceful_shutdown=2)  # open streams would hold SIGTERM forever
 
 
 if __name__ == "__main__":

@@ -348,7 +348,7 @@ def main():
     args = p.parse_args()
     origin = Origin(args.control, args.retention, args.heartbeat)
     uvicorn.run(app(origin), host="127.0.0.1", port=args.port, log_level="warning",
-                access_log=False, workers=1)
+                access_log=False, workers=1, timeout_graceful_shutdown=2)
 
 
 if __name__ == "__main__":
