@@ -81,3 +81,60 @@ async fn websocket_handshakes_with_a_bad_key_or_http10_are_refused_with_400() {
     assert_eq!(status, 101, "{text}");
     assert!(text.contains("s3pPLMBiTxaQ9kYGzzhZRbK+xOo="), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_of_unknown_topics_do_not_use_up_max_topics() {
+    let mut args = args();
+    args.max_topics = 4;
+    // Heartbeats let the server notice quickly that a subscriber went away.
+    args.heartbeat = std::time::Duration::from_millis(100);
+    let srv = start(args).await;
+    let a = srv.addr;
+    // Many short polls, long polls that time out, and subscribers that come and go, all on
+    // topics nothing was ever published to, on one keep-alive connection where possible.
+    let mut c = Client::new(a).await;
+    for i in 0..40 {
+        let r = c.get(&format!("/poll/junk{i}")).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(text(r).await, "{\"next\":0,\"messages\":[]}");
+        let r = c.get(&format!("/long-poll/lp{i}?timeout=1")).await;
+        assert_eq!(r.status(), 200, "long poll {i}");
+        text(r).await;
+    }
+    for i in 0..10 {
+        let mut s = Client::new(a).await;
+        drop(SseSub::new(s.get(&format!("/sse/gone{i}")).await));
+        s.close().await;
+        let (mut ws, _) = ws_connect(a, &format!("/ws/wsgone{i}")).await;
+        let _ = ws.close(None).await;
+    }
+    // Every slot is free again: new topics are created and published to.
+    let s = stats_until(a, "empty topics released", |s| s["topics"] == 0).await;
+    assert_eq!(s["techniques"]["poll"]["requests"], 40, "{s}");
+    assert_eq!(publish(a, "real", "m", None).await, 1);
+
+    // Subscribers hold their (empty) topics: the limit still applies to topics in use, and
+    // a topic is freed when its last subscriber leaves.
+    let mut held = Vec::new();
+    for i in 0..3 {
+        let mut s = Client::new(a).await;
+        let sub = SseSub::new(s.get(&format!("/sse/held{i}")).await);
+        held.push((s, sub));
+    }
+    assert_eq!(stats(a).await["topics"], 4);
+    assert_eq!(get(a, "/stream/one-more").await.0, 503);
+    // Two subscribers on one topic: it stays until both left.
+    let mut second = Client::new(a).await;
+    let second_sub = SseSub::new(second.get("/sse/held0").await);
+    held.truncate(0);
+    let s = stats_until(a, "subscribers' topics released", |s| {
+        s["techniques"]["sse"]["connections"] == 1
+    })
+    .await;
+    assert_eq!(s["topics"], 2, "held0 still has a subscriber: {s}");
+    drop((second, second_sub));
+    stats_until(a, "last subscriber gone", |s| s["topics"] == 1).await;
+    // The published topic kept its message and its place.
+    let (_, body) = get(a, "/poll/real").await;
+    assert_eq!(poll_answer(&body).0, 1);
+}
