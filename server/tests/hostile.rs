@@ -138,3 +138,122 @@ async fn reads_of_unknown_topics_do_not_use_up_max_topics() {
     let (_, body) = get(a, "/poll/real").await;
     assert_eq!(poll_answer(&body).0, 1);
 }
+
+/// Reads until the server closes the connection (bounded by WAIT); returns what it sent.
+async fn read_to_close(s: &mut TcpStream) -> String {
+    let mut out = Vec::new();
+    let r = tokio::time::timeout(WAIT, s.read_to_end(&mut out)).await;
+    assert!(
+        r.is_ok(),
+        "the server still holds the connection; it sent {out:?}"
+    );
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Opens a publish that declares `declared` bytes (chunked when None), sends `head_extra`
+/// headers and `sent` body bytes, then stalls.
+async fn stalled_publish(
+    a: SocketAddr,
+    declared: Option<usize>,
+    extra: &str,
+    sent: &[u8],
+) -> TcpStream {
+    let framing = match declared {
+        Some(n) => format!("Content-Length: {n}"),
+        None => "Transfer-Encoding: chunked".to_string(),
+    };
+    let mut s = TcpStream::connect(a).await.unwrap();
+    let head = format!("POST /publish/up HTTP/1.1\r\nHost: x\r\n{framing}\r\n{extra}\r\n");
+    s.write_all(head.as_bytes()).await.unwrap();
+    s.write_all(sent).await.unwrap();
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_publish_bodies_are_cut_after_the_body_read_timeout() {
+    let mut args = args();
+    args.body_read_timeout = std::time::Duration::from_millis(300);
+    let srv = start(args).await;
+    let a = srv.addr;
+    let mut stalled = [
+        // Most of a declared body, then nothing.
+        stalled_publish(a, Some(200_000), "", &[b'x'; 150_000]).await,
+        // Expect: 100-continue, then no body at all.
+        stalled_publish(a, Some(1000), "Expect: 100-continue\r\n", b"").await,
+        // One chunk of a chunked body, then nothing.
+        stalled_publish(a, None, "", b"5\r\nhello\r\n").await,
+    ];
+    // While they stall, everyone else is served.
+    assert_eq!(publish(a, "other", "fine", None).await, 1);
+    for (i, s) in stalled.iter_mut().enumerate() {
+        let answer = read_to_close(s).await;
+        assert!(
+            answer.contains("HTTP/1.1 408 Request Timeout\r\n"),
+            "{i}: {answer}"
+        );
+        assert!(
+            answer
+                .to_ascii_lowercase()
+                .contains("connection: close\r\n"),
+            "{i}: {answer}"
+        );
+        assert!(answer.contains("--body-read-timeout"), "{i}: {answer}");
+    }
+    // A body sent with a request that takes none is not waited for either.
+    let mut s = TcpStream::connect(a).await.unwrap();
+    s.write_all(b"GET /poll/up HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\nabc")
+        .await
+        .unwrap();
+    let answer = read_to_close(&mut s).await;
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    // Counted; nothing buffered any more; nothing published from the cut bodies.
+    let s = stats_until(a, "stalled connections closed", |s| {
+        s["open_connections"] == 1
+    })
+    .await;
+    assert_eq!(s["body_timeouts"], 3, "{s}");
+    assert_eq!(s["published"], 1, "{s}");
+    assert_eq!(srv.state.body_budget.used(), 0);
+    let (_, metrics) = get(a, "/metrics").await;
+    assert!(
+        metrics.contains("pushbench_body_timeouts_total 3\n"),
+        "{metrics}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn publish_bodies_beyond_the_body_buffer_budget_get_503() {
+    let mut args = args();
+    args.max_payload_bytes = 100_000;
+    args.body_buffer_bytes = 150_000;
+    args.body_read_timeout = std::time::Duration::from_secs(5);
+    let srv = start(args).await;
+    let a = srv.addr;
+    // One stalled upload holds 100,000 of the 150,000 bytes.
+    let mut first = stalled_publish(a, Some(100_000), "", &[b'x'; 1000]).await;
+    stats_until(a, "the first upload is buffered", |_| {
+        srv.state.body_budget.used() == 100_000
+    })
+    .await;
+    // A second large one cannot fit: refused before its body is read, connection closed.
+    let mut second = stalled_publish(a, Some(100_000), "Expect: 100-continue\r\n", b"").await;
+    let answer = read_to_close(&mut second).await;
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer}");
+    assert!(
+        answer.to_ascii_lowercase().contains("retry-after: 1\r\n"),
+        "{answer}"
+    );
+    assert!(answer.contains("--body-buffer-bytes"), "{answer}");
+    assert!(!answer.contains("100 Continue"), "{answer}");
+    // Small publishes still fit.
+    assert_eq!(publish(a, "small", "fits", None).await, 1);
+    // Once the first one is gone, a large body fits again.
+    first.shutdown().await.unwrap();
+    drop(first);
+    stats_until(a, "the first upload's bytes given back", |_| {
+        srv.state.body_budget.used() == 0
+    })
+    .await;
+    assert_eq!(publish(a, "big", &"y".repeat(100_000), None).await, 1);
+    assert_eq!(stats(a).await["body_buffer_rejections"], 1);
+}

@@ -165,6 +165,8 @@ pub fn merge(parts: &[Value], supervisor: ProcessStats, published: u64, uptime_s
         "connection_errors": sum("connection_errors"),
         "rejected_connections": sum("rejected_connections"),
         "open_connections": sum("open_connections"),
+        "body_timeouts": sum("body_timeouts"),
+        "body_buffer_rejections": sum("body_buffer_rejections"),
         "processes": parts.len(),
         "process": total.json(),
         "per_process": per_process,
@@ -188,6 +190,8 @@ mod tests {
         a.open_connections.fetch_add(1, Relaxed);
         b.open_connections.fetch_add(2, Relaxed);
         b.connection_errors.fetch_add(1, Relaxed);
+        a.body_timeouts.fetch_add(2, Relaxed);
+        b.body_timeouts.fetch_add(3, Relaxed);
         let sup = ProcessStats {
             pid: 1,
             cpu_seconds: 0.5,
@@ -200,6 +204,7 @@ mod tests {
         assert_eq!(m["techniques"]["ws"]["connections"], 2);
         assert_eq!(m["open_connections"], 3);
         assert_eq!(m["connection_errors"], 1);
+        assert_eq!(m["body_timeouts"], 5);
         assert_eq!(m["published"], 9);
         assert_eq!(m["topics"], 3);
         assert_eq!(m["processes"], 2);
