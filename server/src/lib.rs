@@ -9,7 +9,8 @@
 //! With `--processes N` (N > 1) [`serve`] becomes the supervisor of N server processes sharing
 //! the port; see `cluster`.
 //!
-//! Modules: `cluster` (several processes, one sequence), `config` (options), `body` (reading a publish body within its limits), `hub` (topics, retention, fan-out), `message` (encoded once per
+//! Modules: `cluster` (several processes, one sequence), `config` (options), `body` (reading a publish body within its limits), `hub` (topics, retention, fan-out), `lifeline` (children that
+//! stop with their parent), `message` (encoded once per
 //! framing), `subscription` (replay + live + heartbeats, shared by stream/SSE/WebSocket),
 //! `poll`, `long_poll`, `stream`, `sse`, `ws` (one per technique), `routes` (paths, errors,
 //! CORS), `counting` (socket byte counting), `metrics` (`/stats`, `/metrics`), `publisher`
@@ -20,6 +21,7 @@ pub mod cluster;
 pub mod config;
 pub mod counting;
 pub mod hub;
+pub mod lifeline;
 pub mod long_poll;
 pub mod message;
 pub mod metrics;

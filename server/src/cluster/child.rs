@@ -201,6 +201,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         .map_err(ServerError::Signal)?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(ServerError::Signal)?;
+    crate::lifeline::stop_when_parent_exits(shutdown.clone());
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         loop {

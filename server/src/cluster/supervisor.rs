@@ -62,10 +62,10 @@ pub async fn supervise_with(
         let mut cmd = tokio::process::Command::new(&exe);
         cmd.args(&prefix)
             .args(args.child_args(addr, &sock_path, i as u32))
-            .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
+        crate::lifeline::tie(&mut cmd);
         let child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
@@ -97,6 +97,7 @@ pub async fn supervise_with(
 
     let signals = CancellationToken::new();
     spawn_signal_watch(signals.clone())?;
+    crate::lifeline::stop_when_parent_exits(signals.clone());
     let mut sup = Sequencer::new(writers, args.max_topics as usize);
     let mut schedule = (args.publish_rate > 0.0).then(|| Schedule::new(args.publish_rate));
     let failure = loop {
@@ -172,6 +173,8 @@ struct Proc {
     pid: u32,
     kill: CancellationToken,
     exited: bool,
+    /// The child's stdin: it stops when this closes (this process is gone).
+    _lifeline: Option<tokio::process::ChildStdin>,
 }
 
 fn watch_child(
@@ -180,6 +183,7 @@ fn watch_child(
     events: mpsc::UnboundedSender<Event>,
 ) -> Proc {
     let pid = child.id().unwrap_or(0);
+    let lifeline = child.stdin.take();
     let kill = CancellationToken::new();
     let k = kill.clone();
     tokio::spawn(async move {
@@ -198,6 +202,7 @@ fn watch_child(
         pid,
         kill,
         exited: false,
+        _lifeline: lifeline,
     }
 }
 
