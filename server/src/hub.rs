@@ -121,12 +121,30 @@ impl Topic {
         Ok(())
     }
 
+    /// Starts a topic that has had no message here at `seq`, the newest seq it had elsewhere
+    /// (a cluster process started after it): nothing is retained, so a client asking for
+    /// anything up to `seq` is told of a gap. Ignored once the topic has messages.
+    pub fn seed(&self, seq: u64) {
+        let mut g = self.lock();
+        if g.last_seq == 0 && g.retained.is_empty() {
+            g.last_seq = seq;
+            self.latest.store(seq, Relaxed);
+        }
+    }
+
     fn snapshot_locked(g: &Inner, since: u64) -> Snapshot {
         let mut snap = Snapshot {
             latest: g.last_seq,
             ..Snapshot::default()
         };
         let Some(oldest) = g.retained.front().map(|m| m.seq) else {
+            // Nothing retained though messages exist (a seeded topic): all are gone.
+            if since < g.last_seq {
+                snap.gap = Some(Gap {
+                    since,
+                    first_available: g.last_seq + 1,
+                });
+            }
             return snap;
         };
         if since >= g.last_seq {
@@ -356,6 +374,34 @@ mod tests {
         );
         // Publishing after inserts continues the sequence.
         assert_eq!(t.publish(None, "eight").unwrap(), 8);
+    }
+
+    #[test]
+    fn a_seeded_topic_announces_the_gap_then_continues() {
+        let hub = Hub::new(4, 8, 10);
+        let t = hub.topic_unlimited("a");
+        t.seed(5);
+        assert_eq!(t.latest(), 5);
+        let s = t.since(2);
+        assert!(s.messages.is_empty());
+        let gap = Gap {
+            since: 2,
+            first_available: 6,
+        };
+        assert_eq!(s.gap, Some(gap));
+        assert_eq!(t.since(5).gap, None);
+        assert!(t.insert(6, None, "six").unwrap());
+        let s = t.since(2);
+        assert_eq!(s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [6]);
+        assert_eq!(s.gap, Some(gap));
+        t.seed(99);
+        assert_eq!(
+            t.latest(),
+            6,
+            "a seed never moves a topic that has messages"
+        );
+        drop(t);
+        assert_eq!(hub.topic_count(), 1, "a seeded topic stays");
     }
 
     #[test]

@@ -38,7 +38,8 @@ pub enum LifelineError {
 }
 
 /// Ties the child `cmd` will start to this process (see the module doc); the caller must keep
-/// the child's stdin (`ChildStdin`) open as long as the child should live, and spawn from a
+/// the child's stdin (`ChildStdin`) open as long as the child should live (take it out of the
+/// `Child` right after spawning: `Child::wait` closes a stdin left in it), and spawn from a
 /// long-lived thread.
 pub fn tie(cmd: &mut tokio::process::Command) {
     cmd.env(ENV, std::process::id().to_string())
