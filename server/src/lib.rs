@@ -9,12 +9,13 @@
 //! With `--processes N` (N > 1) [`serve`] becomes the supervisor of N server processes sharing
 //! the port; see `cluster`.
 //!
-//! Modules: `cluster` (several processes, one sequence), `config` (options), `body` (reading a publish body within its limits), `hub` (topics, retention, fan-out), `lifeline` (children that
-//! stop with their parent), `message` (encoded once per
-//! framing), `subscription` (replay + live + heartbeats, shared by stream/SSE/WebSocket),
-//! `poll`, `long_poll`, `stream`, `sse`, `ws` (one per technique), `routes` (paths, errors,
-//! CORS), `counting` (socket byte counting), `metrics` (`/stats`, `/metrics`), `publisher`
-//! (internal publisher), `server` (accept loop, connection limit, shutdown).
+//! Modules: `cluster` (several processes, one sequence), `config` (options), `body` (reading a
+//! publish body within its limits), `hub` (topics, retention, fan-out), `lifeline` (children
+//! that stop with their parent), `message` (encoded once per framing), `subscription` (replay +
+//! live + heartbeats, shared by stream/SSE/WebSocket), `poll`, `long_poll`, `stream`, `sse`,
+//! `ws` (one per technique), `routes` (paths, errors, CORS), `counting` (socket byte counting),
+//! `metrics` (`/stats`, `/metrics`), `publisher` (internal publisher), `server` (accept loop,
+//! connection limit, shutdown).
 
 pub mod body;
 pub mod cluster;
