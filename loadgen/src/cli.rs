@@ -55,6 +55,7 @@ pub struct ReportArgs {
 pub fn run(opts: Opts) -> anyhow::Result<()> {
     match opts.command {
         Command::Serve(args) => {
+            server::lifeline::honour()?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(server::serve(args))?;
             Ok(())
@@ -86,6 +87,7 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Worker(args) => {
+            server::lifeline::honour()?;
             let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
             rt.block_on(crate::worker::main(args))?;
             rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -2,397 +2,17 @@
 //! processes sharing one port). Subscribers of every technique spread over both processes get
 //! every message in order with the same ids; a client resuming on either process loses
 //! nothing; `/stats` sums the processes; SIGTERM stops everything cleanly (exit 0); a child that
-//! dies stops the cluster (non-zero exit); a supervisor that dies takes its children along.
+//! dies is restarted and its subscribers resume, but children that keep dying stop the cluster
+//! (non-zero exit); a supervisor that dies takes its children along.
 //!
 //! The test clients here are small and written from docs/PROTOCOL.md (SSE and NDJSON read
 //! from hyper's decoded body, WebSocket through tokio-tungstenite), not from the server's code.
 
-use std::io::{BufRead, BufReader, Read};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+mod cluster_common;
 
-use bytes::Bytes;
-use futures_util::StreamExt;
-use http_body_util::{BodyExt, Full};
-use hyper::Request;
-use hyper::body::Incoming;
-use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpStream;
 
-/// Bound on any single wait (a hang fails instead of blocking CI).
-const WAIT: Duration = Duration::from_secs(10);
-/// Subscribers per technique (4 techniques): enough that both processes get some.
-const PER_TECHNIQUE: usize = 8;
-
-/// A running `pushbench serve --processes N`; killed if the test fails.
-struct Cluster {
-    child: Option<Child>,
-    addr: SocketAddr,
-    stderr: std::sync::mpsc::Receiver<String>,
-}
-
-impl Cluster {
-    fn start(processes: u32, extra: &[&str]) -> Cluster {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
-            .args(["serve", "--processes", &processes.to_string()])
-            .args(["--listen", "127.0.0.1:0", "--heartbeat", "1s"])
-            .args(extra)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn pushbench serve");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut first = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut first);
-            let _ = tx.send(first);
-        });
-        let mut stderr = child.stderr.take().unwrap();
-        let (etx, erx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            let _ = etx.send(s);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("no `listening on` line");
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .unwrap_or_else(|| panic!("first line: {line:?}"))
-            .parse()
-            .unwrap();
-        Cluster {
-            child: Some(child),
-            addr,
-            stderr: erx,
-        }
-    }
-
-    fn pid(&self) -> u32 {
-        self.child.as_ref().unwrap().id()
-    }
-
-    /// Waits (bounded) for the supervisor to exit; returns its status and stderr.
-    fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
-        let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("supervisor did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
-        let err = self.stderr.recv_timeout(WAIT).unwrap_or_default();
-        (status, err)
-    }
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn signal(pid: u32, sig: &str) {
-    let ok = Command::new("kill")
-        .args([sig, &pid.to_string()])
-        .status()
-        .unwrap()
-        .success();
-    assert!(ok, "kill {sig} {pid}");
-}
-
-/// True once `pid` no longer runs (gone, or a zombie nobody reaped yet).
-fn gone(pid: u64) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(s) => s
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
-}
-
-fn wait_gone(pids: &[u64]) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !pids.iter().all(|p| gone(*p)) {
-        assert!(
-            Instant::now() < deadline,
-            "processes {pids:?} still running"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// One HTTP/1.1 connection.
-struct Conn {
-    send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
-    addr: SocketAddr,
-}
-
-impl Conn {
-    async fn new(addr: SocketAddr) -> Conn {
-        let s = tokio::time::timeout(WAIT, TcpStream::connect(addr))
-            .await
-            .expect("connect timeout")
-            .expect("connect");
-        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
-            .await
-            .expect("handshake");
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Conn { send, addr }
-    }
-
-    async fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: &str,
-    ) -> hyper::Response<Incoming> {
-        let mut b = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("host", self.addr.to_string());
-        for (k, v) in headers {
-            b = b.header(*k, *v);
-        }
-        let req = b.body(Full::new(Bytes::from(body.to_string()))).unwrap();
-        tokio::time::timeout(WAIT, self.send.ready())
-            .await
-            .expect("ready timeout")
-            .expect("ready");
-        tokio::time::timeout(WAIT, self.send.send_request(req))
-            .await
-            .expect("response timeout")
-            .expect("response")
-    }
-}
-
-async fn body_text(r: hyper::Response<Incoming>) -> String {
-    let b = tokio::time::timeout(WAIT, r.into_body().collect())
-        .await
-        .expect("body timeout")
-        .expect("body")
-        .to_bytes();
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-/// A request on a fresh connection (so the kernel picks a process): (status, body).
-async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
-    let mut c = Conn::new(addr).await;
-    let r = c.request(method, path, &[], body).await;
-    let st = r.status().as_u16();
-    (st, body_text(r).await)
-}
-
-async fn stats(addr: SocketAddr) -> Value {
-    let (st, body) = call(addr, "GET", "/stats", "").await;
-    assert_eq!(st, 200, "{body}");
-    serde_json::from_str(&body).unwrap()
-}
-
-async fn stats_until(addr: SocketAddr, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let s = stats(addr).await;
-        if pred(&s) {
-            return s;
-        }
-        assert!(Instant::now() < deadline, "never: {what}; last: {s}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
-async fn publish(addr: SocketAddr, topic: &str, data: &str) -> u64 {
-    let (st, body) = call(addr, "POST", &format!("/publish/{topic}"), data).await;
-    assert_eq!(st, 200, "{body}");
-    let v: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["topic"], topic);
-    v["id"].as_u64().unwrap()
-}
-
-/// A received message: (id, data).
-type Msg = (u64, String);
-
-/// Reads body chunks of a streaming response.
-struct Reader {
-    body: Incoming,
-    buf: String,
-    /// The connection, kept as long as the body is read.
-    _conn: Conn,
-}
-
-impl Reader {
-    /// The next complete piece ending with `sep` (None at a clean end; panics on an error).
-    async fn piece(&mut self, sep: &str) -> Option<String> {
-        loop {
-            if let Some(i) = self.buf.find(sep) {
-                let p = self.buf[..i].to_string();
-                self.buf.drain(..i + sep.len());
-                return Some(p);
-            }
-            let f = tokio::time::timeout(WAIT, self.body.frame())
-                .await
-                .expect("body read timeout");
-            match f {
-                None => return None,
-                Some(Err(e)) => panic!("body error: {e}"),
-                Some(Ok(frame)) => {
-                    if let Ok(d) = frame.into_data() {
-                        self.buf.push_str(std::str::from_utf8(&d).unwrap());
-                    }
-                }
-            }
-        }
-    }
-}
-
-enum Sub {
-    Sse(Reader),
-    Stream(Reader),
-    Ws(Box<tokio_tungstenite::WebSocketStream<TcpStream>>),
-}
-
-impl Sub {
-    async fn open(addr: SocketAddr, technique: &str, topic: &str, last_id: Option<u64>) -> Sub {
-        if technique == "ws" {
-            let s = TcpStream::connect(addr).await.unwrap();
-            let url = format!("ws://{addr}/ws/{topic}?since={}", last_id.unwrap_or(0));
-            let (ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, s))
-                .await
-                .expect("ws timeout")
-                .expect("ws handshake");
-            assert_eq!(resp.status(), 101);
-            return Sub::Ws(Box::new(ws));
-        }
-        let mut c = Conn::new(addr).await;
-        // SSE resumes as an EventSource does (Last-Event-ID), a stream with `?since=`.
-        let id = last_id.map(|i| i.to_string());
-        let mut headers = Vec::new();
-        let mut path = format!("/{technique}/{topic}");
-        if let Some(id) = &id {
-            if technique == "sse" {
-                headers.push(("last-event-id", id.as_str()));
-            } else {
-                path.push_str(&format!("?since={id}"));
-            }
-        }
-        let r = c.request("GET", &path, &headers, "").await;
-        assert_eq!(r.status(), 200);
-        let reader = Reader {
-            body: r.into_body(),
-            buf: String::new(),
-            _conn: c,
-        };
-        match technique {
-            "sse" => Sub::Sse(reader),
-            _ => Sub::Stream(reader),
-        }
-    }
-
-    /// The next message (skipping heartbeats and the retry hint); None at a clean end.
-    async fn next(&mut self) -> Option<Msg> {
-        match self {
-            Sub::Sse(r) => loop {
-                let ev = r.piece("\n\n").await?;
-                let (mut id, mut data) = (None, Vec::new());
-                for line in ev.lines() {
-                    if let Some(v) = line.strip_prefix("id: ") {
-                        id = Some(v.parse().unwrap());
-                    } else if let Some(v) = line.strip_prefix("data: ") {
-                        data.push(v);
-                    }
-                }
-                if let Some(id) = id {
-                    return Some((id, data.join("\n")));
-                }
-            },
-            Sub::Stream(r) => loop {
-                let line = r.piece("\n").await?;
-                if line.is_empty() {
-                    continue;
-                }
-                let v: Value = serde_json::from_str(&line).unwrap();
-                return Some((
-                    v["id"].as_u64().unwrap(),
-                    v["data"].as_str().unwrap().into(),
-                ));
-            },
-            Sub::Ws(ws) => loop {
-                use tokio_tungstenite::tungstenite::Message;
-                let m = tokio::time::timeout(WAIT, ws.next())
-                    .await
-                    .expect("ws read timeout")?
-                    .expect("ws frame");
-                match m {
-                    Message::Text(t) => {
-                        let v: Value = serde_json::from_str(t.as_str()).unwrap();
-                        return Some((
-                            v["id"].as_u64().unwrap(),
-                            v["data"].as_str().unwrap().into(),
-                        ));
-                    }
-                    Message::Close(_) => return None,
-                    _ => continue,
-                }
-            },
-        }
-    }
-}
-
-/// Long-polls on one connection until `count` messages after `since` arrived.
-async fn long_poll(addr: SocketAddr, topic: &str, mut since: u64, count: usize) -> Vec<Msg> {
-    let mut c = Conn::new(addr).await;
-    let mut got = Vec::new();
-    while got.len() < count {
-        let r = c
-            .request(
-                "GET",
-                &format!("/long-poll/{topic}?since={since}&timeout=5000"),
-                &[],
-                "",
-            )
-            .await;
-        assert_eq!(r.status(), 200);
-        let v: Value = serde_json::from_str(&body_text(r).await).unwrap();
-        for m in v["messages"].as_array().unwrap() {
-            got.push((
-                m["id"].as_u64().unwrap(),
-                m["data"].as_str().unwrap().into(),
-            ));
-        }
-        since = v["next"].as_u64().unwrap();
-    }
-    got
-}
-
-fn expected(from: u64, to: u64) -> Vec<Msg> {
-    (from..=to).map(|i| (i, format!("m{i}"))).collect()
-}
-
-fn children(s: &Value) -> Vec<&Value> {
-    s["per_process"]
-        .as_array()
-        .expect("per_process")
-        .iter()
-        .filter(|p| p["role"] == "child")
-        .collect()
-}
+use cluster_common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_subscriber_on_every_process_gets_every_message() {
@@ -586,22 +206,122 @@ async fn sigterm_ends_streams_cleanly_and_every_process_exits() {
     wait_gone(&pids);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_child_that_dies_stops_the_cluster() {
-    let mut cluster = Cluster::start(2, &[]);
-    let s = stats(cluster.addr).await;
-    let pids: Vec<u64> = children(&s)
+/// The pid of each child (by index) in a `/stats` document.
+fn child_pids(s: &Value) -> Vec<u64> {
+    children(s)
         .iter()
         .map(|c| c["pid"].as_u64().unwrap())
-        .collect();
-    signal(pids[1] as u32, "-KILL");
-    let (status, err) = cluster.wait_exit();
-    assert!(!status.success(), "a dead child must fail the server");
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_child_that_dies_is_restarted_and_its_subscribers_resume() {
+    let mut cluster = Cluster::start(2, &[]);
+    let a = cluster.addr;
+    let mut subs = Vec::new();
+    for _ in 0..16 {
+        subs.push(Sub::open(a, "sse", "r", None).await);
+    }
+    let s = stats_until(a, "subscribers on both processes", |s| {
+        s["techniques"]["sse"]["connections"] == 16
+    })
+    .await;
+    let before = child_pids(&s);
+    let on_victim = children(&s)[1]["connections"].as_u64().unwrap();
+    assert!(on_victim >= 1, "subscribers on process 1: {s}");
+    for i in 1..=3 {
+        assert_eq!(publish(a, "r", &format!("m{i}")).await, i);
+    }
+    for sub in &mut subs {
+        let got = vec![sub.next().await, sub.next().await, sub.next().await];
+        assert_eq!(
+            got.into_iter().flatten().collect::<Vec<_>>(),
+            expected(1, 3)
+        );
+    }
+
+    signal(before[1] as u32, "-KILL");
+    // The server keeps answering on its port; process 1 comes back under a new pid.
+    let s = stats_through_restarts(a, "process 1 restarted", |s| {
+        s["child_restarts"] == 1 && s["processes"] == 2
+    })
+    .await;
+    let after = child_pids(&s);
+    assert_eq!(after[0], before[0], "process 0 lives on: {s}");
+    assert_ne!(after[1], before[1], "process 1 is a new process: {s}");
+    assert!(gone(before[1]));
+    for i in 4..=5 {
+        assert_eq!(publish(a, "r", &format!("m{i}")).await, i);
+    }
+    // Subscribers of the dead process were cut; they reconnect with Last-Event-ID and, on
+    // whichever process they land, get exactly what followed.
+    let mut cut = 0;
+    for sub in &mut subs {
+        let mut got = Vec::new();
+        while got.len() < 2 {
+            match sub.try_next().await {
+                Ok(Some(m)) => got.push(m),
+                Ok(None) => panic!("a clean end while the server runs"),
+                Err(_) => {
+                    cut += 1;
+                    let last = got.last().map_or(3, |m: &Msg| m.0);
+                    *sub = Sub::open(a, "sse", "r", Some(last)).await;
+                }
+            }
+        }
+        assert_eq!(got, expected(4, 5));
+    }
+    // The dead process's subscribers, and only they, were cut (its count may include the
+    // /stats request itself).
     assert!(
-        err.contains(&format!("process 1 (pid {})", pids[1])) && err.contains("SIGKILL"),
-        "stderr names the child and why: {err}"
+        cut >= 1 && (on_victim - 1..=on_victim).contains(&cut),
+        "{cut} of {on_victim}"
     );
-    wait_gone(&pids);
+    let (_, metrics) = call(a, "GET", "/metrics", "").await;
+    assert!(
+        metrics.contains("pushbench_child_restarts_total 1\n"),
+        "{metrics}"
+    );
+
+    signal(cluster.pid(), "-TERM");
+    for sub in &mut subs {
+        while sub.next().await.is_some() {}
+    }
+    let (status, err) = cluster.wait_exit();
+    assert!(status.success(), "exit {status}: {err}");
+    assert!(
+        err.contains(&format!(
+            "process 1 (pid {}) exited unexpectedly",
+            before[1]
+        )) && err.contains("SIGKILL")
+            && err.contains("restarting it")
+            && err.contains(&format!("process 1 restarted (pid {})", after[1])),
+        "stderr names the dead child and its replacement: {err}"
+    );
+    wait_gone(&after);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn children_that_keep_dying_stop_the_cluster() {
+    let mut cluster = Cluster::start(2, &[]);
+    let a = cluster.addr;
+    let mut all = Vec::new();
+    // Five deaths within a minute are restarted; the sixth stops everything.
+    for k in 0..6u64 {
+        let s = stats_through_restarts(a, "both processes up", |s| {
+            s["processes"] == 2 && s["child_restarts"] == k
+        })
+        .await;
+        let pids = child_pids(&s);
+        all.extend(pids.iter().copied());
+        signal(pids[0] as u32, "-KILL");
+    }
+    let (status, err) = cluster.wait_exit();
+    assert!(!status.success(), "the server must fail: {err}");
+    assert!(err.contains("6 deaths within 60s, giving up"), "{err}");
+    all.sort();
+    all.dedup();
+    wait_gone(&all);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -80,6 +80,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
+    /// A publish whose whole body has not arrived within this time of its head is answered
+    /// `408` and its connection closed, freeing what was buffered (a client that declares a
+    /// large body and stalls, or sends `Expect: 100-continue` and no body). Units: ms, s, m.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_duration)]
+    pub body_read_timeout: Duration,
+
+    /// Most bytes of publish bodies buffered at once, all connections together (at least
+    /// `--max-payload-bytes`). A publish that would go over it gets `503` with `Retry-After: 1`.
+    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20)]
+    pub body_buffer_bytes: usize,
+
     /// Run as N processes sharing the port (SO_REUSEPORT): a supervisor assigns sequence
     /// numbers and relays every message to every process, so each subscriber gets every
     /// message of its topic with the same ids on any process. `--max-connections` is per
@@ -134,6 +145,10 @@ impl ServeArgs {
             self.max_topics.to_string(),
             "--header-read-timeout".to_string(),
             dur(self.header_read_timeout),
+            "--body-read-timeout".to_string(),
+            dur(self.body_read_timeout),
+            "--body-buffer-bytes".to_string(),
+            self.body_buffer_bytes.to_string(),
             "--cluster-index".to_string(),
             index.to_string(),
         ]
@@ -170,6 +185,8 @@ impl Default for ServeArgs {
             allow_origin: None,
             max_topics: 10_000,
             header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(10),
+            body_buffer_bytes: 64 << 20,
             processes: 1,
             cluster_child: None,
             cluster_index: 0,
@@ -218,6 +235,10 @@ mod tests {
             "12",
             "--header-read-timeout",
             "250ms",
+            "--body-read-timeout",
+            "1200ms",
+            "--body-buffer-bytes",
+            "5000000",
             "--allow-origin",
             "*",
             "--publish-rate",
@@ -244,6 +265,8 @@ mod tests {
         assert_eq!(child.subscriber_queue, 5);
         assert_eq!(child.max_topics, 12);
         assert_eq!(child.header_read_timeout, Duration::from_millis(250));
+        assert_eq!(child.body_read_timeout, Duration::from_millis(1200));
+        assert_eq!(child.body_buffer_bytes, 5_000_000);
         assert_eq!(child.allow_origin.as_deref(), Some("*"));
         assert_eq!(child.max_payload_bytes, parent.max_payload_bytes);
         assert_eq!(child.publish_topic, parent.publish_topic);

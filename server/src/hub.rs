@@ -2,9 +2,15 @@
 //! catch-up, and a broadcast channel for live fan-out. A publish never waits on a subscriber:
 //! the broadcast ring overwrites the oldest entry and a subscriber that fell that far behind
 //! sees `Lagged` (and is disconnected by its technique).
+//!
+//! A topic is held through a [`TopicHandle`]. A topic that has never had a message is removed
+//! from the hub when its last handle goes (its last long poll, stream, SSE or WebSocket
+//! subscriber left), so reads of names that hold nothing never use up `--max-topics`; a topic
+//! that had a message stays.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::broadcast;
@@ -26,6 +32,9 @@ pub struct Topic {
     tx: broadcast::Sender<Arc<Message>>,
     latest: AtomicU64,
     retention: usize,
+    /// Live [`TopicHandle`]s; changed only under the hub's map lock (read lock to add one,
+    /// write lock to drop one), so the hub can tell an unused topic without a race.
+    users: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -53,6 +62,7 @@ impl Topic {
             tx,
             latest: AtomicU64::new(0),
             retention: retention.max(1),
+            users: AtomicUsize::new(0),
         }
     }
 
@@ -111,12 +121,30 @@ impl Topic {
         Ok(())
     }
 
+    /// Starts a topic that has had no message here at `seq`, the newest seq it had elsewhere
+    /// (a cluster process started after it): nothing is retained, so a client asking for
+    /// anything up to `seq` is told of a gap. Ignored once the topic has messages.
+    pub fn seed(&self, seq: u64) {
+        let mut g = self.lock();
+        if g.last_seq == 0 && g.retained.is_empty() {
+            g.last_seq = seq;
+            self.latest.store(seq, Relaxed);
+        }
+    }
+
     fn snapshot_locked(g: &Inner, since: u64) -> Snapshot {
         let mut snap = Snapshot {
             latest: g.last_seq,
             ..Snapshot::default()
         };
         let Some(oldest) = g.retained.front().map(|m| m.seq) else {
+            // Nothing retained though messages exist (a seeded topic): all are gone.
+            if since < g.last_seq {
+                snap.gap = Some(Gap {
+                    since,
+                    first_available: g.last_seq + 1,
+                });
+            }
             return snap;
         };
         if since >= g.last_seq {
@@ -148,10 +176,75 @@ impl Topic {
     }
 }
 
+type Map = RwLock<HashMap<Box<str>, Arc<Topic>>>;
+
+fn read(map: &Map) -> std::sync::RwLockReadGuard<'_, HashMap<Box<str>, Arc<Topic>>> {
+    map.read().unwrap_or_else(|e| e.into_inner())
+}
+
+fn write(map: &Map) -> std::sync::RwLockWriteGuard<'_, HashMap<Box<str>, Arc<Topic>>> {
+    map.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// A topic in use: keeps it in its hub while it lives. Dropping the last handle of a topic
+/// that never had a message removes the topic from the hub.
+#[derive(Debug)]
+pub struct TopicHandle {
+    topic: Arc<Topic>,
+    name: Box<str>,
+    map: Arc<Map>,
+}
+
+impl TopicHandle {
+    /// Takes a handle on `topic` (an entry of `map`); the caller holds `map`'s lock.
+    fn new(topic: &Arc<Topic>, name: &str, map: &Arc<Map>) -> TopicHandle {
+        topic.users.fetch_add(1, Relaxed);
+        TopicHandle {
+            topic: topic.clone(),
+            name: name.into(),
+            map: map.clone(),
+        }
+    }
+
+    /// The topic itself, for a holder that must not keep it in the hub (e.g. a connection's
+    /// slow-reader check).
+    pub fn shared(&self) -> Arc<Topic> {
+        self.topic.clone()
+    }
+}
+
+impl Deref for TopicHandle {
+    type Target = Topic;
+    fn deref(&self) -> &Topic {
+        &self.topic
+    }
+}
+
+impl Drop for TopicHandle {
+    fn drop(&mut self) {
+        if self.topic.latest() != 0 {
+            // A topic that had a message is never removed: the count no longer matters.
+            self.topic.users.fetch_sub(1, Relaxed);
+            return;
+        }
+        let mut w = write(&self.map);
+        let last = self.topic.users.fetch_sub(1, Relaxed) == 1;
+        // Under the write lock no handle can be taken, and a publish needs a handle: an
+        // unused topic without a message stays so until it is removed.
+        if last
+            && self.topic.latest() == 0
+            && w.get(&self.name)
+                .is_some_and(|t| Arc::ptr_eq(t, &self.topic))
+        {
+            w.remove(&self.name);
+        }
+    }
+}
+
 /// All topics of one server.
 #[derive(Debug)]
 pub struct Hub {
-    topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
+    topics: Arc<Map>,
     retention: usize,
     queue: usize,
     max_topics: usize,
@@ -167,7 +260,7 @@ impl Hub {
     /// at most `max_topics` topics are created (see [`Hub::topic`]).
     pub fn new(retention: usize, queue: usize, max_topics: usize) -> Hub {
         Hub {
-            topics: RwLock::new(HashMap::new()),
+            topics: Arc::new(RwLock::new(HashMap::new())),
             retention,
             queue,
             max_topics,
@@ -176,43 +269,45 @@ impl Hub {
 
     /// The topic called `name`, created if needed unless the hub already holds
     /// `max_topics` topics. `name` must be valid (see [`valid_name`]).
-    pub fn topic(&self, name: &str) -> Result<Arc<Topic>, TopicLimit> {
+    pub fn topic(&self, name: &str) -> Result<TopicHandle, TopicLimit> {
         self.get_or_create(name, false)
     }
 
     /// The topic called `name`, created if needed even past `max_topics` (for messages whose
     /// topic a cluster's supervisor already admitted).
-    pub fn topic_unlimited(&self, name: &str) -> Arc<Topic> {
+    pub fn topic_unlimited(&self, name: &str) -> TopicHandle {
         match self.get_or_create(name, true) {
             Ok(t) => t,
             Err(_) => unreachable!("unlimited creation cannot hit the limit"),
         }
     }
 
-    fn get_or_create(&self, name: &str, unlimited: bool) -> Result<Arc<Topic>, TopicLimit> {
-        if let Some(t) = self
-            .topics
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(name)
-        {
-            return Ok(t.clone());
+    /// The topic called `name` if it exists (never creates one: a read of a topic that does
+    /// not exist must not take a slot).
+    pub fn get(&self, name: &str) -> Option<TopicHandle> {
+        let r = read(&self.topics);
+        r.get(name).map(|t| TopicHandle::new(t, name, &self.topics))
+    }
+
+    fn get_or_create(&self, name: &str, unlimited: bool) -> Result<TopicHandle, TopicLimit> {
+        if let Some(t) = self.get(name) {
+            return Ok(t);
         }
-        let mut w = self.topics.write().unwrap_or_else(|e| e.into_inner());
+        let mut w = write(&self.topics);
         if let Some(t) = w.get(name) {
-            return Ok(t.clone());
+            return Ok(TopicHandle::new(t, name, &self.topics));
         }
         if !unlimited && w.len() >= self.max_topics {
             return Err(TopicLimit(self.max_topics));
         }
         let t = Arc::new(Topic::new(self.retention, self.queue));
         w.insert(name.into(), t.clone());
-        Ok(t)
+        Ok(TopicHandle::new(&t, name, &self.topics))
     }
 
     /// Number of topics.
     pub fn topic_count(&self) -> usize {
-        self.topics.read().unwrap_or_else(|e| e.into_inner()).len()
+        read(&self.topics).len()
     }
 
     /// How many messages a subscriber may fall behind.
@@ -282,14 +377,60 @@ mod tests {
     }
 
     #[test]
+    fn a_seeded_topic_announces_the_gap_then_continues() {
+        let hub = Hub::new(4, 8, 10);
+        let t = hub.topic_unlimited("a");
+        t.seed(5);
+        assert_eq!(t.latest(), 5);
+        let s = t.since(2);
+        assert!(s.messages.is_empty());
+        let gap = Gap {
+            since: 2,
+            first_available: 6,
+        };
+        assert_eq!(s.gap, Some(gap));
+        assert_eq!(t.since(5).gap, None);
+        assert!(t.insert(6, None, "six").unwrap());
+        let s = t.since(2);
+        assert_eq!(s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [6]);
+        assert_eq!(s.gap, Some(gap));
+        t.seed(99);
+        assert_eq!(
+            t.latest(),
+            6,
+            "a seed never moves a topic that has messages"
+        );
+        drop(t);
+        assert_eq!(hub.topic_count(), 1, "a seeded topic stays");
+    }
+
+    #[test]
     fn topic_limit() {
         let hub = Hub::new(4, 8, 2);
-        hub.topic("a").unwrap();
-        hub.topic("b").unwrap();
+        let _a = hub.topic("a").unwrap();
+        let _b = hub.topic("b").unwrap();
         assert_eq!(hub.topic("c").unwrap_err(), TopicLimit(2));
         // Existing topics are still found; the unlimited path may go past the limit.
         hub.topic("a").unwrap();
-        hub.topic_unlimited("c");
+        hub.topic_unlimited("c").publish(None, "m").unwrap();
         assert_eq!(hub.topic_count(), 3);
+    }
+
+    #[test]
+    fn a_topic_without_messages_goes_with_its_last_handle() {
+        let hub = Hub::new(4, 8, 1);
+        assert!(hub.get("a").is_none(), "get never creates");
+        let h1 = hub.topic("a").unwrap();
+        let h2 = hub.topic("a").unwrap();
+        assert_eq!(hub.topic("b").unwrap_err(), TopicLimit(1));
+        drop(h1);
+        assert_eq!(hub.topic_count(), 1, "still used");
+        drop(h2);
+        assert_eq!(hub.topic_count(), 0, "released");
+        // A topic that had a message stays once unused.
+        hub.topic("b").unwrap().publish(None, "m").unwrap();
+        assert_eq!(hub.topic_count(), 1);
+        assert_eq!(hub.get("b").unwrap().latest(), 1);
+        assert_eq!(hub.topic("c").unwrap_err(), TopicLimit(1));
     }
 }

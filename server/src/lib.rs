@@ -9,16 +9,20 @@
 //! With `--processes N` (N > 1) [`serve`] becomes the supervisor of N server processes sharing
 //! the port; see `cluster`.
 //!
-//! Modules: `cluster` (several processes, one sequence), `config` (options), `hub` (topics, retention, fan-out), `message` (encoded once per
-//! framing), `subscription` (replay + live + heartbeats, shared by stream/SSE/WebSocket),
-//! `poll`, `long_poll`, `stream`, `sse`, `ws` (one per technique), `routes` (paths, errors,
-//! CORS), `counting` (socket byte counting), `metrics` (`/stats`, `/metrics`), `publisher`
-//! (internal publisher), `server` (accept loop, connection limit, shutdown).
+//! Modules: `cluster` (several processes, one sequence), `config` (options), `body` (reading a
+//! publish body within its limits), `hub` (topics, retention, fan-out), `lifeline` (children
+//! that stop with their parent), `message` (encoded once per framing), `subscription` (replay +
+//! live + heartbeats, shared by stream/SSE/WebSocket), `poll`, `long_poll`, `stream`, `sse`,
+//! `ws` (one per technique), `routes` (paths, errors, CORS), `counting` (socket byte counting),
+//! `metrics` (`/stats`, `/metrics`), `publisher` (internal publisher), `server` (accept loop,
+//! connection limit, shutdown).
 
+pub mod body;
 pub mod cluster;
 pub mod config;
 pub mod counting;
 pub mod hub;
+pub mod lifeline;
 pub mod long_poll;
 pub mod message;
 pub mod metrics;
@@ -97,6 +101,8 @@ pub struct Shared {
     pub signals: watch::Sender<Signal>,
     /// Connection tasks (HTTP and upgraded WebSocket), awaited on shutdown.
     pub tasks: TaskTracker,
+    /// Publish body bytes buffered at once, all connections together (`--body-buffer-bytes`).
+    pub body_budget: body::Budget,
     http: hyper::server::conn::http1::Builder,
     /// The link to the supervisor when this process is a cluster child.
     cluster: Option<Arc<cluster::Link>>,
@@ -162,6 +168,7 @@ impl Shared {
             metrics: Arc::new(Metrics::default()),
             signals,
             tasks: TaskTracker::new(),
+            body_budget: body::Budget::new(args.body_buffer_bytes.max(args.max_payload_bytes)),
             http,
             cluster,
             args,

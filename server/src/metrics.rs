@@ -108,6 +108,11 @@ pub struct Metrics {
     pub rejected_connections: AtomicU64,
     /// TCP connections open right now (all techniques; a gauge).
     pub open_connections: AtomicU64,
+    /// Publishes answered `408` because their body did not arrive within
+    /// `--body-read-timeout` (their connections closed).
+    pub body_timeouts: AtomicU64,
+    /// Publishes refused with `503` because their body would pass `--body-buffer-bytes`.
+    pub body_buffer_rejections: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -119,6 +124,8 @@ impl Default for Metrics {
             connection_errors: AtomicU64::new(0),
             rejected_connections: AtomicU64::new(0),
             open_connections: AtomicU64::new(0),
+            body_timeouts: AtomicU64::new(0),
+            body_buffer_rejections: AtomicU64::new(0),
         }
     }
 }
@@ -206,6 +213,8 @@ impl Metrics {
         self.published.store(0, Relaxed);
         self.connection_errors.store(0, Relaxed);
         self.rejected_connections.store(0, Relaxed);
+        self.body_timeouts.store(0, Relaxed);
+        self.body_buffer_rejections.store(0, Relaxed);
     }
 
     /// The `/stats` JSON document of this process alone (see docs/PROTOCOL.md).
@@ -227,6 +236,9 @@ impl Metrics {
             "connection_errors": self.connection_errors.load(Relaxed),
             "rejected_connections": self.rejected_connections.load(Relaxed),
             "open_connections": self.open_connections.load(Relaxed),
+            "body_timeouts": self.body_timeouts.load(Relaxed),
+            "body_buffer_rejections": self.body_buffer_rejections.load(Relaxed),
+            "child_restarts": 0,
             "processes": 1,
             "process": ProcessStats::read().json(),
             "techniques": techniques,
@@ -273,6 +285,17 @@ pub fn prometheus(stats: &serde_json::Value) -> String {
             "counter",
             "rejected_connections",
         ),
+        ("pushbench_body_timeouts_total", "counter", "body_timeouts"),
+        (
+            "pushbench_body_buffer_rejections_total",
+            "counter",
+            "body_buffer_rejections",
+        ),
+        (
+            "pushbench_child_restarts_total",
+            "counter",
+            "child_restarts",
+        ),
         ("pushbench_topics", "gauge", "topics"),
         ("pushbench_processes", "gauge", "processes"),
     ];
@@ -318,7 +341,11 @@ mod tests {
         let m = Metrics::default();
         m.of(Technique::Sse).delivered.fetch_add(7, Relaxed);
         m.published.fetch_add(3, Relaxed);
+        m.body_timeouts.fetch_add(4, Relaxed);
+        m.body_buffer_rejections.fetch_add(5, Relaxed);
         let text = m.prometheus(2);
+        assert!(text.contains("pushbench_body_timeouts_total 4\n"));
+        assert!(text.contains("pushbench_body_buffer_rejections_total 5\n"));
         assert!(text.contains("pushbench_delivered_total{technique=\"sse\"} 7\n"));
         assert!(text.contains("pushbench_published_total 3\n"));
         assert!(text.contains("pushbench_topics 2\n"));

@@ -1,5 +1,5 @@
 //! Routing: which technique a request belongs to (for counting), the small endpoints (`/`,
-//! `/stats`, `/metrics`, `/stats/reset`, `/publish`), errors (400, 404, 405, 413), CORS and
+//! `/stats`, `/metrics`, `/stats/reset`, `/publish`), errors (400, 404, 405, 408, 413), CORS and
 //! `OPTIONS` preflights, and the response body type that tells the connection's byte counter
 //! when a response ended.
 
@@ -14,9 +14,10 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, Limited, combinators::UnsyncBoxBody};
+use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
 use hyper::body::{Frame, Incoming, SizeHint};
 
+use crate::body::{self, BodyError};
 use crate::counting::{ConnCell, ResponseDone};
 use crate::hub::valid_name;
 use crate::metrics::Technique;
@@ -302,13 +303,28 @@ async fn publish(req: Request<Incoming>, state: &State, topic: &str) -> Response
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return too_large(max);
-    }
-    let body = match Limited::new(req.into_body(), max).collect().await {
-        Ok(c) => c.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(max),
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("bad body: {e}")),
+    let mut lease = state.body_budget.lease();
+    let timeout = state.args.body_read_timeout;
+    let body = match body::read(req.into_body(), declared, max, timeout, &mut lease).await {
+        Ok(b) => b,
+        Err(BodyError::TooLarge) => return too_large(max),
+        Err(BodyError::Timeout) => {
+            state.metrics.body_timeouts.fetch_add(1, Relaxed);
+            return closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within --body-read-timeout ({})",
+                    humantime::format_duration(timeout)
+                ),
+            ));
+        }
+        Err(BodyError::Budget) => {
+            state.metrics.body_buffer_rejections.fetch_add(1, Relaxed);
+            return closing(unavailable(
+                "the server is buffering its limit of publish bodies (--body-buffer-bytes)",
+            ));
+        }
+        Err(BodyError::Bad(e)) => return error(StatusCode::BAD_REQUEST, format!("bad body: {e}")),
     };
     let Ok(data) = std::str::from_utf8(&body) else {
         return error(StatusCode::BAD_REQUEST, "bad payload: not UTF-8");
@@ -333,10 +349,14 @@ pub fn unavailable(why: impl std::fmt::Display) -> Response<BoxBody> {
 }
 
 fn too_large(max: usize) -> Response<BoxBody> {
-    let mut r = error(
+    closing(error(
         StatusCode::PAYLOAD_TOO_LARGE,
         format!("payload larger than --max-payload-bytes ({max} bytes)"),
-    );
+    ))
+}
+
+/// Marks `r` as the last answer on its connection (the request body was not read whole).
+fn closing(mut r: Response<BoxBody>) -> Response<BoxBody> {
     r.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     r

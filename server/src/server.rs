@@ -170,7 +170,8 @@ pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, Serv
     socket.listen(4096).map_err(err)
 }
 
-/// Runs `pushbench serve` until Ctrl-C or SIGTERM. Prints `listening on http://ADDR:PORT`
+/// Runs `pushbench serve` until Ctrl-C or SIGTERM (or, started tied to a parent, until the
+/// parent is gone: see `lifeline`). Prints `listening on http://ADDR:PORT`
 /// (the real port) as the first line on stdout. With `--processes N` (N > 1) this process
 /// becomes the supervisor of N server processes (see `cluster`); with the hidden
 /// `--cluster-child` it is one of them.
@@ -202,6 +203,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         }
         trigger.cancel();
     });
+    crate::lifeline::stop_when_parent_exits(shutdown.clone());
     run(listener, state, shutdown).await;
     Ok(())
 }

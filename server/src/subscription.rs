@@ -9,7 +9,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use tokio::sync::{broadcast, watch};
 
 use crate::counting::ConnCell;
-use crate::hub::Topic;
+use crate::hub::TopicHandle;
 use crate::message::{Gap, Message};
 use crate::metrics::Technique;
 use crate::{Signal, State};
@@ -37,6 +37,8 @@ pub struct Subscription {
     sent_since_tick: bool,
     cell: Arc<ConnCell>,
     technique: Technique,
+    /// Keeps the topic in the hub while subscribed (an empty topic goes with its last user).
+    _topic: TopicHandle,
 }
 
 impl Subscription {
@@ -45,7 +47,7 @@ impl Subscription {
     pub fn new(
         state: &State,
         cell: Arc<ConnCell>,
-        topic: Arc<Topic>,
+        topic: TopicHandle,
         since: u64,
         technique: Technique,
     ) -> (Subscription, Option<Gap>) {
@@ -63,7 +65,7 @@ impl Subscription {
             .first()
             .map(|m| m.seq - 1)
             .unwrap_or(snap.latest);
-        cell.watch(topic, last);
+        cell.watch(topic.shared(), last);
         let sub = Subscription {
             rx,
             replay: snap.messages.into_iter(),
@@ -72,6 +74,7 @@ impl Subscription {
             sent_since_tick: false,
             cell,
             technique,
+            _topic: topic,
         };
         (sub, snap.gap)
     }

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 use hyper::upgrade::Upgraded;
 use hyper_util::rt::TokioIo;
@@ -42,6 +42,15 @@ fn has_token(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> 
     })
 }
 
+/// RFC 6455 4.2.1: `Sec-WebSocket-Key` is a nonce of 16 bytes, base64-encoded (24 characters
+/// with padding); surrounding whitespace is not part of the header value.
+pub fn valid_key(key: &[u8]) -> bool {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(key)
+        .is_ok_and(|nonce| nonce.len() == 16)
+}
+
 /// `GET /ws/{topic}`: validates the handshake, answers `101`, and serves the socket in a task.
 pub fn handle(
     mut req: Request<Incoming>,
@@ -59,6 +68,14 @@ pub fn handle(
         return error(
             StatusCode::BAD_REQUEST,
             "bad WebSocket handshake: Upgrade: websocket and Connection: Upgrade required",
+        );
+    }
+    if req.version() < Version::HTTP_11 {
+        // RFC 6455 4.1: the opening handshake is an HTTP/1.1 (or later) GET; an HTTP/1.0
+        // connection cannot be upgraded, so say so instead of switching and dropping it.
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad WebSocket handshake: HTTP/1.1 or higher required (the request is HTTP/1.0)",
         );
     }
     if req
@@ -83,6 +100,12 @@ pub fn handle(
             "bad WebSocket handshake: Sec-WebSocket-Key missing",
         );
     };
+    if !valid_key(key.as_bytes()) {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad WebSocket handshake: Sec-WebSocket-Key must be a base64-encoded 16-byte nonce",
+        );
+    }
     let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) else {
         return error(
             StatusCode::BAD_REQUEST,
@@ -186,6 +209,26 @@ async fn serve_socket(
         }
         _ = stall => {
             cell.mark_slow();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_key;
+
+    #[test]
+    fn keys_must_be_16_byte_base64_nonces() {
+        assert!(valid_key(b"dGhlIHNhbXBsZSBub25jZQ=="));
+        for bad in [
+            &b"YWJj"[..],
+            b"not-base64!!",
+            b"",
+            b"dGhlIHNhbXBsZSBub25jZQ",
+            b"dGhlIHNhbXBsZSBub25jZSE=",
+            b"dGhlIHNhbXBsZSBub25jZQ==dGhl",
+        ] {
+            assert!(!valid_key(bad), "{}", String::from_utf8_lossy(bad));
         }
     }
 }

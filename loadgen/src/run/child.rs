@@ -1,6 +1,7 @@
 //! The server as a child process (`pushbench serve --listen 127.0.0.1:0 ...`), so its CPU,
 //! memory and descriptors are its own: started, waited for, watched for an early death, and
-//! stopped with SIGTERM (then SIGKILL) at the end, on error and on Ctrl-C.
+//! stopped with SIGTERM (then SIGKILL) at the end, on error and on Ctrl-C; tied to this
+//! process (`server::lifeline`), so it also stops if this process is killed.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -62,6 +63,8 @@ pub struct ChildServer {
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    /// The server's stdin: it stops when this closes (this process is gone).
+    _lifeline: Option<tokio::process::ChildStdin>,
 }
 
 const TAIL_LINES: usize = 20;
@@ -85,18 +88,19 @@ impl ChildServer {
         if opts.processes > 1 {
             args.extend(["--processes".into(), opts.processes.to_string()]);
         }
-        let mut child = Command::new(&opts.exe)
-            .args(&args)
-            .stdin(Stdio::null())
+        let mut cmd = Command::new(&opts.exe);
+        cmd.args(&args)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|source| ChildError::Spawn {
-                exe: opts.exe.clone(),
-                source,
-            })?;
+            .kill_on_drop(true);
+        // The server stops when this process dies, however it dies (kill -9 included).
+        server::lifeline::tie(&mut cmd);
+        let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
+            exe: opts.exe.clone(),
+            source,
+        })?;
         let pid = child.id().unwrap_or(0);
+        let lifeline = child.stdin.take();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(err) = child.stderr.take() {
             let tail = stderr_tail.clone();
@@ -160,6 +164,7 @@ impl ChildServer {
             stop: Some(stop_tx),
             task: Some(task),
             stderr_tail,
+            _lifeline: lifeline,
         })
     }
 

@@ -97,13 +97,17 @@ impl WorkerPool {
         for (k, plan) in plans.into_iter().enumerate() {
             let mut cmd = match command {
                 Some(c) => {
+                    // Not our process: it stops when its stdin (the control channel) ends.
                     let mut cmd = Command::new("sh");
                     cmd.arg("-c").arg(c.replace("{i}", &k.to_string()));
+                    server::lifeline::untie(&mut cmd);
                     cmd
                 }
                 None => {
                     let mut cmd = Command::new(exe);
                     cmd.arg("worker");
+                    // Also stopped by the kernel if this process dies (kill -9 included).
+                    server::lifeline::tie(&mut cmd);
                     cmd
                 }
             };

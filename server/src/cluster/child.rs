@@ -1,6 +1,7 @@
 //! A cluster child's side: the [`Link`] to the supervisor (requests with ids, answered out of
 //! band) and [`serve`], which runs the ordinary server on the shared port while relaying the
-//! supervisor's messages into the hub with their assigned seqs. When the supervisor's socket
+//! supervisor's messages into the hub with their assigned seqs (after the seed: every topic's
+//! newest seq, learnt before it listens). When the supervisor's socket
 //! closes (it died), the child shuts down gracefully and exits with an error: no orphans.
 
 use std::collections::HashMap;
@@ -158,6 +159,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let index = args.cluster_index;
     let listen = args.listen;
     let state = Shared::with_link(args, link.clone())?;
+    // Learn every topic's newest seq before taking any client (see `ToChild::Seed`).
+    seed(&state, &mut frames)
+        .await
+        .map_err(ServerError::Cluster)?;
     let listener = server::bind_with(listen, true)?;
 
     tokio::spawn(async move {
@@ -201,6 +206,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         .map_err(ServerError::Signal)?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
         .map_err(ServerError::Signal)?;
+    crate::lifeline::stop_when_parent_exits(shutdown.clone());
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         loop {
@@ -217,6 +223,33 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         return Err(ServerError::Cluster(ClusterError::SupervisorGone));
     }
     Ok(())
+}
+
+/// Reads the supervisor's first frames, the seed, into the hub: each topic with its newest seq
+/// and nothing retained.
+async fn seed<S>(state: &State, frames: &mut S) -> Result<(), ClusterError>
+where
+    S: futures_util::Stream<Item = Result<bytes::BytesMut, std::io::Error>> + Unpin,
+{
+    loop {
+        let frame = tokio::time::timeout(ANSWER_TIMEOUT, frames.next())
+            .await
+            .map_err(|_| ClusterError::Timeout)?
+            .ok_or(ClusterError::SupervisorGone)??;
+        match serde_json::from_slice::<ToChild>(&frame)? {
+            ToChild::Seed { topics, done } => {
+                for (topic, seq) in topics {
+                    if crate::hub::valid_name(&topic) {
+                        state.hub.topic_unlimited(&topic).seed(seq);
+                    }
+                }
+                if done {
+                    return Ok(());
+                }
+            }
+            _ => return Err(ClusterError::Unexpected("a frame other than the seed")),
+        }
+    }
 }
 
 /// Handles one frame from the supervisor (all but `Shutdown`).
@@ -246,6 +279,6 @@ fn relay(state: &State, link: &Link, msg: ToChild) {
             state.metrics.reset();
             let _ = link.send(&ToSupervisor::ResetDone { collect });
         }
-        ToChild::Shutdown => {}
+        ToChild::Seed { .. } | ToChild::Shutdown => {}
     }
 }

@@ -11,11 +11,13 @@
 //! ask the supervisor, which collects every child's own figures and sums them ([`merge`]).
 //!
 //! Modules: `child` (a child's side: the link, the relay into its hub), `sequencer` (the
-//! supervisor's state: sequence numbers, relaying, gathering stats), `supervisor` (spawning,
-//! readiness, the internal publisher, signals, shutdown and the death of a child).
+//! supervisor's state: sequence numbers, relaying, gathering stats), `spawn` (starting one
+//! child and connecting it), `supervisor` (readiness, the internal publisher, signals,
+//! shutdown, and restarting a child that died).
 
 pub mod child;
 pub mod sequencer;
+pub mod spawn;
 pub mod supervisor;
 
 use bytes::Bytes;
@@ -56,6 +58,13 @@ pub enum ToSupervisor {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "snake_case")]
 pub enum ToChild {
+    /// The first frames a child gets, before it listens: the newest seq of every topic so far
+    /// (none at startup; a process started to replace a dead one learns them so that a client
+    /// resuming on it is told of a gap instead of waiting past it). `done` on the last one.
+    Seed {
+        topics: Vec<(String, u64)>,
+        done: bool,
+    },
     /// A message with its assigned seq: insert it into the hub.
     Message {
         topic: String,
@@ -91,6 +100,8 @@ pub enum ClusterError {
     Frame(#[from] serde_json::Error),
     #[error("cluster socket: {0}")]
     Io(#[from] std::io::Error),
+    #[error("the cluster supervisor sent {0}")]
+    Unexpected(&'static str),
 }
 
 /// A framed supervisor-child socket. Frames may hold a payload of `max_payload_bytes`
@@ -116,12 +127,24 @@ pub fn encode<T: Serialize>(msg: &T) -> Bytes {
     Bytes::from(serde_json::to_vec(msg).expect("cluster frames serialize"))
 }
 
-/// The whole server's `/stats` document from each child's own (`parts`, in child order), the
-/// supervisor's own process figures, the number of messages published and its uptime: counters
-/// and gauges are summed; `topics` is the largest count of any child (every child holds every
-/// published topic); `process` sums CPU, memory and descriptors of all processes (supervisor
-/// included); `per_process` lists each one.
-pub fn merge(parts: &[Value], supervisor: ProcessStats, published: u64, uptime_s: f64) -> Value {
+/// What only the supervisor knows, for the merged `/stats`.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Totals {
+    /// Messages published (each once).
+    pub published: u64,
+    /// Children restarted after they died.
+    pub child_restarts: u64,
+    /// The supervisor's uptime.
+    pub uptime_s: f64,
+}
+
+/// The whole server's `/stats` document from each child's own (`parts`, in child order; null
+/// for a child that is dead or restarting) and the supervisor's own process figures and
+/// [`Totals`]: counters and gauges are summed; `topics` is the largest count of any child
+/// (every child holds every published topic); `process` sums CPU, memory and descriptors of
+/// all processes (supervisor included); `per_process` lists each one; `processes` counts the
+/// children that answered.
+pub fn merge(parts: &[Value], supervisor: ProcessStats, totals: Totals) -> Value {
     let u = |v: &Value| v.as_u64().unwrap_or(0);
     let sum = |key: &str| parts.iter().map(|p| u(&p[key])).sum::<u64>();
     let mut techniques = serde_json::Map::new();
@@ -143,6 +166,9 @@ pub fn merge(parts: &[Value], supervisor: ProcessStats, published: u64, uptime_s
     })];
     let mut total = supervisor;
     for (i, p) in parts.iter().enumerate() {
+        if p.is_null() {
+            continue;
+        }
         let pr = &p["process"];
         let cpu = pr["cpu_seconds"].as_f64().unwrap_or(0.0);
         total.cpu_seconds += cpu;
@@ -159,13 +185,16 @@ pub fn merge(parts: &[Value], supervisor: ProcessStats, published: u64, uptime_s
         }));
     }
     serde_json::json!({
-        "uptime_s": uptime_s,
-        "published": published,
+        "uptime_s": totals.uptime_s,
+        "published": totals.published,
+        "child_restarts": totals.child_restarts,
         "topics": parts.iter().map(|p| u(&p["topics"])).max().unwrap_or(0),
         "connection_errors": sum("connection_errors"),
         "rejected_connections": sum("rejected_connections"),
         "open_connections": sum("open_connections"),
-        "processes": parts.len(),
+        "body_timeouts": sum("body_timeouts"),
+        "body_buffer_rejections": sum("body_buffer_rejections"),
+        "processes": parts.iter().filter(|p| !p.is_null()).count(),
         "process": total.json(),
         "per_process": per_process,
         "techniques": techniques,
@@ -188,6 +217,8 @@ mod tests {
         a.open_connections.fetch_add(1, Relaxed);
         b.open_connections.fetch_add(2, Relaxed);
         b.connection_errors.fetch_add(1, Relaxed);
+        a.body_timeouts.fetch_add(2, Relaxed);
+        b.body_timeouts.fetch_add(3, Relaxed);
         let sup = ProcessStats {
             pid: 1,
             cpu_seconds: 0.5,
@@ -195,11 +226,18 @@ mod tests {
             open_fds: 3,
         };
         let parts = [a.stats_json(2), b.stats_json(3)];
-        let m = merge(&parts, sup, 9, 1.0);
+        let totals = Totals {
+            published: 9,
+            child_restarts: 2,
+            uptime_s: 1.0,
+        };
+        let m = merge(&parts, sup, totals);
+        assert_eq!(m["child_restarts"], 2);
         assert_eq!(m["techniques"]["sse"]["delivered"], 12);
         assert_eq!(m["techniques"]["ws"]["connections"], 2);
         assert_eq!(m["open_connections"], 3);
         assert_eq!(m["connection_errors"], 1);
+        assert_eq!(m["body_timeouts"], 5);
         assert_eq!(m["published"], 9);
         assert_eq!(m["topics"], 3);
         assert_eq!(m["processes"], 2);

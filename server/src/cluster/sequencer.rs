@@ -1,7 +1,8 @@
 //! The supervisor's sequencer: the one place where sequence numbers are assigned. It keeps
 //! each topic's newest seq, relays every message to every child (the same encoded frame to
 //! each), answers the publishing child after relaying, and gathers every child's figures for
-//! `/stats` (or resets them) on behalf of the child that asked.
+//! `/stats` (or resets them) on behalf of the child that asked. A child that dies is detached
+//! (nothing waits for it); its replacement is attached with a seed: every topic's newest seq.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use super::{ToChild, ToSupervisor, encode, merge};
+use super::{ToChild, ToSupervisor, Totals, encode, merge};
 use crate::hub::TopicLimit;
 use crate::metrics::ProcessStats;
 
@@ -23,12 +24,17 @@ struct Collection {
     parts: Vec<Option<Value>>,
 }
 
+/// Topics per [`ToChild::Seed`] frame (a frame stays well under the frame limit).
+const SEED_CHUNK: usize = 10_000;
+
 /// The supervisor's state, owned by its one loop.
 #[derive(Debug)]
 pub struct Sequencer {
-    writers: Vec<mpsc::UnboundedSender<Bytes>>,
+    /// The channel to each child; `None` while it is dead or being restarted.
+    writers: Vec<Option<mpsc::UnboundedSender<Bytes>>>,
     seqs: HashMap<String, u64>,
     published: u64,
+    restarts: u64,
     started: Instant,
     collections: HashMap<u64, Collection>,
     next_collect: u64,
@@ -36,13 +42,14 @@ pub struct Sequencer {
 }
 
 impl Sequencer {
-    /// A sequencer relaying to the children behind `writers` (in child order), admitting at
-    /// most `max_topics` topics.
-    pub fn new(writers: Vec<mpsc::UnboundedSender<Bytes>>, max_topics: usize) -> Sequencer {
+    /// A sequencer for `n` children (none attached yet), admitting at most `max_topics`
+    /// topics.
+    pub fn new(n: usize, max_topics: usize) -> Sequencer {
         Sequencer {
-            writers,
+            writers: vec![None; n],
             seqs: HashMap::new(),
             published: 0,
+            restarts: 0,
             started: Instant::now(),
             collections: HashMap::new(),
             next_collect: 1,
@@ -50,9 +57,48 @@ impl Sequencer {
         }
     }
 
-    /// The channels to the children.
-    pub fn writers(&self) -> &[mpsc::UnboundedSender<Bytes>] {
-        &self.writers
+    /// Child `i` is connected through `writer`: it is sent the newest seq of every topic
+    /// ([`ToChild::Seed`], before anything else) and, from now on, every message.
+    pub fn attach(&mut self, i: usize, writer: mpsc::UnboundedSender<Bytes>) {
+        let topics: Vec<(String, u64)> = self.seqs.iter().map(|(t, s)| (t.clone(), *s)).collect();
+        let mut chunks = topics.chunks(SEED_CHUNK).peekable();
+        if chunks.peek().is_none() {
+            let _ = writer.send(encode(&ToChild::Seed {
+                topics: Vec::new(),
+                done: true,
+            }));
+        }
+        while let Some(c) = chunks.next() {
+            let _ = writer.send(encode(&ToChild::Seed {
+                topics: c.to_vec(),
+                done: chunks.peek().is_none(),
+            }));
+        }
+        if let Some(w) = self.writers.get_mut(i) {
+            *w = Some(writer);
+        }
+    }
+
+    /// Child `i` is gone: nothing more is sent to it, and collections in progress no longer
+    /// wait for it.
+    pub fn detach(&mut self, i: usize) {
+        if let Some(w) = self.writers.get_mut(i) {
+            *w = None;
+        }
+        let pending: Vec<u64> = self.collections.keys().copied().collect();
+        for collect in pending {
+            self.collected(i, collect, Value::Null);
+        }
+    }
+
+    /// Counts a child that was restarted.
+    pub fn restarted(&mut self) {
+        self.restarts += 1;
+    }
+
+    /// The channels to the live children.
+    pub fn writers(&self) -> Vec<mpsc::UnboundedSender<Bytes>> {
+        self.writers.iter().flatten().cloned().collect()
     }
 
     /// The newest seq of `topic` (0: nothing published yet).
@@ -61,14 +107,14 @@ impl Sequencer {
     }
 
     fn send(&self, i: usize, msg: &ToChild) {
-        if let Some(w) = self.writers.get(i) {
+        if let Some(Some(w)) = self.writers.get(i) {
             let _ = w.send(encode(msg));
         }
     }
 
     fn broadcast(&self, msg: &ToChild) {
         let f = encode(msg);
-        for w in &self.writers {
+        for w in self.writers.iter().flatten() {
             let _ = w.send(f.clone());
         }
     }
@@ -94,17 +140,24 @@ impl Sequencer {
     fn start_collection(&mut self, origin: usize, req: u64, reset: bool) {
         let collect = self.next_collect;
         self.next_collect += 1;
+        // A dead child has nothing to say (its part is null).
+        let parts = self
+            .writers
+            .iter()
+            .map(|w| if w.is_some() { None } else { Some(Value::Null) })
+            .collect();
         self.collections.insert(
             collect,
             Collection {
                 origin,
                 req,
                 reset,
-                parts: vec![None; self.writers.len()],
+                parts,
             },
         );
         if reset {
             self.published = 0;
+            self.restarts = 0;
             self.broadcast(&ToChild::Reset { collect });
         } else {
             self.broadcast(&ToChild::Collect { collect });
@@ -115,7 +168,7 @@ impl Sequencer {
         let Some(c) = self.collections.get_mut(&collect) else {
             return;
         };
-        if let Some(slot) = c.parts.get_mut(i) {
+        if let Some(slot @ None) = c.parts.get_mut(i) {
             *slot = Some(part);
         }
         if c.parts.iter().any(Option::is_none) {
@@ -129,12 +182,12 @@ impl Sequencer {
             return;
         }
         let parts: Vec<Value> = c.parts.into_iter().flatten().collect();
-        let stats = merge(
-            &parts,
-            ProcessStats::read(),
-            self.published,
-            self.started.elapsed().as_secs_f64(),
-        );
+        let totals = Totals {
+            published: self.published,
+            child_restarts: self.restarts,
+            uptime_s: self.started.elapsed().as_secs_f64(),
+        };
+        let stats = merge(&parts, ProcessStats::read(), totals);
         self.send(c.origin, &ToChild::Stats { req: c.req, stats });
     }
 
@@ -171,11 +224,27 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn one_sequence_per_topic_relayed_to_all_before_the_answer() {
+    type Rx = mpsc::UnboundedReceiver<Bytes>;
+
+    /// A sequencer with two children attached (their empty seeds already read).
+    fn two(max_topics: usize) -> (Sequencer, Rx, Rx) {
         let (tx0, mut rx0) = mpsc::unbounded_channel();
         let (tx1, mut rx1) = mpsc::unbounded_channel();
-        let mut s = Sequencer::new(vec![tx0, tx1], 2);
+        let mut s = Sequencer::new(2, max_topics);
+        s.attach(0, tx0);
+        s.attach(1, tx1);
+        for rx in [&mut rx0, &mut rx1] {
+            assert!(matches!(
+                frames(rx).as_slice(),
+                [ToChild::Seed { topics, done: true }] if topics.is_empty()
+            ));
+        }
+        (s, rx0, rx1)
+    }
+
+    #[test]
+    fn one_sequence_per_topic_relayed_to_all_before_the_answer() {
+        let (mut s, mut rx0, mut rx1) = two(2);
         let publish = |topic: &str, req| ToSupervisor::Publish {
             req,
             topic: topic.into(),
@@ -225,9 +294,7 @@ mod tests {
 
     #[test]
     fn stats_are_gathered_from_every_child_then_answered() {
-        let (tx0, mut rx0) = mpsc::unbounded_channel();
-        let (tx1, mut rx1) = mpsc::unbounded_channel();
-        let mut s = Sequencer::new(vec![tx0, tx1], 10);
+        let (mut s, mut rx0, mut rx1) = two(10);
         s.handle(1, ToSupervisor::Stats { req: 3 });
         let collect = match frames(&mut rx0).as_slice() {
             [ToChild::Collect { collect }] => *collect,
@@ -258,5 +325,81 @@ mod tests {
             f => panic!("{f:?}"),
         }
         assert!(frames(&mut rx0).is_empty());
+    }
+
+    #[test]
+    fn a_dead_child_is_not_waited_for_and_its_replacement_is_seeded() {
+        let (mut s, mut rx0, mut rx1) = two(10);
+        for t in ["a", "a", "b"] {
+            s.publish(t, None, "d").unwrap();
+        }
+        s.handle(0, ToSupervisor::Stats { req: 4 });
+        let collect = match frames(&mut rx0).last() {
+            Some(ToChild::Collect { collect }) => *collect,
+            f => panic!("{f:?}"),
+        };
+        let part = serde_json::json!({"open_connections": 2, "topics": 2, "process": {"pid": 7}});
+        s.handle(
+            0,
+            ToSupervisor::Local {
+                collect,
+                stats: part,
+            },
+        );
+        assert!(frames(&mut rx0).is_empty(), "waits for child 1");
+        // Child 1 dies: the collection is answered with what child 0 said.
+        assert_eq!(frames(&mut rx1).len(), 4, "3 messages and the collect");
+        s.detach(1);
+        match frames(&mut rx0).as_slice() {
+            [ToChild::Stats { req: 4, stats }] => {
+                assert_eq!(stats["open_connections"], 2);
+                assert_eq!(stats["processes"], 1);
+                assert_eq!(stats["per_process"][1]["index"], 0);
+            }
+            f => panic!("{f:?}"),
+        }
+        // Nothing goes to the dead child; a message published meanwhile reaches child 0.
+        s.publish("b", None, "while dead").unwrap();
+        assert!(frames(&mut rx1).is_empty());
+        assert_eq!(frames(&mut rx0).len(), 1);
+        // Its replacement first learns every topic's newest seq, then gets what follows.
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        s.attach(1, tx);
+        s.restarted();
+        s.publish("a", None, "after").unwrap();
+        let f = frames(&mut rx);
+        match &f[..] {
+            [
+                ToChild::Seed { topics, done: true },
+                ToChild::Message { topic, seq: 3, .. },
+            ] => {
+                let mut t = topics.clone();
+                t.sort();
+                assert_eq!(t, [("a".to_string(), 2), ("b".to_string(), 2)]);
+                assert_eq!(topic, "a");
+            }
+            f => panic!("{f:?}"),
+        }
+        s.handle(1, ToSupervisor::Stats { req: 5 });
+        let collect = match frames(&mut rx).as_slice() {
+            [ToChild::Collect { collect }] => *collect,
+            f => panic!("{f:?}"),
+        };
+        for i in 0..2 {
+            s.handle(
+                i,
+                ToSupervisor::Local {
+                    collect,
+                    stats: serde_json::json!({}),
+                },
+            );
+        }
+        match frames(&mut rx).as_slice() {
+            [ToChild::Stats { req: 5, stats }] => {
+                assert_eq!(stats["child_restarts"], 1);
+                assert_eq!(stats["processes"], 2);
+            }
+            f => panic!("{f:?}"),
+        }
     }
 }

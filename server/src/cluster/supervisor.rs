@@ -1,40 +1,73 @@
 //! The supervisor of `pushbench serve --processes N`: reserves the port (bound with
 //! SO_REUSEPORT, never listening, so it receives no connection), starts N children (this same
-//! executable, `serve` with the same options plus `--cluster-child`), waits until every child
-//! listens, then prints `listening on http://ADDR:PORT`. From then on it assigns every message's
-//! seq, relays it to every child, answers `/stats` with the sum of every process, runs the
-//! internal publisher, and watches the children: one that dies is named on stderr with its exit
-//! status, the others are stopped, and the supervisor fails. Ctrl-C / SIGTERM stop every child
-//! gracefully (streams end cleanly) and exit 0.
+//! executable, `serve` with the same options plus `--cluster-child`; see `spawn`), waits until
+//! every child listens, then prints `listening on http://ADDR:PORT`. From then on it assigns
+//! every message's seq, relays it to every child, answers `/stats` with the sum of every
+//! process, runs the internal publisher, and watches the children.
+//!
+//! A child that dies is named on stderr with its exit status and started again (its clients
+//! reconnect to the port, which the others keep serving, and resume by cursor; the new one is
+//! seeded with every topic's newest seq, so a resume that lands on it before it holds the
+//! messages asked for is told of a gap). Past [`MAX_RESTARTS`] deaths within
+//! [`RESTART_WINDOW`] something is wrong beyond one process: the supervisor stops every child
+//! and fails. Ctrl-C / SIGTERM stop every child gracefully (streams end cleanly) and exit 0.
 
+use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{ExitStatus, Stdio};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
-use tokio::net::{TcpSocket, UnixListener};
+use tokio::net::TcpSocket;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::sequencer::Sequencer;
-use super::{ToChild, ToSupervisor, encode, framed};
+use super::spawn::{Event, Proc, START_TIMEOUT, Sink, Spawner, Stream};
+use super::{ToChild, ToSupervisor, encode};
 use crate::publisher::{Schedule, payload};
 use crate::{ServeArgs, ServerError, check_args};
 
-/// How long the children may take to start listening.
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long the children may take to shut down gracefully before they are killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most child deaths within [`RESTART_WINDOW`] that are restarted; one more stops the server.
+pub const MAX_RESTARTS: usize = 5;
+/// See [`MAX_RESTARTS`].
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
 
 /// Runs `pushbench serve --processes N` with N > 1: the children are this executable run as
 /// `serve ...` (so this is for the `pushbench` binary; embedders use [`supervise_with`]).
 pub async fn supervise(args: ServeArgs) -> Result<(), ServerError> {
     let exe = std::env::current_exe().map_err(|e| ServerError::Cluster(e.into()))?;
     supervise_with(args, exe, vec!["serve".into()]).await
+}
+
+/// The children and what the loop knows of them.
+struct Children {
+    n: usize,
+    procs: Vec<Option<Proc>>,
+    /// Start tasks in flight (aborted on shutdown: that kills a child not yet connected).
+    starting: Vec<Option<tokio::task::JoinHandle<()>>>,
+    spawner: Arc<Spawner>,
+    events_tx: mpsc::UnboundedSender<Event>,
+}
+
+impl Children {
+    fn start(&mut self, i: usize) {
+        self.starting[i] = Some(self.spawner.start(i));
+    }
+
+    /// Child `i` connected: it gets its seed, then the messages, and its frames are heard.
+    fn connected(&mut self, sup: &mut Sequencer, i: usize, proc: Proc, sink: Sink, stream: Stream) {
+        self.starting[i] = None;
+        self.procs[i] = Some(proc);
+        sup.attach(i, spawn_writer(sink));
+        spawn_reader(i, stream, self.events_tx.clone());
+    }
 }
 
 /// Like [`supervise`], with the children run as `exe PREFIX... OPTIONS...`.
@@ -46,49 +79,28 @@ pub async fn supervise_with(
     check_args(&args)?;
     let n = args.processes.max(1) as usize;
     let (reserved, addr) = reserve(args.listen)?;
-    let sock_path = std::env::temp_dir().join(format!(
-        "pushbench-cluster-{}-{}.sock",
-        std::process::id(),
-        unique_bits()
-    ));
-    let _ = std::fs::remove_file(&sock_path);
-    let unix = UnixListener::bind(&sock_path).map_err(|e| ServerError::Cluster(e.into()))?;
-    // Only this user may connect (the socket lives until every child said it is ready).
-    use std::os::unix::fs::PermissionsExt as _;
-    let _ = std::fs::set_permissions(&sock_path, std::fs::Permissions::from_mode(0o600));
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
-    let mut procs = Vec::with_capacity(n);
-    for i in 0..n {
-        let mut cmd = tokio::process::Command::new(&exe);
-        cmd.args(&prefix)
-            .args(args.child_args(addr, &sock_path, i as u32))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        let child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = std::fs::remove_file(&sock_path);
-                return Err(ServerError::Cluster(e.into()));
-            }
-        };
-        procs.push(watch_child(i, child, events_tx.clone()));
-    }
-    let ready = wait_ready(&unix, n, args.max_payload_bytes, &mut events, &mut procs).await;
-    let _ = std::fs::remove_file(&sock_path);
-    drop(unix);
-    let links = match ready {
-        Ok(l) => l,
-        Err(e) => {
-            stop_all(&procs, &[], &mut events).await;
-            return Err(e);
-        }
+    let spawner = Arc::new(Spawner {
+        exe,
+        prefix,
+        args: args.clone(),
+        addr,
+        events: events_tx.clone(),
+    });
+    let mut kids = Children {
+        n,
+        procs: (0..n).map(|_| None).collect(),
+        starting: (0..n).map(|_| None).collect(),
+        spawner,
+        events_tx,
     };
-    let mut writers = Vec::with_capacity(n);
-    for (i, (sink_half, stream_half)) in links.into_iter().enumerate() {
-        writers.push(spawn_writer(sink_half));
-        spawn_reader(i, stream_half, events_tx.clone());
+    let mut sup = Sequencer::new(n, args.max_topics as usize);
+    for i in 0..n {
+        kids.start(i);
+    }
+    if let Err(e) = wait_ready(&mut kids, &mut sup, &mut events).await {
+        stop_all(&mut kids, &[], &mut events).await;
+        return Err(e);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{addr}").map_err(ServerError::Stdout)?;
@@ -97,34 +109,12 @@ pub async fn supervise_with(
 
     let signals = CancellationToken::new();
     spawn_signal_watch(signals.clone())?;
-    let mut sup = Sequencer::new(writers, args.max_topics as usize);
-    let mut schedule = (args.publish_rate > 0.0).then(|| Schedule::new(args.publish_rate));
-    let failure = loop {
-        tokio::select! {
-            _ = signals.cancelled() => break None,
-            t = async { schedule.as_mut().expect("guarded").next().await }, if schedule.is_some() => {
-                let seq = sup.latest(&args.publish_topic) + 1;
-                let data = payload(seq, t, args.payload_bytes);
-                if let Err(e) = sup.publish(&args.publish_topic, None, &data) {
-                    eprintln!("pushbench serve: internal publisher: {e}");
-                    schedule = None;
-                }
-            }
-            ev = events.recv() => match ev {
-                Some(Event::Frame(i, msg)) => sup.handle(i, msg),
-                Some(Event::Exited(i, pid, status)) => {
-                    procs[i].exited = true;
-                    break Some(format!("process {i} (pid {pid}) exited unexpectedly: {status}"));
-                }
-                Some(Event::Closed) => {}
-                None => break None,
-            }
-        }
-    };
+    crate::lifeline::stop_when_parent_exits(signals.clone());
+    let failure = serve_loop(&args, &mut kids, &mut sup, &mut events, &signals).await;
     if let Some(why) = &failure {
         eprintln!("pushbench serve: {why}; stopping the other processes");
     }
-    let clean = stop_all(&procs, sup.writers(), &mut events).await;
+    let clean = stop_all(&mut kids, &sup.writers(), &mut events).await;
     drop(reserved);
     match failure {
         Some(why) => Err(ServerError::ChildFailed(why)),
@@ -133,12 +123,88 @@ pub async fn supervise_with(
     }
 }
 
-/// Bits that tell apart two supervisors with the same pid (the socket name).
-fn unique_bits() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    t.as_nanos() as u64
+/// The supervisor's life after startup: publishes, relays, gathers, restarts. Returns why it
+/// must stop everything, or `None` on a signal.
+async fn serve_loop(
+    args: &ServeArgs,
+    kids: &mut Children,
+    sup: &mut Sequencer,
+    events: &mut mpsc::UnboundedReceiver<Event>,
+    signals: &CancellationToken,
+) -> Option<String> {
+    let mut schedule = (args.publish_rate > 0.0).then(|| Schedule::new(args.publish_rate));
+    let mut deaths = Deaths::default();
+    loop {
+        let ev = tokio::select! {
+            _ = signals.cancelled() => return None,
+            t = async { schedule.as_mut().expect("guarded").next().await }, if schedule.is_some() => {
+                let seq = sup.latest(&args.publish_topic) + 1;
+                let data = payload(seq, t, args.payload_bytes);
+                if let Err(e) = sup.publish(&args.publish_topic, None, &data) {
+                    eprintln!("pushbench serve: internal publisher: {e}");
+                    schedule = None;
+                }
+                continue;
+            }
+            ev = events.recv() => ev?,
+        };
+        let (i, why) = match ev {
+            Event::Frame(i, ToSupervisor::Ready { pid, .. }) => {
+                // Only a restarted child says Ready here (startup ones are heard earlier).
+                sup.restarted();
+                eprintln!("pushbench serve: process {i} restarted (pid {pid})");
+                continue;
+            }
+            Event::Frame(i, msg) => {
+                sup.handle(i, msg);
+                continue;
+            }
+            Event::Connected(i, proc, sink, stream) => {
+                kids.connected(sup, i, proc, sink, stream);
+                continue;
+            }
+            Event::Closed => continue,
+            Event::Exited(i, pid, status) => {
+                kids.procs[i] = None;
+                (
+                    i,
+                    format!("process {i} (pid {pid}) exited unexpectedly: {status}"),
+                )
+            }
+            Event::StartFailed(i, why) => {
+                kids.starting[i] = None;
+                (i, why)
+            }
+        };
+        sup.detach(i);
+        if !deaths.allow(Instant::now()) {
+            return Some(format!(
+                "{why}; {} deaths within {RESTART_WINDOW:?}, giving up",
+                MAX_RESTARTS + 1
+            ));
+        }
+        eprintln!("pushbench serve: {why}; restarting it");
+        kids.start(i);
+    }
+}
+
+/// The recent deaths of children, for the restart limit.
+#[derive(Debug, Default)]
+struct Deaths(VecDeque<Instant>);
+
+impl Deaths {
+    /// Records a death at `now`; false when it is one too many within the window.
+    fn allow(&mut self, now: Instant) -> bool {
+        self.0.push_back(now);
+        while self
+            .0
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > RESTART_WINDOW)
+        {
+            self.0.pop_front();
+        }
+        self.0.len() <= MAX_RESTARTS
+    }
 }
 
 /// Binds the port with SO_REUSEPORT without listening: learns the real port (for port 0) and
@@ -158,108 +224,48 @@ fn reserve(addr: SocketAddr) -> Result<(TcpSocket, SocketAddr), ServerError> {
     Ok((s, local))
 }
 
-/// What the supervisor's loop hears.
-#[derive(Debug)]
-enum Event {
-    Frame(usize, ToSupervisor),
-    Closed,
-    Exited(usize, u32, ExitStatus),
-}
-
-/// A running child: its pid and the token that kills it.
-#[derive(Debug)]
-struct Proc {
-    pid: u32,
-    kill: CancellationToken,
-    exited: bool,
-}
-
-fn watch_child(
-    i: usize,
-    mut child: tokio::process::Child,
-    events: mpsc::UnboundedSender<Event>,
-) -> Proc {
-    let pid = child.id().unwrap_or(0);
-    let kill = CancellationToken::new();
-    let k = kill.clone();
-    tokio::spawn(async move {
-        let status = tokio::select! {
-            s = child.wait() => s,
-            _ = k.cancelled() => {
-                let _ = child.start_kill();
-                child.wait().await
-            }
-        };
-        if let Ok(s) = status {
-            let _ = events.send(Event::Exited(i, pid, s));
-        }
-    });
-    Proc {
-        pid,
-        kill,
-        exited: false,
-    }
-}
-
-type Sink = futures_util::stream::SplitSink<
-    tokio_util::codec::Framed<tokio::net::UnixStream, tokio_util::codec::LengthDelimitedCodec>,
-    Bytes,
->;
-type Stream = futures_util::stream::SplitStream<
-    tokio_util::codec::Framed<tokio::net::UnixStream, tokio_util::codec::LengthDelimitedCodec>,
->;
-
-/// Accepts the children's sockets until each of the `n` said `Ready` (in index order), or fails
-/// when one exits first or the time runs out.
+/// Waits until each of the children said `Ready`, or fails when one cannot start, exits
+/// first, or the time runs out.
 async fn wait_ready(
-    unix: &UnixListener,
-    n: usize,
-    max_payload: usize,
+    kids: &mut Children,
+    sup: &mut Sequencer,
     events: &mut mpsc::UnboundedReceiver<Event>,
-    procs: &mut [Proc],
-) -> Result<Vec<(Sink, Stream)>, ServerError> {
-    let mut slots: Vec<Option<(Sink, Stream)>> = (0..n).map(|_| None).collect();
-    let (ready_tx, mut ready_rx) = mpsc::unbounded_channel();
-    let deadline = tokio::time::sleep(START_TIMEOUT);
+) -> Result<(), ServerError> {
+    let n = kids.n;
+    let mut ready = vec![false; n];
+    let deadline = tokio::time::sleep(START_TIMEOUT + Duration::from_secs(5));
     tokio::pin!(deadline);
-    let mut count = 0;
-    while count < n {
-        tokio::select! {
+    while ready.iter().any(|r| !r) {
+        let ev = tokio::select! {
             _ = &mut deadline => {
+                let count = ready.iter().filter(|r| **r).count();
                 return Err(ServerError::ChildFailed(format!(
                     "only {count} of {n} processes were ready after {START_TIMEOUT:?}"
                 )));
             }
-            a = unix.accept() => {
-                let (s, _) = a.map_err(|e| ServerError::Cluster(e.into()))?;
-                let tx = ready_tx.clone();
-                tokio::spawn(async move {
-                    let (sink, mut stream) = framed(s, max_payload).split();
-                    let first = tokio::time::timeout(START_TIMEOUT, stream.next()).await;
-                    if let Ok(Some(Ok(f))) = first {
-                        if let Ok(ToSupervisor::Ready { index, .. }) = serde_json::from_slice(&f) {
-                            let _ = tx.send((index as usize, sink, stream));
-                        }
-                    }
-                });
+            ev = events.recv() => ev,
+        };
+        match ev {
+            Some(Event::Connected(i, proc, sink, stream)) => {
+                kids.connected(sup, i, proc, sink, stream)
             }
-            Some((i, sink, stream)) = ready_rx.recv() => {
-                if i < n && slots[i].is_none() {
-                    slots[i] = Some((sink, stream));
-                    count += 1;
-                }
+            Some(Event::Frame(i, ToSupervisor::Ready { .. })) => ready[i] = true,
+            Some(Event::Frame(i, msg)) => sup.handle(i, msg),
+            Some(Event::StartFailed(i, why)) => {
+                kids.starting[i] = None;
+                return Err(ServerError::ChildFailed(why));
             }
-            ev = events.recv() => {
-                if let Some(Event::Exited(i, pid, status)) = ev {
-                    procs[i].exited = true;
-                    return Err(ServerError::ChildFailed(format!(
-                        "process {i} (pid {pid}) exited before it was ready: {status}"
-                    )));
-                }
+            Some(Event::Exited(i, pid, status)) => {
+                kids.procs[i] = None;
+                return Err(ServerError::ChildFailed(format!(
+                    "process {i} (pid {pid}) exited before it was ready: {status}"
+                )));
             }
+            Some(Event::Closed) => {}
+            None => return Err(ServerError::ChildFailed("lost every process".into())),
         }
     }
-    Ok(slots.into_iter().flatten().collect())
+    Ok(())
 }
 
 fn spawn_writer(mut sink: Sink) -> mpsc::UnboundedSender<Bytes> {
@@ -304,56 +310,56 @@ fn spawn_signal_watch(token: CancellationToken) -> Result<(), ServerError> {
     Ok(())
 }
 
-/// Asks every live child to shut down, waits (bounded), kills what is left. Returns what went
-/// wrong (children that failed or had to be killed); empty when all exited cleanly.
+/// Asks every live child to shut down, waits (bounded), kills what is left; children still
+/// starting are killed at once. Returns what went wrong (children that failed or had to be
+/// killed); empty when all exited cleanly.
 async fn stop_all(
-    procs: &[Proc],
+    kids: &mut Children,
     writers: &[mpsc::UnboundedSender<Bytes>],
     events: &mut mpsc::UnboundedReceiver<Event>,
 ) -> Vec<String> {
+    for s in kids.starting.iter_mut().filter_map(Option::take) {
+        s.abort();
+    }
     let shutdown = encode(&ToChild::Shutdown);
     for w in writers {
         let _ = w.send(shutdown.clone());
     }
     if writers.is_empty() {
-        // Not connected yet: no graceful path; stop them at once.
-        for p in procs {
+        // Not serving yet: no graceful path; stop them at once.
+        for p in kids.procs.iter().flatten() {
             p.kill.cancel();
         }
     }
-    let mut left: Vec<bool> = procs.iter().map(|p| !p.exited).collect();
     let mut problems = Vec::new();
     let deadline = tokio::time::sleep(STOP_TIMEOUT);
     tokio::pin!(deadline);
-    while left.iter().any(|l| *l) {
+    let mut killed = false;
+    while kids.procs.iter().any(Option::is_some) {
         tokio::select! {
             _ = &mut deadline => {
-                for (i, p) in procs.iter().enumerate() {
-                    if left[i] {
+                if killed {
+                    break;
+                }
+                for (i, p) in kids.procs.iter().enumerate() {
+                    if let Some(p) = p {
                         problems.push(format!("process {i} (pid {}) did not stop in time; killed", p.pid));
                         p.kill.cancel();
                     }
                 }
-                // Reap them (kill is immediate).
-                let reap = async {
-                    while left.iter().any(|l| *l) {
-                        match events.recv().await {
-                            Some(Event::Exited(i, ..)) => left[i] = false,
-                            Some(_) => {}
-                            None => break,
-                        }
-                    }
-                };
-                let _ = tokio::time::timeout(Duration::from_secs(5), reap).await;
-                break;
+                killed = true;
+                // Reap them (kill is immediate), within a bound.
+                deadline.as_mut().reset(tokio::time::Instant::now() + Duration::from_secs(5));
             }
             ev = events.recv() => match ev {
                 Some(Event::Exited(i, pid, status)) => {
-                    left[i] = false;
-                    if !status.success() && !writers.is_empty() {
+                    kids.procs[i] = None;
+                    if !status.success() && !writers.is_empty() && !killed {
                         problems.push(format!("process {i} (pid {pid}) exited with {status}"));
                     }
                 }
+                // A child that connected just as we stopped: it never served; kill it.
+                Some(Event::Connected(_, p, ..)) => p.kill.cancel(),
                 Some(_) => {}
                 None => break,
             }

@@ -1,0 +1,450 @@
+//! Helpers of the `pushbench serve --processes N` end-to-end tests: the real binary as a
+//! cluster (killed however the test ends), processes that must be gone, and small clients
+//! written from docs/PROTOCOL.md (SSE and NDJSON read from hyper's decoded body, WebSocket
+//! through tokio-tungstenite), not from the server's code.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+use tokio::net::TcpStream;
+
+/// Bound on any single wait (a hang fails instead of blocking CI).
+pub const WAIT: Duration = Duration::from_secs(10);
+/// Subscribers per technique (4 techniques): enough that both processes get some.
+pub const PER_TECHNIQUE: usize = 8;
+
+/// A running `pushbench serve --processes N`; killed if the test fails.
+pub struct Cluster {
+    child: Option<Child>,
+    pub addr: SocketAddr,
+    stderr: std::sync::mpsc::Receiver<String>,
+}
+
+impl Cluster {
+    pub fn start(processes: u32, extra: &[&str]) -> Cluster {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_pushbench"))
+            .args(["serve", "--processes", &processes.to_string()])
+            .args(["--listen", "127.0.0.1:0", "--heartbeat", "1s"])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn pushbench serve");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut first);
+            let _ = tx.send(first);
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let (etx, erx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            let _ = etx.send(s);
+        });
+        let line = rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("no `listening on` line");
+        let addr = line
+            .trim()
+            .strip_prefix("listening on http://")
+            .unwrap_or_else(|| panic!("first line: {line:?}"))
+            .parse()
+            .unwrap();
+        Cluster {
+            child: Some(child),
+            addr,
+            stderr: erx,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Waits (bounded) for the supervisor to exit; returns its status and stderr.
+    pub fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
+        let mut child = self.child.take().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(s) = child.try_wait().unwrap() {
+                break s;
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                panic!("supervisor did not exit");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let err = self.stderr.recv_timeout(WAIT).unwrap_or_default();
+        (status, err)
+    }
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+pub fn signal(pid: u32, sig: &str) {
+    let ok = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig} {pid}");
+}
+
+/// True once `pid` no longer runs (gone, or a zombie nobody reaped yet).
+pub fn gone(pid: u64) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        Ok(s) => s
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+pub fn wait_gone(pids: &[u64]) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !pids.iter().all(|p| gone(*p)) {
+        assert!(
+            Instant::now() < deadline,
+            "processes {pids:?} still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// One HTTP/1.1 connection.
+pub struct Conn {
+    send: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    addr: SocketAddr,
+}
+
+impl Conn {
+    pub async fn new(addr: SocketAddr) -> Conn {
+        let s = tokio::time::timeout(WAIT, TcpStream::connect(addr))
+            .await
+            .expect("connect timeout")
+            .expect("connect");
+        let (send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+            .await
+            .expect("handshake");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Conn { send, addr }
+    }
+
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> hyper::Response<Incoming> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", self.addr.to_string());
+        for (k, v) in headers {
+            b = b.header(*k, *v);
+        }
+        let req = b.body(Full::new(Bytes::from(body.to_string()))).unwrap();
+        tokio::time::timeout(WAIT, self.send.ready())
+            .await
+            .expect("ready timeout")
+            .expect("ready");
+        tokio::time::timeout(WAIT, self.send.send_request(req))
+            .await
+            .expect("response timeout")
+            .expect("response")
+    }
+}
+
+pub async fn body_text(r: hyper::Response<Incoming>) -> String {
+    let b = tokio::time::timeout(WAIT, r.into_body().collect())
+        .await
+        .expect("body timeout")
+        .expect("body")
+        .to_bytes();
+    String::from_utf8(b.to_vec()).unwrap()
+}
+
+/// A request on a fresh connection (so the kernel picks a process): (status, body).
+pub async fn call(addr: SocketAddr, method: &str, path: &str, body: &str) -> (u16, String) {
+    let mut c = Conn::new(addr).await;
+    let r = c.request(method, path, &[], body).await;
+    let st = r.status().as_u16();
+    (st, body_text(r).await)
+}
+
+/// Like [`call`], but an error is returned instead of a panic (a connection that was queued
+/// on a process that just died is reset).
+pub async fn try_call(addr: SocketAddr, method: &str, path: &str) -> Result<(u16, String), String> {
+    let attempt = async {
+        let s = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
+        let (mut send, conn) = hyper::client::conn::http1::handshake(TokioIo::new(s))
+            .await
+            .map_err(|e| e.to_string())?;
+        tokio::spawn(conn);
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string())
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let r = send.send_request(req).await.map_err(|e| e.to_string())?;
+        let st = r.status().as_u16();
+        let b = r.into_body().collect().await.map_err(|e| e.to_string())?;
+        Ok((st, String::from_utf8_lossy(&b.to_bytes()).into_owned()))
+    };
+    tokio::time::timeout(WAIT, attempt)
+        .await
+        .map_err(|_| "timed out".to_string())?
+}
+
+/// Polls `/stats` until `pred` holds, tolerating refused or reset connections (a process of
+/// the cluster may be dying or starting); panics after WAIT.
+pub async fn stats_through_restarts(
+    addr: SocketAddr,
+    what: &str,
+    pred: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = Instant::now() + WAIT;
+    let mut last = String::new();
+    loop {
+        if let Ok((200, body)) = try_call(addr, "GET", "/stats").await {
+            let s: Value = serde_json::from_str(&body).unwrap();
+            if pred(&s) {
+                return s;
+            }
+            last = body;
+        }
+        assert!(Instant::now() < deadline, "never: {what}; last: {last}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn stats(addr: SocketAddr) -> Value {
+    let (st, body) = call(addr, "GET", "/stats", "").await;
+    assert_eq!(st, 200, "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+pub async fn stats_until(addr: SocketAddr, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let s = stats(addr).await;
+        if pred(&s) {
+            return s;
+        }
+        assert!(Instant::now() < deadline, "never: {what}; last: {s}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+pub async fn publish(addr: SocketAddr, topic: &str, data: &str) -> u64 {
+    let (st, body) = call(addr, "POST", &format!("/publish/{topic}"), data).await;
+    assert_eq!(st, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["topic"], topic);
+    v["id"].as_u64().unwrap()
+}
+
+/// A received message: (id, data).
+pub type Msg = (u64, String);
+
+/// Reads body chunks of a streaming response.
+pub struct Reader {
+    body: Incoming,
+    buf: String,
+    /// The connection, kept as long as the body is read.
+    _conn: Conn,
+}
+
+impl Reader {
+    /// The next complete piece ending with `sep` (None at a clean end, Err when the
+    /// response was cut).
+    pub async fn piece(&mut self, sep: &str) -> Result<Option<String>, String> {
+        loop {
+            if let Some(i) = self.buf.find(sep) {
+                let p = self.buf[..i].to_string();
+                self.buf.drain(..i + sep.len());
+                return Ok(Some(p));
+            }
+            let f = tokio::time::timeout(WAIT, self.body.frame())
+                .await
+                .expect("body read timeout");
+            match f {
+                None => return Ok(None),
+                Some(Err(e)) => return Err(format!("body error: {e}")),
+                Some(Ok(frame)) => {
+                    if let Ok(d) = frame.into_data() {
+                        self.buf.push_str(std::str::from_utf8(&d).unwrap());
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub enum Sub {
+    Sse(Reader),
+    Stream(Reader),
+    Ws(Box<tokio_tungstenite::WebSocketStream<TcpStream>>),
+}
+
+impl Sub {
+    pub async fn open(addr: SocketAddr, technique: &str, topic: &str, last_id: Option<u64>) -> Sub {
+        if technique == "ws" {
+            let s = TcpStream::connect(addr).await.unwrap();
+            let url = format!("ws://{addr}/ws/{topic}?since={}", last_id.unwrap_or(0));
+            let (ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, s))
+                .await
+                .expect("ws timeout")
+                .expect("ws handshake");
+            assert_eq!(resp.status(), 101);
+            return Sub::Ws(Box::new(ws));
+        }
+        let mut c = Conn::new(addr).await;
+        // SSE resumes as an EventSource does (Last-Event-ID), a stream with `?since=`.
+        let id = last_id.map(|i| i.to_string());
+        let mut headers = Vec::new();
+        let mut path = format!("/{technique}/{topic}");
+        if let Some(id) = &id {
+            if technique == "sse" {
+                headers.push(("last-event-id", id.as_str()));
+            } else {
+                path.push_str(&format!("?since={id}"));
+            }
+        }
+        let r = c.request("GET", &path, &headers, "").await;
+        assert_eq!(r.status(), 200);
+        let reader = Reader {
+            body: r.into_body(),
+            buf: String::new(),
+            _conn: c,
+        };
+        match technique {
+            "sse" => Sub::Sse(reader),
+            _ => Sub::Stream(reader),
+        }
+    }
+
+    /// The next message (skipping heartbeats and the retry hint); None at a clean end;
+    /// panics when the connection is cut.
+    pub async fn next(&mut self) -> Option<Msg> {
+        self.try_next().await.unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// The next message; Ok(None) at a clean end, Err when the connection was cut.
+    pub async fn try_next(&mut self) -> Result<Option<Msg>, String> {
+        match self {
+            Sub::Sse(r) => loop {
+                let Some(ev) = r.piece("\n\n").await? else {
+                    return Ok(None);
+                };
+                let (mut id, mut data) = (None, Vec::new());
+                for line in ev.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        id = Some(v.parse().unwrap());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        data.push(v);
+                    }
+                }
+                if let Some(id) = id {
+                    return Ok(Some((id, data.join("\n"))));
+                }
+            },
+            Sub::Stream(r) => loop {
+                let Some(line) = r.piece("\n").await? else {
+                    return Ok(None);
+                };
+                if line.is_empty() {
+                    continue;
+                }
+                let v: Value = serde_json::from_str(&line).unwrap();
+                return Ok(Some((
+                    v["id"].as_u64().unwrap(),
+                    v["data"].as_str().unwrap().into(),
+                )));
+            },
+            Sub::Ws(ws) => loop {
+                use tokio_tungstenite::tungstenite::Message;
+                let m = tokio::time::timeout(WAIT, ws.next())
+                    .await
+                    .expect("ws read timeout");
+                let Some(m) = m else { return Ok(None) };
+                match m.map_err(|e| format!("ws error: {e}"))? {
+                    Message::Text(t) => {
+                        let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                        return Ok(Some((
+                            v["id"].as_u64().unwrap(),
+                            v["data"].as_str().unwrap().into(),
+                        )));
+                    }
+                    Message::Close(_) => return Ok(None),
+                    _ => continue,
+                }
+            },
+        }
+    }
+}
+
+/// Long-polls on one connection until `count` messages after `since` arrived.
+pub async fn long_poll(addr: SocketAddr, topic: &str, mut since: u64, count: usize) -> Vec<Msg> {
+    let mut c = Conn::new(addr).await;
+    let mut got = Vec::new();
+    while got.len() < count {
+        let r = c
+            .request(
+                "GET",
+                &format!("/long-poll/{topic}?since={since}&timeout=5000"),
+                &[],
+                "",
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        let v: Value = serde_json::from_str(&body_text(r).await).unwrap();
+        for m in v["messages"].as_array().unwrap() {
+            got.push((
+                m["id"].as_u64().unwrap(),
+                m["data"].as_str().unwrap().into(),
+            ));
+        }
+        since = v["next"].as_u64().unwrap();
+    }
+    got
+}
+
+pub fn expected(from: u64, to: u64) -> Vec<Msg> {
+    (from..=to).map(|i| (i, format!("m{i}"))).collect()
+}
+
+pub fn children(s: &Value) -> Vec<&Value> {
+    s["per_process"]
+        .as_array()
+        .expect("per_process")
+        .iter()
+        .filter(|p| p["role"] == "child")
+        .collect()
+}
