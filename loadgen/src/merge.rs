@@ -17,6 +17,7 @@ use crate::run::output::summary::{self, TechniqueSummary};
 use crate::run::output::{histograms, timeseries};
 use crate::run::phases::TechniqueResult;
 use crate::run::pool::report_raw;
+use crate::run::verdict;
 use crate::technique::Technique;
 use crate::worker::dir::FORMAT as WORKER_FORMAT;
 use crate::worker::protocol::WorkerReport;
@@ -187,7 +188,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
         .map_or(SystemTime::now(), at);
     for t in &order {
         let m = techs.remove(t).expect("every listed technique was merged");
-        let r = TechniqueResult {
+        let mut r = TechniqueResult {
             raw: m.raw,
             topics,
             payload_bytes,
@@ -208,6 +209,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             failure: (!m.failures.is_empty()).then(|| m.failures.join("; ")),
         };
         failures.extend(m.failures);
+        // The publisher is not in the worker directories: only deliveries are judged.
+        r.failure = verdict::join(r.failure.take(), verdict::judge(&r, None));
         let mut s = TechniqueSummary::from_result(&r);
         if let Some(v) = server_of(*t) {
             // Taken once, from the run that had the server (never summed over workers).

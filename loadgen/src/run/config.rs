@@ -66,7 +66,8 @@ pub struct RunArgs {
     /// Messages per second published to each topic [default: 10]
     #[arg(long, value_name = "MSG/S")]
     pub rate: Option<f64>,
-    /// Payload size in bytes (the header is padded to it) [default: 256]
+    /// Payload size in bytes (the header is padded to it; at least 57, the widest header)
+    /// [default: 256]
     #[arg(long, value_name = "BYTES")]
     pub payload_bytes: Option<usize>,
     /// Short-poll interval; 0 polls back to back (a closed loop, as wrk runs) [default: 1s]

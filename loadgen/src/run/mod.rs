@@ -2,7 +2,8 @@
 //! the run directory. The pieces, one concept per module: options ([`config`]), the child
 //! server ([`child`]), the server as seen over HTTP ([`target`]), the publisher, one
 //! technique's clients ([`group`]), the phases ([`phases`]), per-second sampling
-//! ([`sampler`], [`procfs`]), the output files ([`output`]), progress and the final table.
+//! ([`sampler`], [`procfs`]), the output files ([`output`]), whether a technique failed
+//! outright ([`verdict`]), progress and the final table.
 
 pub mod child;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod sampler;
 pub mod table;
 pub mod target;
 pub mod validate;
+pub mod verdict;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

@@ -18,6 +18,7 @@ use crate::run::progress::Progress;
 use crate::run::publisher::{self, PublisherStats, Schedule};
 use crate::run::sampler::{Phase, Sampler, ServerProbe};
 use crate::run::target::{Target, TechniqueStats};
+use crate::run::verdict;
 use crate::stats::Recorder;
 use crate::technique::Technique;
 use crate::worker::protocol::{WindowSpec, WorkerPlan};
@@ -374,7 +375,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         None => (cpu_between(l0, l1), None),
     };
     let _ = (c0, c1);
-    TechniqueResult {
+    let mut result = TechniqueResult {
         raw,
         topics: cfg.topics,
         payload_bytes: cfg.payload_bytes,
@@ -406,15 +407,21 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         )
         .map(|r| r + worker_rss.unwrap_or(0)),
         clients_not_closed: not_closed,
-        failure: if ctx.shutdown.is_cancelled() {
-            ctx.failure
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        } else {
-            worker_failure
-        },
-    }
+        failure: None,
+    };
+    result.failure = if ctx.shutdown.is_cancelled() {
+        ctx.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    } else {
+        // Ran to its end: it still failed if nothing got through (exit status 3).
+        verdict::join(
+            worker_failure,
+            verdict::judge(&result, Some(&pstats.publishing())),
+        )
+    };
+    result
 }
 
 /// The technique's clients: in this process, or split over worker processes.
@@ -484,23 +491,33 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
 /// The result of a technique whose clients could not even be started.
 fn not_started(ctx: &RunCtx, tech: Technique, why: String) -> TechniqueResult {
     TechniqueResult {
-        raw: RawResult::empty(tech),
-        topics: ctx.cfg.topics,
-        payload_bytes: ctx.cfg.payload_bytes,
-        duration: Duration::ZERO,
-        window_start: SystemTime::now(),
-        published: 0,
-        expected: 0,
-        publish_failures: 0,
-        publish_lag_max_us: 0,
-        server_window: None,
-        server_phase: None,
-        server_cpu_s: None,
-        server_rss_bytes: None,
-        server_rss_idle_bytes: None,
-        loadgen_cpu_s: None,
-        loadgen_rss_bytes: None,
-        clients_not_closed: 0,
         failure: Some(why),
+        ..TechniqueResult::empty(tech, ctx.cfg.topics, ctx.cfg.payload_bytes)
+    }
+}
+
+impl TechniqueResult {
+    /// A result with nothing measured.
+    pub fn empty(tech: Technique, topics: u32, payload_bytes: usize) -> TechniqueResult {
+        TechniqueResult {
+            raw: RawResult::empty(tech),
+            topics,
+            payload_bytes,
+            duration: Duration::ZERO,
+            window_start: SystemTime::now(),
+            published: 0,
+            expected: 0,
+            publish_failures: 0,
+            publish_lag_max_us: 0,
+            server_window: None,
+            server_phase: None,
+            server_cpu_s: None,
+            server_rss_bytes: None,
+            server_rss_idle_bytes: None,
+            loadgen_cpu_s: None,
+            loadgen_rss_bytes: None,
+            clients_not_closed: 0,
+            failure: None,
+        }
     }
 }
