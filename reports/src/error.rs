@@ -39,6 +39,12 @@ pub enum ReportError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("{path}, line {line}: {message}")]
+    Histogram {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
