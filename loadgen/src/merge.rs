@@ -94,6 +94,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
     let mut order: Vec<Technique> = Vec::new();
     let mut inputs = Vec::new();
     for d in dirs {
+        if !d.join("manifest.json").is_file() {
+            let why = if !d.exists() {
+                "no such directory"
+            } else if !d.is_dir() {
+                "not a directory"
+            } else {
+                "not a run or worker directory: it has no manifest.json"
+            };
+            return Err(MergeError::Bad(d.clone(), why.into()));
+        }
         let m = read_json(&d.join("manifest.json"))?;
         let format = m["format"].as_str().unwrap_or_default();
         if format == crate::run::output::manifest::FORMAT {
@@ -132,8 +142,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             .filter(|f| f.extension().is_some_and(|x| x == "json"))
         {
             let v = read_json(&f)?;
-            let r: WorkerReport =
-                serde_json::from_value(v).map_err(|e| MergeError::Json(f.clone(), e))?;
+            let r: WorkerReport = serde_json::from_value(v)
+                .map_err(|e| MergeError::Bad(f.clone(), format!("not a worker report: {e}")))?;
             let raw = report_raw(&r).map_err(|e| MergeError::Bad(f.clone(), e.to_string()))?;
             let e = techs.entry(r.technique).or_insert_with(|| {
                 order.push(r.technique);

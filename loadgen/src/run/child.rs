@@ -16,11 +16,8 @@ use tokio::sync::{oneshot, watch};
 /// Why the child server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
-    #[error("cannot start the server `{exe}`: {source}")]
-    Spawn {
-        exe: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot start the server `{exe}`: {error}")]
+    Spawn { exe: PathBuf, error: std::io::Error },
     #[error("the server did not say where it listens within {0:?}{1}")]
     NoAddress(Duration, String),
     #[error("the server printed `{0}` instead of `listening on http://ADDR:PORT`")]
@@ -92,9 +89,9 @@ impl ChildServer {
             .stderr(Stdio::piped())
             .kill_on_drop(true)
             .spawn()
-            .map_err(|source| ChildError::Spawn {
+            .map_err(|error| ChildError::Spawn {
                 exe: opts.exe.clone(),
-                source,
+                error,
             })?;
         let pid = child.id().unwrap_or(0);
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));

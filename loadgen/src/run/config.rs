@@ -352,7 +352,20 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
         msg,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.message().to_string()))
+    toml::from_str(&text).map_err(|e| {
+        // The one-line message, with where it is (toml's Display spans several lines).
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
+        match line {
+            Some(n) => err(format!("line {n}: {}", e.message())),
+            None => err(e.message().to_string()),
+        }
+    })
 }
 
 #[cfg(test)]

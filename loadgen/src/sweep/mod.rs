@@ -30,10 +30,10 @@ pub enum SweepError {
     Config(#[from] ConfigError),
     #[error("--out {0}: already holds a sweep (sweep.json); choose another directory")]
     OutExists(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Write(#[from] sw::SweepError),
@@ -77,9 +77,9 @@ pub async fn execute(
     if dir.join("sweep.json").exists() {
         return Err(SweepError::OutExists(dir));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| SweepError::Io {
+    std::fs::create_dir_all(&dir).map_err(|error| SweepError::Io {
         path: dir.clone(),
-        source,
+        error,
     })?;
     let m = procfs::machine();
     let room0 = Room::read();
