@@ -135,6 +135,12 @@ const CASES: &[(&str, &str, &str, i32)] = &[
         1,
     ),
     (
+        "truncated csv",
+        "report {truncated-csv} --out {out}",
+        "{truncated-csv}/summary.csv: no row for technique",
+        1,
+    ),
+    (
         "garbage json",
         "report {garbage} --out {out}",
         "{garbage}/manifest.json: ",
@@ -258,6 +264,9 @@ fn prepare(tmp: &Path) {
     let truncated = fixture_copy(&tmp.join("truncated"));
     let text = std::fs::read_to_string(truncated.join("summary.json")).unwrap();
     std::fs::write(truncated.join("summary.json"), &text[..text.len() / 3]).unwrap();
+    let csv = fixture_copy(&tmp.join("truncated-csv")).join("summary.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    std::fs::write(&csv, text.lines().next().unwrap().to_string() + "\n").unwrap();
     let garbage = fixture_copy(&tmp.join("garbage"));
     std::fs::write(garbage.join("manifest.json"), "<html>not json</html>\n").unwrap();
     let newer = fixture_copy(&tmp.join("newer"));

@@ -145,7 +145,7 @@ fn load_summary(path: &Path) -> Result<Vec<TechniqueSummary>, ReportError> {
     Ok(doc.techniques)
 }
 
-/// `summary.csv` must exist, have a `technique` column and list only techniques that
+/// `summary.csv` must exist, have a `technique` column and list exactly the techniques that
 /// `summary.json` has (the figures themselves are taken from `summary.json`, which has them all).
 fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(), ReportError> {
     let bytes = read(path, "the per-technique summary as CSV")?;
@@ -158,6 +158,7 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
         .iter()
         .position(|h| h == "technique")
         .ok_or_else(|| ReportError::parse(path, "no \"technique\" column"))?;
+    let mut listed = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReportError::parse(path, e))?;
         let name = record.get(col).unwrap_or_default();
@@ -167,8 +168,18 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
                 format!("technique {name:?} is not in summary.json"),
             ));
         }
+        listed.push(name.to_string());
     }
-    Ok(())
+    match techniques.iter().find(|t| !listed.contains(&t.technique)) {
+        Some(t) => Err(ReportError::parse(
+            path,
+            format!(
+                "no row for technique {:?} of summary.json (truncated?)",
+                t.technique
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn load_timeseries(path: &Path) -> Result<Vec<TimePoint>, ReportError> {
