@@ -1,11 +1,13 @@
 //! The `pushbench` command line: subcommands and their options. Thin: each subcommand hands
 //! its parsed options to the library.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::exit::{self, Status};
+use crate::run::output::summary::TechniqueSummary;
 use crate::run::{self, Shutdown, config::RunArgs};
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
@@ -82,9 +84,15 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             }
             println!("run directory: {}", out.dir.display());
             if out.partial {
-                anyhow::bail!("some workers' results were partial (see manifest.json `failure`)");
+                return Err(exit::fail(
+                    Status::Partial,
+                    anyhow::anyhow!(
+                        "some workers' results were partial (see manifest.json `failure` in {})",
+                        out.dir.display()
+                    ),
+                ));
             }
-            Ok(())
+            check_techniques(&out.summaries, &out.dir)
         }
         Command::Worker(args) => {
             server::lifeline::honour()?;
@@ -94,7 +102,11 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Report(args) => {
-            let out = reports::write_report(&args.dirs, args.out.as_deref())?;
+            let out =
+                reports::write_report(&args.dirs, args.out.as_deref()).map_err(|e| match e {
+                    reports::ReportError::OutRequired(_) => exit::usage(e),
+                    e => e.into(),
+                })?;
             println!("{}", out.index.display());
             Ok(())
         }
@@ -102,7 +114,7 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
 }
 
 fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
-    let cfg = args.resolve()?;
+    let cfg = args.resolve().map_err(exit::usage)?;
     let json = cfg.json;
     let no_report = cfg.no_report;
     let command_line: Vec<String> = std::env::args().collect();
@@ -111,6 +123,10 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         let sd = Shutdown::default();
         run::install_signal_handlers(&sd);
         run::execute(cfg, command_line, sd).await
+    });
+    let outcome = outcome.map_err(|e| match e {
+        run::RunError::Target(run::target::TargetError::BadUrl(_)) => exit::usage(e),
+        e => e.into(),
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     if !no_report {
@@ -125,11 +141,36 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         println!("run directory: {}", outcome.dir.display());
     }
     if outcome.partial {
-        anyhow::bail!(
-            "run cut short ({}); partial results written to {}",
-            outcome.failure.as_deref().unwrap_or("unknown reason"),
-            outcome.dir.display()
-        );
+        return Err(exit::fail(
+            Status::Partial,
+            anyhow::anyhow!(
+                "run cut short ({}); partial results written to {}",
+                outcome.failure.as_deref().unwrap_or("unknown reason"),
+                outcome.dir.display()
+            ),
+        ));
     }
-    Ok(())
+    check_techniques(&outcome.doc.techniques, &outcome.dir)
+}
+
+/// Fails with [`Status::TechniqueFailed`] when a technique has a `failure`, naming each.
+pub fn check_techniques(techniques: &[TechniqueSummary], dir: &Path) -> anyhow::Result<()> {
+    let failed: Vec<String> = techniques
+        .iter()
+        .filter_map(|t| {
+            let f = t.failure.as_deref()?;
+            Some(format!("{} failed ({f})", t.technique))
+        })
+        .collect();
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(exit::fail(
+        Status::TechniqueFailed,
+        anyhow::anyhow!(
+            "{}; results written to {}",
+            failed.join(", "),
+            dir.display()
+        ),
+    ))
 }

@@ -3,6 +3,7 @@
 
 pub mod cli;
 pub mod clients;
+pub mod exit;
 pub mod merge;
 pub mod net;
 pub mod payload;

@@ -17,6 +17,7 @@ use crate::run::output::summary::{self, TechniqueSummary};
 use crate::run::output::{histograms, timeseries};
 use crate::run::phases::TechniqueResult;
 use crate::run::pool::report_raw;
+use crate::run::verdict;
 use crate::technique::Technique;
 use crate::worker::dir::FORMAT as WORKER_FORMAT;
 use crate::worker::protocol::WorkerReport;
@@ -93,6 +94,16 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
     let mut order: Vec<Technique> = Vec::new();
     let mut inputs = Vec::new();
     for d in dirs {
+        if !d.join("manifest.json").is_file() {
+            let why = if !d.exists() {
+                "no such directory"
+            } else if !d.is_dir() {
+                "not a directory"
+            } else {
+                "not a run or worker directory: it has no manifest.json"
+            };
+            return Err(MergeError::Bad(d.clone(), why.into()));
+        }
         let m = read_json(&d.join("manifest.json"))?;
         let format = m["format"].as_str().unwrap_or_default();
         if format == crate::run::output::manifest::FORMAT {
@@ -131,8 +142,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             .filter(|f| f.extension().is_some_and(|x| x == "json"))
         {
             let v = read_json(&f)?;
-            let r: WorkerReport =
-                serde_json::from_value(v).map_err(|e| MergeError::Json(f.clone(), e))?;
+            let r: WorkerReport = serde_json::from_value(v)
+                .map_err(|e| MergeError::Bad(f.clone(), format!("not a worker report: {e}")))?;
             let raw = report_raw(&r).map_err(|e| MergeError::Bad(f.clone(), e.to_string()))?;
             let e = techs.entry(r.technique).or_insert_with(|| {
                 order.push(r.technique);
@@ -187,7 +198,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
         .map_or(SystemTime::now(), at);
     for t in &order {
         let m = techs.remove(t).expect("every listed technique was merged");
-        let r = TechniqueResult {
+        let mut r = TechniqueResult {
             raw: m.raw,
             topics,
             payload_bytes,
@@ -208,6 +219,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             failure: (!m.failures.is_empty()).then(|| m.failures.join("; ")),
         };
         failures.extend(m.failures);
+        // The publisher is not in the worker directories: only deliveries are judged.
+        r.failure = verdict::join(r.failure.take(), verdict::judge(&r, None));
         let mut s = TechniqueSummary::from_result(&r);
         if let Some(v) = server_of(*t) {
             // Taken once, from the run that had the server (never summed over workers).

@@ -23,10 +23,10 @@ use crate::stats::Recorder;
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("cannot bind source address {addr}: {source}")]
-    Bind { addr: IpAddr, source: io::Error },
-    #[error("connect to {addr} failed: {source}")]
-    Refused { addr: SocketAddr, source: io::Error },
+    #[error("cannot bind source address {addr}: {error}")]
+    Bind { addr: IpAddr, error: io::Error },
+    #[error("connect to {addr} failed: {error}")]
+    Refused { addr: SocketAddr, error: io::Error },
     #[error("connect to {addr} timed out after {timeout:?}")]
     TimedOut { addr: SocketAddr, timeout: Duration },
 }
@@ -40,9 +40,9 @@ pub async fn connect(
     timeout: Duration,
     rec: &Arc<Recorder>,
 ) -> Result<CountingStream, ConnectError> {
-    let refused = |source| ConnectError::Refused {
+    let refused = |error| ConnectError::Refused {
         addr: server,
-        source,
+        error,
     };
     let socket = Socket::new(
         Domain::for_address(server),
@@ -52,7 +52,7 @@ pub async fn connect(
     .map_err(refused)?;
     socket.set_nonblocking(true).map_err(refused)?;
     if let Some(ip) = source {
-        let bind_err = |source| ConnectError::Bind { addr: ip, source };
+        let bind_err = |error| ConnectError::Bind { addr: ip, error };
         if ip.is_ipv4() {
             // Without it, bind() reserves an ephemeral port for every destination at once,
             // and ~28k clients exhaust a source address; with it, the port is picked at

@@ -33,9 +33,28 @@ pub enum PayloadError {
     BadField(&'static str),
 }
 
+/// The header's tag, the first bytes of every payload.
+const TAG: &str = "pb1 ";
+
+/// Decimal digits of `n`.
+const fn digits(mut n: u64) -> usize {
+    let mut d = 1;
+    while n >= 10 {
+        n /= 10;
+        d += 1;
+    }
+    d
+}
+
+/// The longest a header can be: the tag, then the topic, sequence and scheduled time at their
+/// widest, each followed by a space (57 bytes). A payload of at least this size is exactly
+/// the size asked for, whatever its header holds; `run` refuses smaller `--payload-bytes`.
+pub const MAX_HEADER_LEN: usize =
+    TAG.len() + digits(u32::MAX as u64) + 1 + digits(u64::MAX) + 1 + digits(u64::MAX) + 1;
+
 /// Builds a payload of exactly `size` bytes (or just the header, if it is longer).
 pub fn encode(h: Header, size: usize) -> String {
-    let mut s = format!("pb1 {} {} {} ", h.topic, h.seq, h.scheduled_us);
+    let mut s = format!("{TAG}{} {} {} ", h.topic, h.seq, h.scheduled_us);
     if s.len() < size {
         s.extend(std::iter::repeat_n('x', size - s.len()));
     }
@@ -44,7 +63,7 @@ pub fn encode(h: Header, size: usize) -> String {
 
 /// Reads the header of a payload.
 pub fn decode(payload: &str) -> Result<Header, PayloadError> {
-    let rest = payload.strip_prefix("pb1 ").ok_or(PayloadError::NotOurs)?;
+    let rest = payload.strip_prefix(TAG).ok_or(PayloadError::NotOurs)?;
     let mut it = rest.splitn(4, ' ');
     let mut field = |name: &'static str| -> Result<u64, PayloadError> {
         it.next()
@@ -90,6 +109,18 @@ mod tests {
         assert_eq!(decode(&p), Ok(h));
         // A size smaller than the header gives just the header.
         assert_eq!(decode(&encode(h, 1)), Ok(h));
+    }
+
+    #[test]
+    fn the_widest_header_fits_the_minimum_size() {
+        assert_eq!(MAX_HEADER_LEN, 57);
+        let widest = Header {
+            topic: u32::MAX,
+            seq: u64::MAX,
+            scheduled_us: u64::MAX,
+        };
+        assert_eq!(encode(widest, 1).len(), MAX_HEADER_LEN);
+        assert_eq!(encode(widest, MAX_HEADER_LEN).len(), MAX_HEADER_LEN);
     }
 
     #[test]

@@ -186,4 +186,46 @@ fn workers_run_from_plans_and_merge() {
     );
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("manifest.json"));
+
+    // Workers whose clients delivered nothing: the merged technique failed (exit 3).
+    let mut dead = Vec::new();
+    for k in 0..2 {
+        let d = tmp.join(&format!("dead{k}"));
+        std::fs::create_dir_all(d.join("raw")).unwrap();
+        let src = tmp.join(&format!("w{k}"));
+        std::fs::copy(src.join("manifest.json"), d.join("manifest.json")).unwrap();
+        let raw = std::fs::read_to_string(src.join("raw/sse.json")).unwrap();
+        let mut r: serde_json::Value = serde_json::from_str(&raw).unwrap();
+        r["phase"]["delivered"] = 0.into();
+        r["window"]["delivered"] = 0.into();
+        std::fs::write(d.join("raw/sse.json"), r.to_string()).unwrap();
+        dead.push(d.to_str().unwrap().to_string());
+    }
+    let m3 = tmp.join("m3");
+    let out = run(
+        &[
+            "merge",
+            &dead[0],
+            &dead[1],
+            "--no-report",
+            "--out",
+            m3.to_str().unwrap(),
+        ],
+        Duration::from_secs(30),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("sse failed (no client delivered a message"),
+        "{stderr}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m3.join("summary.json")).unwrap()).unwrap();
+    let f = technique(&doc, "sse")["failure"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        f.contains("no client delivered a message (36 expected)"),
+        "{doc}"
+    );
 }

@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 
 use run_common::{TempDir, run, signal, spawn, wait_exit, wait_for_path};
 
-fn stderr_of(args: &[&str]) -> (bool, String) {
+/// The exit code and stderr of `pushbench ARGS`.
+fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
     let out = run(args, Duration::from_secs(30));
     (
-        out.status.success(),
+        out.status.code(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
@@ -37,8 +38,8 @@ fn bad_flags_name_the_flag() {
         ),
         (&["run", "--warmup", "soon"][..], "--warmup"),
     ] {
-        let (ok, err) = stderr_of(args);
-        assert!(!ok, "{args:?} should fail");
+        let (code, err) = stderr_of(args);
+        assert_eq!(code, Some(2), "{args:?} is a usage error: {err}");
         assert!(
             err.contains(flag),
             "{args:?}: message does not name {flag}: {err}"
@@ -52,8 +53,8 @@ fn scenario_with_unknown_key_names_it() {
     let dir = TempDir::new("scn");
     let p = dir.join("bad.toml");
     std::fs::write(&p, "clients = 3\nwarmpu = \"1s\"\n").unwrap();
-    let (ok, err) = stderr_of(&["run", "--scenario", p.to_str().unwrap()]);
-    assert!(!ok);
+    let (code, err) = stderr_of(&["run", "--scenario", p.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
     assert!(
         err.contains("warmpu") && err.contains("--scenario"),
         "{err}"
@@ -69,8 +70,8 @@ fn unreachable_target_is_a_clear_error_within_the_connect_timeout() {
     };
     let url = format!("http://127.0.0.1:{port}");
     let t = Instant::now();
-    let (ok, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
-    assert!(!ok);
+    let (code, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(
         err.contains("unreachable") && err.contains(&port.to_string()),
         "{err}"
@@ -81,8 +82,8 @@ fn unreachable_target_is_a_clear_error_within_the_connect_timeout() {
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}", silent.local_addr().unwrap());
     let t = Instant::now();
-    let (ok, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
-    assert!(!ok);
+    let (code, err) = stderr_of(&["run", "--target", &url, "--connect-timeout", "1s"]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("timed out"), "{err}");
     assert!(t.elapsed() < Duration::from_secs(10), "{:?}", t.elapsed());
     drop(silent);
@@ -115,7 +116,7 @@ fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
         Duration::from_secs(20),
         "pushbench did not stop within 20 s of SIGINT",
     );
-    assert!(!output.status.success(), "a cut-short run exits non-zero");
+    assert_eq!(output.status.code(), Some(4), "a cut-short run exits 4");
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["partial"], true);
@@ -166,7 +167,11 @@ fn the_server_dying_mid_run_ends_the_run_with_the_failure_recorded() {
         Duration::from_secs(30),
         "pushbench did not end within 30 s of its server dying",
     );
-    assert!(!output.status.success());
+    assert_eq!(
+        output.status.code(),
+        Some(4),
+        "cut short by the server's death"
+    );
     let m: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(m["partial"], true);

@@ -122,12 +122,33 @@ fn a_step_past_the_descriptor_limit_stops_the_technique_with_the_knee_before_it(
 }
 
 #[test]
+fn a_target_that_is_not_a_push_server_fails_the_sweep_with_exit_3() {
+    let server = run_common::NotAPushServer::start();
+    let tmp = TempDir::new("sweep-fail");
+    let dir = tmp.join("s");
+    let url = server.url();
+    let out = sweep(&dir, &["--clients", "2,3", "--target", &url]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    let last = stderr.trim_end().lines().last().unwrap_or_default();
+    assert!(
+        last.contains("sse failed at 2 clients (") && last.contains("no client delivered"),
+        "{stderr}"
+    );
+    let doc = reports::sweep::load(&dir).unwrap();
+    assert!(!doc.partial);
+    let o = doc.outcome("sse").unwrap();
+    assert_eq!((o.knee_clients, o.broke_at), (None, Some(2)), "{o:?}");
+    assert_eq!(doc.steps.len(), 1, "no step after the first failed");
+}
+
+#[test]
 fn bad_sweep_options_are_refused_before_running() {
     let tmp = TempDir::new("sweep-bad");
     let dir = tmp.join("s");
     let out = sweep(&dir, &["--clients", "8,4"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
         stderr.contains("--clients") && stderr.contains("ascending"),
         "{stderr}"
@@ -166,7 +187,7 @@ fn ctrl_c_writes_a_partial_sweep_and_exits_non_zero() {
         "pushbench sweep did not stop within 20 s of SIGINT",
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success(), "a cut-short sweep exits non-zero");
+    assert_eq!(out.status.code(), Some(4), "a cut-short sweep exits 4");
     assert!(stderr.contains("sweep cut short"), "{stderr}");
     let doc = reports::sweep::load(&dir).unwrap();
     assert!(doc.partial);

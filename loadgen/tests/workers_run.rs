@@ -162,6 +162,11 @@ fn a_dead_worker_is_reported() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let o = child.wait_with_output().unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(3),
+        "a technique with a lost worker failed"
+    );
     let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!("no JSON ({e}): {}", String::from_utf8_lossy(&o.stderr));
     });

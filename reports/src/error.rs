@@ -39,10 +39,16 @@ pub enum ReportError {
     },
     #[error("{path}: {message}")]
     Parse { path: PathBuf, message: String },
-    #[error("{path}: {source}")]
+    #[error("{path}, line {line}: {message}")]
+    Histogram {
+        path: PathBuf,
+        line: usize,
+        message: String,
+    },
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{path}: drawing the chart failed: {message}")]
     Chart { path: PathBuf, message: String },
@@ -54,10 +60,10 @@ pub enum ReportError {
 
 impl ReportError {
     /// An I/O error on `path`.
-    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         ReportError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
     /// A file that does not parse as the format says.

@@ -2,9 +2,10 @@
 //!
 //! Reports are drawn only from a run directory's files (docs/RUN_FORMAT.md), never from the load
 //! generator's memory, so any old run can be redrawn. One module per output format:
-//! [`load`] reads and validates a run, [`csv_out`] writes the CSV files, [`charts`] the PNG
-//! charts, [`html`] the page, with [`findings`] and [`claims`] computing its sentences and its
-//! usual-claims table from the run's numbers. docs/REPORTS.md describes the outputs.
+//! [`load`] reads and validates a run ([`hlog`] its histograms, within bounds), [`csv_out`]
+//! writes the CSV files, [`charts`] the PNG charts, [`html`] the page, with [`findings`] and
+//! [`claims`] computing its sentences and its usual-claims table from the run's numbers.
+//! docs/REPORTS.md describes the outputs.
 //!
 //! Output layout, in the run directory (one run) or in `out` (a comparison):
 //! ```text
@@ -26,6 +27,7 @@ pub mod csv_out;
 mod error;
 pub mod findings;
 pub mod fmt;
+pub mod hlog;
 pub mod html;
 pub mod load;
 pub mod model;

@@ -1,5 +1,5 @@
 //! Reads and validates a run directory (docs/RUN_FORMAT.md): `manifest.json`, `summary.json`,
-//! `summary.csv`, `timeseries.csv` and `histograms/<technique>.hlog`.
+//! `summary.csv`, `timeseries.csv` and `histograms/<technique>.hlog` (read by [`crate::hlog`]).
 //!
 //! Every failure is a typed [`ReportError`] naming the file: not a run directory, a format
 //! version this crate does not read, a missing file or histogram, a file that does not parse.
@@ -9,10 +9,6 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use base64::Engine as _;
-use hdrhistogram::Histogram;
-use hdrhistogram::serialization::Deserializer;
-use hdrhistogram::serialization::interval_log::{IntervalLogIterator, LogEntry};
 use serde::Deserialize;
 
 use crate::error::ReportError;
@@ -67,9 +63,7 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
             }
             continue;
         }
-        if let Some(h) = load_hlog(&path)? {
-            histograms.insert(t.technique.clone(), h);
-        }
+        histograms.insert(t.technique.clone(), crate::hlog::load_hlog(&path)?);
     }
     Ok(Run {
         dir: dir.to_path_buf(),
@@ -151,7 +145,7 @@ fn load_summary(path: &Path) -> Result<Vec<TechniqueSummary>, ReportError> {
     Ok(doc.techniques)
 }
 
-/// `summary.csv` must exist, have a `technique` column and list only techniques that
+/// `summary.csv` must exist, have a `technique` column and list exactly the techniques that
 /// `summary.json` has (the figures themselves are taken from `summary.json`, which has them all).
 fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(), ReportError> {
     let bytes = read(path, "the per-technique summary as CSV")?;
@@ -164,6 +158,7 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
         .iter()
         .position(|h| h == "technique")
         .ok_or_else(|| ReportError::parse(path, "no \"technique\" column"))?;
+    let mut listed = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| ReportError::parse(path, e))?;
         let name = record.get(col).unwrap_or_default();
@@ -173,8 +168,18 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
                 format!("technique {name:?} is not in summary.json"),
             ));
         }
+        listed.push(name.to_string());
     }
-    Ok(())
+    match techniques.iter().find(|t| !listed.contains(&t.technique)) {
+        Some(t) => Err(ReportError::parse(
+            path,
+            format!(
+                "no row for technique {:?} of summary.json (truncated?)",
+                t.technique
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 fn load_timeseries(path: &Path) -> Result<Vec<TimePoint>, ReportError> {
@@ -184,37 +189,6 @@ fn load_timeseries(path: &Path) -> Result<Vec<TimePoint>, ReportError> {
         .deserialize()
         .collect::<Result<Vec<TimePoint>, _>>()
         .map_err(|e| ReportError::parse(path, e))
-}
-
-/// Reads an HdrHistogram interval log and adds up its intervals (an exact merge). `None` when
-/// the log holds no interval.
-pub fn load_hlog(path: &Path) -> Result<Option<Histogram<u64>>, ReportError> {
-    let bytes = read(path, "a latency histogram")?;
-    let mut total: Option<Histogram<u64>> = None;
-    let mut deserializer = Deserializer::new();
-    for entry in IntervalLogIterator::new(&bytes) {
-        let entry = entry.map_err(|e| ReportError::parse(path, format!("{e:?}")))?;
-        let LogEntry::Interval(interval) = entry else {
-            continue;
-        };
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(interval.encoded_histogram())
-            .map_err(|e| ReportError::parse(path, e))?;
-        let h: Histogram<u64> = deserializer
-            .deserialize(&mut raw.as_slice())
-            .map_err(|e| ReportError::parse(path, format!("{e:?}")))?;
-        match total.as_mut() {
-            None => {
-                let mut h = h;
-                h.auto(true);
-                total = Some(h);
-            }
-            Some(t) => t
-                .add(&h)
-                .map_err(|e| ReportError::parse(path, format!("{e:?}")))?,
-        }
-    }
-    Ok(total)
 }
 
 /// Loads several runs, labelling each by its directory name (made unique with `#2`, `#3`...).

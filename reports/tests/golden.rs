@@ -396,9 +396,7 @@ fn missing_files_are_named() {
 
 #[test]
 fn a_histogram_merges_its_intervals_exactly() {
-    let h = reports::load::load_hlog(&fixture("run-full/histograms/poll.hlog"))
-        .unwrap()
-        .unwrap();
+    let h = reports::hlog::load_hlog(&fixture("run-full/histograms/poll.hlog")).unwrap();
     assert_eq!(h.len(), 1600);
     let summary: serde_json::Value =
         serde_json::from_slice(&fs::read(fixture("run-full/summary.json")).unwrap()).unwrap();

@@ -18,10 +18,17 @@ pub struct Message {
     ws: Utf8Bytes,
 }
 
-/// Why a message could not be built.
+/// Why a message could not be built. (Its cause is in its text, not also a `source`, so it
+/// is printed once.)
 #[derive(Debug, thiserror::Error)]
 #[error("message encoding failed: {0}")]
-pub struct EncodeError(#[from] serde_json::Error);
+pub struct EncodeError(serde_json::Error);
+
+impl From<serde_json::Error> for EncodeError {
+    fn from(e: serde_json::Error) -> Self {
+        EncodeError(e)
+    }
+}
 
 impl Message {
     /// Encodes a message with sequence number `seq`, optional event name and payload.

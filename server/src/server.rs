@@ -155,7 +155,7 @@ pub fn bind(addr: SocketAddr) -> Result<TcpListener, ServerError> {
 
 /// Like [`bind`], optionally with SO_REUSEPORT (several processes on one port).
 pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, ServerError> {
-    let err = |source| ServerError::Bind { addr, source };
+    let err = |error| ServerError::Bind { addr, error };
     let socket = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {
@@ -184,9 +184,9 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     }
     let state = Shared::new(args)?;
     let listener = bind_with(state.args.listen, state.args.reuse_port)?;
-    let local = listener.local_addr().map_err(|source| ServerError::Bind {
+    let local = listener.local_addr().map_err(|error| ServerError::Bind {
         addr: state.args.listen,
-        source,
+        error,
     })?;
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening on http://{local}").map_err(ServerError::Stdout)?;

@@ -12,12 +12,19 @@ use serde::Deserialize;
 #[derive(Debug, thiserror::Error)]
 pub enum WireError {
     #[error("bad JSON: {0}")]
-    Json(#[from] serde_json::Error),
+    Json(serde_json::Error),
     #[error("a JSON object that is neither a message nor a gap")]
     NotAMessage,
 }
 
 /// The server's "you asked for more than I still hold" notice.
+// The cause is in the text, not also a `source`, so it is printed once.
+impl From<serde_json::Error> for WireError {
+    fn from(e: serde_json::Error) -> Self {
+        WireError::Json(e)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 pub struct Gap {
     pub since: u64,

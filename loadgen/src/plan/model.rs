@@ -97,11 +97,11 @@ pub struct TechniquePlan {
 /// Why a technique could not be planned.
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
-    #[error("{technique}: {what}: {source}")]
+    #[error("{technique}: {what}: {error}")]
     Fit {
         technique: Technique,
         what: &'static str,
-        source: FitError,
+        error: FitError,
     },
     #[error("no sweep steps")]
     NoSteps,
@@ -121,10 +121,10 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
         steps.iter().collect()
     };
     let fit_err = |what| {
-        move |source| PlanError::Fit {
+        move |error| PlanError::Fit {
             technique,
             what,
-            source,
+            error,
         }
     };
     let per_s = |v: f64, s: &Step| v / s.duration_s.max(1e-9);

@@ -17,11 +17,8 @@ use tokio::sync::{oneshot, watch};
 /// Why the child server could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum ChildError {
-    #[error("cannot start the server `{exe}`: {source}")]
-    Spawn {
-        exe: PathBuf,
-        source: std::io::Error,
-    },
+    #[error("cannot start the server `{exe}`: {error}")]
+    Spawn { exe: PathBuf, error: std::io::Error },
     #[error("the server did not say where it listens within {0:?}{1}")]
     NoAddress(Duration, String),
     #[error("the server printed `{0}` instead of `listening on http://ADDR:PORT`")]
@@ -97,7 +94,7 @@ impl ChildServer {
         server::lifeline::tie(&mut cmd);
         let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
             exe: opts.exe.clone(),
-            source,
+            error: source,
         })?;
         let pid = child.id().unwrap_or(0);
         let lifeline = child.stdin.take();

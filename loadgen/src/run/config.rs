@@ -66,7 +66,8 @@ pub struct RunArgs {
     /// Messages per second published to each topic [default: 10]
     #[arg(long, value_name = "MSG/S")]
     pub rate: Option<f64>,
-    /// Payload size in bytes (the header is padded to it) [default: 256]
+    /// Payload size in bytes (the header is padded to it; at least 57, the widest header)
+    /// [default: 256]
     #[arg(long, value_name = "BYTES")]
     pub payload_bytes: Option<usize>,
     /// Short-poll interval; 0 polls back to back (a closed loop, as wrk runs) [default: 1s]
@@ -351,7 +352,20 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
         msg,
     };
     let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| err(e.message().to_string()))
+    toml::from_str(&text).map_err(|e| {
+        // The one-line message, with where it is (toml's Display spans several lines).
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
+        match line {
+            Some(n) => err(format!("line {n}: {}", e.message())),
+            None => err(e.message().to_string()),
+        }
+    })
 }
 
 #[cfg(test)]

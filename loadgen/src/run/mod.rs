@@ -1,8 +1,9 @@
 //! `pushbench run`: starts (or finds) the server, measures each technique in turn, and writes
 //! the run directory. The pieces, one concept per module: options ([`config`]), the child
 //! server ([`child`]), the server as seen over HTTP ([`target`]), the publisher, one
-//! technique's clients ([`group`]), the phases ([`phases`]), per-second sampling
-//! ([`sampler`], [`procfs`]), the output files ([`output`]), progress and the final table.
+//! technique's clients ([`group`]), the phases ([`phases`]) and what they produce ([`result`]),
+//! per-second sampling ([`sampler`], [`procfs`]), the output files ([`output`]), whether a
+//! technique failed outright ([`verdict`]), progress and the final table.
 
 pub mod child;
 pub mod config;
@@ -13,10 +14,12 @@ pub mod pool;
 pub mod procfs;
 pub mod progress;
 pub mod publisher;
+pub mod result;
 pub mod sampler;
 pub mod table;
 pub mod target;
 pub mod validate;
+pub mod verdict;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};

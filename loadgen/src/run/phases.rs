@@ -18,6 +18,9 @@ use crate::run::progress::Progress;
 use crate::run::publisher::{self, PublisherStats, Schedule};
 use crate::run::sampler::{Phase, Sampler, ServerProbe};
 use crate::run::target::{Target, TechniqueStats};
+use crate::run::verdict;
+
+pub use crate::run::result::TechniqueResult;
 use crate::stats::Recorder;
 use crate::technique::Technique;
 use crate::worker::protocol::{WindowSpec, WorkerPlan};
@@ -51,32 +54,6 @@ impl RunCtx {
             None => None,
         }
     }
-}
-
-/// What was measured for one technique (raw results plus the phase's context).
-#[derive(Debug)]
-pub struct TechniqueResult {
-    pub raw: RawResult,
-    pub topics: u32,
-    pub payload_bytes: usize,
-    /// Length of the steady-state window actually measured.
-    pub duration: Duration,
-    /// Wall-clock start of the window.
-    pub window_start: SystemTime,
-    pub published: u64,
-    pub expected: u64,
-    pub publish_failures: u64,
-    pub publish_lag_max_us: u64,
-    pub server_window: Option<TechniqueStats>,
-    pub server_phase: Option<TechniqueStats>,
-    pub server_cpu_s: Option<f64>,
-    pub server_rss_bytes: Option<u64>,
-    pub server_rss_idle_bytes: Option<u64>,
-    pub loadgen_cpu_s: Option<f64>,
-    pub loadgen_rss_bytes: Option<u64>,
-    /// Clients that had to be aborted because they did not close in time.
-    pub clients_not_closed: usize,
-    pub failure: Option<String>,
 }
 
 /// Waits until `deadline` or `done()` or shutdown, updating the progress line.
@@ -374,7 +351,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         None => (cpu_between(l0, l1), None),
     };
     let _ = (c0, c1);
-    TechniqueResult {
+    let mut result = TechniqueResult {
         raw,
         topics: cfg.topics,
         payload_bytes: cfg.payload_bytes,
@@ -406,15 +383,21 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         )
         .map(|r| r + worker_rss.unwrap_or(0)),
         clients_not_closed: not_closed,
-        failure: if ctx.shutdown.is_cancelled() {
-            ctx.failure
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone()
-        } else {
-            worker_failure
-        },
-    }
+        failure: None,
+    };
+    result.failure = if ctx.shutdown.is_cancelled() {
+        ctx.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    } else {
+        // Ran to its end: it still failed if nothing got through (exit status 3).
+        verdict::join(
+            worker_failure,
+            verdict::judge(&result, Some(&pstats.publishing())),
+        )
+    };
+    result
 }
 
 /// The technique's clients: in this process, or split over worker processes.
@@ -484,23 +467,7 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
 /// The result of a technique whose clients could not even be started.
 fn not_started(ctx: &RunCtx, tech: Technique, why: String) -> TechniqueResult {
     TechniqueResult {
-        raw: RawResult::empty(tech),
-        topics: ctx.cfg.topics,
-        payload_bytes: ctx.cfg.payload_bytes,
-        duration: Duration::ZERO,
-        window_start: SystemTime::now(),
-        published: 0,
-        expected: 0,
-        publish_failures: 0,
-        publish_lag_max_us: 0,
-        server_window: None,
-        server_phase: None,
-        server_cpu_s: None,
-        server_rss_bytes: None,
-        server_rss_idle_bytes: None,
-        loadgen_cpu_s: None,
-        loadgen_rss_bytes: None,
-        clients_not_closed: 0,
         failure: Some(why),
+        ..TechniqueResult::empty(tech, ctx.cfg.topics, ctx.cfg.payload_bytes)
     }
 }

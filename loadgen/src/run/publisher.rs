@@ -48,6 +48,32 @@ pub struct PublisherStats {
     pub failures: AtomicU64,
     /// The furthest behind schedule a publish was sent, µs.
     pub max_lag_us: AtomicU64,
+    /// Why the first failed publish failed (`HTTP 404 Not Found`, a connect error...).
+    pub first_error: std::sync::Mutex<Option<String>>,
+}
+
+impl PublisherStats {
+    /// Counts a failed publish and remembers why, if it is the first.
+    fn failed(&self, why: impl std::fmt::Display) {
+        self.failures.fetch_add(1, Relaxed);
+        let mut first = self.first_error.lock().unwrap_or_else(|e| e.into_inner());
+        if first.is_none() {
+            *first = Some(why.to_string());
+        }
+    }
+
+    /// What the publisher did, for [`crate::run::verdict::judge`].
+    pub fn publishing(&self) -> crate::run::verdict::Publishing {
+        crate::run::verdict::Publishing {
+            accepted: self.ok.load(Relaxed),
+            failed: self.failures.load(Relaxed),
+            first_error: self
+                .first_error
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+        }
+    }
 }
 
 /// The steady-state window the schedule will mark, computed in advance: for each topic the
@@ -149,7 +175,7 @@ pub async fn run(
             due,
         };
         if senders[topic % n_workers].send(job).is_err() {
-            stats.failures.fetch_add(1, Relaxed);
+            stats.failed("the publishing task ended");
         }
         g += 1;
     }
@@ -186,7 +212,7 @@ async fn worker(
     let mut conn = None;
     while let Some(job) = rx.recv().await {
         if stop.is_cancelled() {
-            stats.failures.fetch_add(1, Relaxed);
+            stats.failed("abandoned when the run stopped");
             continue;
         }
         let lag = Instant::now()
@@ -201,12 +227,15 @@ async fn worker(
             },
             sched.payload_bytes,
         );
-        if conn.is_none() {
-            conn = target.connect(sched.connect_timeout).await.ok();
-        }
-        let Some(c) = conn.as_mut() else {
-            stats.failures.fetch_add(1, Relaxed);
-            continue;
+        let c = match conn.as_mut() {
+            Some(c) => c,
+            None => match target.connect(sched.connect_timeout).await {
+                Ok(c) => conn.insert(c),
+                Err(e) => {
+                    stats.failed(e);
+                    continue;
+                }
+            },
         };
         let path = format!("/publish/{}", sched.topics[job.topic]);
         match target
@@ -223,11 +252,9 @@ async fn worker(
                 stats.ok.fetch_add(1, Relaxed);
                 last_ok[job.topic].fetch_max(job.seq, Relaxed);
             }
-            Ok(_) => {
-                stats.failures.fetch_add(1, Relaxed);
-            }
-            Err(_) => {
-                stats.failures.fetch_add(1, Relaxed);
+            Ok((status, _)) => stats.failed(format_args!("HTTP {status}")),
+            Err(e) => {
+                stats.failed(e);
                 conn = None;
             }
         }

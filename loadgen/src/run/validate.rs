@@ -9,6 +9,7 @@ use std::time::Duration;
 use super::config::{
     ConfigError, FD_RESERVE, MAX_PAYLOAD_BYTES, MAX_PROCESSES, RunConfig, invalid,
 };
+use crate::payload;
 use crate::technique::Technique;
 
 /// Parses `--source-addrs`: addresses and `A-B` ranges, all in 127.0.0.0/8.
@@ -85,6 +86,18 @@ impl RunConfig {
             return Err(invalid(
                 "--rate",
                 "more than 1,000,000 messages per second per topic",
+            ));
+        }
+        if self.payload_bytes < payload::MAX_HEADER_LEN {
+            return Err(invalid(
+                "--payload-bytes",
+                format!(
+                    "{} is smaller than the payload header (`pb1 TOPIC SEQ TIME `, up to {} \
+                     bytes); use at least {}",
+                    self.payload_bytes,
+                    payload::MAX_HEADER_LEN,
+                    payload::MAX_HEADER_LEN
+                ),
             ));
         }
         if self.payload_bytes > MAX_PAYLOAD_BYTES {

@@ -3,19 +3,27 @@
 
 use anyhow::Context;
 
+use super::SweepError;
 use super::args::SweepArgs;
+use crate::exit::{self, Status};
 use crate::run::{self, Shutdown};
 
 /// Runs `pushbench sweep`: prints the knee per technique (or sweep.json with --json) and
-/// fails (non-zero exit) when the sweep was cut short.
+/// fails when the sweep was cut short (exit 4) or a technique failed at its first step
+/// (exit 3).
 pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     let command_line: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
-    let out = rt.block_on(async {
-        let sd = Shutdown::default();
-        run::install_signal_handlers(&sd);
-        super::execute(args, command_line, sd).await
-    })?;
+    let out = rt
+        .block_on(async {
+            let sd = Shutdown::default();
+            run::install_signal_handlers(&sd);
+            super::execute(args, command_line, sd).await
+        })
+        .map_err(|e| match e {
+            SweepError::Steps(_) | SweepError::Config(_) => exit::usage(e),
+            e => e.into(),
+        })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
     let doc = &out.doc;
     if args.run.json {
@@ -39,11 +47,24 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         println!("sweep directory: {}", out.dir.display());
     }
     if doc.partial {
-        anyhow::bail!(
-            "sweep cut short ({}); what was measured is in {}",
-            doc.failure.as_deref().unwrap_or("unknown reason"),
-            out.dir.display()
-        );
+        return Err(exit::fail(
+            Status::Partial,
+            anyhow::anyhow!(
+                "sweep cut short ({}); what was measured is in {}",
+                doc.failure.as_deref().unwrap_or("unknown reason"),
+                out.dir.display()
+            ),
+        ));
+    }
+    if !out.failed.is_empty() {
+        return Err(exit::fail(
+            Status::TechniqueFailed,
+            anyhow::anyhow!(
+                "{}; what was measured is in {}",
+                out.failed.join(", "),
+                out.dir.display()
+            ),
+        ));
     }
     Ok(())
 }

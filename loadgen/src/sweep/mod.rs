@@ -30,10 +30,10 @@ pub enum SweepError {
     Config(#[from] ConfigError),
     #[error("--out {0}: already holds a sweep (sweep.json); choose another directory")]
     OutExists(PathBuf),
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(transparent)]
     Write(#[from] sw::SweepError),
@@ -46,6 +46,11 @@ pub enum SweepError {
 pub struct SweepOutcome {
     pub dir: PathBuf,
     pub doc: SweepDoc,
+    /// Techniques whose first step failed outright, with why: it could not run, or it ran and
+    /// its technique failed (nothing connected or delivered; see [`crate::run::verdict`]).
+    /// Nothing was measured of them. A first step that merely missed the objective is a
+    /// result (no knee), not a failure.
+    pub failed: Vec<String>,
 }
 
 fn default_dir() -> PathBuf {
@@ -72,9 +77,9 @@ pub async fn execute(
     if dir.join("sweep.json").exists() {
         return Err(SweepError::OutExists(dir));
     }
-    std::fs::create_dir_all(&dir).map_err(|source| SweepError::Io {
+    std::fs::create_dir_all(&dir).map_err(|error| SweepError::Io {
         path: dir.clone(),
-        source,
+        error,
     })?;
     let m = procfs::machine();
     let room0 = Room::read();
@@ -119,11 +124,16 @@ pub async fn execute(
         slo.max_errors,
         dir.display()
     );
+    let mut failed = Vec::new();
     for &tech in &base.techniques {
         if sd.token.is_cancelled() {
             break;
         }
-        let o = sweep_technique(args, tech, &steps, &dir, &command_line, &sd, &mut doc).await;
+        let (o, first_failure) =
+            sweep_technique(args, tech, &steps, &dir, &command_line, &sd, &mut doc).await;
+        if let Some(why) = first_failure {
+            failed.push(format!("{tech} failed at {} clients ({why})", steps[0]));
+        }
         doc.outcomes.push(o);
         sw::write_data(&dir, &doc)?;
     }
@@ -131,10 +141,11 @@ pub async fn execute(
     doc.failure = if doc.partial { sd.reason() } else { None };
     doc.ended_at = Some(manifest::rfc3339(chrono::Utc::now()));
     sw::write_all(&dir, &doc)?;
-    Ok(SweepOutcome { dir, doc })
+    Ok(SweepOutcome { dir, doc, failed })
 }
 
 /// Sweeps one technique: steps until the first that breaks the objective or has no room.
+/// Also returns why its first step failed outright, if it did (see [`SweepOutcome::failed`]).
 async fn sweep_technique(
     args: &SweepArgs,
     tech: Technique,
@@ -143,7 +154,7 @@ async fn sweep_technique(
     command_line: &[String],
     sd: &Shutdown,
     doc: &mut SweepDoc,
-) -> Outcome {
+) -> (Outcome, Option<String>) {
     let mut out = Outcome {
         technique: tech.name().to_string(),
         knee_clients: None,
@@ -151,6 +162,7 @@ async fn sweep_technique(
         broke_reason: None,
     };
     let mut bytes_per_client = DEFAULT_BYTES_PER_CLIENT;
+    let mut first_failure = None;
     let stop = |out: &mut Outcome, n: u64, why: String| {
         eprintln!("sweep: {tech} stopped at {n} clients: {why}");
         out.broke_at = Some(n);
@@ -216,6 +228,9 @@ async fn sweep_technique(
         let outcome = match result {
             Ok(o) => o,
             Err(e) => {
+                if i == 0 {
+                    first_failure = Some(e.to_string());
+                }
                 stop(&mut out, n, format!("run failed: {e}"));
                 break;
             }
@@ -226,9 +241,15 @@ async fn sweep_technique(
             break;
         }
         let Some(s) = outcome.doc.techniques.first() else {
+            if i == 0 {
+                first_failure = Some("nothing measured".into());
+            }
             stop(&mut out, n, "run failed: nothing measured".into());
             break;
         };
+        if i == 0 {
+            first_failure.clone_from(&s.failure);
+        }
         if !args.run.no_report {
             if let Err(e) = reports::write_report(std::slice::from_ref(&outcome.dir), None) {
                 eprintln!("sweep: warning: report of {name} not written: {e}");
@@ -268,5 +289,5 @@ async fn sweep_technique(
             }
         }
     }
-    out
+    (out, first_failure)
 }

@@ -21,16 +21,16 @@ use crate::worker::protocol::{WorkerPlan, WorkerReport};
 pub const FORMAT: &str = "pushbench-worker";
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io {
+    move |error| OutputError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
 fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<(), OutputError> {
-    let text = serde_json::to_string_pretty(v).map_err(|source| OutputError::Json {
+    let text = serde_json::to_string_pretty(v).map_err(|error| OutputError::Json {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     std::fs::write(path, text + "\n").map_err(io(path))
 }

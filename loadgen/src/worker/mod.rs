@@ -33,8 +33,8 @@ const DEFAULT_CLOSE: Duration = Duration::from_secs(5);
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum WorkerError {
-    #[error("the plan is not valid JSON: {0}")]
-    Plan(serde_json::Error),
+    #[error("--plan {0}: not a worker plan: {1}")]
+    Plan(PathBuf, serde_json::Error),
     #[error("cannot read the plan {0}: {1}")]
     PlanFile(PathBuf, std::io::Error),
     #[error("the plan: {0}")]
@@ -389,6 +389,7 @@ pub async fn main(args: WorkerArgs) -> Result<WorkerReport, WorkerError> {
             .map_err(|e| WorkerError::PlanFile(args.plan.clone(), e))?;
         (text, stdin)
     };
-    let plan: WorkerPlan = serde_json::from_str(&plan).map_err(WorkerError::Plan)?;
+    let plan: WorkerPlan =
+        serde_json::from_str(&plan).map_err(|e| WorkerError::Plan(args.plan.clone(), e))?;
     run(plan, stdin, tokio::io::stdout(), args.out).await
 }

@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use base64::Engine;
 use hdrhistogram::Histogram;
-use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
+use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
 use crate::stats::{Snapshot, new_histogram};
@@ -138,7 +138,7 @@ pub struct WorkerReport {
 
 /// A histogram that could not be decoded.
 #[derive(Debug, thiserror::Error)]
-#[error("bad histogram encoding: {0}")]
+#[error("{0}")]
 pub struct CodecError(pub String);
 
 /// Encodes a histogram exactly: V2 deflate serialization, base64.
@@ -153,15 +153,11 @@ pub fn encode(h: &Histogram<u64>) -> String {
 
 /// Decodes what [`encode`] (or an `.hlog` interval line) holds.
 pub fn decode(text: &str) -> Result<Histogram<u64>, CodecError> {
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|e| CodecError(e.to_string()))?;
-    let h: Histogram<u64> = Deserializer::new()
-        .deserialize(&mut bytes.as_slice())
-        .map_err(|e| CodecError(format!("{e:?}")))?;
+    // Lengths its header claims are checked before anything is allocated for them.
+    let h = reports::hlog::decode_base64(text).map_err(|e| CodecError(e.to_string()))?;
     // Re-home into the standard bounds so it adds to any other histogram of ours.
     let mut out = new_histogram();
-    out.add(&h).map_err(|e| CodecError(format!("{e:?}")))?;
+    out.add(&h).map_err(|e| CodecError(e.to_string()))?;
     Ok(out)
 }
 

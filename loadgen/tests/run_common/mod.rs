@@ -3,10 +3,12 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// A fresh, empty directory under the system temp dir (removed on drop).
@@ -166,4 +168,79 @@ pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// An HTTP/1.1 server that answers every request `404 Not Found` (keep-alive): it answers,
+/// but it is not a push server. Stops accepting when dropped.
+pub struct NotAPushServer {
+    pub addr: std::net::SocketAddr,
+    stop: Arc<AtomicBool>,
+}
+
+impl NotAPushServer {
+    pub fn start() -> NotAPushServer {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.set_nonblocking(true).unwrap();
+        let addr = l.local_addr().unwrap();
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        std::thread::spawn(move || {
+            // Bounded: ends when the test drops the server, or after a minute at most.
+            let until = Instant::now() + Duration::from_secs(60);
+            while !s.load(Ordering::Relaxed) && Instant::now() < until {
+                match l.accept() {
+                    Ok((c, _)) => {
+                        std::thread::spawn(move || answer_404(c));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(10)),
+                }
+            }
+        });
+        NotAPushServer { addr, stop }
+    }
+
+    /// `http://ADDR:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for NotAPushServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Answers each request on `c` with a 404 until the client closes (or is idle for 5 s).
+fn answer_404(c: TcpStream) {
+    c.set_nonblocking(false).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let mut r = BufReader::new(c);
+    loop {
+        let mut len = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if r.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end().to_ascii_lowercase();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0u8; len.min(1 << 20)];
+        if r.read_exact(&mut body).is_err() {
+            return;
+        }
+        let answer = "HTTP/1.1 404 Not Found\r\ncontent-type: text/plain\r\n\
+                      content-length: 10\r\n\r\nnot found\n";
+        if w.write_all(answer.as_bytes()).is_err() {
+            return;
+        }
+    }
 }

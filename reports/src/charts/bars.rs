@@ -64,7 +64,7 @@ pub fn render(
     let body = super::legend::titled(&root, title).map_err(&err)?;
     let plot = super::legend::split(&body, entries).map_err(&err)?;
     draw(&plot, chart).map_err(&err)?;
-    root.present().map_err(msg).map_err(&err)
+    super::present(&root, path)
 }
 
 /// Draws `chart` filling `area`.

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::bars::{self, Bar, BarChart, Segment};
 use super::legend;
-use super::{Chart, canvas, chart_err, msg, out, run_letter, techniques};
+use super::{Chart, canvas, chart_err, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
@@ -89,7 +89,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         y_fmt: &fmt::tick,
     };
     bars::draw(&bottom, &rss).map_err(chart_err(&path))?;
-    root.present().map_err(msg).map_err(chart_err(&path))?;
+    super::present(&root, &path)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Server cost".into(),

@@ -179,7 +179,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             .map_err(msg)
             .map_err(&e)?;
     }
-    root.present().map_err(msg).map_err(&e)?;
+    super::present(&root, &path)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Latency by percentile".into(),

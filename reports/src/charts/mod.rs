@@ -83,6 +83,25 @@ pub(crate) fn msg<E: std::fmt::Debug>(e: E) -> String {
     format!("{e:?}")
 }
 
+/// Writes the chart drawn on `root` to `path`. When that fails because the file cannot be
+/// written (a directory in its place, no permission), the error says so in words.
+pub(crate) fn present(
+    root: &DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>,
+    path: &Path,
+) -> Result<(), ReportError> {
+    root.present().map_err(|e| {
+        let probe = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path);
+        match probe {
+            Err(io) => ReportError::io(path, io),
+            Ok(_) => chart_err(path)(msg(e)),
+        }
+    })
+}
+
 /// A 1600x1000 white canvas writing to `path`.
 pub(crate) fn canvas(path: &Path) -> DrawingArea<BitMapBackend<'_>, plotters::coord::Shift> {
     BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area()

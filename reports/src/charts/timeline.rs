@@ -160,7 +160,7 @@ pub fn draw(run: &Run, index: usize, compare: bool, dir: &Path) -> Result<Chart,
         |p| p.connections,
     )
     .map_err(&e)?;
-    root.present().map_err(msg).map_err(&e)?;
+    super::present(&root, &path)?;
     let mut chart_title = "Over time".to_string();
     if compare {
         chart_title = format!(

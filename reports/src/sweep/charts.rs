@@ -230,7 +230,7 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
             .map_err(&e)?;
         }
     }
-    root.present().map_err(msg).map_err(&e)?;
+    crate::charts::present(&root, &path)?;
     Ok(Chart {
         file: spec.file.into(),
         title: spec.title.into(),

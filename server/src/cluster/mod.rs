@@ -97,11 +97,24 @@ pub enum ClusterError {
     #[error("the cluster supervisor did not answer in time")]
     Timeout,
     #[error("bad cluster frame: {0}")]
-    Frame(#[from] serde_json::Error),
+    Frame(serde_json::Error),
     #[error("cluster socket: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
     #[error("the cluster supervisor sent {0}")]
     Unexpected(&'static str),
+}
+
+// The causes are in the texts above, not also `source`s, so each is printed once.
+impl From<serde_json::Error> for ClusterError {
+    fn from(e: serde_json::Error) -> Self {
+        ClusterError::Frame(e)
+    }
+}
+
+impl From<std::io::Error> for ClusterError {
+    fn from(e: std::io::Error) -> Self {
+        ClusterError::Io(e)
+    }
 }
 
 /// A framed supervisor-child socket. Frames may hold a payload of `max_payload_bytes`

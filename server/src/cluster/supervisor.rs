@@ -210,7 +210,7 @@ impl Deaths {
 /// Binds the port with SO_REUSEPORT without listening: learns the real port (for port 0) and
 /// keeps it ours, while receiving no connection.
 fn reserve(addr: SocketAddr) -> Result<(TcpSocket, SocketAddr), ServerError> {
-    let err = |source| ServerError::Bind { addr, source };
+    let err = |error| ServerError::Bind { addr, error };
     let s = if addr.is_ipv4() {
         TcpSocket::new_v4()
     } else {

@@ -19,17 +19,17 @@ use summary::TechniqueSummary;
 /// Why the run directory could not be written.
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{path}: {source}")]
-    Csv { path: PathBuf, source: csv::Error },
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
+    Csv { path: PathBuf, error: csv::Error },
+    #[error("{path}: {error}")]
     Json {
         path: PathBuf,
-        source: serde_json::Error,
+        error: serde_json::Error,
     },
 }
 
@@ -41,9 +41,9 @@ pub struct Document {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |source| OutputError::Io {
+    move |error| OutputError::Io {
         path: path.to_path_buf(),
-        source,
+        error,
     }
 }
 
@@ -53,9 +53,9 @@ pub fn create_dir(dir: &Path) -> Result<(), OutputError> {
 }
 
 fn write_json(path: &Path, v: &impl Serialize) -> Result<(), OutputError> {
-    let text = serde_json::to_string_pretty(v).map_err(|source| OutputError::Json {
+    let text = serde_json::to_string_pretty(v).map_err(|error| OutputError::Json {
         path: path.to_path_buf(),
-        source,
+        error,
     })?;
     std::fs::write(path, text + "\n").map_err(io(path))
 }
@@ -81,10 +81,9 @@ pub fn write_all(
     write_manifest(dir, &doc.manifest)?;
     write_json(&dir.join("summary.json"), &doc)?;
     let p = dir.join("summary.csv");
-    summary::write_csv(&p, &doc.techniques)
-        .map_err(|source| OutputError::Csv { path: p, source })?;
+    summary::write_csv(&p, &doc.techniques).map_err(|error| OutputError::Csv { path: p, error })?;
     let p = dir.join("timeseries.csv");
-    timeseries::write_csv(&p, rows).map_err(|source| OutputError::Csv { path: p, source })?;
+    timeseries::write_csv(&p, rows).map_err(|error| OutputError::Csv { path: p, error })?;
     for r in results {
         let name = r.raw.technique.name();
         let p = dir.join("histograms").join(format!("{name}.hlog"));
