@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use loadgen::clients::{ClientSpec, run_client};
 use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
-use run_common::{ServeChild, env_or};
+use run_common::{ServeChild, env_or, wait_until};
 use tokio_util::sync::CancellationToken;
 
 #[test]
@@ -52,8 +52,16 @@ fn poll_throughput_against_wrk() {
     let tasks: Vec<_> = (0..connections)
         .map(|_| rt.spawn(run_client(spec.clone(), Arc::clone(&rec), stop.clone())))
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    let connected = wait_until(Duration::from_secs(30), || {
+        rec.snapshot().connections == connections
+    });
+    assert!(
+        connected,
+        "not every client connected: {:?}",
+        rec.snapshot()
+    );
     let (r0, t0) = (rec.snapshot().requests, Instant::now());
+    // The measurement: requests counted over D seconds.
     std::thread::sleep(Duration::from_secs(seconds));
     let ours = (rec.snapshot().requests - r0) as f64 / t0.elapsed().as_secs_f64();
     stop.cancel();

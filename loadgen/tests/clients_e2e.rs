@@ -48,23 +48,33 @@ async fn start_server_with(args: server::ServeArgs) -> Server {
     Server { addr, stop }
 }
 
-/// Publishes messages 1..=MESSAGES to topic `e2e`, each payload padded to `size` bytes.
-async fn publish_messages(addr: SocketAddr, size: usize) {
+/// Publishes messages 1..=MESSAGES to `topic`, each payload padded to `size` bytes.
+async fn publish_messages(addr: SocketAddr, topic: &str, size: usize) {
     for seq in 1..=MESSAGES {
-        let h = Header {
-            topic: 0,
-            seq,
-            scheduled_us: payload::now_us(),
-        };
-        publish(addr, "e2e", &payload::encode(h, size)).await;
+        publish_seq(addr, topic, seq, size).await;
     }
 }
 
-/// Runs one client of `technique` from cursor `since` until it has `delivered` messages (plus
-/// 100 ms in which anything extra would show), stops it and returns its counters.
+/// Publishes message `seq` to `topic`, its payload padded to `size` bytes.
+async fn publish_seq(addr: SocketAddr, topic: &str, seq: u64, size: usize) {
+    let h = Header {
+        topic: 0,
+        seq,
+        scheduled_us: payload::now_us(),
+    };
+    publish(addr, topic, &payload::encode(h, size)).await;
+}
+
+/// Runs one client of `technique` on `topic` (holding messages 1..=MESSAGES, the window)
+/// from cursor `since` until it has `delivered` messages; then publishes a marker after the
+/// window (MESSAGES + 1) and waits until the client has it. Every technique delivers a topic
+/// in order, so whatever else the server would send this client before the marker (a replay,
+/// say) has arrived by then and shows in the counts. Stops the client and returns its
+/// counters (the marker counts in `received_total` only).
 async fn one_client_from(
     technique: Technique,
     addr: SocketAddr,
+    topic: &str,
     since: u64,
     delivered: u64,
 ) -> Snapshot {
@@ -73,10 +83,19 @@ async fn one_client_from(
     rec.window.close(0, MESSAGES);
     let stop = CancellationToken::new();
     let mut s = spec(technique, addr);
+    s.topic = topic.into();
     s.since = since;
     let client = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
-    wait_until(T, || rec.snapshot().delivered >= delivered).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    let got = wait_until(T, || rec.snapshot().delivered >= delivered).await;
+    assert!(got, "{technique}: {:?}", rec.snapshot());
+    publish_seq(addr, topic, MESSAGES + 1, 32).await;
+    let marker = wait_until(T, || {
+        let s = rec.snapshot();
+        // Only the marker lies outside the window.
+        s.received_total > s.delivered + s.duplicates
+    })
+    .await;
+    assert!(marker, "{technique}: no marker: {:?}", rec.snapshot());
     stop.cancel();
     client.await.unwrap();
     rec.snapshot()
@@ -128,7 +147,8 @@ async fn stats(addr: SocketAddr) -> serde_json::Value {
     serde_json::from_slice(&body).unwrap()
 }
 
-/// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held.
+/// Polls `cond` every 10 ms until it holds or `limit` passes; returns whether it held (the
+/// way these tests wait: on what they can observe, for a bounded time).
 async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     while start.elapsed() < limit {
@@ -158,7 +178,7 @@ async fn delivers_everything(technique: Technique) {
         rec.snapshot()
     );
     rec.window.open(0, 1);
-    publish_messages(server.addr, 64).await;
+    publish_messages(server.addr, "e2e", 64).await;
     rec.window.close(0, MESSAGES);
     let all = CLIENTS * MESSAGES;
     wait_until(Duration::from_secs(10), || rec.snapshot().delivered >= all).await;
@@ -181,14 +201,15 @@ async fn delivers_everything(technique: Technique) {
 
     // The server's counters settle once it has seen every connection close.
     let name = technique.name();
-    let mut server_side = serde_json::Value::Null;
-    for _ in 0..200 {
-        server_side = stats(server.addr).await["techniques"][name].clone();
-        if server_side["connections"] == 0 {
-            break;
+    let deadline = Instant::now() + T;
+    let server_side = loop {
+        let t = stats(server.addr).await["techniques"][name].clone();
+        if t["connections"] == 0 || Instant::now() >= deadline {
+            break t;
         }
+        // The poll interval of this bounded wait on `/stats`.
         tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    };
     eprintln!("{name}: clients {s:?}\n{name}: server {server_side}");
     assert_eq!(server_side["connections"], 0, "{name}: {server_side}");
     assert_eq!(
@@ -240,14 +261,15 @@ async fn ws_delivers_everything() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_technique_resumes_from_its_cursor() {
     let server = start_server().await;
-    publish_messages(server.addr, 32).await;
     for technique in Technique::ALL {
+        let topic = format!("resume-{technique}");
+        publish_messages(server.addr, &topic, 32).await;
         // Anything extra (a replay of 1..=10) would show in the counts.
-        let snap = one_client_from(technique, server.addr, 10, 10).await;
+        let snap = one_client_from(technique, server.addr, &topic, 10, 10).await;
         assert_eq!(
             (snap.delivered, snap.received_total, snap.duplicates),
-            (10, 10, 0),
-            "{technique}: {snap:?}"
+            (10, 10 + 1, 0),
+            "{technique} (10 and the marker): {snap:?}"
         );
     }
 }
@@ -263,13 +285,14 @@ async fn every_technique_takes_a_gap_in_stride() {
         ..Default::default()
     })
     .await;
-    publish_messages(server.addr, 32).await;
     for technique in Technique::ALL {
-        let snap = one_client_from(technique, server.addr, 2, 5).await;
+        let topic = format!("gap-{technique}");
+        publish_messages(server.addr, &topic, 32).await;
+        let snap = one_client_from(technique, server.addr, &topic, 2, 5).await;
         assert_eq!(
             (snap.delivered, snap.received_total),
-            (5, 5),
-            "{technique}: {snap:?}"
+            (5, 5 + 1),
+            "{technique} (16..=20 and the marker): {snap:?}"
         );
         assert!(
             snap.error_map().is_empty(),
@@ -300,11 +323,21 @@ async fn heartbeats_keep_idle_subscribers_alive() {
         assert!(wait_until(T, || rec.connect_times().len() == 1).await);
         let up_after_connect = rec.snapshot().bytes_up;
         let down_after_connect = rec.snapshot().bytes_down;
-        // Longer than the read timeout: only the heartbeats keep the connection alive.
-        tokio::time::sleep(Duration::from_millis(1500)).await;
+        // Idle for longer than the read timeout (1 s), which is the scenario: only the
+        // heartbeats keep the connection alive. Waits until that long has passed and the
+        // heartbeats (for WebSocket the pongs too) were seen on the client's socket.
+        let idle_until = Instant::now() + Duration::from_millis(1500);
+        let seen = wait_until(T, || {
+            let s = rec.snapshot();
+            Instant::now() >= idle_until
+                && s.bytes_down > down_after_connect
+                && (technique != Technique::Ws || s.bytes_up > up_after_connect + 6 * 10)
+        })
+        .await;
         stop.cancel();
         client.await.unwrap();
         let snap = rec.snapshot();
+        assert!(seen, "{technique}: no heartbeat went through: {snap:?}");
         assert!(
             snap.error_map().is_empty(),
             "{technique}: {:?}",

@@ -50,12 +50,24 @@ async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
 
 /// Starts one client; returns its recorder, its stop token and its task.
 fn start(spec: ClientSpec) -> (Arc<Recorder>, CancellationToken, JoinHandle<()>) {
-    let rec = Arc::new(Recorder::new(spec.technique, 1));
+    let rec = recorder(spec.technique);
+    let (stop, task) = start_with(spec, Arc::clone(&rec));
+    (rec, stop, task)
+}
+
+/// A recorder whose window holds messages 1..=1000.
+fn recorder(technique: Technique) -> Arc<Recorder> {
+    let rec = Arc::new(Recorder::new(technique, 1));
     rec.window.open(0, 1);
     rec.window.close(0, 1000);
+    rec
+}
+
+/// Starts one client recording into `rec`; returns its stop token and its task.
+fn start_with(spec: ClientSpec, rec: Arc<Recorder>) -> (CancellationToken, JoinHandle<()>) {
     let stop = CancellationToken::new();
-    let task = tokio::spawn(run_client(spec, Arc::clone(&rec), stop.clone()));
-    (rec, stop, task)
+    let task = tokio::spawn(run_client(spec, rec, stop.clone()));
+    (stop, task)
 }
 
 /// Stops a client and checks that it ends within shutdown + grace.
@@ -93,12 +105,20 @@ async fn read_request(s: &mut TcpStream) -> String {
     String::from_utf8(head).unwrap()
 }
 
-/// Writes `pieces` one by one, with a pause between them so each arrives in its own read.
-async fn dribble(s: &mut TcpStream, pieces: &[&[u8]]) {
+/// Writes `pieces` one by one, each once the client (recording into `rec`) has read the one
+/// before from its socket, so each arrives in reads of its own whatever the machine's load.
+async fn dribble(s: &mut TcpStream, rec: &Recorder, pieces: &[&[u8]]) {
+    let mut read_by = rec.snapshot().bytes_down;
     for p in pieces {
         s.write_all(p).await.unwrap();
         s.flush().await.unwrap();
-        tokio::time::sleep(Duration::from_millis(5)).await;
+        read_by += p.len() as u64;
+        let read = wait_until(T, || rec.snapshot().bytes_down >= read_by).await;
+        assert!(
+            read,
+            "the client did not read {:?}",
+            String::from_utf8_lossy(p)
+        );
     }
 }
 
@@ -181,6 +201,8 @@ async fn sse_reconnects_with_last_event_id_after_retry() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let (p1, p2, p3) = (pl(1), pl(2), pl(3));
+    let rec = recorder(Technique::Sse);
+    let r = Arc::clone(&rec);
     let server = tokio::spawn(async move {
         let (mut s, _) = l.accept().await.unwrap();
         let req = read_request(&mut s).await;
@@ -193,6 +215,7 @@ async fn sse_reconnects_with_last_event_id_after_retry() {
         let (p2a, p2b) = p2.split_at(10);
         dribble(
             &mut s,
+            &r,
             &[
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n",
                 b"Transfer-Encoding: chunked\r\n\r\n",
@@ -214,6 +237,7 @@ async fn sse_reconnects_with_last_event_id_after_retry() {
         let body = format!("id: 3\ndata: {p3}\n\n");
         dribble(
             &mut s,
+            &r,
             &[
                 b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n\r\n",
                 body.as_bytes(),
@@ -224,7 +248,7 @@ async fn sse_reconnects_with_last_event_id_after_retry() {
         let _ = s.read_to_end(&mut rest).await;
         waited
     });
-    let (rec, token, task) = start(spec(Technique::Sse, addr, T));
+    let (token, task) = start_with(spec(Technique::Sse, addr, T), rec.clone());
     wait_until(T, || rec.snapshot().delivered >= 3).await;
     stop(token, task).await;
     let waited = server.await.unwrap();
@@ -252,6 +276,8 @@ async fn stream_splits_lines_and_resumes_from_the_last_id() {
     let addr = l.local_addr().unwrap();
     let line = |id: u64| format!("{{\"id\":{id},\"data\":\"{}\"}}\n", pl(id));
     let (l1, l2, l3) = (line(1), line(2), line(3));
+    let rec = recorder(Technique::Stream);
+    let r = Arc::clone(&rec);
     let server = tokio::spawn(async move {
         let (mut s, _) = l.accept().await.unwrap();
         let req = read_request(&mut s).await;
@@ -263,6 +289,7 @@ async fn stream_splits_lines_and_resumes_from_the_last_id() {
         let gap = "{\"gap\":{\"since\":0,\"first_available\":1}}\n";
         dribble(
             &mut s,
+            &r,
             &[
                 b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nTransfer-Encoding: chunked\r\n\r\n",
                 &chunk(format!("{gap}\n{l1}{a}").as_bytes()),
@@ -280,6 +307,7 @@ async fn stream_splits_lines_and_resumes_from_the_last_id() {
         );
         dribble(
             &mut s,
+            &r,
             &[
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
                 &chunk(l3.as_bytes()),
@@ -289,7 +317,7 @@ async fn stream_splits_lines_and_resumes_from_the_last_id() {
         let mut rest = Vec::new();
         let _ = s.read_to_end(&mut rest).await;
     });
-    let (rec, token, task) = start(spec(Technique::Stream, addr, T));
+    let (token, task) = start_with(spec(Technique::Stream, addr, T), rec.clone());
     wait_until(T, || rec.snapshot().delivered >= 3).await;
     stop(token, task).await;
     server.await.unwrap();
@@ -310,6 +338,8 @@ async fn poll_retries_a_503_and_follows_next() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
     let (p1, p2) = (pl(1), pl(2));
+    let rec = recorder(Technique::Poll);
+    let r = Arc::clone(&rec);
     let server = tokio::spawn(async move {
         let (mut s, _) = l.accept().await.unwrap();
         read_request(&mut s).await;
@@ -338,14 +368,15 @@ async fn poll_retries_a_503_and_follows_next() {
                 body.len()
             );
             let (a, b) = answer.split_at(answer.len() / 2);
-            dribble(&mut s, &[a.as_bytes(), b.as_bytes()]).await;
+            dribble(&mut s, &r, &[a.as_bytes(), b.as_bytes()]).await;
         }
         // Then silence: the next poll times out.
         let _ = read_request(&mut s).await;
         let mut rest = Vec::new();
         let _ = s.read_to_end(&mut rest).await;
     });
-    let (rec, token, task) = start(spec(Technique::Poll, addr, Duration::from_millis(300)));
+    let poll = spec(Technique::Poll, addr, Duration::from_millis(300));
+    let (token, task) = start_with(poll, rec.clone());
     wait_until(T, || errors(&rec.snapshot(), ErrorKind::Timeout) >= 1).await;
     stop(token, task).await;
     server.abort();

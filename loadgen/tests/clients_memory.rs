@@ -19,7 +19,7 @@ use loadgen::clients::{ClientSpec, run_client};
 use loadgen::payload;
 use loadgen::stats::Recorder;
 use loadgen::technique::Technique;
-use run_common::{ServeChild, env_or};
+use run_common::{ServeChild, env_or, wait_until};
 use tokio_util::sync::CancellationToken;
 
 fn rss_kib() -> u64 {
@@ -98,9 +98,9 @@ fn memory_per_idle_client() {
             && s.requests >= n
             && (technique == Technique::LongPoll || rec.connect_times().len() >= n)
     };
-    while !ready() && start.elapsed() < Duration::from_secs(120) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_until(Duration::from_secs(120), ready);
+    // A measurement, not a wait for an event: buffers freed after the handshakes reach the
+    // allocator's bookkeeping a moment later; nothing below depends on how long this took.
     std::thread::sleep(Duration::from_secs(2));
     let after = rss_kib();
     let s = rec.snapshot();
@@ -126,15 +126,15 @@ fn memory_per_idle_client() {
         };
         publish(addr, &payload::encode(h, 256));
         if seq < messages {
+            // The scenario: messages at 1/s.
             std::thread::sleep(Duration::from_secs(1));
         }
     }
     rec.window.close(0, messages);
     let expected = n * messages;
-    let t = Instant::now();
-    while rec.snapshot().delivered < expected && t.elapsed() < Duration::from_secs(30) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(Duration::from_secs(30), || {
+        rec.snapshot().delivered >= expected
+    });
     let s = rec.snapshot();
     let lat = rec.latency();
     println!(

@@ -12,7 +12,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use loadgen::payload;
 use loadgen::worker::protocol::{WindowSpec, WorkerPlan};
-use run_common::{ServeChild, TempDir, bin, run, technique, u};
+use run_common::{
+    ServeChild, TempDir, bin, run, stats, technique, technique_figure, u, wait_until,
+};
 
 fn publish(addr: &str, topic: &str, seq: u64, scheduled_us: u64) {
     let body = payload::encode(
@@ -94,13 +96,17 @@ fn workers_run_from_plans_and_merge() {
                 .unwrap(),
         );
     }
-    while now_us() < t0 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    // Both workers' clients subscribed, as the server counts them.
+    let subscribed = wait_until(Duration::from_secs(20), || {
+        stats(server.addr).is_some_and(|s| technique_figure(&s, "sse", "connections") == 6)
+    });
+    assert!(subscribed, "the workers' 6 clients never connected");
+    // Publishing on the plans' schedule is the scenario: the waits until each message is due
+    // stay (the counts below do not depend on how exactly they are kept).
     for seq in 1..=10u64 {
         let due = t0 + (seq - 1) * 100_000;
-        while now_us() < due {
-            std::thread::sleep(Duration::from_millis(2));
+        if let Some(early) = due.checked_sub(now_us()) {
+            std::thread::sleep(Duration::from_micros(early));
         }
         publish(&addr, topic, seq, due);
     }

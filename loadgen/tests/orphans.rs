@@ -5,67 +5,26 @@
 
 mod run_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use run_common::*;
-
-/// The descendants of `pid` (from /proc/<pid>/task/*/children), `pid` excluded.
-fn descendants(pid: u32) -> Vec<u32> {
-    let mut out = vec![pid];
-    let mut i = 0;
-    while i < out.len() {
-        let p = out[i];
-        i += 1;
-        let Ok(tasks) = std::fs::read_dir(format!("/proc/{p}/task")) else {
-            continue;
-        };
-        for t in tasks.flatten() {
-            let text = std::fs::read_to_string(t.path().join("children")).unwrap_or_default();
-            for c in text.split_whitespace().filter_map(|c| c.parse().ok()) {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
-            }
-        }
-    }
-    out.remove(0);
-    out
-}
-
-/// The command line of `pid`, words joined by spaces ("" once it is gone).
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
-/// True once `pid` no longer runs (gone, or a zombie nobody reaped yet).
-fn gone(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Err(_) => true,
-        Ok(s) => s
-            .rsplit_once(')')
-            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
-    }
-}
 
 /// Waits (bounded) until the descendants of `pid` include `want` processes whose command line
 /// contains each of `words`; returns all descendants.
 fn wait_for_descendants(pid: u32, want: &[(&str, usize)]) -> Vec<u32> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let d = descendants(pid);
-        let lines: Vec<String> = d.iter().map(|p| cmdline(*p)).collect();
+    let mut lines = Vec::new();
+    let mut found = Vec::new();
+    let held = wait_until(Duration::from_secs(30), || {
+        found = descendants(pid);
+        lines = found.iter().map(|p| cmdline(*p)).collect::<Vec<_>>();
         let count = |w: &str| lines.iter().filter(|l| l.contains(w)).count();
-        if want.iter().all(|(w, n)| count(w) >= *n) {
-            return d;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "wanted {want:?} among the descendants of {pid}, found {lines:?}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+        want.iter().all(|(w, n)| count(w) >= *n)
+    });
+    assert!(
+        held,
+        "wanted {want:?} among the descendants of {pid}, found {lines:?}"
+    );
+    found
 }
 
 /// Kills `pids` that are still running (cleanup after a failed assertion).
@@ -91,18 +50,14 @@ fn kill_run_and_check(args: &[&str], want: &[(&str, usize)]) {
     let kids = wait_for_descendants(pid, want);
     signal(&pid.to_string(), "KILL");
     let _ = run.wait();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !kids.iter().all(|p| gone(*p)) {
-        if Instant::now() > deadline {
-            let left: Vec<String> = kids
-                .iter()
-                .filter(|p| !gone(**p))
-                .map(|p| format!("{p}: {}", cmdline(*p)))
-                .collect();
-            kill_all(&kids);
-            panic!("still running 20 s after `pushbench run` was killed: {left:?}");
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !wait_until(Duration::from_secs(20), || kids.iter().all(|p| gone(*p))) {
+        let left: Vec<String> = kids
+            .iter()
+            .filter(|p| !gone(**p))
+            .map(|p| format!("{p}: {}", cmdline(*p)))
+            .collect();
+        kill_all(&kids);
+        panic!("still running 20 s after `pushbench run` was killed: {left:?}");
     }
 }
 

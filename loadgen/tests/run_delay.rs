@@ -97,6 +97,8 @@ async fn handle(mut s: TcpStream, topics: Topics) {
             }
             while let Ok((id, data)) = rx.recv().await {
                 if id == DELAYED_ID {
+                    // The scenario: this server holds one message back. Load can only add to
+                    // the latency the test asserts a lower bound of.
                     tokio::time::sleep(DELAY).await;
                 }
                 if s.write_all(&chunk(format!("id: {id}\ndata: {data}\n\n")))

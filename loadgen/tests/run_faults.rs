@@ -5,10 +5,14 @@
 mod run_common;
 
 use std::net::TcpListener;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use run_common::{TempDir, run, signal, spawn, wait_exit, wait_for_path};
+use run_common::{TempDir, run, signal, spawn, technique_figure, wait_exit, wait_for_server_stats};
+
+/// Messages the server must have accepted before a test interrupts the first technique of a
+/// run with the default rate (10/s) and a 500 ms warm-up: the warm-up publishes the first 5,
+/// so by the 8th the steady-state window has begun and holds published messages.
+const INTO_THE_WINDOW: u64 = 8;
 
 /// The exit code and stderr of `pushbench ARGS`.
 fn stderr_of(args: &[&str]) -> (Option<i32>, String) {
@@ -106,10 +110,17 @@ fn ctrl_c_writes_a_partial_run_and_exits_non_zero() {
         "--no-report",
         "--json",
     ]);
-    // Wait until the first technique is in its steady state (the manifest is written at
-    // start; 3 s covers ramp-up and warm-up), then interrupt.
-    wait_for_path(&out.join("histograms"), Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(3));
+    // Interrupt once the first technique's clients are connected and its steady state holds
+    // published messages, as its server's `/stats` shows.
+    wait_for_server_stats(
+        child.id(),
+        Duration::from_secs(30),
+        "3 poll clients connected and the window begun",
+        |s| {
+            technique_figure(s, "poll", "connections") == 3
+                && s["published"].as_u64() >= Some(INTO_THE_WINDOW)
+        },
+    );
     signal(&child.id().to_string(), "INT");
     let output = wait_exit(
         child,
@@ -152,16 +163,18 @@ fn the_server_dying_mid_run_ends_the_run_with_the_failure_recorded() {
         "--no-report",
         "--json",
     ]);
-    wait_for_path(&out.join("histograms"), Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(2));
-    // The child server is pushbench's only child process.
-    let pgrep = Command::new("pgrep")
-        .args(["-P", &child.id().to_string()])
-        .output()
-        .unwrap();
-    let server_pid = String::from_utf8_lossy(&pgrep.stdout).trim().to_string();
-    assert!(!server_pid.is_empty(), "no child server found");
-    signal(&server_pid, "KILL");
+    // Kill the child server once the first technique is measuring (clients connected,
+    // messages published).
+    let (server_pid, _) = wait_for_server_stats(
+        child.id(),
+        Duration::from_secs(30),
+        "3 poll clients connected and messages published",
+        |s| {
+            technique_figure(s, "poll", "connections") == 3
+                && s["published"].as_u64() >= Some(INTO_THE_WINDOW)
+        },
+    );
+    signal(&server_pid.to_string(), "KILL");
     let output = wait_exit(
         child,
         Duration::from_secs(30),

@@ -11,8 +11,10 @@ use run_common::{TempDir, run_json, technique, u};
 fn rare_messages_cost_no_read_timeouts() {
     let dir = TempDir::new("idle");
     let out = dir.join("run");
-    // One message every 2 s against a 700 ms read timeout: only heartbeats keep the
-    // connections alive between messages.
+    // One message every 2 s against a 1.2 s read timeout: only heartbeats (the child server
+    // sends one every 400 ms, a third of the timeout) keep the connections alive between
+    // messages. The idle time is the scenario; the margin (a heartbeat may be 800 ms late
+    // before a client gives up) is what a loaded machine needs.
     let doc = run_json(
         &[
             "run",
@@ -25,7 +27,7 @@ fn rare_messages_cost_no_read_timeouts() {
             "--rate",
             "0.5",
             "--read-timeout",
-            "700ms",
+            "1200ms",
             "--long-poll-timeout",
             "500ms",
             "--warmup",

@@ -160,7 +160,7 @@ fn bad_sweep_options_are_refused_before_running() {
 
 #[test]
 fn ctrl_c_writes_a_partial_sweep_and_exits_non_zero() {
-    use run_common::{signal, spawn, wait_exit, wait_for_path};
+    use run_common::{signal, spawn, technique_figure, wait_exit, wait_for_server_stats};
     let tmp = TempDir::new("sweep-int");
     let dir = tmp.join("s");
     let child = spawn(&[
@@ -177,9 +177,14 @@ fn ctrl_c_writes_a_partial_sweep_and_exits_non_zero() {
         "--out",
         dir.to_str().unwrap(),
     ]);
-    // Interrupt once the first step's run directory exists and its window has begun.
-    wait_for_path(&dir.join("sse-2/histograms"), Duration::from_secs(20));
-    std::thread::sleep(Duration::from_secs(2));
+    // Interrupt once the first step's clients are connected and its window has begun (at
+    // 10 msg/s the 200 ms warm-up publishes 2 messages; the 5th is in the window).
+    wait_for_server_stats(
+        child.id(),
+        Duration::from_secs(30),
+        "2 sse clients connected and the window begun",
+        |s| technique_figure(s, "sse", "connections") == 2 && s["published"].as_u64() >= Some(5),
+    );
     signal(&child.id().to_string(), "INT");
     let out = wait_exit(
         child,

@@ -5,9 +5,12 @@
 
 mod run_common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use run_common::{TempDir, bin, run_json, technique, u};
+use run_common::{
+    TempDir, bin, children, cmdline, run_json, signal, technique, technique_figure, u, wait_exit,
+    wait_for_server_stats,
+};
 
 const QUICK: &[&str] = &[
     "--clients",
@@ -104,25 +107,6 @@ fn two_workers_and_two_server_processes_lose_nothing() {
     }
 }
 
-/// The pids of `pid`'s children.
-fn children(pid: u32) -> Vec<u32> {
-    let mut out = Vec::new();
-    if let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) {
-        for t in tasks.flatten() {
-            if let Ok(s) = std::fs::read_to_string(t.path().join("children")) {
-                out.extend(s.split_whitespace().filter_map(|c| c.parse::<u32>().ok()));
-            }
-        }
-    }
-    out
-}
-
-fn cmdline(pid: u32) -> String {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-        .unwrap_or_default()
-}
-
 #[test]
 fn a_dead_worker_is_reported() {
     let tmp = TempDir::new("workers-dead");
@@ -134,34 +118,28 @@ fn a_dead_worker_is_reported() {
         .args(["--duration", "4s"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    // Kill one worker once both are running.
-    let start = Instant::now();
-    let mut killed = false;
-    while start.elapsed() < Duration::from_secs(20) && !killed {
-        let workers: Vec<u32> = children(child.id())
-            .into_iter()
-            .filter(|p| cmdline(*p).contains(" worker"))
-            .collect();
-        if workers.len() == 2 {
-            std::thread::sleep(Duration::from_millis(1500));
-            let _ = std::process::Command::new("kill")
-                .args(["-9", &workers[1].to_string()])
-                .status();
-            killed = true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(killed, "never saw two worker processes");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        assert!(
-            Instant::now() < deadline,
-            "the run hangs after a worker died"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let o = child.wait_with_output().unwrap();
+    let child = cmd.spawn().unwrap();
+    // Kill one worker once every client is connected and the window has begun (at 10 msg/s
+    // the 500 ms warm-up publishes 5 messages; the 8th is in the window), as the server's
+    // `/stats` shows: the dead worker's clients then miss messages of the window.
+    wait_for_server_stats(
+        child.id(),
+        Duration::from_secs(30),
+        "8 sse clients connected and the window begun",
+        |s| technique_figure(s, "sse", "connections") == 8 && s["published"].as_u64() >= Some(8),
+    );
+    // In the order they were started: worker 0, worker 1.
+    let workers: Vec<u32> = children(child.id())
+        .into_iter()
+        .filter(|p| cmdline(*p).contains(" worker"))
+        .collect();
+    assert_eq!(workers.len(), 2, "two worker processes: {workers:?}");
+    signal(&workers[1].to_string(), "KILL");
+    let o = wait_exit(
+        child,
+        Duration::from_secs(60),
+        "the run hangs after a worker died",
+    );
     assert_eq!(
         o.status.code(),
         Some(3),

@@ -208,6 +208,14 @@ async fn long_poll_holds_then_answers_and_times_out() {
         let body = text(r).await;
         (t0.elapsed(), body)
     });
+    // Once the server holds the request (routed, its connection open)...
+    stats_until(a, "the long poll arrived", |s| {
+        s["techniques"]["long-poll"]["requests"] == 1
+            && s["techniques"]["long-poll"]["connections"] == 1
+    })
+    .await;
+    // ...it keeps holding it while nothing is published: letting that time pass is the
+    // scenario (a loaded machine can only make the hold longer).
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         !waiter.is_finished(),
@@ -256,7 +264,7 @@ async fn heartbeats_arrive_and_pings_are_answered() {
     let mut stream = StreamSub::new(c2.get("/stream/hb").await);
     let (mut ws, _) = ws_connect(a, "/ws/hb").await;
 
-    // Wait for two heartbeats of each kind, then one message.
+    // Two heartbeats of each kind, then one message.
     let sse_task = tokio::spawn(async move {
         let m = sse.next().await.unwrap();
         (m, sse.heartbeats)
@@ -265,8 +273,11 @@ async fn heartbeats_arrive_and_pings_are_answered() {
         let m = stream.next().await.unwrap();
         (m, stream.heartbeats)
     });
+    // Each ping is one tick of the server's shared heartbeat ticker, which also writes the
+    // SSE and stream heartbeats (to a subscriber that was idle for a whole interval): by the
+    // 4th ping, the two earlier subscribers have had at least 2 each.
     let mut pings = 0;
-    while pings < 2 {
+    while pings < 4 {
         match tokio::time::timeout(WAIT, ws.next())
             .await
             .unwrap()
@@ -277,7 +288,6 @@ async fn heartbeats_arrive_and_pings_are_answered() {
             other => panic!("unexpected {other:?}"),
         }
     }
-    tokio::time::sleep(Duration::from_millis(250)).await;
     publish(a, "hb", "x", None).await;
     let (m, hb) = sse_task.await.unwrap();
     assert_eq!(m.id, 1);

@@ -60,7 +60,7 @@ async fn open(addr: std::net::SocketAddr, technique: &str) -> TcpStream {
     s
 }
 
-async fn rss(addr: std::net::SocketAddr) -> u64 {
+async fn stats(addr: std::net::SocketAddr) -> serde_json::Value {
     let mut s = TcpStream::connect(addr).await.unwrap();
     s.write_all(b"GET /stats HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
         .await
@@ -68,8 +68,32 @@ async fn rss(addr: std::net::SocketAddr) -> u64 {
     let mut out = String::new();
     s.read_to_string(&mut out).await.unwrap();
     let body = out.split_once("\r\n\r\n").unwrap().1;
-    let v: serde_json::Value = serde_json::from_str(body).unwrap();
-    v["process"]["rss_bytes"].as_u64().unwrap()
+    serde_json::from_str(body).unwrap()
+}
+
+async fn rss(addr: std::net::SocketAddr) -> u64 {
+    stats(addr).await["process"]["rss_bytes"].as_u64().unwrap()
+}
+
+/// Waits (at most 60 s) until the server holds `count` connections of `technique` whose
+/// request it has routed, so every subscriber is set up before its memory is read.
+async fn wait_connections(addr: std::net::SocketAddr, technique: &str, count: usize) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let s = stats(addr).await;
+        let open = s["techniques"][technique]["connections"]
+            .as_u64()
+            .unwrap_or(0);
+        if open >= count as u64 {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{technique}: {open} of {count} connections set up"
+        );
+        // The poll interval of this bounded wait on `/stats`.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +127,7 @@ async fn idle_memory_per_connection() {
         // Warm up the runtime and allocator with a few connections first.
         let warm: Vec<TcpStream> =
             futures_util::future::join_all((0..50).map(|_| open(addr, technique))).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        wait_connections(addr, technique, warm.len()).await;
         let before = rss(addr).await;
         let mut conns = Vec::with_capacity(n);
         for batch in (0..n).collect::<Vec<_>>().chunks(250) {
@@ -111,7 +135,7 @@ async fn idle_memory_per_connection() {
                 futures_util::future::join_all(batch.iter().map(|_| open(addr, technique))).await;
             conns.extend(opened);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        wait_connections(addr, technique, warm.len() + n).await;
         let after = rss(addr).await;
         let per = (after.saturating_sub(before)) as f64 / n as f64 / 1024.0;
         println!(

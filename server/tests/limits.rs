@@ -56,6 +56,8 @@ async fn silent_clients_are_closed_but_streams_and_long_polls_live_on() {
     assert!(read_until_closed(&mut partial).await.is_empty());
 
     // Held for 1 s (more than 3 head timeouts), the long poll answers with the message.
+    // Letting that time pass is the scenario; load only lengthens it. (The heartbeat check
+    // below needs one of the ~5 ticks of 200 ms in that second.)
     tokio::time::sleep(Duration::from_millis(1000)).await;
     assert_eq!(publish(a, "t", "late", None).await, 1);
     let (next, msgs, _) = held.await.unwrap();

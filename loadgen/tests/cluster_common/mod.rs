@@ -78,17 +78,15 @@ impl Cluster {
     /// Waits (bounded) for the supervisor to exit; returns its status and stderr.
     pub fn wait_exit(&mut self) -> (std::process::ExitStatus, String) {
         let mut child = self.child.take().unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let status = loop {
-            if let Some(s) = child.try_wait().unwrap() {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("supervisor did not exit");
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        };
+        let mut status = None;
+        if !wait_until(Duration::from_secs(20), || {
+            status = child.try_wait().unwrap();
+            status.is_some()
+        }) {
+            let _ = child.kill();
+            panic!("supervisor did not exit");
+        }
+        let status = status.unwrap();
         let err = self.stderr.recv_timeout(WAIT).unwrap_or_default();
         (status, err)
     }
@@ -123,12 +121,23 @@ pub fn gone(pid: u64) -> bool {
 }
 
 pub fn wait_gone(pids: &[u64]) {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while !pids.iter().all(|p| gone(*p)) {
-        assert!(
-            Instant::now() < deadline,
-            "processes {pids:?} still running"
-        );
+    assert!(
+        wait_until(Duration::from_secs(15), || pids.iter().all(|p| gone(*p))),
+        "processes {pids:?} still running"
+    );
+}
+
+/// Checks `cond` every 20 ms until it holds or `limit` has passed; returns whether it held.
+/// The tests wait on what they can observe, for a bounded time, never for a fixed guess.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -240,6 +249,7 @@ pub async fn stats_through_restarts(
             last = body;
         }
         assert!(Instant::now() < deadline, "never: {what}; last: {last}");
+        // The poll interval of this bounded wait on `/stats`.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -258,6 +268,7 @@ pub async fn stats_until(addr: SocketAddr, what: &str, pred: impl Fn(&Value) -> 
             return s;
         }
         assert!(Instant::now() < deadline, "never: {what}; last: {s}");
+        // The poll interval of this bounded wait on `/stats`.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -1,7 +1,12 @@
 //! Helpers shared by the `pushbench run` end-to-end tests: a fresh output directory, running
-//! the real binary with a time limit, and reading its JSON.
+//! the real binary with a time limit, reading its JSON, and waiting on what can be observed
+//! (a process exiting, a file appearing, a server's `/stats`) with a bounded deadline.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
+
+mod procs;
+
+pub use procs::*;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -50,16 +55,31 @@ pub fn spawn(args: &[&str]) -> Child {
         .expect("start pushbench")
 }
 
+/// How often [`wait_until`] looks again.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Checks `cond` every 20 ms until it holds or `limit` has passed; returns whether it held.
+/// This is how the tests wait: on something they can observe, for a bounded time, never for a
+/// fixed guess (a loaded 2-core CI machine makes every guess wrong sooner or later).
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if cond() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
 /// Waits for `child` to exit; after `limit` kills it and panics with `what` and its stderr.
 pub fn wait_exit(mut child: Child, limit: Duration, what: &str) -> Output {
-    let start = Instant::now();
-    while child.try_wait().unwrap().is_none() {
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("{what}; stderr: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(50));
+    if !wait_until(limit, || child.try_wait().unwrap().is_some()) {
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        panic!("{what}; stderr: {}", String::from_utf8_lossy(&out.stderr));
     }
     child.wait_with_output().unwrap()
 }
@@ -70,12 +90,13 @@ pub fn run(args: &[&str], limit: Duration) -> Output {
     wait_exit(spawn(args), limit, &what)
 }
 
-/// Waits until `path` exists, for at most `limit` (the caller's assertions judge what follows).
+/// Waits until `path` exists; panics after `limit`.
 pub fn wait_for_path(path: &Path, limit: Duration) {
-    let start = Instant::now();
-    while !path.exists() && start.elapsed() < limit {
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    assert!(
+        wait_until(limit, || path.exists()),
+        "{} did not appear within {limit:?}",
+        path.display()
+    );
 }
 
 /// Sends signal `sig` (`INT`, `KILL`, ...) to process `pid`, asserting that `kill` succeeded.
@@ -192,6 +213,7 @@ impl NotAPushServer {
                     Ok((c, _)) => {
                         std::thread::spawn(move || answer_404(c));
                     }
+                    // Non-blocking, so the stop flag is seen: a poll loop, not a test's wait.
                     Err(_) => std::thread::sleep(Duration::from_millis(10)),
                 }
             }

@@ -232,6 +232,7 @@ pub async fn stats_until(
         if tokio::time::Instant::now() > deadline {
             panic!("stats never satisfied: {what}; last: {s}");
         }
+        // The poll interval of this bounded wait on `/stats`.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -464,6 +465,7 @@ pub async fn poll_collect(c: &mut Client, topic: &str, mut since: u64, count: us
         assert_eq!(r.status(), 200);
         let (next, msgs, _) = poll_answer(&text(r).await);
         if msgs.is_empty() {
+            // A short poller's interval (the technique itself), bounded by the deadline above.
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         got.extend(msgs);
