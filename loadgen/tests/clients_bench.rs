@@ -48,9 +48,17 @@ fn poll_throughput_against_wrk() {
         read_timeout: Duration::from_secs(5),
         source_addr: None,
         since: 0,
+        seed: 1,
+        index: 0,
     };
     let tasks: Vec<_> = (0..connections)
-        .map(|_| rt.spawn(run_client(spec.clone(), Arc::clone(&rec), stop.clone())))
+        .map(|i| {
+            let spec = ClientSpec {
+                index: i as u32,
+                ..spec.clone()
+            };
+            rt.spawn(run_client(spec, Arc::clone(&rec), stop.clone()))
+        })
         .collect();
     let connected = wait_until(Duration::from_secs(30), || {
         rec.snapshot().connections == connections

@@ -116,6 +116,8 @@ fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
         read_timeout: T,
         source_addr: None,
         since: 0,
+        seed: 1,
+        index: 0,
     }
 }
 
@@ -169,6 +171,7 @@ async fn delivers_everything(technique: Technique) {
             let mut s = spec(technique, server.addr);
             // Spread over source addresses, as big runs do (client 0 lets the kernel pick).
             s.source_addr = (i > 0).then(|| std::net::IpAddr::from([127, 0, 0, 1 + i as u8]));
+            s.index = i as u32;
             tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()))
         })
         .collect();

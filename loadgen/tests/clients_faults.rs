@@ -30,6 +30,8 @@ fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) -> Cli
         read_timeout,
         source_addr: None,
         since: 0,
+        seed: 1,
+        index: 0,
     }
 }
 

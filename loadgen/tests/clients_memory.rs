@@ -84,11 +84,19 @@ fn memory_per_idle_client() {
         read_timeout: Duration::from_secs(120),
         source_addr: None,
         since: 0,
+        seed: 1,
+        index: 0,
     };
     let before = rss_kib();
     let start = Instant::now();
     let tasks: Vec<_> = (0..n)
-        .map(|_| rt.spawn(run_client(spec.clone(), Arc::clone(&rec), stop.clone())))
+        .map(|i| {
+            let spec = ClientSpec {
+                index: i as u32,
+                ..spec.clone()
+            };
+            rt.spawn(run_client(spec, Arc::clone(&rec), stop.clone()))
+        })
         .collect();
     // Every client connected, sent its request and (but a long poll, which is held) was
     // answered (head or upgrade).

@@ -10,6 +10,7 @@
 
 mod chunked;
 mod http;
+mod jitter;
 mod long_poll;
 mod ndjson;
 mod poll;
@@ -21,6 +22,7 @@ mod ws;
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use http::{Body, Head, HttpConn};
+pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
 pub use sse_parser::{Event, SseParser};
 pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
@@ -72,6 +74,11 @@ pub struct ClientSpec {
     pub source_addr: Option<IpAddr>,
     /// Starting cursor (0 = from the oldest retained message).
     pub since: u64,
+    /// The run's `--seed`: with `index`, it seeds the client's reconnect jitter ([`Jitter`]).
+    pub seed: u64,
+    /// The client's index among the run's clients of its technique (whichever worker process
+    /// runs it).
+    pub index: u32,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
@@ -212,11 +219,14 @@ struct Client {
     opened: u64,
     /// Failures in a row (for the backoff).
     failures: u32,
+    /// Spreads the waits before reconnecting ([`Client::pause`]).
+    jitter: Jitter,
 }
 
 impl Client {
     fn new(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) -> Self {
         Client {
+            jitter: Jitter::new(spec.seed, spec.index),
             spec,
             sink: Deliverer {
                 rec: Arc::clone(&rec),
@@ -290,9 +300,8 @@ impl Client {
 
     /// Waits `d` (with ±10% jitter, so that clients dropped together do not return together);
     /// `false` if shutdown came first.
-    async fn pause(&self, d: Duration) -> bool {
-        let jitter: f64 = rand::random_range(0.9..1.1);
-        let d = Duration::try_from_secs_f64(d.as_secs_f64() * jitter).unwrap_or(d);
+    async fn pause(&mut self, d: Duration) -> bool {
+        let d = self.jitter.scale(d);
         tokio::select! {
             _ = self.shutdown.cancelled() => false,
             _ = tokio::time::sleep(d) => true,
@@ -302,4 +311,52 @@ impl Client {
 
 fn micros(d: Duration) -> u64 {
     u64::try_from(d.as_micros()).unwrap_or(u64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn client(seed: u64, index: u32) -> Client {
+        let spec = ClientSpec {
+            technique: Technique::Sse,
+            server: "127.0.0.1:9".parse().unwrap(),
+            host: "127.0.0.1:9".into(),
+            path_prefix: String::new(),
+            topic: "t".into(),
+            topic_index: 0,
+            poll_interval: Duration::from_secs(1),
+            long_poll_timeout: Duration::from_secs(1),
+            connect_timeout: Duration::from_secs(1),
+            read_timeout: Duration::from_secs(1),
+            source_addr: None,
+            since: 0,
+            seed,
+            index,
+        };
+        let rec = Arc::new(Recorder::new(Technique::Sse, 1));
+        Client::new(spec, rec, CancellationToken::new())
+    }
+
+    /// The waits (ms) a client makes before 8 reconnects that should each come after 1 s: on
+    /// tokio's paused clock, which jumps to each timer, so they are exact and take no time.
+    async fn waits(mut c: Client) -> Vec<u128> {
+        let mut out = Vec::new();
+        for _ in 0..8 {
+            let t0 = tokio::time::Instant::now();
+            assert!(c.pause(Duration::from_secs(1)).await);
+            out.push(t0.elapsed().as_millis());
+        }
+        out
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reconnect_waits_follow_the_seed_and_the_client_index() {
+        let a = waits(client(7, 3)).await;
+        assert_eq!(a, waits(client(7, 3)).await, "same seed, same client");
+        assert_ne!(a, waits(client(7, 4)).await, "same seed, another client");
+        assert_ne!(a, waits(client(8, 3)).await, "another seed, same client");
+        assert!(a.iter().all(|ms| (900..=1100).contains(ms)), "±10%: {a:?}");
+        assert!(a.windows(2).any(|w| w[0] != w[1]), "not jittered: {a:?}");
+    }
 }

@@ -117,7 +117,7 @@ pub struct RunArgs {
     /// Do not write the HTML report into the run directory
     #[arg(long)]
     pub no_report: bool,
-    /// Seed for the client start jitter [default: 1]
+    /// Seed for the clients' start and reconnect jitter [default: 1]
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Load-generator processes the clients are split over: this process keeps the publisher,

@@ -59,6 +59,8 @@ impl GroupPlan {
             source_addr: (!self.source_addrs.is_empty())
                 .then(|| IpAddr::V4(self.source_addrs[i as usize % self.source_addrs.len()])),
             since: 0,
+            seed: self.seed,
+            index: i,
         }
     }
 
@@ -281,6 +283,16 @@ mod tests {
         let mut w = plan(2, 3, 2);
         w.first_index = 1;
         assert_eq!(w.subscribers_per_topic(), vec![0, 1, 1]);
+    }
+
+    #[test]
+    fn a_spec_carries_the_run_seed_and_the_run_wide_index() {
+        // So a client's reconnect jitter is the same whichever worker process runs it.
+        let mut w = plan(3, 3, 0);
+        w.seed = 42;
+        w.first_index = 7;
+        let s = w.spec(1);
+        assert_eq!((s.seed, s.index, s.topic_index), (42, 8, 2));
     }
 
     #[test]
