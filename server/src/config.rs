@@ -215,60 +215,115 @@ mod tests {
         serve: ServeArgs,
     }
 
+    /// `serve` with every option set to a value other than its default.
+    const EVERY_OPTION: &[&str] = &[
+        "serve",
+        "--listen",
+        "127.0.0.1:9999",
+        "--processes",
+        "3",
+        "--retention",
+        "7",
+        "--long-poll-timeout",
+        "2s",
+        "--heartbeat",
+        "1500ms",
+        "--max-connections",
+        "99",
+        "--max-payload-bytes",
+        "1000",
+        "--subscriber-queue",
+        "5",
+        "--publish-rate",
+        "4",
+        "--payload-bytes",
+        "100",
+        "--publish-topic",
+        "news",
+        "--allow-origin",
+        "*",
+        "--max-topics",
+        "12",
+        "--header-read-timeout",
+        "250ms",
+        "--body-read-timeout",
+        "1200ms",
+        "--body-buffer-bytes",
+        "5000000",
+        "--debug-panic-route",
+    ];
+
+    /// Every option of `serve` reaches the cluster children. The destructuring below names
+    /// every field of `ServeArgs`, so a new option does not compile here until it is listed:
+    /// as forwarded (the child's value must equal the parent's, which must not be the
+    /// default, so an option `child_args` leaves out fails), or as one that must differ.
     #[test]
-    fn child_args_reproduce_the_options() {
-        let parent = Cli::parse_from([
-            "serve",
-            "--processes",
-            "3",
-            "--retention",
-            "7",
-            "--heartbeat",
-            "1500ms",
-            "--long-poll-timeout",
-            "2s",
-            "--max-connections",
-            "99",
-            "--subscriber-queue",
-            "5",
-            "--max-topics",
-            "12",
-            "--header-read-timeout",
-            "250ms",
-            "--body-read-timeout",
-            "1200ms",
-            "--body-buffer-bytes",
-            "5000000",
-            "--allow-origin",
-            "*",
-            "--publish-rate",
-            "4",
-        ])
-        .serve;
-        let listen: SocketAddr = "127.0.0.1:4567".parse().unwrap();
+    fn child_args_forward_every_option() {
+        let parent = Cli::parse_from(EVERY_OPTION).serve;
+        let (listen_at, socket) = ("127.0.0.1:4567".parse().unwrap(), Path::new("/s.sock"));
         let mut argv: Vec<OsString> = vec!["serve".into()];
-        argv.extend(parent.child_args(listen, Path::new("/tmp/s.sock"), 2));
-        let child = Cli::parse_from(argv).serve;
-        assert_eq!(child.listen, listen);
-        assert!(child.reuse_port);
-        assert_eq!(child.processes, 1);
-        assert_eq!(
-            child.cluster_child.as_deref(),
-            Some(Path::new("/tmp/s.sock"))
+        argv.extend(parent.child_args(listen_at, socket, 2));
+        let ServeArgs {
+            listen,
+            retention,
+            long_poll_timeout,
+            heartbeat,
+            max_connections,
+            max_payload_bytes,
+            subscriber_queue,
+            publish_rate,
+            payload_bytes,
+            publish_topic,
+            reuse_port,
+            allow_origin,
+            max_topics,
+            header_read_timeout,
+            body_read_timeout,
+            body_buffer_bytes,
+            processes,
+            cluster_child,
+            cluster_index,
+            debug_panic_route,
+        } = Cli::parse_from(argv).serve;
+
+        // What must differ: where and as what the child runs; the supervisor publishes.
+        assert_eq!(listen, listen_at);
+        assert!(reuse_port);
+        assert_eq!(processes, 1);
+        assert_eq!(cluster_child.as_deref(), Some(socket));
+        assert_eq!(cluster_index, 2);
+        assert_eq!(publish_rate, 0.0, "the supervisor publishes");
+        assert_ne!(parent.publish_rate, 0.0);
+
+        // Everything else is the parent's.
+        let default = ServeArgs::default();
+        macro_rules! forwarded {
+            ($($field:ident),* $(,)?) => {$(
+                assert_ne!(
+                    parent.$field, default.$field,
+                    "give {} a value other than its default in this test", stringify!($field)
+                );
+                assert_eq!(
+                    $field, parent.$field,
+                    "{} does not reach the cluster children", stringify!($field)
+                );
+            )*};
+        }
+        forwarded!(
+            retention,
+            long_poll_timeout,
+            heartbeat,
+            max_connections,
+            max_payload_bytes,
+            subscriber_queue,
+            payload_bytes,
+            publish_topic,
+            allow_origin,
+            max_topics,
+            header_read_timeout,
+            body_read_timeout,
+            body_buffer_bytes,
+            debug_panic_route,
         );
-        assert_eq!(child.cluster_index, 2);
-        assert_eq!(child.publish_rate, 0.0, "the supervisor publishes");
-        assert_eq!(child.retention, 7);
-        assert_eq!(child.heartbeat, Duration::from_millis(1500));
-        assert_eq!(child.long_poll_timeout, Duration::from_secs(2));
-        assert_eq!(child.max_connections, 99);
-        assert_eq!(child.subscriber_queue, 5);
-        assert_eq!(child.max_topics, 12);
-        assert_eq!(child.header_read_timeout, Duration::from_millis(250));
-        assert_eq!(child.body_read_timeout, Duration::from_millis(1200));
-        assert_eq!(child.body_buffer_bytes, 5_000_000);
-        assert_eq!(child.allow_origin.as_deref(), Some("*"));
-        assert_eq!(child.max_payload_bytes, parent.max_payload_bytes);
-        assert_eq!(child.publish_topic, parent.publish_topic);
     }
 }
