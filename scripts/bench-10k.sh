@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3 benchmark: 10,000 clients of each technique at 1 message/s, 256-byte payloads,
+# Benchmark: 10,000 clients of each technique at 1 message/s, 256-byte payloads,
 # server (child process) and load generator together on this machine. Prints the summary
 # table; the run directory holds everything (p99 latency, lost, CPU, RSS).
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 5 target: 50,000 concurrent SSE clients on one topic at 1 message/s, 256-byte
-# payloads, on this machine. One process may hold only 20,000 descriptors, so the server runs
+# The 50,000-client target (docs/SCALING.md): 50,000 concurrent SSE clients on one topic at
+# 1 message/s, 256-byte payloads, on this machine. One process may hold only 20,000 descriptors, so the server runs
 # as SERVER_PROCS SO_REUSEPORT processes (`serve --processes N`) and the clients in
 # LOADGEN_PROCS worker processes (`run --processes N`), spread over 4 loopback source
 # addresses (~28k ephemeral ports each per destination). Bounded: about 2-3 minutes.

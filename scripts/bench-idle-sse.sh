@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3 benchmark: load-generator memory per idle SSE client (target: 16 KiB or less).
+# Benchmark: load-generator memory per idle SSE client (target: 16 KiB or less).
 # Runs SSE with 1 client and with N clients at a trickle (0.2 msg/s) and divides the growth of
 # the load generator's peak RSS during the steady window by the extra clients.
 #

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3 benchmark: short-poll throughput of pushbench's poll clients with --poll-interval 0
+# Benchmark: short-poll throughput of pushbench's poll clients with --poll-interval 0
 # (a closed loop, as wrk runs) against wrk on the same /poll endpoint of the same server, with
 # the same number of connections. Target: 0.8x wrk or better.
 #

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Idle memory per connection, per technique (the closing figure of issue 2): builds release and
-# runs server/examples/idle_memory.rs, which starts a fresh `pushbench serve` per technique, opens
-# N idle connections, and prints the server's RSS growth per connection.
+# Idle memory per connection, per technique (what a waiting subscriber costs the server):
+# builds release and runs server/examples/idle_memory.rs, which starts a fresh `pushbench serve`
+# per technique, opens N idle connections, and prints the server's RSS growth per connection.
 #
 # usage: scripts/idle-memory.sh [N]            (default 5000 connections per technique)
 # env:   TECHNIQUES=sse,stream,long-poll,ws,poll   which techniques, in order

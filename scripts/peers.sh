@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Starts pushbench's peers for side-by-side runs (issue 11): nginx + nchan, Pushpin (with its
+# Starts pushbench's peers for side-by-side runs: nginx + nchan, Pushpin (with its
 # GRIP origin) and a framework SSE endpoint (Starlette + sse-starlette under uvicorn), plus
 # pushbench's own server, each on a free loopback port with the configs under scripts/peers/.
 #

@@ -1,4 +1,5 @@
-"""An SSE endpoint written the way application developers write one (issue 11's third peer).
+"""An SSE endpoint written the way application developers write one (the third peer of
+scripts/peers.sh, after nginx + nchan and Pushpin).
 
 Starlette + sse-starlette under uvicorn, one worker, publishing through an in-process broadcast:
 each subscriber owns an asyncio.Queue, a publish appends to the topic's small history and puts

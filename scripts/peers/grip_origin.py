@@ -1,4 +1,4 @@
-"""The origin server behind Pushpin for scripts/peers.sh (issue 11).
+"""The origin server behind Pushpin for scripts/peers.sh.
 
 Pushpin holds the client connections; this app tells it, per request, what to answer and which
 channel to hold the connection on (GRIP), and it publishes each message to Pushpin's HTTP
