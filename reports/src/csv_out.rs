@@ -1,4 +1,4 @@
-//! The report's CSV files: `report/summary.csv` (one row per technique, with the per-message
+//! The report's CSV files: `report/techniques.csv` (one row per technique, with the per-message
 //! figures the charts show) and `report/timeseries.csv` (one row per second per technique).
 //! In comparison mode both are merged across runs, with a leading `run` column.
 //!
@@ -12,7 +12,13 @@ use std::path::{Path, PathBuf};
 use crate::error::ReportError;
 use crate::model::{Run, TechniqueSummary, TimePoint};
 
-/// The columns of `summary.csv` (after `run` in comparison mode) and what each means.
+/// The report's table of techniques. It was `report/summary.csv` until it was renamed, so that
+/// it is not taken for the run directory's own `summary.csv` (a different file, unchanged).
+pub const TECHNIQUES_CSV: &str = "techniques.csv";
+/// The table's old name: a redraw removes a `report/summary.csv` an older version left.
+pub const OLD_TECHNIQUES_CSV: &str = "summary.csv";
+
+/// The columns of [`TECHNIQUES_CSV`] (after `run` in comparison mode) and what each means.
 pub const SUMMARY_COLUMNS: [(&str, &str); 46] = [
     ("technique", "poll, long-poll, stream, sse or ws"),
     ("clients", "simulated clients of this technique"),
@@ -196,7 +202,7 @@ fn timeseries_row(p: &TimePoint) -> Vec<String> {
     ]
 }
 
-/// `summary.csv` as bytes. With `with_run`, a leading `run` column holds each run's label.
+/// [`TECHNIQUES_CSV`] as bytes. With `with_run`, a leading `run` column holds each run's label.
 pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
     let mut header: Vec<&str> = SUMMARY_COLUMNS.iter().map(|(c, _)| *c).collect();
     let rows = runs.iter().flat_map(|r| {
@@ -238,18 +244,26 @@ fn table<'a>(
     w.into_inner().expect("flush to memory")
 }
 
-/// Writes `summary.csv` and `timeseries.csv` into `dir`; merged with a `run` column when there
-/// are several runs. Returns the files written.
+/// Writes [`TECHNIQUES_CSV`] and `timeseries.csv` into `dir` (and removes the old name, see
+/// [`OLD_TECHNIQUES_CSV`]); merged with a `run` column when there are several runs. Returns the
+/// files written.
 pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let with_run = runs.len() > 1;
     let mut written = Vec::new();
     for (name, bytes) in [
-        ("summary.csv", summary_csv(runs, with_run)),
+        (TECHNIQUES_CSV, summary_csv(runs, with_run)),
         ("timeseries.csv", timeseries_csv(runs, with_run)),
     ] {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
+    }
+    let old = dir.join(OLD_TECHNIQUES_CSV);
+    match std::fs::remove_file(&old) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(ReportError::io(&old, e));
+        }
+        _ => {}
     }
     Ok(written)
 }

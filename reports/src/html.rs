@@ -201,7 +201,7 @@ pub fn render(page: &Page) -> String {
     h.push_str("<h2 id=\"csv\">CSV files</h2>\n");
     let _ = writeln!(
         h,
-        "<p><a href=\"{0}/summary.csv\">summary.csv</a> (one row per technique{1}) and \
+        "<p><a href=\"{0}/{2}\">{2}</a> (one row per technique{1}) and \
          <a href=\"{0}/timeseries.csv\">timeseries.csv</a> (one row per second per technique{1}). \
          Units are in the column names; an empty cell means unknown.</p>",
         esc(page.report_dir),
@@ -209,10 +209,13 @@ pub fn render(page: &Page) -> String {
             ", per run, first column run"
         } else {
             ""
-        }
+        },
+        csv_out::TECHNIQUES_CSV,
     );
-    h.push_str(
-        "<table><tr><th class=\"l\">summary.csv column</th><th class=\"l\">meaning</th></tr>\n",
+    let _ = writeln!(
+        h,
+        "<table><tr><th class=\"l\">{} column</th><th class=\"l\">meaning</th></tr>",
+        csv_out::TECHNIQUES_CSV
     );
     for (c, d) in csv_out::SUMMARY_COLUMNS {
         let _ = writeln!(

@@ -10,7 +10,7 @@
 //! Output layout, in the run directory (one run) or in `out` (a comparison):
 //! ```text
 //! index.html                       the page; opens from disk, no network
-//! report/summary.csv               one row per technique (per run, with a `run` column)
+//! report/techniques.csv            one row per technique (per run, with a `run` column)
 //! report/timeseries.csv            one row per second per technique
 //! report/latency_percentiles.png   1. latency by percentile
 //! report/bytes_per_message.png     2. bytes on the wire per delivered message

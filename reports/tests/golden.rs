@@ -65,11 +65,11 @@ fn row<'a>(headers: &[String], rows: &'a [Vec<String>], technique: &str) -> &'a 
 }
 
 #[test]
-fn summary_csv_has_documented_columns_and_fixture_values() {
+fn techniques_csv_has_documented_columns_and_fixture_values() {
     let out = scratch("summary");
     let written = write_report(&[fixture("run-full")], Some(&out)).unwrap();
     assert!(!written.partial);
-    let (h, rows) = read_csv(&out.join("report/summary.csv"));
+    let (h, rows) = read_csv(&out.join("report/techniques.csv"));
     let expected: Vec<&str> = reports::csv_out::SUMMARY_COLUMNS
         .iter()
         .map(|c| c.0)
@@ -235,7 +235,11 @@ fn redraw_gives_identical_csv() {
     let b = scratch("redraw-b");
     write_report(&[fixture("run-full")], Some(&a)).unwrap();
     write_report(&[fixture("run-full")], Some(&b)).unwrap();
-    for f in ["report/summary.csv", "report/timeseries.csv", "index.html"] {
+    for f in [
+        "report/techniques.csv",
+        "report/timeseries.csv",
+        "index.html",
+    ] {
         assert_eq!(
             fs::read(a.join(f)).unwrap(),
             fs::read(b.join(f)).unwrap(),
@@ -245,8 +249,32 @@ fn redraw_gives_identical_csv() {
     // And redrawing into the same place again changes nothing.
     write_report(&[fixture("run-full")], Some(&a)).unwrap();
     assert_eq!(
-        fs::read(a.join("report/summary.csv")).unwrap(),
-        fs::read(b.join("report/summary.csv")).unwrap()
+        fs::read(a.join("report/techniques.csv")).unwrap(),
+        fs::read(b.join("report/techniques.csv")).unwrap()
+    );
+}
+
+#[test]
+fn a_redraw_renames_the_reports_old_summary_csv_and_leaves_the_runs_alone() {
+    // A run directory whose report an older version wrote: report/summary.csv.
+    let run = scratch("old-report");
+    copy_dir(&fixture("run-full"), &run);
+    fs::create_dir_all(run.join("report")).unwrap();
+    fs::write(
+        run.join("report/summary.csv"),
+        "technique,clients\npoll,1\n",
+    )
+    .unwrap();
+    write_report(std::slice::from_ref(&run), None).unwrap();
+    assert!(run.join("report/techniques.csv").is_file());
+    assert!(
+        !run.join("report/summary.csv").exists(),
+        "two different files named summary.csv"
+    );
+    // The run directory's own summary.csv is another file, untouched.
+    assert_eq!(
+        fs::read(run.join("summary.csv")).unwrap(),
+        fs::read(fixture("run-full/summary.csv")).unwrap()
     );
 }
 
@@ -264,7 +292,7 @@ fn comparison_merges_runs_with_a_run_column() {
     let out = scratch("compare");
     let written = write_report(&[fixture("run-full"), fixture("run-partial")], Some(&out)).unwrap();
     assert!(written.partial);
-    let (h, rows) = read_csv(&out.join("report/summary.csv"));
+    let (h, rows) = read_csv(&out.join("report/techniques.csv"));
     assert_eq!(h[0], "run");
     assert_eq!(rows.len(), 8);
     let runs: BTreeSet<&str> = rows.iter().map(|r| r[0].as_str()).collect();
