@@ -1,135 +1,16 @@
 //! The clients against byte-level fake servers: silence, refusal, 503, streams cut at awkward
 //! places, and reconnects that must resume from the right cursor.
 
-use std::net::SocketAddr;
+mod fake_common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use loadgen::clients::{ClientSpec, run_client};
-use loadgen::payload::{self, Header};
-use loadgen::stats::{ErrorKind, Recorder, Snapshot};
+use fake_common::*;
+use loadgen::stats::ErrorKind;
 use loadgen::technique::Technique;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-const T: Duration = Duration::from_secs(5);
-
-fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) -> ClientSpec {
-    ClientSpec {
-        technique,
-        server,
-        host: server.to_string(),
-        path_prefix: String::new(),
-        topic: "t".into(),
-        topic_index: 0,
-        poll_interval: Duration::from_millis(10),
-        long_poll_timeout: Duration::from_millis(100),
-        connect_timeout: Duration::from_secs(2),
-        read_timeout,
-        source_addr: None,
-        since: 0,
-        seed: 1,
-        index: 0,
-    }
-}
-
-fn errors(s: &Snapshot, kind: ErrorKind) -> u64 {
-    s.error_map().get(kind.name()).copied().unwrap_or(0)
-}
-
-async fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    while start.elapsed() < limit {
-        if cond() {
-            return true;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    cond()
-}
-
-/// Starts one client; returns its recorder, its stop token and its task.
-fn start(spec: ClientSpec) -> (Arc<Recorder>, CancellationToken, JoinHandle<()>) {
-    let rec = recorder(spec.technique);
-    let (stop, task) = start_with(spec, Arc::clone(&rec));
-    (rec, stop, task)
-}
-
-/// A recorder whose window holds messages 1..=1000.
-fn recorder(technique: Technique) -> Arc<Recorder> {
-    let rec = Arc::new(Recorder::new(technique, 1));
-    rec.window.open(0, 1);
-    rec.window.close(0, 1000);
-    rec
-}
-
-/// Starts one client recording into `rec`; returns its stop token and its task.
-fn start_with(spec: ClientSpec, rec: Arc<Recorder>) -> (CancellationToken, JoinHandle<()>) {
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(run_client(spec, rec, stop.clone()));
-    (stop, task)
-}
-
-/// Stops a client and checks that it ends within shutdown + grace.
-async fn stop(stop: CancellationToken, task: JoinHandle<()>) {
-    stop.cancel();
-    tokio::time::timeout(Duration::from_secs(3), task)
-        .await
-        .expect("the client hung past shutdown")
-        .unwrap();
-}
-
-fn pl(seq: u64) -> String {
-    payload::encode(
-        Header {
-            topic: 0,
-            seq,
-            scheduled_us: payload::now_us(),
-        },
-        40,
-    )
-}
-
-/// Reads one request head from a fake server's socket.
-async fn read_request(s: &mut TcpStream) -> String {
-    let mut head = Vec::new();
-    let mut b = [0u8; 1];
-    while !head.ends_with(b"\r\n\r\n") {
-        assert_eq!(
-            s.read(&mut b).await.unwrap(),
-            1,
-            "client closed mid-request"
-        );
-        head.push(b[0]);
-    }
-    String::from_utf8(head).unwrap()
-}
-
-/// Writes `pieces` one by one, each once the client (recording into `rec`) has read the one
-/// before from its socket, so each arrives in reads of its own whatever the machine's load.
-async fn dribble(s: &mut TcpStream, rec: &Recorder, pieces: &[&[u8]]) {
-    let mut read_by = rec.snapshot().bytes_down;
-    for p in pieces {
-        s.write_all(p).await.unwrap();
-        s.flush().await.unwrap();
-        read_by += p.len() as u64;
-        let read = wait_until(T, || rec.snapshot().bytes_down >= read_by).await;
-        assert!(
-            read,
-            "the client did not read {:?}",
-            String::from_utf8_lossy(p)
-        );
-    }
-}
-
-fn chunk(data: &[u8]) -> Vec<u8> {
-    let mut c = format!("{:x}\r\n", data.len()).into_bytes();
-    c.extend_from_slice(data);
-    c.extend_from_slice(b"\r\n");
-    c
-}
+use tokio::net::TcpListener;
 
 #[tokio::test]
 async fn a_silent_server_is_a_timeout_for_every_technique() {

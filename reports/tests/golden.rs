@@ -4,65 +4,14 @@
 //! states the fixture's figures, a redraw gives byte-identical CSV, bad input gives typed errors,
 //! and a partial run gets its banner. Outputs go to a temporary directory, never the fixture.
 
+mod golden_common;
+
 use std::collections::BTreeSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use golden_common::*;
 use reports::{ReportError, write_report};
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name)
-}
-
-/// A fresh, empty directory for one test's output.
-fn scratch(name: &str) -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
-        .join("reports-golden")
-        .join(name);
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-/// Copies a fixture run directory (to break it in a test).
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
-fn read_csv(path: &Path) -> (Vec<String>, Vec<Vec<String>>) {
-    let mut r = csv::Reader::from_path(path).unwrap();
-    let headers = r.headers().unwrap().iter().map(String::from).collect();
-    let rows = r
-        .records()
-        .map(|rec| rec.unwrap().iter().map(String::from).collect())
-        .collect();
-    (headers, rows)
-}
-
-fn cell<'a>(headers: &[String], row: &'a [String], col: &str) -> &'a str {
-    let i = headers
-        .iter()
-        .position(|h| h == col)
-        .unwrap_or_else(|| panic!("no column {col}"));
-    &row[i]
-}
-
-fn row<'a>(headers: &[String], rows: &'a [Vec<String>], technique: &str) -> &'a [String] {
-    rows.iter()
-        .find(|r| cell(headers, r, "technique") == technique)
-        .unwrap_or_else(|| panic!("no row for {technique}"))
-}
 
 #[test]
 fn techniques_csv_has_documented_columns_and_fixture_values() {
@@ -153,23 +102,6 @@ fn every_chart_decodes_at_full_size_and_is_not_blank() {
             );
         }
     }
-}
-
-/// The `src="..."` and `href="..."` targets of a page that are not in-page anchors.
-fn references(html: &str) -> Vec<String> {
-    let mut refs = Vec::new();
-    for attr in ["src=\"", "href=\""] {
-        let mut rest = html;
-        while let Some(i) = rest.find(attr) {
-            rest = &rest[i + attr.len()..];
-            let end = rest.find('"').unwrap();
-            let target = &rest[..end];
-            if !target.starts_with('#') {
-                refs.push(target.to_string());
-            }
-        }
-    }
-    refs
 }
 
 #[test]
@@ -366,19 +298,6 @@ fn a_directory_that_is_not_a_run_is_refused() {
     fs::write(dir.join("manifest.json"), r#"{"format":"other"}"#).unwrap();
     let err = write_report(std::slice::from_ref(&dir), None).unwrap_err();
     assert!(err.to_string().contains("format \"other\""), "{err}");
-}
-
-fn with_version(name: &str, version: u64) -> PathBuf {
-    let dir = scratch(name);
-    copy_dir(&fixture("run-full"), &dir);
-    let path = dir.join("manifest.json");
-    let text = fs::read_to_string(&path).unwrap();
-    let text = text.replace(
-        "\"format_version\": 1",
-        &format!("\"format_version\": {version}"),
-    );
-    fs::write(&path, text).unwrap();
-    dir
 }
 
 #[test]
