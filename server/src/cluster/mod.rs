@@ -89,34 +89,6 @@ pub enum ToChild {
     Shutdown,
 }
 
-/// Errors of the cluster plumbing.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("the cluster supervisor is gone")]
-    SupervisorGone,
-    #[error("the cluster supervisor did not answer in time")]
-    Timeout,
-    #[error("bad cluster frame: {0}")]
-    Frame(serde_json::Error),
-    #[error("cluster socket: {0}")]
-    Io(std::io::Error),
-    #[error("the cluster supervisor sent {0}")]
-    Unexpected(&'static str),
-}
-
-// The causes are in the texts above, not also `source`s, so each is printed once.
-impl From<serde_json::Error> for ClusterError {
-    fn from(e: serde_json::Error) -> Self {
-        ClusterError::Frame(e)
-    }
-}
-
-impl From<std::io::Error> for ClusterError {
-    fn from(e: std::io::Error) -> Self {
-        ClusterError::Io(e)
-    }
-}
-
 /// A framed supervisor-child socket. Frames may hold a payload of `max_payload_bytes`
 /// escaped into JSON (up to 6 bytes per byte) plus the envelope.
 pub fn framed(
