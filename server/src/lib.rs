@@ -49,6 +49,6 @@ pub mod techniques;
 pub use cmd::serve;
 pub use config::ServeArgs;
 pub use error::{PublishError, ServerError};
-pub use metrics::{Metrics, ProcessStats, Technique};
+pub use metrics::{Metrics, Technique};
 pub use server::run;
 pub use state::{Shared, Signal, State, check_args};

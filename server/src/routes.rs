@@ -152,15 +152,16 @@ async fn dispatch(
     }
     match route {
         Route::Demo => full(StatusCode::OK, "text/html; charset=utf-8", DEMO_HTML),
-        Route::Stats => match state.stats_json().await {
-            Ok(v) => json_no_store(v.to_string()),
+        Route::Stats => match state.stats().await.map(|s| serde_json::to_vec(&s)) {
+            Ok(Ok(json)) => json_no_store(json),
+            Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             Err(e) => unavailable(e),
         },
-        Route::Metrics => match state.stats_json().await {
-            Ok(v) => full(
+        Route::Metrics => match state.stats().await {
+            Ok(stats) => full(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                metrics::prometheus(&v),
+                metrics::prometheus(&stats),
             ),
             Err(e) => unavailable(e),
         },

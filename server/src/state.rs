@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use contract::stats::Stats;
 use futures_util::future::BoxFuture;
 use tokio::sync::watch;
 use tokio_util::task::TaskTracker;
@@ -37,7 +38,7 @@ pub trait Upstream: std::fmt::Debug + Send + Sync {
     ) -> BoxFuture<'a, Result<u64, RelayError>>;
 
     /// The whole server's `/stats` document.
-    fn stats(&self) -> BoxFuture<'_, Result<serde_json::Value, ClusterError>>;
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>>;
 
     /// Zeroes the counters of every process.
     fn reset(&self) -> BoxFuture<'_, Result<(), ClusterError>>;
@@ -162,14 +163,14 @@ impl Shared {
     }
 
     /// This process's own `/stats` document.
-    pub fn local_stats_json(&self) -> serde_json::Value {
-        self.metrics.stats_json(self.hub.topic_count())
+    pub fn local_stats(&self) -> Stats {
+        self.metrics.stats(self.hub.topic_count())
     }
 
     /// The `/stats` document of the whole server (every process of a cluster).
-    pub async fn stats_json(&self) -> Result<serde_json::Value, ClusterError> {
+    pub async fn stats(&self) -> Result<Stats, ClusterError> {
         match &self.upstream {
-            None => Ok(self.local_stats_json()),
+            None => Ok(self.local_stats()),
             Some(up) => up.stats().await,
         }
     }

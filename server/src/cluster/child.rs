@@ -10,9 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
+use contract::stats::Stats;
 use futures_util::future::BoxFuture;
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use serde_json::Value;
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
@@ -32,7 +32,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 enum Answer {
     Published(Result<u64, String>),
-    Stats(Value),
+    Stats(Box<Stats>),
     WasReset,
 }
 
@@ -122,9 +122,9 @@ impl Link {
     }
 
     /// The whole server's `/stats` document.
-    pub async fn stats(&self) -> Result<Value, ClusterError> {
+    pub async fn stats(&self) -> Result<Stats, ClusterError> {
         match self.call(|req| ToSupervisor::Stats { req }).await? {
-            Answer::Stats(v) => Ok(v),
+            Answer::Stats(v) => Ok(*v),
             _ => Err(ClusterError::SupervisorGone),
         }
     }
@@ -148,7 +148,7 @@ impl Upstream for Link {
         Link::publish(self, topic, event, data).boxed()
     }
 
-    fn stats(&self) -> BoxFuture<'_, Result<Value, ClusterError>> {
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>> {
         Link::stats(self).boxed()
     }
 
@@ -310,7 +310,7 @@ fn relay(state: &State, link: &Link, msg: ToChild) {
         ToChild::Collect { collect } => {
             let _ = link.send(&ToSupervisor::Local {
                 collect,
-                stats: state.local_stats_json(),
+                stats: Box::new(state.local_stats()),
             });
         }
         ToChild::Reset { collect } => {

@@ -8,12 +8,21 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::Value;
+use contract::stats::Stats;
 use tokio::sync::mpsc;
 
 use super::{ToChild, ToSupervisor, Totals, encode, merge};
 use crate::hub::TopicLimit;
-use crate::metrics::ProcessStats;
+use crate::metrics;
+
+/// What one child contributed to a collection.
+#[derive(Debug)]
+enum Part {
+    /// Not yet.
+    Waiting,
+    /// Its `/stats` (`None`: it is dead, or this is a reset it acknowledged).
+    Answered(Option<Stats>),
+}
 
 /// A `/stats` collection or a reset in progress.
 #[derive(Debug)]
@@ -21,7 +30,7 @@ struct Collection {
     origin: usize,
     req: u64,
     reset: bool,
-    parts: Vec<Option<Value>>,
+    parts: Vec<Part>,
 }
 
 /// Topics per [`ToChild::Seed`] frame (a frame stays well under the frame limit).
@@ -87,7 +96,7 @@ impl Sequencer {
         }
         let pending: Vec<u64> = self.collections.keys().copied().collect();
         for collect in pending {
-            self.collected(i, collect, Value::Null);
+            self.collected(i, collect, None);
         }
     }
 
@@ -144,7 +153,13 @@ impl Sequencer {
         let parts = self
             .writers
             .iter()
-            .map(|w| if w.is_some() { None } else { Some(Value::Null) })
+            .map(|w| {
+                if w.is_some() {
+                    Part::Waiting
+                } else {
+                    Part::Answered(None)
+                }
+            })
             .collect();
         self.collections.insert(
             collect,
@@ -164,14 +179,14 @@ impl Sequencer {
         }
     }
 
-    fn collected(&mut self, i: usize, collect: u64, part: Value) {
+    fn collected(&mut self, i: usize, collect: u64, part: Option<Stats>) {
         let Some(c) = self.collections.get_mut(&collect) else {
             return;
         };
-        if let Some(slot @ None) = c.parts.get_mut(i) {
-            *slot = Some(part);
+        if let Some(slot @ Part::Waiting) = c.parts.get_mut(i) {
+            *slot = Part::Answered(part);
         }
-        if c.parts.iter().any(Option::is_none) {
+        if c.parts.iter().any(|p| matches!(p, Part::Waiting)) {
             return;
         }
         let Some(c) = self.collections.remove(&collect) else {
@@ -181,13 +196,20 @@ impl Sequencer {
             self.send(c.origin, &ToChild::WasReset { req: c.req });
             return;
         }
-        let parts: Vec<Value> = c.parts.into_iter().flatten().collect();
+        let parts: Vec<Option<Stats>> = c
+            .parts
+            .into_iter()
+            .map(|p| match p {
+                Part::Answered(s) => s,
+                Part::Waiting => None,
+            })
+            .collect();
         let totals = Totals {
             published: self.published,
             child_restarts: self.restarts,
             uptime_s: self.started.elapsed().as_secs_f64(),
         };
-        let stats = merge(&parts, ProcessStats::read(), totals);
+        let stats = Box::new(merge(&parts, metrics::process(), totals));
         self.send(c.origin, &ToChild::Stats { req: c.req, stats });
     }
 
@@ -207,8 +229,8 @@ impl Sequencer {
             }
             ToSupervisor::Stats { req } => self.start_collection(i, req, false),
             ToSupervisor::Reset { req } => self.start_collection(i, req, true),
-            ToSupervisor::Local { collect, stats } => self.collected(i, collect, stats),
-            ToSupervisor::ResetDone { collect } => self.collected(i, collect, Value::Null),
+            ToSupervisor::Local { collect, stats } => self.collected(i, collect, Some(*stats)),
+            ToSupervisor::ResetDone { collect } => self.collected(i, collect, None),
             ToSupervisor::Ready { .. } => {}
         }
     }
@@ -301,7 +323,13 @@ mod tests {
             f => panic!("{f:?}"),
         };
         assert_eq!(frames(&mut rx1).len(), 1);
-        let part = |n: u64| serde_json::json!({"open_connections": n, "topics": 1});
+        let part = |n: u64| {
+            Box::new(Stats {
+                open_connections: n,
+                topics: 1,
+                ..Stats::default()
+            })
+        };
         s.handle(
             0,
             ToSupervisor::Local {
@@ -319,8 +347,8 @@ mod tests {
         );
         match frames(&mut rx1).as_slice() {
             [ToChild::Stats { req: 3, stats }] => {
-                assert_eq!(stats["open_connections"], 9);
-                assert_eq!(stats["processes"], 2);
+                assert_eq!(stats.open_connections, 9);
+                assert_eq!(stats.processes, 2);
             }
             f => panic!("{f:?}"),
         }
@@ -338,7 +366,15 @@ mod tests {
             Some(ToChild::Collect { collect }) => *collect,
             f => panic!("{f:?}"),
         };
-        let part = serde_json::json!({"open_connections": 2, "topics": 2, "process": {"pid": 7}});
+        let part = Box::new(Stats {
+            open_connections: 2,
+            topics: 2,
+            process: Some(contract::stats::Process {
+                pid: 7,
+                ..Default::default()
+            }),
+            ..Stats::default()
+        });
         s.handle(
             0,
             ToSupervisor::Local {
@@ -352,9 +388,10 @@ mod tests {
         s.detach(1);
         match frames(&mut rx0).as_slice() {
             [ToChild::Stats { req: 4, stats }] => {
-                assert_eq!(stats["open_connections"], 2);
-                assert_eq!(stats["processes"], 1);
-                assert_eq!(stats["per_process"][1]["index"], 0);
+                assert_eq!(stats.open_connections, 2);
+                assert_eq!(stats.processes, 1);
+                let child = stats.per_process.as_ref().unwrap()[1];
+                assert_eq!((child.index, child.pid), (Some(0), 7));
             }
             f => panic!("{f:?}"),
         }
@@ -390,14 +427,14 @@ mod tests {
                 i,
                 ToSupervisor::Local {
                     collect,
-                    stats: serde_json::json!({}),
+                    stats: Box::default(),
                 },
             );
         }
         match frames(&mut rx).as_slice() {
             [ToChild::Stats { req: 5, stats }] => {
-                assert_eq!(stats["child_restarts"], 1);
-                assert_eq!(stats["processes"], 2);
+                assert_eq!(stats.child_restarts, 1);
+                assert_eq!(stats.processes, 2);
             }
             f => panic!("{f:?}"),
         }
