@@ -25,6 +25,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
+use contract::stats::Stats;
 use clap::Parser;
 use socket2::{Domain, Socket, Type};
 
@@ -184,8 +185,8 @@ fn rss(pid: u32) -> Result<u64> {
     Ok(kib * 1024)
 }
 
-/// GET /stats with a minimal HTTP/1.1 request; returns the parsed JSON.
-fn stats(addr: SocketAddr) -> Result<serde_json::Value> {
+/// GET /stats with a minimal HTTP/1.1 request; returns the parsed document.
+fn stats(addr: SocketAddr) -> Result<Stats> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
@@ -225,8 +226,8 @@ fn dechunk(mut body: &str) -> Result<String> {
 /// The server's open-connection gauge for a technique.
 fn open_connections(addr: SocketAddr, technique: &str) -> Result<u64> {
     let s = stats(addr)?;
-    s["techniques"][technique]["connections"]
-        .as_u64()
+    s.technique(technique)
+        .map(|t| t.connections)
         .with_context(|| format!("/stats has no techniques.{technique}.connections"))
 }
 

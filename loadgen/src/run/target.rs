@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use tokio::net::TcpStream;
 
-use crate::technique::Technique;
+use contract::stats::Stats;
 
 /// Errors talking to the server outside the measured clients.
 #[derive(Debug, thiserror::Error)]
@@ -153,7 +153,7 @@ impl Target {
     }
 
     /// Reads `/stats`; `None` if the server has none (or it is not the documented JSON).
-    pub async fn stats(&self, timeout: Duration) -> Option<ServerStats> {
+    pub async fn stats(&self, timeout: Duration) -> Option<Stats> {
         let mut c = self.connect(timeout).await.ok()?;
         let (status, body) = self
             .request(&mut c, http::Method::GET, "/stats", Bytes::new(), timeout)
@@ -162,94 +162,28 @@ impl Target {
         if !status.is_success() {
             return None;
         }
-        ServerStats::parse(&body)
+        serde_json::from_slice(&body).ok()
     }
 }
 
 /// One technique's counters in `/stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TechniqueStats {
-    pub connections: u64,
-    pub requests: u64,
-    pub delivered: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-}
-
-impl TechniqueStats {
-    /// Counters accumulated since `earlier` (the connection gauge keeps its current value).
-    pub fn since(&self, earlier: &TechniqueStats) -> TechniqueStats {
-        TechniqueStats {
-            connections: self.connections,
-            requests: self.requests.saturating_sub(earlier.requests),
-            delivered: self.delivered.saturating_sub(earlier.delivered),
-            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
-            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
-        }
-    }
-}
-
-/// A `/stats` snapshot.
-#[derive(Debug, Clone, Default)]
-pub struct ServerStats {
-    pub cpu_seconds: Option<f64>,
-    pub rss_bytes: Option<u64>,
-    techniques: std::collections::HashMap<String, TechniqueStats>,
-}
-
-impl ServerStats {
-    /// Parses the `/stats` JSON; `None` if it is not JSON with a `techniques` object.
-    pub fn parse(body: &[u8]) -> Option<ServerStats> {
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let techs = v.get("techniques")?.as_object()?;
-        let n = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-        let techniques = techs
-            .iter()
-            .map(|(name, o)| {
-                (
-                    name.clone(),
-                    TechniqueStats {
-                        connections: n(o, "connections"),
-                        requests: n(o, "requests"),
-                        delivered: n(o, "delivered"),
-                        bytes_read: n(o, "bytes_read"),
-                        bytes_written: n(o, "bytes_written"),
-                    },
-                )
-            })
-            .collect();
-        let process = v.get("process");
-        Some(ServerStats {
-            cpu_seconds: process
-                .and_then(|p| p.get("cpu_seconds"))
-                .and_then(|x| x.as_f64()),
-            rss_bytes: process
-                .and_then(|p| p.get("rss_bytes"))
-                .and_then(|x| x.as_u64()),
-            techniques,
-        })
-    }
-
-    /// The counters of technique `t`, if the server reports it.
-    pub fn technique(&self, t: Technique) -> Option<TechniqueStats> {
-        self.techniques.get(t.name()).copied()
-    }
-}
+pub use contract::stats::TechniqueCounters as TechniqueStats;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_stats() {
-        let body = br#"{"uptime_s":1.0,"process":{"pid":1,"cpu_seconds":1.5,"rss_bytes":1000,"open_fds":3},
+    fn reads_stats_of_a_server_that_reports_less() {
+        // An older or other server: no `process`, one technique, fewer counters.
+        let body = br#"{"uptime_s":1.0,
             "techniques":{"sse":{"connections":2,"requests":3,"delivered":4,"bytes_read":5,"bytes_written":6}}}"#;
-        let s = ServerStats::parse(body).unwrap();
-        assert_eq!(s.cpu_seconds, Some(1.5));
-        let t = s.technique(Technique::Sse).unwrap();
+        let s: Stats = serde_json::from_slice(body).unwrap();
+        assert_eq!(s.process, None);
+        let t = s.technique("sse").unwrap();
         assert_eq!((t.requests, t.bytes_read, t.bytes_written), (3, 5, 6));
-        assert!(s.technique(Technique::Ws).is_none());
-        assert!(ServerStats::parse(b"not json").is_none());
+        assert_eq!(t.gaps, 0);
+        assert!(s.technique("ws").is_none());
     }
 
     #[tokio::test]
