@@ -1,7 +1,7 @@
 //! Idle memory per connection, per technique: a benchmark of `pushbench serve`, not a test.
 //!
 //! For each technique in turn it starts a fresh server (`pushbench serve --listen 127.0.0.1:0
-//! --max-connections 20000`), reads the server's resident memory (VmRSS of /proc/PID/status),
+//! --max-connections 20000`), reads the server's resident memory (from /proc, `server::procinfo`),
 //! opens N idle subscriber connections to it (a hand-written request each: the subscribers are a
 //! measuring tool, not clients under test, so they stay tiny and never read), waits until the
 //! server's `/stats` gauge shows N open connections of that technique, reads VmRSS again, and
@@ -25,8 +25,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
-use contract::stats::Stats;
 use clap::Parser;
+use contract::stats::Stats;
 use socket2::{Domain, Socket, Type};
 
 /// The topic the idle subscribers wait on; nothing is ever published to it.
@@ -173,16 +173,11 @@ impl Drop for Server {
     }
 }
 
-/// VmRSS of a process, in bytes.
+/// The resident memory of a process, in bytes.
 fn rss(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS line")?;
-    Ok(kib * 1024)
+    server::procinfo::usage(pid)
+        .map(|u| u.rss_bytes)
+        .with_context(|| format!("cannot read the memory of process {pid} in /proc"))
 }
 
 /// GET /stats with a minimal HTTP/1.1 request; returns the parsed document.

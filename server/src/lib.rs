@@ -25,6 +25,8 @@
 //! - `message` (encoded once per framing), `metrics` (the counters, `/stats`, `/metrics`),
 //!   `lifeline` (children that stop with their parent), `config` (the options), `body`
 //!   (reading a publish body within its limits).
+//! - `procinfo` (a process's CPU, memory and descriptors from /proc; also the load
+//!   generator's reader).
 
 pub mod body;
 pub mod cluster;
@@ -37,6 +39,7 @@ pub mod hub;
 pub mod lifeline;
 pub mod message;
 pub mod metrics;
+pub mod procinfo;
 pub mod publish;
 pub mod publisher;
 pub mod request;

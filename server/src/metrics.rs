@@ -1,6 +1,6 @@
 //! Per-technique counters, the `/stats` document they make (`contract::stats::Stats`) and
 //! its `/metrics` Prometheus rendering, reset, and the process figures (CPU seconds, RSS, open
-//! descriptors) read from `/proc`.
+//! descriptors; from `procinfo`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -8,6 +8,8 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use contract::stats::{Process, Stats, TechniqueCounters};
+
+use crate::procinfo;
 
 /// What a request (and the bytes of its connection) is attributed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -139,51 +141,16 @@ impl Default for Metrics {
     }
 }
 
-/// This process's CPU time (user + system), resident memory and open descriptors, read from
-/// `/proc/self` (zero where unavailable).
+/// This process's CPU time (user + system), resident memory and open descriptors (zero where
+/// /proc does not say).
 pub fn process() -> Process {
-    let hz = clock_ticks_per_second() as f64;
-    let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
-        .ok()
-        .and_then(|s| {
-            // Fields after the `(comm)` part; utime and stime are fields 14 and 15.
-            let rest = s.get(s.rfind(')')? + 2..)?;
-            let f: Vec<&str> = rest.split_whitespace().collect();
-            let ut: f64 = f.get(11)?.parse().ok()?;
-            let st: f64 = f.get(12)?.parse().ok()?;
-            Some((ut + st) / hz)
-        })
-        .unwrap_or(0.0);
-    let rss_bytes = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-            let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-            Some(kb * 1024)
-        })
-        .unwrap_or(0);
-    let open_fds = std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count() as u64)
-        .unwrap_or(0);
+    let usage = procinfo::own_usage().unwrap_or_default();
     Process {
+        cpu_seconds: usage.cpu_seconds,
+        open_fds: procinfo::own_open_fds().unwrap_or(0),
         pid: std::process::id(),
-        cpu_seconds,
-        rss_bytes,
-        open_fds,
+        rss_bytes: usage.rss_bytes,
     }
-}
-
-/// The kernel's clock ticks per second (`USER_HZ`), the unit of the CPU times in
-/// `/proc/self/stat`; 100 if it cannot be read.
-pub fn clock_ticks_per_second() -> u64 {
-    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *HZ.get_or_init(|| {
-        #[allow(unsafe_code)]
-        // SAFETY: sysconf only reads a configuration value; it takes no pointers and has no
-        // preconditions. It returns -1 for an unknown name, handled below.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        if hz > 0 { hz as u64 } else { 100 }
-    })
 }
 
 impl Metrics {
@@ -312,12 +279,6 @@ pub fn prometheus(stats: &Stats) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clock_tick_is_sane() {
-        let hz = clock_ticks_per_second();
-        assert!((1..=100_000).contains(&hz), "{hz}");
-    }
 
     #[test]
     fn prometheus_renders_the_stats_numbers() {
