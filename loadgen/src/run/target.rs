@@ -17,6 +17,11 @@ use contract::stats::Stats;
 pub enum TargetError {
     #[error("--target: `{0}` is not an http://HOST:PORT[/PREFIX] URL")]
     BadUrl(String),
+    #[error(
+        "--target: `{0}` is https, which pushbench does not speak: give the server's \
+         http://HOST:PORT[/PREFIX] URL"
+    )]
+    Https(String),
     #[error("--target: cannot resolve `{0}`")]
     Resolve(String),
     #[error("server {0} unreachable: no connection within {1:?}")]
@@ -42,35 +47,43 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses an `http://HOST:PORT[/PREFIX]` URL and resolves its host.
+    /// Parses an `http://HOST[:PORT][/PREFIX]` URL (port 80 by default) and resolves its
+    /// host.
     pub async fn from_url(url: &str) -> Result<Target, TargetError> {
         let bad = || TargetError::BadUrl(url.to_string());
-        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-        let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if hostport.is_empty() {
+        let uri: http::Uri = url.parse().map_err(|_| bad())?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(s) if s.eq_ignore_ascii_case("https") => {
+                return Err(TargetError::Https(url.to_string()));
+            }
+            _ => return Err(bad()),
+        }
+        let authority = uri.authority().ok_or_else(bad)?;
+        if authority.host().is_empty() || authority.as_str().contains('@') || uri.query().is_some()
+        {
             return Err(bad());
         }
-        let with_port = if hostport
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            hostport.to_string()
-        } else {
-            format!("{hostport}:80")
+        let host = authority.host();
+        let port = match &authority.as_str()[host.len()..] {
+            "" => 80,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(bad)?,
         };
-        let addr = tokio::net::lookup_host(with_port.as_str())
+        // An IPv6 literal is bracketed in a URL, not for the resolver.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addr = tokio::net::lookup_host((bare, port))
             .await
-            .map_err(|_| TargetError::Resolve(hostport.to_string()))?
+            .map_err(|_| TargetError::Resolve(authority.to_string()))?
             .next()
-            .ok_or_else(|| TargetError::Resolve(hostport.to_string()))?;
+            .ok_or_else(|| TargetError::Resolve(authority.to_string()))?;
         Ok(Target {
             url: url.to_string(),
             addr,
-            host: hostport.to_string(),
-            prefix: path.trim_end_matches('/').to_string(),
+            host: authority.to_string(),
+            prefix: uri.path().trim_end_matches('/').to_string(),
         })
     }
 
@@ -189,9 +202,37 @@ mod tests {
     #[tokio::test]
     async fn parses_urls() {
         let t = Target::from_url("http://127.0.0.1:9/base/").await.unwrap();
-        assert_eq!(t.addr.port(), 9);
-        assert_eq!(t.prefix, "/base");
-        assert!(Target::from_url("https://x").await.is_err());
-        assert!(Target::from_url("http://").await.is_err());
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (9, "/base"));
+        assert_eq!(t.host, "127.0.0.1:9");
+        let t = Target::from_url("http://127.0.0.1").await.unwrap();
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (80, ""));
+        assert_eq!(t.host, "127.0.0.1");
+        let t = Target::from_url("http://[::1]:8080/a/b").await.unwrap();
+        assert_eq!(t.addr, "[::1]:8080".parse().unwrap());
+        assert_eq!((t.host.as_str(), t.prefix.as_str()), ("[::1]:8080", "/a/b"));
+        let t = Target::from_url("http://localhost:7/").await.unwrap();
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (7, ""));
+        for bad in [
+            "http://",
+            "127.0.0.1:9",
+            "ftp://127.0.0.1:9",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:x",
+            "http://u@127.0.0.1:9",
+            "http://127.0.0.1:9/a?b=c",
+            "http://127.0.0.1 :9",
+            "",
+        ] {
+            let e = Target::from_url(bad).await.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("--target: `{bad}` is not an http://HOST:PORT[/PREFIX] URL"),
+            );
+        }
+        for https in ["https://127.0.0.1:9", "HTTPS://x"] {
+            let e = Target::from_url(https).await.unwrap_err();
+            assert!(matches!(e, TargetError::Https(_)), "{https}: {e}");
+            assert!(e.to_string().contains("is https"), "{e}");
+        }
     }
 }
