@@ -125,7 +125,9 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         run::execute(cfg, command_line, sd).await
     });
     let outcome = outcome.map_err(|e| match e {
-        run::RunError::Target(run::target::TargetError::BadUrl(_)) => exit::usage(e),
+        run::RunError::Target(
+            run::target::TargetError::BadUrl(_) | run::target::TargetError::Https(_),
+        ) => exit::usage(e),
         e => e.into(),
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -84,26 +84,9 @@ pub async fn connect(
 }
 
 /// Sets `IP_BIND_ADDRESS_NO_PORT` (Linux 4.2+), which socket2 does not expose.
-#[allow(unsafe_code)]
 fn set_bind_address_no_port(socket: &Socket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let one: libc::c_int = 1;
-    // SAFETY: the descriptor is open for the whole call (borrowed from `socket`), and the
-    // option value points to a live c_int whose exact size is passed, as setsockopt(2) needs.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_BIND_ADDRESS_NO_PORT,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
+    use nix::sys::socket::{setsockopt, sockopt::IpBindAddressNoPort};
+    setsockopt(socket, IpBindAddressNoPort, &true).map_err(io::Error::from)
 }
 
 /// A stream whose bytes are counted into a [`Recorder`] (`bytes_down` read, `bytes_up`
@@ -187,6 +170,15 @@ mod tests {
     use super::*;
     use crate::technique::Technique;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    #[test]
+    fn bind_address_no_port_is_set() {
+        use nix::sys::socket::{getsockopt, sockopt::IpBindAddressNoPort};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
+        assert!(!getsockopt(&socket, IpBindAddressNoPort).unwrap());
+        set_bind_address_no_port(&socket).unwrap();
+        assert!(getsockopt(&socket, IpBindAddressNoPort).unwrap());
+    }
 
     #[tokio::test]
     async fn counts_bytes_and_connections() {

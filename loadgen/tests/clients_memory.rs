@@ -23,12 +23,7 @@ use run_common::{ServeChild, env_or, wait_until};
 use tokio_util::sync::CancellationToken;
 
 fn rss_kib() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
+    server::procinfo::own_usage().expect("/proc/self").rss_bytes / 1024
 }
 
 /// Publishes one payload to topic `idle` (blocking, one connection).

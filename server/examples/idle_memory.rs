@@ -1,7 +1,7 @@
 //! Idle memory per connection, per technique: a benchmark of `pushbench serve`, not a test.
 //!
 //! For each technique in turn it starts a fresh server (`pushbench serve --listen 127.0.0.1:0
-//! --max-connections 20000`), reads the server's resident memory (VmRSS of /proc/PID/status),
+//! --max-connections 20000`), reads the server's resident memory (from /proc, `server::procinfo`),
 //! opens N idle subscriber connections to it (a hand-written request each: the subscribers are a
 //! measuring tool, not clients under test, so they stay tiny and never read), waits until the
 //! server's `/stats` gauge shows N open connections of that technique, reads VmRSS again, and
@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Parser;
+use contract::stats::Stats;
 use socket2::{Domain, Socket, Type};
 
 /// The topic the idle subscribers wait on; nothing is ever published to it.
@@ -172,20 +173,15 @@ impl Drop for Server {
     }
 }
 
-/// VmRSS of a process, in bytes.
+/// The resident memory of a process, in bytes.
 fn rss(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .with_context(|| format!("cannot read /proc/{pid}/status"))?;
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmRSS line")?;
-    Ok(kib * 1024)
+    server::procinfo::usage(pid)
+        .map(|u| u.rss_bytes)
+        .with_context(|| format!("cannot read the memory of process {pid} in /proc"))
 }
 
-/// GET /stats with a minimal HTTP/1.1 request; returns the parsed JSON.
-fn stats(addr: SocketAddr) -> Result<serde_json::Value> {
+/// GET /stats with a minimal HTTP/1.1 request; returns the parsed document.
+fn stats(addr: SocketAddr) -> Result<Stats> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
     s.set_read_timeout(Some(Duration::from_secs(5)))?;
     s.write_all(b"GET /stats HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
@@ -225,8 +221,8 @@ fn dechunk(mut body: &str) -> Result<String> {
 /// The server's open-connection gauge for a technique.
 fn open_connections(addr: SocketAddr, technique: &str) -> Result<u64> {
     let s = stats(addr)?;
-    s["techniques"][technique]["connections"]
-        .as_u64()
+    s.technique(technique)
+        .map(|t| t.connections)
         .with_context(|| format!("/stats has no techniques.{technique}.connections"))
 }
 

@@ -1,7 +1,7 @@
 //! Memory held by stalled publish bodies: a measurement of `pushbench serve`, not a test.
 //!
 //! Starts `pushbench serve --listen 127.0.0.1:0` (plus any arguments after `--`), reads its
-//! resident memory (VmRSS of /proc/PID/status), opens N connections that each declare a
+//! resident memory (from /proc, `server::procinfo`), opens N connections that each declare a
 //! `Content-Length` of `--declared` bytes, send `--sent` of them and stall, reads VmRSS once
 //! the server holds them all, waits until the server has answered every one (`408` after
 //! `--body-read-timeout`, or `503` over `--body-buffer-bytes`) and closed it, and reads VmRSS
@@ -45,14 +45,8 @@ struct Opts {
 }
 
 fn rss_mib(pid: u32) -> Result<f64> {
-    let s = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    let kb: f64 = s
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .context("no VmRSS")?;
-    Ok(kb / 1024.0)
+    let u = server::procinfo::usage(pid).context("no such process in /proc")?;
+    Ok(u.rss_bytes as f64 / (1024.0 * 1024.0))
 }
 
 fn start(opts: &Opts) -> Result<(Child, SocketAddr)> {

@@ -1,9 +1,15 @@
-//! Per-technique counters, their `/stats` JSON and `/metrics` Prometheus renderings, reset,
-//! and the process figures (CPU seconds, RSS, open descriptors) read from `/proc`.
+//! Per-technique counters, the `/stats` document they make (`contract::stats::Stats`) and
+//! its `/metrics` Prometheus rendering, reset, and the process figures (CPU seconds, RSS, open
+//! descriptors; from `procinfo`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
+
+use contract::stats::{Process, Stats, TechniqueCounters};
+
+use crate::procinfo;
 
 /// What a request (and the bytes of its connection) is attributed to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,20 +72,25 @@ pub struct Counters {
     pub bytes_written: AtomicU64,
 }
 
-/// The counter names, in output order (the gauge `connections` is separate).
-const COUNTER_NAMES: [&str; 9] = [
-    "requests",
-    "delivered",
-    "empty_responses",
-    "long_poll_timeouts",
-    "resumes",
-    "gaps",
-    "slow_disconnects",
-    "bytes_read",
-    "bytes_written",
-];
-
 impl Counters {
+    /// Their values now.
+    pub fn snapshot(&self) -> TechniqueCounters {
+        let v = |a: &AtomicU64| a.load(Relaxed);
+        TechniqueCounters {
+            bytes_read: v(&self.bytes_read),
+            bytes_written: v(&self.bytes_written),
+            connections: v(&self.connections),
+            delivered: v(&self.delivered),
+            empty_responses: v(&self.empty_responses),
+            gaps: v(&self.gaps),
+            long_poll_timeouts: v(&self.long_poll_timeouts),
+            requests: v(&self.requests),
+            resumes: v(&self.resumes),
+            slow_disconnects: v(&self.slow_disconnects),
+        }
+    }
+
+    /// The counters (not the gauge `connections`).
     fn counters(&self) -> [&AtomicU64; 9] {
         [
             &self.requests,
@@ -130,71 +141,16 @@ impl Default for Metrics {
     }
 }
 
-/// Process-wide figures read from `/proc/self` (zero where unavailable).
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct ProcessStats {
-    pub pid: u32,
-    pub cpu_seconds: f64,
-    pub rss_bytes: u64,
-    pub open_fds: u64,
-}
-
-impl ProcessStats {
-    /// Reads the current process's CPU time (user + system), resident memory and open fds.
-    pub fn read() -> ProcessStats {
-        let hz = clock_ticks_per_second() as f64;
-        let cpu_seconds = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| {
-                // Fields after the `(comm)` part; utime and stime are fields 14 and 15.
-                let rest = s.get(s.rfind(')')? + 2..)?;
-                let f: Vec<&str> = rest.split_whitespace().collect();
-                let ut: f64 = f.get(11)?.parse().ok()?;
-                let st: f64 = f.get(12)?.parse().ok()?;
-                Some((ut + st) / hz)
-            })
-            .unwrap_or(0.0);
-        let rss_bytes = std::fs::read_to_string("/proc/self/status")
-            .ok()
-            .and_then(|s| {
-                let line = s.lines().find(|l| l.starts_with("VmRSS:"))?;
-                let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-                Some(kb * 1024)
-            })
-            .unwrap_or(0);
-        let open_fds = std::fs::read_dir("/proc/self/fd")
-            .map(|d| d.count() as u64)
-            .unwrap_or(0);
-        ProcessStats {
-            pid: std::process::id(),
-            cpu_seconds,
-            rss_bytes,
-            open_fds,
-        }
+/// This process's CPU time (user + system), resident memory and open descriptors (zero where
+/// /proc does not say).
+pub fn process() -> Process {
+    let usage = procinfo::own_usage().unwrap_or_default();
+    Process {
+        cpu_seconds: usage.cpu_seconds,
+        open_fds: procinfo::own_open_fds().unwrap_or(0),
+        pid: std::process::id(),
+        rss_bytes: usage.rss_bytes,
     }
-
-    /// The `process` object of `/stats`.
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "pid": self.pid,
-            "cpu_seconds": self.cpu_seconds,
-            "rss_bytes": self.rss_bytes,
-            "open_fds": self.open_fds,
-        })
-    }
-}
-
-/// The kernel's clock ticks per second (`USER_HZ`), the unit of the CPU times in
-/// `/proc/self/stat`; 100 if it cannot be read.
-pub fn clock_ticks_per_second() -> u64 {
-    static HZ: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
-    *HZ.get_or_init(|| {
-        #[allow(unsafe_code)]
-        // SAFETY: sysconf only reads a configuration value; it takes no pointers and has no
-        // preconditions. It returns -1 for an unknown name, handled below.
-        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-        if hz > 0 { hz as u64 } else { 100 }
-    })
 }
 
 impl Metrics {
@@ -217,50 +173,45 @@ impl Metrics {
         self.body_buffer_rejections.store(0, Relaxed);
     }
 
-    /// The `/stats` JSON document of this process alone (see docs/PROTOCOL.md).
-    pub fn stats_json(&self, topics: usize) -> serde_json::Value {
-        let mut techniques = serde_json::Map::new();
-        for t in Technique::ALL {
-            let c = self.of(t);
-            let mut o = serde_json::Map::new();
-            o.insert("connections".into(), c.connections.load(Relaxed).into());
-            for (name, a) in COUNTER_NAMES.iter().zip(c.counters()) {
-                o.insert((*name).into(), a.load(Relaxed).into());
-            }
-            techniques.insert(t.name().into(), o.into());
+    /// The `/stats` document of this process alone (see docs/PROTOCOL.md).
+    pub fn stats(&self, topics: usize) -> Stats {
+        let techniques: BTreeMap<String, TechniqueCounters> = Technique::ALL
+            .iter()
+            .map(|t| (t.name().to_string(), self.of(*t).snapshot()))
+            .collect();
+        Stats {
+            body_buffer_rejections: self.body_buffer_rejections.load(Relaxed),
+            body_timeouts: self.body_timeouts.load(Relaxed),
+            child_restarts: 0,
+            connection_errors: self.connection_errors.load(Relaxed),
+            open_connections: self.open_connections.load(Relaxed),
+            per_process: None,
+            process: Some(process()),
+            processes: 1,
+            published: self.published.load(Relaxed),
+            rejected_connections: self.rejected_connections.load(Relaxed),
+            techniques,
+            topics: topics as u64,
+            uptime_s: self.started.elapsed().as_secs_f64(),
         }
-        serde_json::json!({
-            "uptime_s": self.started.elapsed().as_secs_f64(),
-            "published": self.published.load(Relaxed),
-            "topics": topics,
-            "connection_errors": self.connection_errors.load(Relaxed),
-            "rejected_connections": self.rejected_connections.load(Relaxed),
-            "open_connections": self.open_connections.load(Relaxed),
-            "body_timeouts": self.body_timeouts.load(Relaxed),
-            "body_buffer_rejections": self.body_buffer_rejections.load(Relaxed),
-            "child_restarts": 0,
-            "processes": 1,
-            "process": ProcessStats::read().json(),
-            "techniques": techniques,
-        })
     }
 
     /// The `/metrics` document of this process alone.
     pub fn prometheus(&self, topics: usize) -> String {
-        prometheus(&self.stats_json(topics))
+        prometheus(&self.stats(topics))
     }
 }
 
 /// Renders a `/stats` document (one process's or a whole cluster's) in the Prometheus text
 /// exposition format. Missing numbers read as 0.
-pub fn prometheus(stats: &serde_json::Value) -> String {
-    let u = |v: &serde_json::Value| v.as_u64().unwrap_or(0);
-    let tech = |t: Technique, name: &str| u(&stats["techniques"][t.name()][name]);
+pub fn prometheus(stats: &Stats) -> String {
+    let zero = TechniqueCounters::default();
+    let of = |t: Technique| stats.technique(t.name()).unwrap_or(&zero);
     let mut s = String::with_capacity(4096);
-    for name in COUNTER_NAMES {
+    for (i, (name, _)) in zero.counters().into_iter().enumerate() {
         let _ = writeln!(s, "# TYPE pushbench_{name}_total counter");
         for t in Technique::ALL {
-            let v = tech(t, name);
+            let v = of(t).counters()[i].1;
             let _ = writeln!(
                 s,
                 "pushbench_{name}_total{{technique=\"{}\"}} {v}",
@@ -270,71 +221,64 @@ pub fn prometheus(stats: &serde_json::Value) -> String {
     }
     let _ = writeln!(s, "# TYPE pushbench_connections gauge");
     for t in Technique::ALL {
-        let v = tech(t, "connections");
+        let v = of(t).connections;
         let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
     }
     let globals = [
-        ("pushbench_published_total", "counter", "published"),
+        ("pushbench_published_total", "counter", stats.published),
         (
             "pushbench_connection_errors_total",
             "counter",
-            "connection_errors",
+            stats.connection_errors,
         ),
         (
             "pushbench_rejected_connections_total",
             "counter",
-            "rejected_connections",
+            stats.rejected_connections,
         ),
-        ("pushbench_body_timeouts_total", "counter", "body_timeouts"),
+        (
+            "pushbench_body_timeouts_total",
+            "counter",
+            stats.body_timeouts,
+        ),
         (
             "pushbench_body_buffer_rejections_total",
             "counter",
-            "body_buffer_rejections",
+            stats.body_buffer_rejections,
         ),
         (
             "pushbench_child_restarts_total",
             "counter",
-            "child_restarts",
+            stats.child_restarts,
         ),
-        ("pushbench_topics", "gauge", "topics"),
-        ("pushbench_processes", "gauge", "processes"),
+        ("pushbench_topics", "gauge", stats.topics),
+        ("pushbench_processes", "gauge", stats.processes),
     ];
-    for (name, kind, key) in globals {
-        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {}", u(&stats[key]));
+    for (name, kind, v) in globals {
+        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
     }
-    let p = &stats["process"];
+    let p = stats.process.unwrap_or_default();
     let _ = writeln!(
         s,
         "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
-        p["cpu_seconds"].as_f64().unwrap_or(0.0)
+        p.cpu_seconds
     );
     let _ = writeln!(
         s,
         "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
-        u(&p["rss_bytes"])
+        p.rss_bytes
     );
     let _ = writeln!(
         s,
         "# TYPE process_open_fds gauge\nprocess_open_fds {}",
-        u(&p["open_fds"])
+        p.open_fds
     );
     s
-}
-
-/// The counter names of a technique in `/stats` (the gauge `connections` included).
-pub fn technique_keys() -> impl Iterator<Item = &'static str> {
-    std::iter::once("connections").chain(COUNTER_NAMES)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clock_tick_is_sane() {
-        let hz = clock_ticks_per_second();
-        assert!((1..=100_000).contains(&hz), "{hz}");
-    }
 
     #[test]
     fn prometheus_renders_the_stats_numbers() {

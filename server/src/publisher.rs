@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::State;
+use crate::state::State;
 
 /// Builds a payload of `size` bytes (or just the header when that is longer).
 pub fn payload(seq: u64, scheduled_us: u64, size: usize) -> String {

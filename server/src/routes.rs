@@ -1,165 +1,117 @@
-//! Routing: which technique a request belongs to (for counting), the small endpoints (`/`,
-//! `/stats`, `/metrics`, `/stats/reset`, `/publish`), errors (400, 404, 405, 408, 413), CORS and
-//! `OPTIONS` preflights, and the response body type that tells the connection's byte counter
-//! when a response ended.
+//! The router, above everything a request can reach: which endpoint a path is for (its own
+//! [`Route`]), which technique's counters the request and its connection's bytes go to, the
+//! method each endpoint takes (`405` otherwise, `OPTIONS` answered by `cors`), then the
+//! answer: the demo page, `/stats`, `/metrics`, `/stats/reset`, `/publish`, or one of the
+//! push techniques. Nothing imports the router but the accept loop.
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::task::{Context, Poll};
 
-use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
-use http_body_util::{BodyExt, Full, combinators::UnsyncBoxBody};
-use hyper::body::{Frame, Incoming, SizeHint};
+use hyper::body::Incoming;
 
-use crate::body::{self, BodyError};
 use crate::counting::{ConnCell, ResponseDone};
 use crate::hub::valid_name;
-use crate::metrics::Technique;
-use crate::{PublishError, State, long_poll, poll, sse, stream, ws};
-
-/// A boxed response body.
-pub type BoxBody = UnsyncBoxBody<Bytes, io::Error>;
+use crate::metrics::{self, Technique};
+use crate::response::{Body, BoxBody, error, full, json_no_store, unavailable};
+use crate::state::State;
+use crate::techniques::{long_poll, poll, sse, stream, ws};
+use crate::{cors, publish};
 
 /// The page served at `GET /`.
 const DEMO_HTML: &str = include_str!("../assets/demo.html");
 
-/// Every response body: a boxed body plus the guard marking the end of the response.
-pub struct Body {
-    inner: BoxBody,
-    _done: ResponseDone,
+/// A push technique: how a client receives the messages of a topic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Push {
+    Poll,
+    LongPoll,
+    Stream,
+    Sse,
+    Ws,
 }
 
-impl std::fmt::Debug for Body {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Body")
+impl Push {
+    /// The technique whose counters it is counted in.
+    pub fn counted_as(self) -> Technique {
+        match self {
+            Push::Poll => Technique::Poll,
+            Push::LongPoll => Technique::LongPoll,
+            Push::Stream => Technique::Stream,
+            Push::Sse => Technique::Sse,
+            Push::Ws => Technique::Ws,
+        }
     }
 }
 
-impl hyper::body::Body for Body {
-    type Data = Bytes;
-    type Error = io::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, io::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
-    }
-}
-
-/// A complete response with a fixed body.
-pub fn full(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<BoxBody> {
-    let mut r = Response::new(
-        Full::new(body.into())
-            .map_err(|e| match e {})
-            .boxed_unsync(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    r
-}
-
-/// A plain-text error saying what was wrong.
-pub fn error(status: StatusCode, msg: impl Into<String>) -> Response<BoxBody> {
-    let mut m = msg.into();
-    m.push('\n');
-    full(status, "text/plain; charset=utf-8", m)
-}
-
-/// A JSON answer that must not be cached.
-pub fn json_no_store(body: impl Into<Bytes>) -> Response<BoxBody> {
-    let mut r = full(StatusCode::OK, "application/json", body);
-    r.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    r
-}
-
-/// Value of query parameter `key` (first occurrence), not decoded.
-pub fn query_param<'a>(req: &'a Request<Incoming>, key: &str) -> Option<&'a str> {
-    req.uri().query()?.split('&').find_map(|kv| {
-        let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-        (k == key).then_some(v)
-    })
-}
-
-/// A `400` answer to be: what was wrong with the request.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadRequest(pub String);
-
-impl BadRequest {
-    /// The `400` response.
-    pub fn response(self) -> Response<BoxBody> {
-        error(StatusCode::BAD_REQUEST, self.0)
-    }
-}
-
-/// Parses a cursor or other non-negative integer parameter.
-pub fn parse_u64(what: &str, v: &str) -> Result<u64, BadRequest> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(BadRequest(format!(
-            "bad {what} {v:?}: expected a non-negative integer"
-        )));
-    }
-    v.parse()
-        .map_err(|_| BadRequest(format!("bad {what} {v:?}: too large")))
-}
-
-/// The `since` cursor of a request (0 when absent).
-pub fn since(req: &Request<Incoming>) -> Result<u64, BadRequest> {
-    query_param(req, "since").map_or(Ok(0), |v| parse_u64("cursor since", v))
-}
-
-enum Route<'a> {
+/// What a request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route<'a> {
+    /// `GET /` or `/index.html`: the demo page.
     Demo,
+    /// `GET /stats`.
     Stats,
+    /// `GET /metrics`.
     Metrics,
+    /// `POST /stats/reset`.
     StatsReset,
+    /// `GET /debug/panic`, only with `--debug-panic-route`.
     DebugPanic,
-    Topic(Technique, &'a str),
+    /// `POST /publish/{topic}`.
+    Publish(&'a str),
+    /// `GET /{technique}/{topic}`.
+    Subscribe(Push, &'a str),
+    /// Anything else.
     NotFound,
 }
 
-fn parse_route(path: &str, debug_panic: bool) -> Route<'_> {
-    match path {
-        "/" | "/index.html" => return Route::Demo,
-        "/stats" => return Route::Stats,
-        "/metrics" => return Route::Metrics,
-        "/stats/reset" => return Route::StatsReset,
-        "/debug/panic" if debug_panic => return Route::DebugPanic,
-        _ => {}
+impl Route<'_> {
+    /// Parses a request path (`debug_panic`: whether `/debug/panic` exists).
+    pub fn parse(path: &str, debug_panic: bool) -> Route<'_> {
+        match path {
+            "/" | "/index.html" => return Route::Demo,
+            "/stats" => return Route::Stats,
+            "/metrics" => return Route::Metrics,
+            "/stats/reset" => return Route::StatsReset,
+            "/debug/panic" if debug_panic => return Route::DebugPanic,
+            _ => {}
+        }
+        let Some((prefix, topic)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
+            return Route::NotFound;
+        };
+        let push = match prefix {
+            "publish" => return Route::Publish(topic),
+            "poll" => Push::Poll,
+            "long-poll" => Push::LongPoll,
+            "stream" => Push::Stream,
+            "sse" => Push::Sse,
+            "ws" => Push::Ws,
+            _ => return Route::NotFound,
+        };
+        Route::Subscribe(push, topic)
     }
-    let Some((prefix, topic)) = path.strip_prefix('/').and_then(|p| p.split_once('/')) else {
-        return Route::NotFound;
-    };
-    let t = match prefix {
-        "publish" => Technique::Publish,
-        "poll" => Technique::Poll,
-        "long-poll" => Technique::LongPoll,
-        "stream" => Technique::Stream,
-        "sse" => Technique::Sse,
-        "ws" => Technique::Ws,
-        _ => return Route::NotFound,
-    };
-    Route::Topic(t, topic)
+
+    /// The technique whose counters the request is counted in.
+    pub fn counted_as(self) -> Technique {
+        match self {
+            Route::Publish(_) => Technique::Publish,
+            Route::Subscribe(push, _) => push.counted_as(),
+            _ => Technique::Other,
+        }
+    }
+
+    /// The method the endpoint takes (`None`: there is no endpoint).
+    pub fn method(self) -> Option<Method> {
+        match self {
+            Route::NotFound => None,
+            Route::StatsReset | Route::Publish(_) => Some(Method::POST),
+            _ => Some(Method::GET),
+        }
+    }
 }
 
 type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallible>> + Send>>;
@@ -169,16 +121,8 @@ type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallib
 pub fn handle(req: Request<Incoming>, state: State, cell: Arc<ConnCell>) -> HandlerFuture {
     Box::pin(async move {
         let resp = dispatch(req, &state, &cell).await;
-        let mut resp = resp.map(|inner| Body {
-            inner,
-            _done: ResponseDone(cell),
-        });
-        if let Some(origin) = &state.args.allow_origin {
-            if let Ok(v) = HeaderValue::from_str(origin) {
-                resp.headers_mut()
-                    .insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-            }
-        }
+        let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell)));
+        cors::allow_origin(&mut resp, &state.args);
         Ok(resp)
     })
 }
@@ -189,27 +133,18 @@ async fn dispatch(
     cell: &Arc<ConnCell>,
 ) -> Response<BoxBody> {
     let path = req.uri().path().to_owned();
-    let route = parse_route(&path, state.args.debug_panic_route);
-    let technique = match route {
-        Route::Topic(t, _) => t,
-        _ => Technique::Other,
-    };
+    let route = Route::parse(&path, state.args.debug_panic_route);
+    let technique = route.counted_as();
     cell.route(technique);
     state.metrics.of(technique).requests.fetch_add(1, Relaxed);
 
-    let method = req.method().clone();
-    let wanted = match route {
-        Route::StatsReset => Method::POST,
-        Route::Topic(Technique::Publish, _) => Method::POST,
-        Route::NotFound => {
-            return error(StatusCode::NOT_FOUND, format!("no such path: {path}"));
-        }
-        _ => Method::GET,
+    let Some(wanted) = route.method() else {
+        return error(StatusCode::NOT_FOUND, format!("no such path: {path}"));
     };
-    if method == Method::OPTIONS {
-        return preflight(&req, state);
+    if req.method() == Method::OPTIONS {
+        return cors::preflight(&req, &state.args);
     }
-    if method != wanted {
+    if req.method() != wanted {
         let mut r = error(StatusCode::METHOD_NOT_ALLOWED, format!("use {wanted}"));
         let allow = HeaderValue::from_str(&format!("{wanted}, OPTIONS")).expect("static ascii");
         r.headers_mut().insert(header::ALLOW, allow);
@@ -217,15 +152,16 @@ async fn dispatch(
     }
     match route {
         Route::Demo => full(StatusCode::OK, "text/html; charset=utf-8", DEMO_HTML),
-        Route::Stats => match state.stats_json().await {
-            Ok(v) => json_no_store(v.to_string()),
+        Route::Stats => match state.stats().await.map(|s| serde_json::to_vec(&s)) {
+            Ok(Ok(json)) => json_no_store(json),
+            Ok(Err(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
             Err(e) => unavailable(e),
         },
-        Route::Metrics => match state.stats_json().await {
-            Ok(v) => full(
+        Route::Metrics => match state.stats().await {
+            Ok(stats) => full(
                 StatusCode::OK,
                 "text/plain; version=0.0.4; charset=utf-8",
-                crate::metrics::prometheus(&v),
+                metrics::prometheus(&stats),
             ),
             Err(e) => unavailable(e),
         },
@@ -234,130 +170,101 @@ async fn dispatch(
             Err(e) => unavailable(e),
         },
         Route::DebugPanic => panic!("GET /debug/panic (--debug-panic-route): a deliberate panic"),
-        Route::NotFound => unreachable!("answered above"),
-        Route::Topic(t, topic) => {
-            if !valid_name(topic) {
-                return error(
-                    StatusCode::BAD_REQUEST,
-                    format!("bad topic {topic:?}: 1 to 64 characters from [A-Za-z0-9_.-]"),
-                );
-            }
-            match t {
-                Technique::Publish => publish(req, state, topic).await,
-                Technique::Poll => poll::handle(&req, state, topic),
-                Technique::LongPoll => long_poll::handle(req, state, topic).await,
-                Technique::Stream => stream::handle(&req, state, cell, topic),
-                Technique::Sse => sse::handle(&req, state, cell, topic),
-                Technique::Ws => ws::handle(req, state, cell, topic),
-                Technique::Other => unreachable!("topic routes have a technique"),
-            }
-        }
+        Route::Publish(topic) | Route::Subscribe(_, topic) if !valid_name(topic) => error(
+            StatusCode::BAD_REQUEST,
+            format!("bad topic {topic:?}: 1 to 64 characters from [A-Za-z0-9_.-]"),
+        ),
+        Route::Publish(topic) => publish::handle(req, state, topic).await,
+        Route::Subscribe(push, topic) => match push {
+            Push::Poll => poll::handle(&req, state, topic),
+            Push::LongPoll => long_poll::handle(req, state, topic).await,
+            Push::Stream => stream::handle(&req, state, cell, topic),
+            Push::Sse => sse::handle(&req, state, cell, topic),
+            Push::Ws => ws::handle(req, state, cell, topic),
+        },
+        Route::NotFound => error(StatusCode::NOT_FOUND, format!("no such path: {path}")),
     }
 }
 
-fn preflight(req: &Request<Incoming>, state: &State) -> Response<BoxBody> {
-    let mut r = full(
-        StatusCode::NO_CONTENT,
-        "text/plain; charset=utf-8",
-        Bytes::new(),
-    );
-    let h = r.headers_mut();
-    h.remove(header::CONTENT_TYPE);
-    h.insert(
-        header::ALLOW,
-        HeaderValue::from_static("GET, POST, OPTIONS"),
-    );
-    if state.args.allow_origin.is_some() {
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_METHODS,
-            HeaderValue::from_static("GET, POST, OPTIONS"),
-        );
-        let asked = req
-            .headers()
-            .get(header::ACCESS_CONTROL_REQUEST_HEADERS)
-            .cloned()
-            .unwrap_or(HeaderValue::from_static("last-event-id, content-type"));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, asked);
-        h.insert(
-            header::ACCESS_CONTROL_MAX_AGE,
-            HeaderValue::from_static("600"),
-        );
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_route_to_their_endpoint_method_and_counters() {
+        let cases = [
+            ("/", Route::Demo, Some(Method::GET), Technique::Other),
+            (
+                "/index.html",
+                Route::Demo,
+                Some(Method::GET),
+                Technique::Other,
+            ),
+            ("/stats", Route::Stats, Some(Method::GET), Technique::Other),
+            (
+                "/metrics",
+                Route::Metrics,
+                Some(Method::GET),
+                Technique::Other,
+            ),
+            (
+                "/stats/reset",
+                Route::StatsReset,
+                Some(Method::POST),
+                Technique::Other,
+            ),
+            (
+                "/publish/a",
+                Route::Publish("a"),
+                Some(Method::POST),
+                Technique::Publish,
+            ),
+            (
+                "/poll/a",
+                Route::Subscribe(Push::Poll, "a"),
+                Some(Method::GET),
+                Technique::Poll,
+            ),
+            (
+                "/long-poll/b",
+                Route::Subscribe(Push::LongPoll, "b"),
+                Some(Method::GET),
+                Technique::LongPoll,
+            ),
+            (
+                "/stream/c",
+                Route::Subscribe(Push::Stream, "c"),
+                Some(Method::GET),
+                Technique::Stream,
+            ),
+            (
+                "/sse/d",
+                Route::Subscribe(Push::Sse, "d"),
+                Some(Method::GET),
+                Technique::Sse,
+            ),
+            (
+                "/ws/e",
+                Route::Subscribe(Push::Ws, "e"),
+                Some(Method::GET),
+                Technique::Ws,
+            ),
+            (
+                "/ws/",
+                Route::Subscribe(Push::Ws, ""),
+                Some(Method::GET),
+                Technique::Ws,
+            ),
+            ("/debug/panic", Route::NotFound, None, Technique::Other),
+            ("/nope/a", Route::NotFound, None, Technique::Other),
+            ("/poll", Route::NotFound, None, Technique::Other),
+        ];
+        for (path, route, method, counted) in cases {
+            let r = Route::parse(path, false);
+            assert_eq!(r, route, "{path}");
+            assert_eq!(r.method(), method, "{path}");
+            assert_eq!(r.counted_as(), counted, "{path}");
+        }
+        assert_eq!(Route::parse("/debug/panic", true), Route::DebugPanic);
     }
-    r
-}
-
-async fn publish(req: Request<Incoming>, state: &State, topic: &str) -> Response<BoxBody> {
-    let max = state.args.max_payload_bytes;
-    let event = match query_param(&req, "event") {
-        None => None,
-        Some(e) if valid_name(e) => Some(e.to_string()),
-        Some(e) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                format!("bad event name {e:?}: 1 to 64 characters from [A-Za-z0-9_.-]"),
-            );
-        }
-    };
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let mut lease = state.body_budget.lease();
-    let timeout = state.args.body_read_timeout;
-    let body = match body::read(req.into_body(), declared, max, timeout, &mut lease).await {
-        Ok(b) => b,
-        Err(BodyError::TooLarge) => return too_large(max),
-        Err(BodyError::Timeout) => {
-            state.metrics.body_timeouts.fetch_add(1, Relaxed);
-            return closing(error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the body did not arrive within --body-read-timeout ({})",
-                    humantime::format_duration(timeout)
-                ),
-            ));
-        }
-        Err(BodyError::Budget) => {
-            state.metrics.body_buffer_rejections.fetch_add(1, Relaxed);
-            return closing(unavailable(
-                "the server is buffering its limit of publish bodies (--body-buffer-bytes)",
-            ));
-        }
-        Err(BodyError::Bad(e)) => return error(StatusCode::BAD_REQUEST, format!("bad body: {e}")),
-    };
-    let Ok(data) = std::str::from_utf8(&body) else {
-        return error(StatusCode::BAD_REQUEST, "bad payload: not UTF-8");
-    };
-    match state.publish_anywhere(topic, event.as_deref(), data).await {
-        Ok(seq) => {
-            let topic_json = serde_json::to_string(topic).unwrap_or_default();
-            json_no_store(format!("{{\"topic\":{topic_json},\"id\":{seq}}}"))
-        }
-        Err(PublishError::Encode(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
-        Err(e) => unavailable(e),
-    }
-}
-
-/// `503` with `Retry-After: 1`: the server cannot do this now (too many topics, a cluster
-/// supervisor that does not answer); the body says why.
-pub fn unavailable(why: impl std::fmt::Display) -> Response<BoxBody> {
-    let mut r = error(StatusCode::SERVICE_UNAVAILABLE, why.to_string());
-    r.headers_mut()
-        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    r
-}
-
-fn too_large(max: usize) -> Response<BoxBody> {
-    closing(error(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        format!("payload larger than --max-payload-bytes ({max} bytes)"),
-    ))
-}
-
-/// Marks `r` as the last answer on its connection (the request body was not read whole).
-fn closing(mut r: Response<BoxBody>) -> Response<BoxBody> {
-    r.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
 }

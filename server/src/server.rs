@@ -2,7 +2,6 @@
 //! it), one task per connection (a panic stays inside it), the shared heartbeat ticker, and the
 //! one graceful shutdown path (stop accepting, end streams, wait a bounded time).
 
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
@@ -14,9 +13,11 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
 use crate::counting::{ConnCell, CountingStream};
+use crate::error::ServerError;
 use crate::metrics::Technique;
-use crate::subscription::stall_watch;
-use crate::{ServeArgs, ServerError, Shared, State, publisher, routes};
+use crate::state::State;
+use crate::techniques::subscription::stall_watch;
+use crate::{publisher, routes};
 
 /// How long shutdown waits for connections to end before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -168,42 +169,4 @@ pub fn bind_with(addr: SocketAddr, reuse_port: bool) -> Result<TcpListener, Serv
     }
     socket.bind(addr).map_err(err)?;
     socket.listen(4096).map_err(err)
-}
-
-/// Runs `pushbench serve` until Ctrl-C or SIGTERM (or, started tied to a parent, until the
-/// parent is gone: see `lifeline`). Prints `listening on http://ADDR:PORT`
-/// (the real port) as the first line on stdout. With `--processes N` (N > 1) this process
-/// becomes the supervisor of N server processes (see `cluster`); with the hidden
-/// `--cluster-child` it is one of them.
-pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
-    if args.cluster_child.is_some() {
-        return crate::cluster::child::serve(args).await;
-    }
-    if args.processes > 1 {
-        return crate::cluster::supervise(args).await;
-    }
-    let state = Shared::new(args)?;
-    let listener = bind_with(state.args.listen, state.args.reuse_port)?;
-    let local = listener.local_addr().map_err(|error| ServerError::Bind {
-        addr: state.args.listen,
-        error,
-    })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{local}").map_err(ServerError::Stdout)?;
-    out.flush().map_err(ServerError::Stdout)?;
-    drop(out);
-    let shutdown = CancellationToken::new();
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(ServerError::Signal)?;
-    let trigger = shutdown.clone();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        trigger.cancel();
-    });
-    crate::lifeline::stop_when_parent_exits(shutdown.clone());
-    run(listener, state, shutdown).await;
-    Ok(())
 }

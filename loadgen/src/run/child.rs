@@ -223,17 +223,28 @@ pub fn max_connections(clients: u32, processes: u32) -> u64 {
     (per + per / 5 + 1000).clamp(16_000, 19_700)
 }
 
-/// Sends SIGTERM to `pid`.
-#[allow(unsafe_code)]
+/// Sends SIGTERM to `pid` (our own child, not reaped yet: its supervisor task is the only
+/// one that waits for it).
 pub fn terminate(pid: u32) {
-    let Ok(pid) = libc::pid_t::try_from(pid) else {
-        return;
-    };
-    if pid > 0 {
-        // SAFETY: kill(2) has no memory-safety preconditions; `pid` is our own child, which
-        // has not been reaped yet (its supervisor task is the only one that waits for it).
-        unsafe {
-            libc::kill(pid, libc::SIGTERM);
-        }
+    use rustix::process::{Pid, Signal, kill_process};
+    if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
+        let _ = kill_process(pid, Signal::TERM);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::ExitStatusExt;
+
+    #[test]
+    fn terminate_sends_sigterm() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
+        terminate(child.id());
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(15), "{status}");
     }
 }

@@ -46,7 +46,8 @@ impl RunCtx {
         self.cfg.connect_timeout.min(Duration::from_secs(2))
     }
     async fn server_stats(&self, t: Technique) -> Option<TechniqueStats> {
-        self.target.stats(self.stats_timeout()).await?.technique(t)
+        let stats = self.target.stats(self.stats_timeout()).await?;
+        stats.technique(t.name()).copied()
     }
     async fn server_sample(&self) -> Option<ProcSample> {
         match &self.probe {

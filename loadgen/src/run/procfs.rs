@@ -1,10 +1,14 @@
-//! Reads what Linux's /proc says about a process (CPU seconds, resident memory), this
-//! process's descriptor limit, and the machine (CPU model, cores, memory, kernel, hostname).
+//! What Linux's /proc says about a process (CPU seconds and resident memory, through the
+//! server's `procinfo`, and its descendants), this process's descriptor limit, and the machine
+//! (CPU model, cores, memory, kernel, hostname) and its TIME_WAIT sockets. Parsed by the
+//! `procfs` crate.
 
 use std::fs;
 
-/// Clock ticks per second in /proc/<pid>/stat (USER_HZ, 100 on every Linux ABI).
-const TICKS_PER_S: f64 = 100.0;
+use procfs::net::TcpState;
+use procfs::process::{LimitValue, Process};
+use procfs::{CpuInfo, Current as _, Meminfo};
+use server::procinfo;
 
 /// CPU time and resident memory of one process at one moment.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
@@ -17,35 +21,34 @@ pub struct ProcSample {
 
 /// Samples process `pid` ("self" for this process). `None` if it is gone or /proc is absent.
 pub fn sample(pid: &str) -> Option<ProcSample> {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let u = if pid == "self" {
+        procinfo::own_usage()?
+    } else {
+        procinfo::usage(pid.parse().ok()?)?
+    };
     Some(ProcSample {
-        cpu_s: parse_stat_cpu(&stat)?,
-        rss_bytes: parse_status_kb(&status, "VmRSS:")? * 1024,
+        cpu_s: u.cpu_seconds,
+        rss_bytes: u.rss_bytes,
     })
 }
 
-/// `pid` and its descendants (from /proc/<pid>/task/*/children), `pid` first.
+/// `pid` and its descendants (the children of each of their threads), `pid` first.
 pub fn process_tree(pid: u32) -> Vec<u32> {
     let mut out = vec![pid];
     let mut i = 0;
     while i < out.len() && out.len() < 4096 {
         let p = out[i];
         i += 1;
-        let Ok(tasks) = fs::read_dir(format!("/proc/{p}/task")) else {
+        let Some(tasks) = i32::try_from(p)
+            .ok()
+            .and_then(|p| Process::new(p).ok())
+            .and_then(|p| p.tasks().ok())
+        else {
             continue;
         };
-        for t in tasks.flatten() {
-            let Ok(text) = fs::read_to_string(t.path().join("children")) else {
-                continue;
-            };
-            for c in text
-                .split_whitespace()
-                .filter_map(|c| c.parse::<u32>().ok())
-            {
-                if !out.contains(&c) {
-                    out.push(c);
-                }
+        for c in tasks.flatten().filter_map(|t| t.children().ok()).flatten() {
+            if !out.contains(&c) {
+                out.push(c);
             }
         }
     }
@@ -65,40 +68,35 @@ pub fn sample_tree(pid: u32) -> Option<ProcSample> {
     Some(total)
 }
 
-/// User + system CPU seconds from the text of /proc/<pid>/stat.
-pub fn parse_stat_cpu(stat: &str) -> Option<f64> {
-    // The command name (field 2) may hold spaces; the fields after its `)` are fixed.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // After `)`: state is index 0 (field 3), utime is field 14 -> index 11, stime index 12.
-    let utime: u64 = fields.get(11)?.parse().ok()?;
-    let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some((utime + stime) as f64 / TICKS_PER_S)
-}
-
-/// A `Key:   123 kB` line of /proc/<pid>/status or /proc/meminfo, in kB.
-pub fn parse_status_kb(text: &str, key: &str) -> Option<u64> {
-    text.lines()
-        .find(|l| l.starts_with(key))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
-}
-
-/// The soft limit on open files of this process (`ulimit -n`), from /proc/self/limits.
+/// The soft limit on open files of this process (`ulimit -n`).
 pub fn fd_soft_limit() -> Option<u64> {
-    let text = fs::read_to_string("/proc/self/limits").ok()?;
-    let line = text.lines().find(|l| l.starts_with("Max open files"))?;
-    let soft = line
-        .trim_start_matches("Max open files")
-        .split_whitespace()
-        .next()?;
-    if soft == "unlimited" {
-        Some(u64::MAX)
-    } else {
-        soft.parse().ok()
+    let limits = Process::myself().ok()?.limits().ok()?;
+    match limits.max_open_files.soft_limit {
+        LimitValue::Unlimited => Some(u64::MAX),
+        LimitValue::Value(n) => Some(n),
     }
+}
+
+/// Memory available for new processes without swapping (`MemAvailable`), bytes.
+pub fn mem_available() -> Option<u64> {
+    Meminfo::current().ok()?.mem_available
+}
+
+/// TCP sockets in TIME_WAIT now (IPv4 and IPv6); `None` without /proc/net.
+pub fn time_wait_sockets() -> Option<u64> {
+    let mut n = 0;
+    let mut any = false;
+    for table in [procfs::net::tcp(), procfs::net::tcp6()]
+        .into_iter()
+        .flatten()
+    {
+        any = true;
+        n += table
+            .iter()
+            .filter(|e| e.state == TcpState::TimeWait)
+            .count() as u64;
+    }
+    any.then_some(n)
 }
 
 /// What the run was measured on.
@@ -117,12 +115,9 @@ pub struct Machine {
 /// Reads the machine description.
 pub fn machine() -> Machine {
     let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
-    let cpu_model = read("/proc/cpuinfo").and_then(|c| {
-        c.lines()
-            .find(|l| l.starts_with("model name"))
-            .and_then(|l| l.split_once(':'))
-            .map(|(_, v)| v.trim().to_string())
-    });
+    let cpu_model = CpuInfo::current()
+        .ok()
+        .and_then(|c| c.model_name(0).map(|m| m.trim().to_string()));
     let kernel = match (
         read("/proc/sys/kernel/ostype"),
         read("/proc/sys/kernel/osrelease"),
@@ -136,9 +131,7 @@ pub fn machine() -> Machine {
         cores: std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(1),
-        memory_bytes: read("/proc/meminfo")
-            .and_then(|m| parse_status_kb(&m, "MemTotal:"))
-            .map(|k| k * 1024),
+        memory_bytes: Meminfo::current().ok().map(|m| m.mem_total),
         kernel,
         os: std::env::consts::OS,
         arch: std::env::consts::ARCH,
@@ -151,17 +144,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parses_stat_with_spaces_in_name() {
-        let stat = "4242 (my prog) S 1 4242 4242 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1 1 1";
-        assert_eq!(parse_stat_cpu(stat), Some(3.0));
-    }
-
-    #[test]
     fn samples_self() {
         let s = sample("self").expect("/proc/self");
         assert!(s.rss_bytes > 0);
         assert!(fd_soft_limit().unwrap() > 0);
-        assert!(machine().cores >= 1);
+        assert!(mem_available().unwrap() > 0);
+        let m = machine();
+        assert!(m.cores >= 1);
+        assert!(m.memory_bytes.unwrap() >= mem_available().unwrap());
+        assert!(sample("no-such-pid").is_none());
+
+        // A connection closed first by its client leaves that side in TIME_WAIT.
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let client = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (server, _) = listener.accept().unwrap();
+        drop(client);
+        let mut buf = [0u8; 1];
+        assert_eq!(std::io::Read::read(&mut &server, &mut buf).unwrap(), 0);
+        drop(server);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while time_wait_sockets().unwrap() == 0 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no TIME_WAIT socket seen"
+            );
+            std::thread::yield_now();
+        }
     }
 
     #[test]

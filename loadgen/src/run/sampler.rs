@@ -28,10 +28,10 @@ impl ServerProbe {
             // The process and its children: a `--server-processes` supervisor and its workers.
             ServerProbe::Child(pid) => procfs::sample_tree(*pid),
             ServerProbe::Remote(t, timeout) => {
-                let s = t.stats(*timeout).await?;
+                let p = t.stats(*timeout).await?.process?;
                 Some(ProcSample {
-                    cpu_s: s.cpu_seconds?,
-                    rss_bytes: s.rss_bytes?,
+                    cpu_s: p.cpu_seconds,
+                    rss_bytes: p.rss_bytes,
                 })
             }
         }

@@ -10,13 +10,18 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1::SendRequest;
 use tokio::net::TcpStream;
 
-use crate::technique::Technique;
+use contract::stats::Stats;
 
 /// Errors talking to the server outside the measured clients.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
     #[error("--target: `{0}` is not an http://HOST:PORT[/PREFIX] URL")]
     BadUrl(String),
+    #[error(
+        "--target: `{0}` is https, which pushbench does not speak: give the server's \
+         http://HOST:PORT[/PREFIX] URL"
+    )]
+    Https(String),
     #[error("--target: cannot resolve `{0}`")]
     Resolve(String),
     #[error("server {0} unreachable: no connection within {1:?}")]
@@ -42,35 +47,43 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses an `http://HOST:PORT[/PREFIX]` URL and resolves its host.
+    /// Parses an `http://HOST[:PORT][/PREFIX]` URL (port 80 by default) and resolves its
+    /// host.
     pub async fn from_url(url: &str) -> Result<Target, TargetError> {
         let bad = || TargetError::BadUrl(url.to_string());
-        let rest = url.strip_prefix("http://").ok_or_else(bad)?;
-        let (hostport, path) = match rest.find('/') {
-            Some(i) => (&rest[..i], &rest[i..]),
-            None => (rest, ""),
-        };
-        if hostport.is_empty() {
+        let uri: http::Uri = url.parse().map_err(|_| bad())?;
+        match uri.scheme_str() {
+            Some("http") => {}
+            Some(s) if s.eq_ignore_ascii_case("https") => {
+                return Err(TargetError::Https(url.to_string()));
+            }
+            _ => return Err(bad()),
+        }
+        let authority = uri.authority().ok_or_else(bad)?;
+        if authority.host().is_empty() || authority.as_str().contains('@') || uri.query().is_some()
+        {
             return Err(bad());
         }
-        let with_port = if hostport
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
-        {
-            hostport.to_string()
-        } else {
-            format!("{hostport}:80")
+        let host = authority.host();
+        let port = match &authority.as_str()[host.len()..] {
+            "" => 80,
+            p => p
+                .strip_prefix(':')
+                .and_then(|p| p.parse::<u16>().ok())
+                .ok_or_else(bad)?,
         };
-        let addr = tokio::net::lookup_host(with_port.as_str())
+        // An IPv6 literal is bracketed in a URL, not for the resolver.
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        let addr = tokio::net::lookup_host((bare, port))
             .await
-            .map_err(|_| TargetError::Resolve(hostport.to_string()))?
+            .map_err(|_| TargetError::Resolve(authority.to_string()))?
             .next()
-            .ok_or_else(|| TargetError::Resolve(hostport.to_string()))?;
+            .ok_or_else(|| TargetError::Resolve(authority.to_string()))?;
         Ok(Target {
             url: url.to_string(),
             addr,
-            host: hostport.to_string(),
-            prefix: path.trim_end_matches('/').to_string(),
+            host: authority.to_string(),
+            prefix: uri.path().trim_end_matches('/').to_string(),
         })
     }
 
@@ -153,7 +166,7 @@ impl Target {
     }
 
     /// Reads `/stats`; `None` if the server has none (or it is not the documented JSON).
-    pub async fn stats(&self, timeout: Duration) -> Option<ServerStats> {
+    pub async fn stats(&self, timeout: Duration) -> Option<Stats> {
         let mut c = self.connect(timeout).await.ok()?;
         let (status, body) = self
             .request(&mut c, http::Method::GET, "/stats", Bytes::new(), timeout)
@@ -162,102 +175,64 @@ impl Target {
         if !status.is_success() {
             return None;
         }
-        ServerStats::parse(&body)
+        serde_json::from_slice(&body).ok()
     }
 }
 
 /// One technique's counters in `/stats`.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TechniqueStats {
-    pub connections: u64,
-    pub requests: u64,
-    pub delivered: u64,
-    pub bytes_read: u64,
-    pub bytes_written: u64,
-}
-
-impl TechniqueStats {
-    /// Counters accumulated since `earlier` (the connection gauge keeps its current value).
-    pub fn since(&self, earlier: &TechniqueStats) -> TechniqueStats {
-        TechniqueStats {
-            connections: self.connections,
-            requests: self.requests.saturating_sub(earlier.requests),
-            delivered: self.delivered.saturating_sub(earlier.delivered),
-            bytes_read: self.bytes_read.saturating_sub(earlier.bytes_read),
-            bytes_written: self.bytes_written.saturating_sub(earlier.bytes_written),
-        }
-    }
-}
-
-/// A `/stats` snapshot.
-#[derive(Debug, Clone, Default)]
-pub struct ServerStats {
-    pub cpu_seconds: Option<f64>,
-    pub rss_bytes: Option<u64>,
-    techniques: std::collections::HashMap<String, TechniqueStats>,
-}
-
-impl ServerStats {
-    /// Parses the `/stats` JSON; `None` if it is not JSON with a `techniques` object.
-    pub fn parse(body: &[u8]) -> Option<ServerStats> {
-        let v: serde_json::Value = serde_json::from_slice(body).ok()?;
-        let techs = v.get("techniques")?.as_object()?;
-        let n = |o: &serde_json::Value, k: &str| o.get(k).and_then(|x| x.as_u64()).unwrap_or(0);
-        let techniques = techs
-            .iter()
-            .map(|(name, o)| {
-                (
-                    name.clone(),
-                    TechniqueStats {
-                        connections: n(o, "connections"),
-                        requests: n(o, "requests"),
-                        delivered: n(o, "delivered"),
-                        bytes_read: n(o, "bytes_read"),
-                        bytes_written: n(o, "bytes_written"),
-                    },
-                )
-            })
-            .collect();
-        let process = v.get("process");
-        Some(ServerStats {
-            cpu_seconds: process
-                .and_then(|p| p.get("cpu_seconds"))
-                .and_then(|x| x.as_f64()),
-            rss_bytes: process
-                .and_then(|p| p.get("rss_bytes"))
-                .and_then(|x| x.as_u64()),
-            techniques,
-        })
-    }
-
-    /// The counters of technique `t`, if the server reports it.
-    pub fn technique(&self, t: Technique) -> Option<TechniqueStats> {
-        self.techniques.get(t.name()).copied()
-    }
-}
+pub use contract::stats::TechniqueCounters as TechniqueStats;
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn parses_stats() {
-        let body = br#"{"uptime_s":1.0,"process":{"pid":1,"cpu_seconds":1.5,"rss_bytes":1000,"open_fds":3},
+    fn reads_stats_of_a_server_that_reports_less() {
+        // An older or other server: no `process`, one technique, fewer counters.
+        let body = br#"{"uptime_s":1.0,
             "techniques":{"sse":{"connections":2,"requests":3,"delivered":4,"bytes_read":5,"bytes_written":6}}}"#;
-        let s = ServerStats::parse(body).unwrap();
-        assert_eq!(s.cpu_seconds, Some(1.5));
-        let t = s.technique(Technique::Sse).unwrap();
+        let s: Stats = serde_json::from_slice(body).unwrap();
+        assert_eq!(s.process, None);
+        let t = s.technique("sse").unwrap();
         assert_eq!((t.requests, t.bytes_read, t.bytes_written), (3, 5, 6));
-        assert!(s.technique(Technique::Ws).is_none());
-        assert!(ServerStats::parse(b"not json").is_none());
+        assert_eq!(t.gaps, 0);
+        assert!(s.technique("ws").is_none());
     }
 
     #[tokio::test]
     async fn parses_urls() {
         let t = Target::from_url("http://127.0.0.1:9/base/").await.unwrap();
-        assert_eq!(t.addr.port(), 9);
-        assert_eq!(t.prefix, "/base");
-        assert!(Target::from_url("https://x").await.is_err());
-        assert!(Target::from_url("http://").await.is_err());
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (9, "/base"));
+        assert_eq!(t.host, "127.0.0.1:9");
+        let t = Target::from_url("http://127.0.0.1").await.unwrap();
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (80, ""));
+        assert_eq!(t.host, "127.0.0.1");
+        let t = Target::from_url("http://[::1]:8080/a/b").await.unwrap();
+        assert_eq!(t.addr, "[::1]:8080".parse().unwrap());
+        assert_eq!((t.host.as_str(), t.prefix.as_str()), ("[::1]:8080", "/a/b"));
+        let t = Target::from_url("http://localhost:7/").await.unwrap();
+        assert_eq!((t.addr.port(), t.prefix.as_str()), (7, ""));
+        for bad in [
+            "http://",
+            "127.0.0.1:9",
+            "ftp://127.0.0.1:9",
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:x",
+            "http://u@127.0.0.1:9",
+            "http://127.0.0.1:9/a?b=c",
+            "http://127.0.0.1 :9",
+            "",
+        ] {
+            let e = Target::from_url(bad).await.unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("--target: `{bad}` is not an http://HOST:PORT[/PREFIX] URL"),
+            );
+        }
+        for https in ["https://127.0.0.1:9", "HTTPS://x"] {
+            let e = Target::from_url(https).await.unwrap_err();
+            assert!(matches!(e, TargetError::Https(_)), "{https}: {e}");
+            assert!(e.to_string().contains("is https"), "{e}");
+        }
     }
 }

@@ -50,16 +50,13 @@ impl Room {
         let tw_reuse = fs::read_to_string("/proc/sys/net/ipv4/tcp_tw_reuse")
             .map(|s| s.trim() != "0")
             .unwrap_or(false);
-        let mem_available = fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| procfs::parse_status_kb(&m, "MemAvailable:"))
-            .map(|k| k * 1024);
+        let mem_available = procfs::mem_available();
         Room {
             fd_limit: procfs::fd_soft_limit(),
             ephemeral_ports: ports,
             tw_reuse,
             mem_available,
-            time_wait: count_time_wait(),
+            time_wait: procfs::time_wait_sockets(),
         }
     }
 
@@ -134,27 +131,6 @@ pub fn parse_port_range(s: &str) -> Option<u64> {
     }
 }
 
-/// TCP sockets in TIME_WAIT (state 06 in /proc/net/tcp and tcp6).
-pub fn count_time_wait() -> Option<u64> {
-    let mut n = 0;
-    let mut any = false;
-    for p in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        if let Ok(text) = fs::read_to_string(p) {
-            any = true;
-            n += count_state(&text, "06");
-        }
-    }
-    any.then_some(n)
-}
-
-fn count_state(table: &str, state: &str) -> u64 {
-    table
-        .lines()
-        .skip(1)
-        .filter(|l| l.split_whitespace().nth(3) == Some(state))
-        .count() as u64
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -209,10 +185,6 @@ mod tests {
     fn parses_proc_files() {
         assert_eq!(parse_port_range("32768\t60999\n"), Some(28_232));
         assert_eq!(parse_port_range("bad"), None);
-        let table = "  sl  local_address rem_address   st tx_queue\n\
-                     0: 0100007F:1F90 00000000:0000 0A 00000000\n\
-                     1: 0100007F:9C40 0100007F:1F90 06 00000000\n";
-        assert_eq!(count_state(table, "06"), 1);
         assert!(Room::read().fd_limit.is_some());
     }
 }

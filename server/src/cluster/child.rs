@@ -1,4 +1,4 @@
-//! A cluster child's side: the [`Link`] to the supervisor (requests with ids, answered out of
+//! A cluster child's side: the [`Link`] to the supervisor (this process's `Upstream`: requests with ids, answered out of
 //! band) and [`serve`], which runs the ordinary server on the shared port while relaying the
 //! supervisor's messages into the hub with their assigned seqs (after the seed: every topic's
 //! newest seq, learnt before it listens). When the supervisor's socket
@@ -10,14 +10,20 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
-use serde_json::Value;
+use contract::stats::Stats;
+use futures_util::future::BoxFuture;
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::UnixStream;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::{ClusterError, ToChild, ToSupervisor, encode, framed};
-use crate::{ServeArgs, ServerError, Shared, State, server};
+use super::{ToChild, ToSupervisor, encode, framed};
+use crate::config::ServeArgs;
+use crate::error::ServerError;
+use crate::error::{ClusterError, RelayError};
+use crate::server;
+use crate::state::Upstream;
+use crate::state::{Shared, State};
 
 /// How long a child waits for the supervisor to answer a request.
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
@@ -26,7 +32,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 enum Answer {
     Published(Result<u64, String>),
-    Stats(Value),
+    Stats(Box<Stats>),
     WasReset,
 }
 
@@ -37,16 +43,6 @@ pub struct Link {
     next: AtomicU64,
     pending: Mutex<HashMap<u64, oneshot::Sender<Answer>>>,
     gone: AtomicBool,
-}
-
-/// Why a publish through the supervisor failed.
-#[derive(Debug, thiserror::Error)]
-pub enum RelayError {
-    /// The supervisor refused it (e.g. too many topics).
-    #[error("{0}")]
-    Refused(String),
-    #[error(transparent)]
-    Cluster(#[from] ClusterError),
 }
 
 impl Link {
@@ -126,9 +122,9 @@ impl Link {
     }
 
     /// The whole server's `/stats` document.
-    pub async fn stats(&self) -> Result<Value, ClusterError> {
+    pub async fn stats(&self) -> Result<Stats, ClusterError> {
         match self.call(|req| ToSupervisor::Stats { req }).await? {
-            Answer::Stats(v) => Ok(v),
+            Answer::Stats(v) => Ok(*v),
             _ => Err(ClusterError::SupervisorGone),
         }
     }
@@ -139,6 +135,25 @@ impl Link {
             Answer::WasReset => Ok(()),
             _ => Err(ClusterError::SupervisorGone),
         }
+    }
+}
+
+impl Upstream for Link {
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        event: Option<&'a str>,
+        data: &'a str,
+    ) -> BoxFuture<'a, Result<u64, RelayError>> {
+        Link::publish(self, topic, event, data).boxed()
+    }
+
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>> {
+        Link::stats(self).boxed()
+    }
+
+    fn reset(&self) -> BoxFuture<'_, Result<(), ClusterError>> {
+        Link::reset(self).boxed()
     }
 }
 
@@ -158,7 +173,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let link = Arc::new(Link::new(tx));
     let index = args.cluster_index;
     let listen = args.listen;
-    let state = Shared::with_link(args, link.clone())?;
+    let state = Shared::with_upstream(args, link.clone())?;
     // Learn every topic's newest seq before taking any client (see `ToChild::Seed`).
     seed(&state, &mut frames)
         .await
@@ -180,33 +195,61 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
 
     let shutdown = CancellationToken::new();
     let lost = Arc::new(AtomicBool::new(false));
-    let reader = {
-        let (state, link, shutdown, lost) =
-            (state.clone(), link.clone(), shutdown.clone(), lost.clone());
-        tokio::spawn(async move {
-            while let Some(frame) = frames.next().await {
-                let Ok(frame) = frame else { break };
-                match serde_json::from_slice::<ToChild>(&frame) {
-                    Ok(ToChild::Shutdown) => {
-                        // The supervisor answers nothing more: fail waiting requests now.
-                        link.close();
-                        shutdown.cancel();
-                        return;
-                    }
-                    Ok(msg) => relay(&state, &link, msg),
-                    Err(e) => eprintln!("pushbench serve (child {index}): {e}"),
-                }
-            }
-            lost.store(true, Relaxed);
-            link.close();
-            shutdown.cancel();
-        })
-    };
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .map_err(ServerError::Signal)?;
-    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
-        .map_err(ServerError::Signal)?;
+    let reader = spawn_reader(frames, &state, &link, &shutdown, &lost, index);
+    stop_on_sigterm(&shutdown)?;
     crate::lifeline::stop_when_parent_exits(shutdown.clone());
+    server::run(listener, state, shutdown).await;
+    reader.abort();
+    if lost.load(Relaxed) {
+        return Err(ServerError::Cluster(ClusterError::SupervisorGone));
+    }
+    Ok(())
+}
+
+/// Relays the supervisor's frames to this process until it says to shut down (then
+/// `shutdown`) or its socket closes (then `lost` too: it died).
+fn spawn_reader<S>(
+    mut frames: S,
+    state: &State,
+    link: &Arc<Link>,
+    shutdown: &CancellationToken,
+    lost: &Arc<AtomicBool>,
+    index: u32,
+) -> tokio::task::JoinHandle<()>
+where
+    S: futures_util::Stream<Item = Result<bytes::BytesMut, std::io::Error>>
+        + Unpin
+        + Send
+        + 'static,
+{
+    let (state, link, shutdown, lost) =
+        (state.clone(), link.clone(), shutdown.clone(), lost.clone());
+    tokio::spawn(async move {
+        while let Some(frame) = frames.next().await {
+            let Ok(frame) = frame else { break };
+            match serde_json::from_slice::<ToChild>(&frame) {
+                Ok(ToChild::Shutdown) => {
+                    // The supervisor answers nothing more: fail waiting requests now.
+                    link.close();
+                    shutdown.cancel();
+                    return;
+                }
+                Ok(msg) => relay(&state, &link, msg),
+                Err(e) => eprintln!("pushbench serve (child {index}): {e}"),
+            }
+        }
+        lost.store(true, Relaxed);
+        link.close();
+        shutdown.cancel();
+    })
+}
+
+/// Cancels `shutdown` on SIGTERM. SIGINT is ignored: on Ctrl-C in a terminal the supervisor
+/// gets it too and stops the children.
+fn stop_on_sigterm(shutdown: &CancellationToken) -> Result<(), ServerError> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).map_err(ServerError::Signal)?;
+    let mut int = signal(SignalKind::interrupt()).map_err(ServerError::Signal)?;
     let trigger = shutdown.clone();
     tokio::spawn(async move {
         loop {
@@ -217,11 +260,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         }
         trigger.cancel();
     });
-    server::run(listener, state, shutdown).await;
-    reader.abort();
-    if lost.load(Relaxed) {
-        return Err(ServerError::Cluster(ClusterError::SupervisorGone));
-    }
     Ok(())
 }
 
@@ -272,7 +310,7 @@ fn relay(state: &State, link: &Link, msg: ToChild) {
         ToChild::Collect { collect } => {
             let _ = link.send(&ToSupervisor::Local {
                 collect,
-                stats: state.local_stats_json(),
+                stats: Box::new(state.local_stats()),
             });
         }
         ToChild::Reset { collect } => {

@@ -22,11 +22,12 @@ pub mod supervisor;
 
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use tokio::net::UnixStream;
 use tokio_util::codec::{Framed, LengthDelimitedCodec};
 
-use crate::metrics::{ProcessStats, Technique, technique_keys};
+use contract::stats::{Process, ProcessEntry, Role, Stats, TechniqueCounters};
+
+use crate::metrics::Technique;
 
 pub use child::Link;
 pub use supervisor::supervise;
@@ -49,7 +50,7 @@ pub enum ToSupervisor {
     /// A `POST /stats/reset` arrived: reset every process.
     Reset { req: u64 },
     /// This child's own `/stats` document, answering [`ToChild::Collect`].
-    Local { collect: u64, stats: Value },
+    Local { collect: u64, stats: Box<Stats> },
     /// This child reset its counters, answering [`ToChild::Reset`].
     ResetDone { collect: u64 },
 }
@@ -78,7 +79,7 @@ pub enum ToChild {
         result: Result<u64, String>,
     },
     /// The answer to [`ToSupervisor::Stats`]: the whole server's `/stats` document.
-    Stats { req: u64, stats: Value },
+    Stats { req: u64, stats: Box<Stats> },
     /// The answer to [`ToSupervisor::Reset`].
     WasReset { req: u64 },
     /// Send your own `/stats` document ([`ToSupervisor::Local`]).
@@ -87,34 +88,6 @@ pub enum ToChild {
     Reset { collect: u64 },
     /// Shut down gracefully.
     Shutdown,
-}
-
-/// Errors of the cluster plumbing.
-#[derive(Debug, thiserror::Error)]
-pub enum ClusterError {
-    #[error("the cluster supervisor is gone")]
-    SupervisorGone,
-    #[error("the cluster supervisor did not answer in time")]
-    Timeout,
-    #[error("bad cluster frame: {0}")]
-    Frame(serde_json::Error),
-    #[error("cluster socket: {0}")]
-    Io(std::io::Error),
-    #[error("the cluster supervisor sent {0}")]
-    Unexpected(&'static str),
-}
-
-// The causes are in the texts above, not also `source`s, so each is printed once.
-impl From<serde_json::Error> for ClusterError {
-    fn from(e: serde_json::Error) -> Self {
-        ClusterError::Frame(e)
-    }
-}
-
-impl From<std::io::Error> for ClusterError {
-    fn from(e: std::io::Error) -> Self {
-        ClusterError::Io(e)
-    }
 }
 
 /// A framed supervisor-child socket. Frames may hold a payload of `max_payload_bytes`
@@ -151,67 +124,68 @@ pub struct Totals {
     pub uptime_s: f64,
 }
 
-/// The whole server's `/stats` document from each child's own (`parts`, in child order; null
+/// The whole server's `/stats` document from each child's own (`parts`, in child order; `None`
 /// for a child that is dead or restarting) and the supervisor's own process figures and
 /// [`Totals`]: counters and gauges are summed; `topics` is the largest count of any child
 /// (every child holds every published topic); `process` sums CPU, memory and descriptors of
 /// all processes (supervisor included); `per_process` lists each one; `processes` counts the
 /// children that answered.
-pub fn merge(parts: &[Value], supervisor: ProcessStats, totals: Totals) -> Value {
-    let u = |v: &Value| v.as_u64().unwrap_or(0);
-    let sum = |key: &str| parts.iter().map(|p| u(&p[key])).sum::<u64>();
-    let mut techniques = serde_json::Map::new();
-    for t in Technique::ALL {
-        let mut o = serde_json::Map::new();
-        for k in technique_keys() {
-            let total: u64 = parts.iter().map(|p| u(&p["techniques"][t.name()][k])).sum();
-            o.insert(k.into(), total.into());
-        }
-        techniques.insert(t.name().into(), o.into());
-    }
-    let mut per_process = vec![serde_json::json!({
-        "role": "supervisor",
-        "pid": supervisor.pid,
-        "cpu_seconds": supervisor.cpu_seconds,
-        "rss_bytes": supervisor.rss_bytes,
-        "open_fds": supervisor.open_fds,
-        "connections": 0,
-    })];
+pub fn merge(parts: &[Option<Stats>], supervisor: Process, totals: Totals) -> Stats {
+    let live = || parts.iter().flatten();
+    let sum = |f: fn(&Stats) -> u64| live().map(f).sum::<u64>();
+    let techniques = Technique::ALL
+        .iter()
+        .map(|t| {
+            let mut total = TechniqueCounters::default();
+            for p in live() {
+                if let Some(c) = p.technique(t.name()) {
+                    total.add(c);
+                }
+            }
+            (t.name().to_string(), total)
+        })
+        .collect();
+    let mut per_process = vec![ProcessEntry {
+        role: Role::Supervisor,
+        index: None,
+        pid: supervisor.pid,
+        cpu_seconds: supervisor.cpu_seconds,
+        rss_bytes: supervisor.rss_bytes,
+        open_fds: supervisor.open_fds,
+        connections: 0,
+    }];
     let mut total = supervisor;
     for (i, p) in parts.iter().enumerate() {
-        if p.is_null() {
-            continue;
-        }
-        let pr = &p["process"];
-        let cpu = pr["cpu_seconds"].as_f64().unwrap_or(0.0);
-        total.cpu_seconds += cpu;
-        total.rss_bytes += u(&pr["rss_bytes"]);
-        total.open_fds += u(&pr["open_fds"]);
-        per_process.push(serde_json::json!({
-            "role": "child",
-            "index": i,
-            "pid": u(&pr["pid"]),
-            "cpu_seconds": cpu,
-            "rss_bytes": u(&pr["rss_bytes"]),
-            "open_fds": u(&pr["open_fds"]),
-            "connections": u(&p["open_connections"]),
-        }));
+        let Some(p) = p else { continue };
+        let pr = p.process.unwrap_or_default();
+        total.cpu_seconds += pr.cpu_seconds;
+        total.rss_bytes += pr.rss_bytes;
+        total.open_fds += pr.open_fds;
+        per_process.push(ProcessEntry {
+            role: Role::Child,
+            index: Some(i as u64),
+            pid: pr.pid,
+            cpu_seconds: pr.cpu_seconds,
+            rss_bytes: pr.rss_bytes,
+            open_fds: pr.open_fds,
+            connections: p.open_connections,
+        });
     }
-    serde_json::json!({
-        "uptime_s": totals.uptime_s,
-        "published": totals.published,
-        "child_restarts": totals.child_restarts,
-        "topics": parts.iter().map(|p| u(&p["topics"])).max().unwrap_or(0),
-        "connection_errors": sum("connection_errors"),
-        "rejected_connections": sum("rejected_connections"),
-        "open_connections": sum("open_connections"),
-        "body_timeouts": sum("body_timeouts"),
-        "body_buffer_rejections": sum("body_buffer_rejections"),
-        "processes": parts.iter().filter(|p| !p.is_null()).count(),
-        "process": total.json(),
-        "per_process": per_process,
-        "techniques": techniques,
-    })
+    Stats {
+        body_buffer_rejections: sum(|p| p.body_buffer_rejections),
+        body_timeouts: sum(|p| p.body_timeouts),
+        child_restarts: totals.child_restarts,
+        connection_errors: sum(|p| p.connection_errors),
+        open_connections: sum(|p| p.open_connections),
+        per_process: Some(per_process),
+        process: Some(total),
+        processes: live().count() as u64,
+        published: totals.published,
+        rejected_connections: sum(|p| p.rejected_connections),
+        techniques,
+        topics: live().map(|p| p.topics).max().unwrap_or(0),
+        uptime_s: totals.uptime_s,
+    }
 }
 
 #[cfg(test)]
@@ -232,35 +206,39 @@ mod tests {
         b.connection_errors.fetch_add(1, Relaxed);
         a.body_timeouts.fetch_add(2, Relaxed);
         b.body_timeouts.fetch_add(3, Relaxed);
-        let sup = ProcessStats {
+        let sup = Process {
             pid: 1,
             cpu_seconds: 0.5,
             rss_bytes: 100,
             open_fds: 3,
         };
-        let parts = [a.stats_json(2), b.stats_json(3)];
+        let parts = [Some(a.stats(2)), Some(b.stats(3))];
         let totals = Totals {
             published: 9,
             child_restarts: 2,
             uptime_s: 1.0,
         };
         let m = merge(&parts, sup, totals);
-        assert_eq!(m["child_restarts"], 2);
-        assert_eq!(m["techniques"]["sse"]["delivered"], 12);
-        assert_eq!(m["techniques"]["ws"]["connections"], 2);
-        assert_eq!(m["open_connections"], 3);
-        assert_eq!(m["connection_errors"], 1);
-        assert_eq!(m["body_timeouts"], 5);
-        assert_eq!(m["published"], 9);
-        assert_eq!(m["topics"], 3);
-        assert_eq!(m["processes"], 2);
-        let list = m["per_process"].as_array().unwrap();
+        assert_eq!(m.child_restarts, 2);
+        assert_eq!(m.technique("sse").unwrap().delivered, 12);
+        assert_eq!(m.technique("ws").unwrap().connections, 2);
+        assert_eq!(m.techniques.len(), Technique::ALL.len());
+        assert_eq!(m.open_connections, 3);
+        assert_eq!(m.connection_errors, 1);
+        assert_eq!(m.body_timeouts, 5);
+        assert_eq!(m.published, 9);
+        assert_eq!(m.topics, 3);
+        assert_eq!(m.processes, 2);
+        let list = m.per_process.as_ref().unwrap();
         assert_eq!(list.len(), 3);
-        assert_eq!(list[1]["connections"], 1);
-        assert_eq!(list[2]["connections"], 2);
-        let rss: u64 = list.iter().map(|p| p["rss_bytes"].as_u64().unwrap()).sum();
-        assert_eq!(m["process"]["rss_bytes"], rss);
-        assert_eq!(m["process"]["pid"], 1);
+        assert_eq!((list[0].role, list[0].index), (Role::Supervisor, None));
+        assert_eq!((list[2].role, list[2].index), (Role::Child, Some(1)));
+        assert_eq!(list[1].connections, 1);
+        assert_eq!(list[2].connections, 2);
+        let rss: u64 = list.iter().map(|p| p.rss_bytes).sum();
+        let process = m.process.unwrap();
+        assert_eq!(process.rss_bytes, rss);
+        assert_eq!(process.pid, 1);
     }
 
     #[test]

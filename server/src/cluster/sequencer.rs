@@ -8,12 +8,21 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use bytes::Bytes;
-use serde_json::Value;
+use contract::stats::Stats;
 use tokio::sync::mpsc;
 
 use super::{ToChild, ToSupervisor, Totals, encode, merge};
 use crate::hub::TopicLimit;
-use crate::metrics::ProcessStats;
+use crate::metrics;
+
+/// What one child contributed to a collection.
+#[derive(Debug)]
+enum Part {
+    /// Not yet.
+    Waiting,
+    /// Its `/stats` (`None`: it is dead, or this is a reset it acknowledged).
+    Answered(Option<Stats>),
+}
 
 /// A `/stats` collection or a reset in progress.
 #[derive(Debug)]
@@ -21,7 +30,7 @@ struct Collection {
     origin: usize,
     req: u64,
     reset: bool,
-    parts: Vec<Option<Value>>,
+    parts: Vec<Part>,
 }
 
 /// Topics per [`ToChild::Seed`] frame (a frame stays well under the frame limit).
@@ -87,7 +96,7 @@ impl Sequencer {
         }
         let pending: Vec<u64> = self.collections.keys().copied().collect();
         for collect in pending {
-            self.collected(i, collect, Value::Null);
+            self.collected(i, collect, None);
         }
     }
 
@@ -144,7 +153,13 @@ impl Sequencer {
         let parts = self
             .writers
             .iter()
-            .map(|w| if w.is_some() { None } else { Some(Value::Null) })
+            .map(|w| {
+                if w.is_some() {
+                    Part::Waiting
+                } else {
+                    Part::Answered(None)
+                }
+            })
             .collect();
         self.collections.insert(
             collect,
@@ -164,14 +179,14 @@ impl Sequencer {
         }
     }
 
-    fn collected(&mut self, i: usize, collect: u64, part: Value) {
+    fn collected(&mut self, i: usize, collect: u64, part: Option<Stats>) {
         let Some(c) = self.collections.get_mut(&collect) else {
             return;
         };
-        if let Some(slot @ None) = c.parts.get_mut(i) {
-            *slot = Some(part);
+        if let Some(slot @ Part::Waiting) = c.parts.get_mut(i) {
+            *slot = Part::Answered(part);
         }
-        if c.parts.iter().any(Option::is_none) {
+        if c.parts.iter().any(|p| matches!(p, Part::Waiting)) {
             return;
         }
         let Some(c) = self.collections.remove(&collect) else {
@@ -181,13 +196,20 @@ impl Sequencer {
             self.send(c.origin, &ToChild::WasReset { req: c.req });
             return;
         }
-        let parts: Vec<Value> = c.parts.into_iter().flatten().collect();
+        let parts: Vec<Option<Stats>> = c
+            .parts
+            .into_iter()
+            .map(|p| match p {
+                Part::Answered(s) => s,
+                Part::Waiting => None,
+            })
+            .collect();
         let totals = Totals {
             published: self.published,
             child_restarts: self.restarts,
             uptime_s: self.started.elapsed().as_secs_f64(),
         };
-        let stats = merge(&parts, ProcessStats::read(), totals);
+        let stats = Box::new(merge(&parts, metrics::process(), totals));
         self.send(c.origin, &ToChild::Stats { req: c.req, stats });
     }
 
@@ -207,199 +229,12 @@ impl Sequencer {
             }
             ToSupervisor::Stats { req } => self.start_collection(i, req, false),
             ToSupervisor::Reset { req } => self.start_collection(i, req, true),
-            ToSupervisor::Local { collect, stats } => self.collected(i, collect, stats),
-            ToSupervisor::ResetDone { collect } => self.collected(i, collect, Value::Null),
+            ToSupervisor::Local { collect, stats } => self.collected(i, collect, Some(*stats)),
+            ToSupervisor::ResetDone { collect } => self.collected(i, collect, None),
             ToSupervisor::Ready { .. } => {}
         }
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn frames(rx: &mut mpsc::UnboundedReceiver<Bytes>) -> Vec<ToChild> {
-        std::iter::from_fn(|| rx.try_recv().ok())
-            .map(|f| serde_json::from_slice(&f).unwrap())
-            .collect()
-    }
-
-    type Rx = mpsc::UnboundedReceiver<Bytes>;
-
-    /// A sequencer with two children attached (their empty seeds already read).
-    fn two(max_topics: usize) -> (Sequencer, Rx, Rx) {
-        let (tx0, mut rx0) = mpsc::unbounded_channel();
-        let (tx1, mut rx1) = mpsc::unbounded_channel();
-        let mut s = Sequencer::new(2, max_topics);
-        s.attach(0, tx0);
-        s.attach(1, tx1);
-        for rx in [&mut rx0, &mut rx1] {
-            assert!(matches!(
-                frames(rx).as_slice(),
-                [ToChild::Seed { topics, done: true }] if topics.is_empty()
-            ));
-        }
-        (s, rx0, rx1)
-    }
-
-    #[test]
-    fn one_sequence_per_topic_relayed_to_all_before_the_answer() {
-        let (mut s, mut rx0, mut rx1) = two(2);
-        let publish = |topic: &str, req| ToSupervisor::Publish {
-            req,
-            topic: topic.into(),
-            event: None,
-            data: "d".into(),
-        };
-        s.handle(1, publish("a", 7));
-        s.handle(0, publish("a", 8));
-        s.handle(0, publish("b", 9));
-        s.handle(1, publish("c", 10)); // a third topic: over the limit of 2
-        let seqs = |f: &[ToChild]| {
-            f.iter()
-                .filter_map(|m| match m {
-                    ToChild::Message { topic, seq, .. } => Some((topic.clone(), *seq)),
-                    _ => None,
-                })
-                .collect::<Vec<_>>()
-        };
-        let (f0, f1) = (frames(&mut rx0), frames(&mut rx1));
-        let want = vec![
-            ("a".to_string(), 1),
-            ("a".to_string(), 2),
-            ("b".to_string(), 1),
-        ];
-        assert_eq!(seqs(&f0), want);
-        assert_eq!(seqs(&f1), want);
-        // Child 1's answer comes right after the message it published.
-        assert!(matches!(
-            f1[1],
-            ToChild::Published {
-                req: 7,
-                result: Ok(1)
-            }
-        ));
-        assert!(
-            matches!(&f1[4], ToChild::Published { req: 10, result: Err(e) } if e.contains("--max-topics"))
-        );
-        assert!(matches!(
-            f0[2],
-            ToChild::Published {
-                req: 8,
-                result: Ok(2)
-            }
-        ));
-        assert_eq!(s.latest("a"), 2);
-    }
-
-    #[test]
-    fn stats_are_gathered_from_every_child_then_answered() {
-        let (mut s, mut rx0, mut rx1) = two(10);
-        s.handle(1, ToSupervisor::Stats { req: 3 });
-        let collect = match frames(&mut rx0).as_slice() {
-            [ToChild::Collect { collect }] => *collect,
-            f => panic!("{f:?}"),
-        };
-        assert_eq!(frames(&mut rx1).len(), 1);
-        let part = |n: u64| serde_json::json!({"open_connections": n, "topics": 1});
-        s.handle(
-            0,
-            ToSupervisor::Local {
-                collect,
-                stats: part(4),
-            },
-        );
-        assert!(frames(&mut rx1).is_empty(), "waits for every child");
-        s.handle(
-            1,
-            ToSupervisor::Local {
-                collect,
-                stats: part(5),
-            },
-        );
-        match frames(&mut rx1).as_slice() {
-            [ToChild::Stats { req: 3, stats }] => {
-                assert_eq!(stats["open_connections"], 9);
-                assert_eq!(stats["processes"], 2);
-            }
-            f => panic!("{f:?}"),
-        }
-        assert!(frames(&mut rx0).is_empty());
-    }
-
-    #[test]
-    fn a_dead_child_is_not_waited_for_and_its_replacement_is_seeded() {
-        let (mut s, mut rx0, mut rx1) = two(10);
-        for t in ["a", "a", "b"] {
-            s.publish(t, None, "d").unwrap();
-        }
-        s.handle(0, ToSupervisor::Stats { req: 4 });
-        let collect = match frames(&mut rx0).last() {
-            Some(ToChild::Collect { collect }) => *collect,
-            f => panic!("{f:?}"),
-        };
-        let part = serde_json::json!({"open_connections": 2, "topics": 2, "process": {"pid": 7}});
-        s.handle(
-            0,
-            ToSupervisor::Local {
-                collect,
-                stats: part,
-            },
-        );
-        assert!(frames(&mut rx0).is_empty(), "waits for child 1");
-        // Child 1 dies: the collection is answered with what child 0 said.
-        assert_eq!(frames(&mut rx1).len(), 4, "3 messages and the collect");
-        s.detach(1);
-        match frames(&mut rx0).as_slice() {
-            [ToChild::Stats { req: 4, stats }] => {
-                assert_eq!(stats["open_connections"], 2);
-                assert_eq!(stats["processes"], 1);
-                assert_eq!(stats["per_process"][1]["index"], 0);
-            }
-            f => panic!("{f:?}"),
-        }
-        // Nothing goes to the dead child; a message published meanwhile reaches child 0.
-        s.publish("b", None, "while dead").unwrap();
-        assert!(frames(&mut rx1).is_empty());
-        assert_eq!(frames(&mut rx0).len(), 1);
-        // Its replacement first learns every topic's newest seq, then gets what follows.
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        s.attach(1, tx);
-        s.restarted();
-        s.publish("a", None, "after").unwrap();
-        let f = frames(&mut rx);
-        match &f[..] {
-            [
-                ToChild::Seed { topics, done: true },
-                ToChild::Message { topic, seq: 3, .. },
-            ] => {
-                let mut t = topics.clone();
-                t.sort();
-                assert_eq!(t, [("a".to_string(), 2), ("b".to_string(), 2)]);
-                assert_eq!(topic, "a");
-            }
-            f => panic!("{f:?}"),
-        }
-        s.handle(1, ToSupervisor::Stats { req: 5 });
-        let collect = match frames(&mut rx).as_slice() {
-            [ToChild::Collect { collect }] => *collect,
-            f => panic!("{f:?}"),
-        };
-        for i in 0..2 {
-            s.handle(
-                i,
-                ToSupervisor::Local {
-                    collect,
-                    stats: serde_json::json!({}),
-                },
-            );
-        }
-        match frames(&mut rx).as_slice() {
-            [ToChild::Stats { req: 5, stats }] => {
-                assert_eq!(stats["child_restarts"], 1);
-                assert_eq!(stats["processes"], 2);
-            }
-            f => panic!("{f:?}"),
-        }
-    }
-}
+mod tests;

@@ -18,7 +18,7 @@ use tokio_util::codec::{Framed, LengthDelimitedCodec};
 use tokio_util::sync::CancellationToken;
 
 use super::{ToSupervisor, framed};
-use crate::ServeArgs;
+use crate::config::ServeArgs;
 
 /// How long a process may take from its start to its connection to the supervisor.
 pub const START_TIMEOUT: Duration = Duration::from_secs(30);

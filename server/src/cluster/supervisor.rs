@@ -29,8 +29,10 @@ use tokio_util::sync::CancellationToken;
 use super::sequencer::Sequencer;
 use super::spawn::{Event, Proc, START_TIMEOUT, Sink, Spawner, Stream};
 use super::{ToChild, ToSupervisor, encode};
+use crate::config::ServeArgs;
+use crate::error::ServerError;
 use crate::publisher::{Schedule, payload};
-use crate::{ServeArgs, ServerError, check_args};
+use crate::state::check_args;
 
 /// How long the children may take to shut down gracefully before they are killed.
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -12,7 +12,7 @@ use crate::counting::ConnCell;
 use crate::hub::TopicHandle;
 use crate::message::{Gap, Message};
 use crate::metrics::Technique;
-use crate::{Signal, State};
+use crate::state::{Signal, State};
 
 /// What a subscription yields next.
 #[derive(Debug)]
@@ -153,7 +153,7 @@ pub fn http_body(
     prefix: Option<bytes::Bytes>,
     encode: fn(&Message) -> bytes::Bytes,
     heartbeat: &'static [u8],
-) -> crate::routes::BoxBody {
+) -> crate::response::BoxBody {
     use http_body_util::BodyExt;
     use hyper::body::Frame;
     let frames = futures_util::stream::unfold(

@@ -20,12 +20,13 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::protocol::{CloseFrame, Role, WebSocketConfig};
 use tokio_tungstenite::tungstenite::{self, Message as WsMessage};
 
-use crate::State;
 use crate::counting::ConnCell;
 use crate::message::Gap;
 use crate::metrics::Technique;
-use crate::routes::{BoxBody, error, full, since};
-use crate::subscription::{Event, Subscription, stall_watch};
+use crate::request::since;
+use crate::response::{BoxBody, error, full, unavailable};
+use crate::state::State;
+use crate::techniques::subscription::{Event, Subscription, stall_watch};
 
 /// Read buffer per WebSocket. tungstenite's default (128 KiB) makes each idle connection
 /// about 13 times heavier; clients send us nothing but control frames.
@@ -62,59 +63,13 @@ pub fn handle(
         Ok(s) => s,
         Err(e) => return e.response(),
     };
-    if !has_token(&req, header::UPGRADE, "websocket")
-        || !has_token(&req, header::CONNECTION, "upgrade")
-    {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: Upgrade: websocket and Connection: Upgrade required",
-        );
-    }
-    if req.version() < Version::HTTP_11 {
-        // RFC 6455 4.1: the opening handshake is an HTTP/1.1 (or later) GET; an HTTP/1.0
-        // connection cannot be upgraded, so say so instead of switching and dropping it.
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: HTTP/1.1 or higher required (the request is HTTP/1.0)",
-        );
-    }
-    if req
-        .headers()
-        .get(header::SEC_WEBSOCKET_VERSION)
-        .map(|v| v.as_bytes())
-        != Some(b"13")
-    {
-        let mut r = error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: Sec-WebSocket-Version must be 13",
-        );
-        r.headers_mut().insert(
-            header::SEC_WEBSOCKET_VERSION,
-            HeaderValue::from_static("13"),
-        );
-        return r;
-    }
-    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: Sec-WebSocket-Key missing",
-        );
-    };
-    if !valid_key(key.as_bytes()) {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: Sec-WebSocket-Key must be a base64-encoded 16-byte nonce",
-        );
-    }
-    let Ok(accept) = HeaderValue::from_str(&derive_accept_key(key.as_bytes())) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "bad WebSocket handshake: Sec-WebSocket-Key",
-        );
+    let accept = match handshake(&req) {
+        Ok(a) => a,
+        Err(refusal) => return refusal.response(),
     };
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
-        Err(e) => return crate::routes::unavailable(e),
+        Err(e) => return unavailable(e),
     };
     let on_upgrade = hyper::upgrade::on(&mut req);
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Ws);
@@ -134,6 +89,72 @@ pub fn handle(
     h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
     h.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
     r
+}
+
+/// Why an opening handshake is refused (`400`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusal {
+    /// Malformed: the text says what is wrong.
+    Bad(&'static str),
+    /// Not `Sec-WebSocket-Version: 13` (the answer names the version supported).
+    Version,
+}
+
+impl Refusal {
+    fn response(self) -> Response<BoxBody> {
+        let why = match self {
+            Refusal::Bad(why) => why,
+            Refusal::Version => "Sec-WebSocket-Version must be 13",
+        };
+        let mut r = error(
+            StatusCode::BAD_REQUEST,
+            format!("bad WebSocket handshake: {why}"),
+        );
+        if self == Refusal::Version {
+            r.headers_mut().insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        }
+        r
+    }
+}
+
+/// Checks the opening handshake (RFC 6455 4.2.1): the `Sec-WebSocket-Accept` value to answer
+/// with, or why it is refused.
+fn handshake(req: &Request<Incoming>) -> Result<HeaderValue, Refusal> {
+    if !has_token(req, header::UPGRADE, "websocket")
+        || !has_token(req, header::CONNECTION, "upgrade")
+    {
+        return Err(Refusal::Bad(
+            "Upgrade: websocket and Connection: Upgrade required",
+        ));
+    }
+    if req.version() < Version::HTTP_11 {
+        // RFC 6455 4.1: the opening handshake is an HTTP/1.1 (or later) GET; an HTTP/1.0
+        // connection cannot be upgraded, so say so instead of switching and dropping it.
+        return Err(Refusal::Bad(
+            "HTTP/1.1 or higher required (the request is HTTP/1.0)",
+        ));
+    }
+    if req
+        .headers()
+        .get(header::SEC_WEBSOCKET_VERSION)
+        .map(|v| v.as_bytes())
+        != Some(b"13")
+    {
+        return Err(Refusal::Version);
+    }
+    let Some(key) = req.headers().get(header::SEC_WEBSOCKET_KEY) else {
+        return Err(Refusal::Bad("Sec-WebSocket-Key missing"));
+    };
+    if !valid_key(key.as_bytes()) {
+        return Err(Refusal::Bad(
+            "Sec-WebSocket-Key must be a base64-encoded 16-byte nonce",
+        ));
+    }
+    HeaderValue::from_str(&derive_accept_key(key.as_bytes()))
+        .map_err(|_| Refusal::Bad("Sec-WebSocket-Key"))
 }
 
 /// The WebSocket configuration: small buffers, frames written at once.

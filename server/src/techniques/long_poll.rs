@@ -9,10 +9,11 @@ use http::{Request, Response};
 use hyper::body::Incoming;
 use tokio::sync::broadcast::error::RecvError;
 
-use crate::State;
 use crate::metrics::Technique;
-use crate::poll::answer;
-use crate::routes::{BoxBody, parse_u64, query_param, since};
+use crate::request::{parse_u64, query_param, since};
+use crate::response::{BoxBody, unavailable};
+use crate::state::State;
+use crate::techniques::poll::answer;
 
 /// Largest `?timeout=` accepted, in ms (larger values are clamped).
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
@@ -34,7 +35,7 @@ pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Respo
     let m = state.metrics.of(Technique::LongPoll);
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
-        Err(e) => return crate::routes::unavailable(e),
+        Err(e) => return unavailable(e),
     };
     let (mut rx, snap) = topic.subscribe(since);
     if !snap.messages.is_empty() || snap.gap.is_some() {

@@ -5,16 +5,16 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
+use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::State;
 use crate::counting::ConnCell;
 use crate::message::{Message, STREAM_HEARTBEAT};
 use crate::metrics::Technique;
-use crate::routes::{BoxBody, since};
-use crate::subscription::{Subscription, http_body};
+use crate::request::since;
+use crate::response::{BoxBody, streaming, unavailable};
+use crate::state::State;
+use crate::techniques::subscription::{Subscription, http_body};
 
 /// `GET /stream/{topic}`.
 pub fn handle(
@@ -29,21 +29,10 @@ pub fn handle(
     };
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
-        Err(e) => return crate::routes::unavailable(e),
+        Err(e) => return unavailable(e),
     };
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Stream);
     let prefix = gap.map(|g| Bytes::from(format!("{}\n", g.object_json())));
     let body = http_body(sub, prefix, Message::ndjson, STREAM_HEARTBEAT);
-    streaming_response(body, "application/x-ndjson")
-}
-
-/// A `200` streaming response with the no-cache, no-buffering headers.
-pub fn streaming_response(body: BoxBody, content_type: &'static str) -> Response<BoxBody> {
-    let mut r = Response::new(body);
-    *r.status_mut() = StatusCode::OK;
-    let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    r
+    streaming(body, "application/x-ndjson")
 }

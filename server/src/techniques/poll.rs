@@ -6,10 +6,11 @@ use std::sync::atomic::Ordering::Relaxed;
 use http::{Request, Response};
 use hyper::body::Incoming;
 
-use crate::State;
 use crate::hub::Snapshot;
 use crate::metrics::{Counters, Technique};
-use crate::routes::{BoxBody, json_no_store, since};
+use crate::request::since;
+use crate::response::{BoxBody, json_no_store};
+use crate::state::State;
 
 /// Builds the poll / long-poll answer `{"next":..,"messages":[..]}` (plus `"gap"`), and counts
 /// delivered messages, gaps and empty responses on `m`.

@@ -8,13 +8,13 @@ use bytes::BytesMut;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::State;
 use crate::counting::ConnCell;
 use crate::message::{Message, SSE_HEARTBEAT, sse_retry};
 use crate::metrics::Technique;
-use crate::routes::{BoxBody, error, parse_u64, since};
-use crate::stream::streaming_response;
-use crate::subscription::{Subscription, http_body};
+use crate::request::{parse_u64, since};
+use crate::response::{BoxBody, error, streaming, unavailable};
+use crate::state::State;
+use crate::techniques::subscription::{Subscription, http_body};
 
 /// The reconnection delay suggested to EventSource clients, in ms.
 pub const RETRY_MS: u64 = 2000;
@@ -41,7 +41,7 @@ pub fn handle(
     };
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
-        Err(e) => return crate::routes::unavailable(e),
+        Err(e) => return unavailable(e),
     };
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Sse);
     let mut prefix = BytesMut::from(&sse_retry(RETRY_MS)[..]);
@@ -49,5 +49,5 @@ pub fn handle(
         prefix.extend_from_slice(&g.sse());
     }
     let body = http_body(sub, Some(prefix.freeze()), Message::sse, SSE_HEARTBEAT);
-    streaming_response(body, "text/event-stream")
+    streaming(body, "text/event-stream")
 }

@@ -1,0 +1,188 @@
+//! What the connections of one server process share ([`Shared`]: options, hub, counters,
+//! heartbeat and shutdown signals, connection tasks, the body budget), and the [`Upstream`]
+//! a cluster child leaves sequencing and whole-server figures to.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+
+use contract::stats::Stats;
+use futures_util::future::BoxFuture;
+use tokio::sync::watch;
+use tokio_util::task::TaskTracker;
+
+use crate::config::ServeArgs;
+use crate::error::{ClusterError, PublishError, RelayError, ServerError};
+use crate::metrics::Metrics;
+use crate::{body, hub};
+
+/// The broadcast of the shared ticker: heartbeat ticks and the shutdown flag.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Signal {
+    /// Heartbeat ticks so far.
+    pub tick: u64,
+    /// Set once when the server starts shutting down.
+    pub shutdown: bool,
+}
+
+/// What a server process that is one of a cluster leaves to the process above it (the
+/// supervisor: see `cluster`): assigning sequence numbers, and the figures and the reset of
+/// the whole server. A single process has none.
+pub trait Upstream: std::fmt::Debug + Send + Sync {
+    /// Publishes through the supervisor; the assigned seq, once the message is in this
+    /// process's hub too.
+    fn publish<'a>(
+        &'a self,
+        topic: &'a str,
+        event: Option<&'a str>,
+        data: &'a str,
+    ) -> BoxFuture<'a, Result<u64, RelayError>>;
+
+    /// The whole server's `/stats` document.
+    fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>>;
+
+    /// Zeroes the counters of every process.
+    fn reset(&self) -> BoxFuture<'_, Result<(), ClusterError>>;
+}
+
+/// Everything the connections of one server share.
+#[derive(Debug)]
+pub struct Shared {
+    /// The options the server runs with.
+    pub args: ServeArgs,
+    /// Topics and their messages.
+    pub hub: hub::Hub,
+    /// Counters.
+    pub metrics: Arc<Metrics>,
+    /// Heartbeat ticks and shutdown, watched by every subscriber.
+    pub signals: watch::Sender<Signal>,
+    /// Connection tasks (HTTP and upgraded WebSocket), awaited on shutdown.
+    pub tasks: TaskTracker,
+    /// Publish body bytes buffered at once, all connections together (`--body-buffer-bytes`).
+    pub body_budget: body::Budget,
+    /// How hyper serves a connection (limits and timeouts from the options).
+    pub(crate) http: hyper::server::conn::http1::Builder,
+    /// The supervisor when this process is a cluster child.
+    upstream: Option<Arc<dyn Upstream>>,
+}
+
+/// A handle to a server's shared state.
+pub type State = Arc<Shared>;
+
+/// Checks the options that clap cannot check alone.
+pub fn check_args(args: &ServeArgs) -> Result<(), ServerError> {
+    if !args.publish_rate.is_finite() || args.publish_rate < 0.0 || args.publish_rate > 1e6 {
+        return Err(ServerError::Config(format!(
+            "--publish-rate must be between 0 and 1000000 messages/s, not {}",
+            args.publish_rate
+        )));
+    }
+    if !hub::valid_name(&args.publish_topic) {
+        return Err(ServerError::Config(format!(
+            "--publish-topic {:?}: a topic is 1 to 64 characters from [A-Za-z0-9_.-]",
+            args.publish_topic
+        )));
+    }
+    if args.payload_bytes > args.max_payload_bytes {
+        return Err(ServerError::Config(
+            "--payload-bytes is larger than --max-payload-bytes".to_string(),
+        ));
+    }
+    if let Some(o) = &args.allow_origin {
+        if o.is_empty() || http::HeaderValue::from_str(o).is_err() {
+            return Err(ServerError::Config(format!(
+                "--allow-origin {o:?} is not a valid header value"
+            )));
+        }
+    }
+    Ok(())
+}
+
+impl Shared {
+    /// Builds the state of a server from its options (checks them).
+    pub fn new(args: ServeArgs) -> Result<State, ServerError> {
+        Self::build(args, None)
+    }
+
+    /// Builds the state of a cluster child, which publishes through `upstream`.
+    pub fn with_upstream(
+        args: ServeArgs,
+        upstream: Arc<dyn Upstream>,
+    ) -> Result<State, ServerError> {
+        Self::build(args, Some(upstream))
+    }
+
+    fn build(args: ServeArgs, upstream: Option<Arc<dyn Upstream>>) -> Result<State, ServerError> {
+        check_args(&args)?;
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.keep_alive(true)
+            .max_buf_size(64 * 1024)
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(args.header_read_timeout);
+        let (signals, _) = watch::channel(Signal::default());
+        Ok(Arc::new(Shared {
+            hub: hub::Hub::new(
+                args.retention as usize,
+                args.subscriber_queue as usize,
+                usize::try_from(args.max_topics).unwrap_or(usize::MAX),
+            ),
+            metrics: Arc::new(Metrics::default()),
+            signals,
+            tasks: TaskTracker::new(),
+            body_budget: body::Budget::new(args.body_buffer_bytes.max(args.max_payload_bytes)),
+            http,
+            upstream,
+            args,
+        }))
+    }
+
+    /// Publishes `data` to `topic` (must be a valid name) in this process's hub; returns the
+    /// sequence number. (A cluster child publishes with [`Shared::publish_anywhere`].)
+    pub fn publish(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<u64, PublishError> {
+        let seq = self.hub.topic(topic)?.publish(event, data)?;
+        self.metrics.published.fetch_add(1, Relaxed);
+        Ok(seq)
+    }
+
+    /// Publishes for a client: in this process, or through a cluster's supervisor (which
+    /// assigns the seq and relays the message to every process).
+    pub async fn publish_anywhere(
+        &self,
+        topic: &str,
+        event: Option<&str>,
+        data: &str,
+    ) -> Result<u64, PublishError> {
+        match &self.upstream {
+            None => self.publish(topic, event, data),
+            Some(up) => Ok(up.publish(topic, event, data).await?),
+        }
+    }
+
+    /// This process's own `/stats` document.
+    pub fn local_stats(&self) -> Stats {
+        self.metrics.stats(self.hub.topic_count())
+    }
+
+    /// The `/stats` document of the whole server (every process of a cluster).
+    pub async fn stats(&self) -> Result<Stats, ClusterError> {
+        match &self.upstream {
+            None => Ok(self.local_stats()),
+            Some(up) => up.stats().await,
+        }
+    }
+
+    /// Zeroes the counters of the whole server (every process of a cluster).
+    pub async fn reset_stats(&self) -> Result<(), ClusterError> {
+        match &self.upstream {
+            None => {
+                self.metrics.reset();
+                Ok(())
+            }
+            Some(up) => up.reset().await,
+        }
+    }
+}
