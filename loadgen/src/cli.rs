@@ -7,8 +7,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use crate::exit::{self, Status};
-use crate::run::output::summary::TechniqueSummary;
 use crate::run::{self, Shutdown, config::RunArgs};
+use contract::run_dir::TechniqueSummary;
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
 /// Server-Sent Events, WebSocket) side by side on identical work.
@@ -76,10 +76,10 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
                 println!(
                     "{:>9}: {}/{} delivered, {} lost, p99 {:.1} ms",
                     s.technique.name(),
-                    s.delivered,
-                    s.expected,
-                    s.lost,
-                    s.latency_us.p99 as f64 / 1000.0
+                    s.delivered.unwrap_or(0),
+                    s.expected.unwrap_or(0),
+                    s.lost.unwrap_or(0),
+                    s.latency_us.p99.unwrap_or(0) as f64 / 1000.0
                 );
             }
             println!("run directory: {}", out.dir.display());

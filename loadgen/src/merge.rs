@@ -13,7 +13,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 use crate::run::group::RawResult;
-use crate::run::output::summary::{self, TechniqueSummary};
+use contract::run_dir::TechniqueSummary;
+
+use crate::run::output::summary;
 use crate::run::output::{histograms, timeseries};
 use crate::run::phases::TechniqueResult;
 use crate::run::pool::report_raw;
@@ -221,7 +223,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
         failures.extend(m.failures);
         // The publisher is not in the worker directories: only deliveries are judged.
         r.failure = verdict::join(r.failure.take(), verdict::judge(&r, None));
-        let mut s = TechniqueSummary::from_result(&r);
+        let mut s = summary::summary_of(&r);
         if let Some(v) = server_of(*t) {
             // Taken once, from the run that had the server (never summed over workers).
             s.server_bytes_up = v["server_bytes_up"].as_u64();
@@ -233,8 +235,8 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             s.server_cpu_s = v["server_cpu_s"].as_f64();
             s.server_rss_bytes = v["server_rss_bytes"].as_u64();
             s.server_rss_idle_bytes = v["server_rss_idle_bytes"].as_u64();
-            s.publish_failures = v["publish_failures"].as_u64().unwrap_or(0);
-            s.publish_lag_max_ms = v["publish_lag_max_ms"].as_f64().unwrap_or(0.0);
+            s.publish_failures = Some(v["publish_failures"].as_u64().unwrap_or(0));
+            s.publish_lag_max_ms = Some(v["publish_lag_max_ms"].as_f64().unwrap_or(0.0));
         }
         let name = t.name();
         let p = out.join("histograms").join(format!("{name}.hlog"));

@@ -12,7 +12,7 @@ use crate::colors;
 use crate::csv_out;
 use crate::findings;
 use crate::fmt;
-use crate::model::{Run, TechniqueSummary};
+use crate::model::{Figures, Run, TechniqueSummary};
 
 /// Escapes text for HTML element content and attribute values.
 pub fn esc(s: &str) -> String {
@@ -133,7 +133,7 @@ pub fn render(page: &Page) -> String {
             let _ = writeln!(
                 h,
                 "<div class=\"banner\">{}{} stopped early: {}</div>",
-                esc(&colors::display_name(&t.technique)),
+                esc(&colors::display_name(t.technique.name())),
                 if compare {
                     format!(" ({})", esc(&run.label))
                 } else {
@@ -305,10 +305,10 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
         },
         fmt::opt(t.lost, fmt::count),
         fmt::opt(t.duplicates, fmt::count),
-        opt_lat(t.latency_us.p50),
-        opt_lat(t.latency_us.p99),
-        opt_lat(t.latency_us.p999),
-        opt_lat(t.latency_us.max),
+        opt_lat(t.latency_us.p50.map(|v| v as f64)),
+        opt_lat(t.latency_us.p99.map(|v| v as f64)),
+        opt_lat(t.latency_us.p999.map(|v| v as f64)),
+        opt_lat(t.latency_us.max.map(|v| v as f64)),
         fmt::opt(t.requests_per_msg(), fmt::sig),
         match (t.bytes_down_per_msg(), t.bytes_up_per_msg()) {
             (Some(d), Some(u)) => format!("{} ({:.0} + {:.0})", fmt::bytes(d + u), d, u),
@@ -321,7 +321,7 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
         fmt::opt(t.loadgen_cpu_s, fmt::sig),
         errors,
     ];
-    let _ = write!(h, "<td class=\"l\">{}</td>", swatch(&t.technique));
+    let _ = write!(h, "<td class=\"l\">{}</td>", swatch(t.technique.name()));
     for c in cells {
         let _ = write!(h, "<td>{}</td>", esc(&c));
     }
@@ -445,12 +445,8 @@ fn params(h: &mut String, run: &Run, compare: bool) {
             m.git_revision.clone().unwrap_or_else(|| "unknown".into()),
         ),
     ]);
-    for (k, v) in &m.versions {
-        let shown = match v {
-            serde_json::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        };
-        rows.push((format!("version of {k}"), shown));
+    for (k, v) in m.versions.known() {
+        rows.push((format!("version of {k}"), v.to_string()));
     }
     h.push_str("<dl>\n");
     for (k, v) in rows {

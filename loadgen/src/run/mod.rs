@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 use child::{ChildOptions, ChildServer};
 use config::RunConfig;
 use output::Document;
-use output::manifest::{self, Manifest, Versions};
+use output::manifest::{self, Manifest};
 use phases::{RunCtx, TechniqueResult};
 use progress::Progress;
 use sampler::{Sampler, ServerProbe};
@@ -170,32 +170,36 @@ pub async fn execute(
     };
     let id = run_id();
     let mut manifest = Manifest {
-        format: manifest::FORMAT,
+        format: manifest::FORMAT.into(),
         format_version: manifest::FORMAT_VERSION,
         partial: true,
         failure: None,
-        started_at: manifest::rfc3339(started_at),
+        started_at: Some(manifest::rfc3339(started_at)),
         ended_at: None,
         command_line,
-        target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
-        server_url: target.url.clone(),
+        target: Some(cfg.target.clone().unwrap_or_else(|| "embedded".into())),
+        server_url: Some(target.url.clone()),
         server_command: child.as_ref().map(|(c, _)| c.command.clone()),
-        fresh_server_per_technique: child.is_some() && !cfg.one_server,
-        server_processes: cfg.server_processes,
-        loadgen_processes: cfg.processes,
-        clock: if cfg.processes > 1 && cfg.worker_command.is_some() {
-            "wall clocks of the machines the workers ran on (--worker-command): latency holds \
+        fresh_server_per_technique: Some(child.is_some() && !cfg.one_server),
+        server_processes: Some(cfg.server_processes),
+        loadgen_processes: Some(cfg.processes),
+        clock: Some(
+            if cfg.processes > 1 && cfg.worker_command.is_some() {
+                "wall clocks of the machines the workers ran on (--worker-command): latency holds \
              only if they are synchronized with this one (docs/SCALING.md)"
-        } else if cfg.processes > 1 {
-            "one machine's wall clock (publisher and worker processes on one host)"
-        } else {
-            "single process clock (publisher and subscribers in one process)"
-        },
-        run_id: id.clone(),
+            } else if cfg.processes > 1 {
+                "one machine's wall clock (publisher and worker processes on one host)"
+            } else {
+                "single process clock (publisher and subscribers in one process)"
+            }
+            .into(),
+        ),
+        run_id: Some(id.clone()),
+        merged_from: None,
         params: cfg.clone(),
         machine: procfs::machine(),
-        versions: Versions::current(),
-        build_profile: manifest::build_profile(),
+        versions: manifest::versions(),
+        build_profile: Some(manifest::build_profile().into()),
         git_revision: manifest::git_revision(),
     };
     // Written now too, so even a run killed outright leaves its parameters.
@@ -288,7 +292,7 @@ async fn measure(
     progress: &Progress,
     run_start: Instant,
     run_id: &str,
-) -> Result<(Vec<TechniqueResult>, Vec<sampler::Row>), RunError> {
+) -> Result<(Vec<TechniqueResult>, Vec<contract::run_dir::TimeseriesRow>), RunError> {
     let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
     let probe_of = |t: &Target, c: &Option<(ChildServer, ChildOptions)>| match c {
         Some((c, _)) => ServerProbe::Child(c.pid),

@@ -101,21 +101,8 @@ pub fn fd_soft_limit() -> Option<u64> {
     }
 }
 
-/// What the run was measured on.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Machine {
-    pub hostname: Option<String>,
-    pub cpu_model: Option<String>,
-    pub cores: usize,
-    pub memory_bytes: Option<u64>,
-    pub kernel: Option<String>,
-    pub os: &'static str,
-    pub arch: &'static str,
-    pub fd_limit: Option<u64>,
-}
-
 /// Reads the machine description.
-pub fn machine() -> Machine {
+pub fn machine() -> contract::run_dir::Machine {
     let read = |p: &str| fs::read_to_string(p).ok().map(|s| s.trim().to_string());
     let cpu_model = read("/proc/cpuinfo").and_then(|c| {
         c.lines()
@@ -130,18 +117,20 @@ pub fn machine() -> Machine {
         (Some(t), Some(r)) => Some(format!("{t} {r} {}", std::env::consts::ARCH)),
         _ => None,
     };
-    Machine {
+    contract::run_dir::Machine {
         hostname: read("/proc/sys/kernel/hostname"),
         cpu_model,
-        cores: std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1),
+        cores: Some(
+            std::thread::available_parallelism()
+                .map(|n| n.get() as u64)
+                .unwrap_or(1),
+        ),
         memory_bytes: read("/proc/meminfo")
             .and_then(|m| parse_status_kb(&m, "MemTotal:"))
             .map(|k| k * 1024),
         kernel,
-        os: std::env::consts::OS,
-        arch: std::env::consts::ARCH,
+        os: Some(std::env::consts::OS.to_string()),
+        arch: Some(std::env::consts::ARCH.to_string()),
         fd_limit: fd_soft_limit(),
     }
 }
@@ -161,7 +150,7 @@ mod tests {
         let s = sample("self").expect("/proc/self");
         assert!(s.rss_bytes > 0);
         assert!(fd_soft_limit().unwrap() > 0);
-        assert!(machine().cores >= 1);
+        assert!(machine().cores >= Some(1));
     }
 
     #[test]

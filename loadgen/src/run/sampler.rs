@@ -1,6 +1,7 @@
 //! Once a second: the current technique's counters (as per-second deltas), the p99 of the
 //! messages received in that second, the server's CPU and memory (from /proc for a child,
-//! from `/stats` for a `--target`) and the load generator's own: the rows of timeseries.csv.
+//! from `/stats` for a `--target`) and the load generator's own: the rows of timeseries.csv
+//! ([`TimeseriesRow`]).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -10,7 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::run::procfs::{self, ProcSample};
 use crate::run::target::Target;
 use crate::stats::{Recorder, Snapshot};
-use crate::technique::Technique;
+use contract::run_dir::TimeseriesRow;
 
 /// Where the server's CPU and memory come from.
 #[derive(Debug, Clone)]
@@ -67,23 +68,6 @@ impl Phase {
     }
 }
 
-/// One row of timeseries.csv.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Row {
-    pub t_s: f64,
-    pub technique: Technique,
-    pub phase: &'static str,
-    pub connections: u64,
-    pub delivered_per_s: f64,
-    pub latency_p99_us: Option<u64>,
-    pub bytes_down_per_s: f64,
-    pub bytes_up_per_s: f64,
-    pub requests_per_s: f64,
-    pub server_cpu_s: Option<f64>,
-    pub server_rss_bytes: Option<u64>,
-    pub loadgen_cpu_s: Option<f64>,
-}
-
 #[derive(Debug)]
 struct Current {
     rec: Arc<Recorder>,
@@ -101,7 +85,7 @@ pub struct Sampler {
     run_start: Instant,
     probe: Mutex<Option<ServerProbe>>,
     current: Mutex<Option<Current>>,
-    rows: Mutex<Vec<Row>>,
+    rows: Mutex<Vec<TimeseriesRow>>,
     /// What worker processes reported since the last row (with `--processes N`).
     extra: Mutex<Extra>,
 }
@@ -190,7 +174,7 @@ impl Sampler {
     }
 
     /// The rows so far.
-    pub fn rows(&self) -> Vec<Row> {
+    pub fn rows(&self) -> Vec<TimeseriesRow> {
         lock(&self.rows).clone()
     }
 
@@ -264,23 +248,26 @@ impl Sampler {
                 c.loadgen_rss_max = Some(c.loadgen_rss_max.unwrap_or(0).max(m.rss_bytes));
             }
         }
-        let row = Row {
-            t_s: (now.duration_since(self.run_start).as_secs_f64() * 1000.0).round() / 1000.0,
+        let round3 = |x: f64| (x * 1000.0).round() / 1000.0;
+        let per_s = |n: u64| Some(round3(n as f64 / secs));
+        let row = TimeseriesRow {
+            t_s: round3(now.duration_since(self.run_start).as_secs_f64()),
             technique: c.rec.technique,
-            phase: c.phase.name(),
-            connections: snap.connections,
-            delivered_per_s: d.received_total as f64 / secs,
+            phase: Some(c.phase.name().to_string()),
+            connections: Some(snap.connections),
+            delivered_per_s: per_s(d.received_total),
             latency_p99_us: p99,
-            bytes_down_per_s: d.bytes_down as f64 / secs,
-            bytes_up_per_s: d.bytes_up as f64 / secs,
-            requests_per_s: d.requests as f64 / secs,
-            server_cpu_s: server_cpu,
+            bytes_down_per_s: per_s(d.bytes_down),
+            bytes_up_per_s: per_s(d.bytes_up),
+            requests_per_s: per_s(d.requests),
+            server_cpu_s: server_cpu.map(round3),
             server_rss_bytes: server.map(|s| s.rss_bytes),
             loadgen_cpu_s: match self_cpu {
                 Some(c) => Some(c + extra_cpu),
                 None if extra_seen => Some(extra_cpu),
                 None => None,
-            },
+            }
+            .map(round3),
         };
         c.last = snap;
         c.last_at = now;

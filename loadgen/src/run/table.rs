@@ -1,17 +1,20 @@
 //! The readable summary table printed at the end of a run (when `--json` is not given).
 
-use crate::run::output::summary::TechniqueSummary;
+use contract::run_dir::TechniqueSummary;
 
-fn ms(us: u64) -> String {
-    format!("{:.1}", us as f64 / 1000.0)
+fn ms(us: Option<u64>) -> String {
+    format!("{:.1}", us.unwrap_or(0) as f64 / 1000.0)
 }
 
-fn per(n: u64, d: u64) -> String {
-    if d == 0 {
-        "-".into()
-    } else {
-        format!("{:.2}", n as f64 / d as f64)
+fn per(n: Option<u64>, d: Option<u64>) -> String {
+    match (n, d) {
+        (Some(n), Some(d)) if d > 0 => format!("{:.2}", n as f64 / d as f64),
+        _ => "-".into(),
     }
+}
+
+fn count(n: Option<u64>) -> String {
+    n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
 /// Formats the table: one line per technique.
@@ -34,20 +37,23 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
         let l = &r.latency_us;
         lines.push(vec![
             r.technique.name().to_string(),
-            format!("{}/{}", r.delivered, r.expected),
-            r.lost.to_string(),
+            format!("{}/{}", count(r.delivered), count(r.expected)),
+            count(r.lost),
             ms(l.p50),
             ms(l.p99),
             ms(l.max),
             per(r.requests, r.delivered),
-            per(r.bytes_up + r.bytes_down, r.delivered),
+            per(
+                r.bytes_up.zip(r.bytes_down).map(|(u, d)| u + d),
+                r.delivered,
+            ),
             r.server_cpu_s
                 .map(|c| format!("{c:.2}"))
                 .unwrap_or_else(|| "-".into()),
             r.server_rss_bytes
                 .map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
                 .unwrap_or_else(|| "-".into()),
-            r.errors.values().sum::<u64>().to_string(),
+            r.errors_total().to_string(),
         ]);
     }
     let widths: Vec<usize> = (0..head.len())

@@ -106,7 +106,7 @@ pub async fn execute(
         run_params: params,
         machine: SweepMachine {
             cpu_model: m.cpu_model,
-            cores: Some(m.cores as u64),
+            cores: m.cores,
             memory_bytes: m.memory_bytes,
             fd_limit: m.fd_limit,
             ephemeral_ports: room0.ephemeral_ports,

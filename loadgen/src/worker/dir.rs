@@ -12,7 +12,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use hdrhistogram::Histogram;
 
-use crate::run::output::manifest::{self, Versions};
+use crate::run::output::manifest;
 use crate::run::output::{OutputError, histograms};
 use crate::run::procfs;
 use crate::worker::protocol::{WorkerPlan, WorkerReport};
@@ -67,7 +67,7 @@ pub fn write(
         "params": plan.params,
         "plan": plan,
         "machine": procfs::machine(),
-        "versions": Versions::current(),
+        "versions": manifest::versions(),
         "build_profile": manifest::build_profile(),
         "git_revision": manifest::git_revision(),
     });

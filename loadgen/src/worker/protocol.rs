@@ -154,7 +154,7 @@ pub fn encode(h: &Histogram<u64>) -> String {
 /// Decodes what [`encode`] (or an `.hlog` interval line) holds.
 pub fn decode(text: &str) -> Result<Histogram<u64>, CodecError> {
     // Lengths its header claims are checked before anything is allocated for them.
-    let h = reports::hlog::decode_base64(text).map_err(|e| CodecError(e.to_string()))?;
+    let h = contract::run_dir::hlog::decode_base64(text).map_err(|e| CodecError(e.to_string()))?;
     // Re-home into the standard bounds so it adds to any other histogram of ours.
     let mut out = new_histogram();
     out.add(&h).map_err(|e| CodecError(e.to_string()))?;

@@ -1,34 +1,29 @@
-//! manifest.json: every parameter, the machine, versions, times, and whether the run was cut
-//! short (docs/RUN_FORMAT.md).
+//! manifest.json as this build writes it: the format is [`contract::run_dir::Manifest`],
+//! `params` the run's resolved options; here, what only the writer knows (its versions, build
+//! profile, git revision) and the time format.
 
-use serde::Serialize;
+use contract::run_dir::Versions;
 
-use crate::run::config::RunConfig;
-use crate::run::procfs::Machine;
+pub use contract::run_dir::{FORMAT, FORMAT_VERSION};
 
-/// The manifest's format name and version.
-pub const FORMAT: &str = "pushbench-run";
-pub const FORMAT_VERSION: u32 = 1;
+/// The manifest of a run: its `params` are the resolved options.
+pub type Manifest = contract::run_dir::Manifest<crate::run::config::RunConfig>;
 
 /// Versions of what made the run.
-#[derive(Debug, Clone, Serialize)]
-pub struct Versions {
-    pub pushbench: &'static str,
-    pub rustc: Option<&'static str>,
-}
-
-impl Versions {
-    pub fn current() -> Versions {
-        Versions {
-            pushbench: env!("CARGO_PKG_VERSION"),
-            rustc: option_env!("PUSHBENCH_RUSTC_VERSION").filter(|s| !s.is_empty()),
-        }
+pub fn versions() -> Versions {
+    Versions {
+        pushbench: Some(env!("CARGO_PKG_VERSION").to_string()),
+        rustc: option_env!("PUSHBENCH_RUSTC_VERSION")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string),
     }
 }
 
 /// The git revision the binary was built from, if known.
-pub fn git_revision() -> Option<&'static str> {
-    option_env!("PUSHBENCH_GIT_REVISION").filter(|s| !s.is_empty())
+pub fn git_revision() -> Option<String> {
+    option_env!("PUSHBENCH_GIT_REVISION")
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
 }
 
 /// The build profile (`release` or `debug`).
@@ -38,35 +33,6 @@ pub fn build_profile() -> &'static str {
     } else {
         "release"
     }
-}
-
-/// manifest.json.
-#[derive(Debug, Clone, Serialize)]
-pub struct Manifest {
-    pub format: &'static str,
-    pub format_version: u32,
-    pub partial: bool,
-    pub failure: Option<String>,
-    pub started_at: String,
-    pub ended_at: Option<String>,
-    pub command_line: Vec<String>,
-    /// `embedded` (a child server this run started) or the `--target` URL.
-    pub target: String,
-    /// The URL the clients used (of the first technique's server, with fresh servers).
-    pub server_url: String,
-    /// The child server's command line (embedded only).
-    pub server_command: Option<Vec<String>>,
-    /// Whether each technique had a fresh child server (so its memory and CPU are its own).
-    pub fresh_server_per_technique: bool,
-    pub server_processes: u32,
-    pub loadgen_processes: u32,
-    pub clock: &'static str,
-    pub run_id: String,
-    pub params: RunConfig,
-    pub machine: Machine,
-    pub versions: Versions,
-    pub build_profile: &'static str,
-    pub git_revision: Option<&'static str>,
 }
 
 /// A UTC time as RFC 3339 with milliseconds.

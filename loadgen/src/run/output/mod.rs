@@ -11,10 +11,11 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
+use contract::run_dir::TimeseriesRow;
+
+use crate::run::config::RunConfig;
 use crate::run::phases::TechniqueResult;
-use crate::run::sampler::Row;
 use manifest::Manifest;
-use summary::TechniqueSummary;
 
 /// Why the run directory could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -33,12 +34,8 @@ pub enum OutputError {
     },
 }
 
-/// summary.json and `--json`: `{"manifest": {...}, "techniques": [...]}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct Document {
-    pub manifest: Manifest,
-    pub techniques: Vec<TechniqueSummary>,
-}
+/// summary.json and `--json` of a run: `{"manifest": {...}, "techniques": [...]}`.
+pub type Document = contract::run_dir::Document<RunConfig>;
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |error| OutputError::Io {
@@ -70,13 +67,13 @@ pub fn write_all(
     dir: &Path,
     manifest: Manifest,
     results: &[TechniqueResult],
-    rows: &[Row],
+    rows: &[TimeseriesRow],
     run_start: SystemTime,
 ) -> Result<Document, OutputError> {
     create_dir(dir)?;
     let doc = Document {
         manifest,
-        techniques: results.iter().map(TechniqueSummary::from_result).collect(),
+        techniques: results.iter().map(summary::summary_of).collect(),
     };
     write_manifest(dir, &doc.manifest)?;
     write_json(&dir.join("summary.json"), &doc)?;
