@@ -2,26 +2,25 @@
 //! the same plan elsewhere (other processes, other machines) into one run directory that
 //! reports can draw. Per technique: counters add, histograms add exactly (HdrHistogram),
 //! `expected` adds (each worker knows its own share), `published` and the window are the
-//! run's (taken once). Server figures, which no worker has, are taken once from an input that
-//! is a full run directory (the coordinator's), if one is given. The manifest lists the
-//! inputs and says that the machines' clocks must be synchronized for the latencies to hold.
+//! run's (taken once): the same [`WorkerTotals`] a live run adds its workers' reports into.
+//! Server figures, which no worker has, are taken once from an input that is a full run
+//! directory (the coordinator's), if one is given. The manifest lists the inputs and says that
+//! the machines' clocks must be synchronized for the latencies to hold. The directory is
+//! written by the same [`output::write_all`] as a run's.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use contract::run_dir::manifest::{ROLE_SERVER_FIGURES, ROLE_WORKER};
+use contract::run_dir::{Document, Manifest, MergedFrom, TechniqueSummary};
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::run::group::RawResult;
-use contract::run_dir::TechniqueSummary;
-
-use crate::run::output::summary;
-use crate::run::output::{histograms, timeseries};
+use crate::run::output::{self, manifest::rfc3339};
 use crate::run::phases::TechniqueResult;
-use crate::run::pool::report_raw;
+use crate::run::pool::WorkerTotals;
 use crate::run::verdict;
-use crate::technique::Technique;
-use crate::worker::dir::FORMAT as WORKER_FORMAT;
+use crate::worker::dir::{self as worker_dir, WorkerManifest};
 use crate::worker::protocol::WorkerReport;
 
 /// Options of `pushbench merge`.
@@ -55,27 +54,13 @@ pub enum MergeError {
     #[error("--out {0}: already holds a run (manifest.json); choose another directory")]
     OutExists(PathBuf),
     #[error(transparent)]
-    Output(#[from] crate::run::output::OutputError),
+    Output(#[from] output::OutputError),
 }
 
-fn read_json(p: &Path) -> Result<Value, MergeError> {
-    let text = std::fs::read_to_string(p).map_err(|e| MergeError::Read(p.to_path_buf(), e))?;
-    serde_json::from_str(&text).map_err(|e| MergeError::Json(p.to_path_buf(), e))
-}
-
-/// One technique, merged.
-#[derive(Debug)]
-struct Merged {
-    raw: RawResult,
-    expected: u64,
-    published: u64,
-    not_closed: u64,
-    cpu: Option<f64>,
-    rss: Option<u64>,
-    start_us: u64,
-    end_us: u64,
-    failures: Vec<String>,
-}
+/// What a merged latency means, and what it takes to hold.
+const CLOCK: &str = "merged from worker run directories: latency is each worker's receive time \
+                     minus the publisher's scheduled time, so the machines' clocks must be \
+                     synchronized (see docs/SCALING.md)";
 
 /// What `merge` produced.
 #[derive(Debug)]
@@ -85,16 +70,79 @@ pub struct MergeOutcome {
     pub partial: bool,
 }
 
+/// One worker run directory, read.
+#[derive(Debug)]
+struct WorkerDir {
+    dir: PathBuf,
+    manifest: WorkerManifest,
+    /// Its reports (raw/<technique>.json), each with its file.
+    reports: Vec<(PathBuf, WorkerReport)>,
+}
+
+/// The inputs of a merge, read and checked.
+#[derive(Debug, Default)]
+struct Inputs {
+    /// In the order given.
+    workers: Vec<WorkerDir>,
+    /// The summary of the first full run directory given, which lends its server figures.
+    server: Option<Document>,
+    merged_from: Vec<MergedFrom>,
+}
+
 /// Merges the worker run directories `dirs` into `out`.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
     if out.join("manifest.json").exists() {
         return Err(MergeError::OutExists(out.to_path_buf()));
     }
-    let mut first: Option<(PathBuf, Value)> = None;
-    let mut server_doc: Option<Value> = None;
-    let mut techs: BTreeMap<Technique, Merged> = BTreeMap::new();
-    let mut order: Vec<Technique> = Vec::new();
-    let mut inputs = Vec::new();
+    let inputs = read_inputs(dirs)?;
+    let Some(first) = inputs.workers.first() else {
+        return Err(MergeError::NoWorkers);
+    };
+    let totals = add_up(&inputs.workers)?;
+    let topics = first.manifest.plan.as_ref().map_or(1, |p| p.topics.len()) as u32;
+    let payload_bytes = first.manifest.params["payload_bytes"].as_u64().unwrap_or(0) as usize;
+    let failures: Vec<String> = totals.iter().flat_map(|t| t.failures.clone()).collect();
+    let run_start = totals
+        .iter()
+        .filter_map(|t| t.window_us.map(|(start, _)| start))
+        .min()
+        .map_or(SystemTime::now(), at);
+    let results: Vec<TechniqueResult> = totals
+        .into_iter()
+        .map(|t| result_of(t, topics, payload_bytes))
+        .collect();
+    let mut doc = output::document(manifest_of(&inputs, &failures), &results);
+    if let Some(server) = &inputs.server {
+        lend_server_figures(&mut doc.techniques, &server.techniques);
+    }
+    output::write_all(out, &doc, &results, &[], run_start)?;
+    Ok(MergeOutcome {
+        dir: out.to_path_buf(),
+        summaries: doc.techniques,
+        partial: !failures.is_empty(),
+    })
+}
+
+/// The wall-clock time `us` µs after the epoch.
+fn at(us: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_micros(us)
+}
+
+fn read_json(p: &Path) -> Result<Value, MergeError> {
+    let text = std::fs::read_to_string(p).map_err(|e| MergeError::Read(p.to_path_buf(), e))?;
+    serde_json::from_str(&text).map_err(|e| MergeError::Json(p.to_path_buf(), e))
+}
+
+/// Reads `value` (of file `p`) as a `what`.
+fn typed<T: DeserializeOwned>(p: &Path, value: Value, what: &str) -> Result<T, MergeError> {
+    serde_json::from_value(value)
+        .map_err(|e| MergeError::Bad(p.to_path_buf(), format!("not {what}: {e}")))
+}
+
+/// Reads every input: worker directories (of one run), and full run directories that lend
+/// their server figures.
+fn read_inputs(dirs: &[PathBuf]) -> Result<Inputs, MergeError> {
+    let mut inputs = Inputs::default();
     for d in dirs {
         if !d.join("manifest.json").is_file() {
             let why = if !d.exists() {
@@ -106,197 +154,258 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
             };
             return Err(MergeError::Bad(d.clone(), why.into()));
         }
-        let m = read_json(&d.join("manifest.json"))?;
-        let format = m["format"].as_str().unwrap_or_default();
-        if format == crate::run::output::manifest::FORMAT {
-            if server_doc.is_none() {
-                server_doc = Some(read_json(&d.join("summary.json"))?);
+        let path = d.join("manifest.json");
+        let m = read_json(&path)?;
+        match m["format"].as_str().unwrap_or_default() {
+            contract::run_dir::FORMAT => {
+                if inputs.server.is_none() {
+                    let p = d.join("summary.json");
+                    inputs.server = Some(typed(&p, read_json(&p)?, "a run summary")?);
+                }
+                inputs.merged_from.push(MergedFrom {
+                    dir: d.clone(),
+                    role: ROLE_SERVER_FIGURES.into(),
+                    worker: None,
+                });
             }
-            inputs.push(serde_json::json!({"dir": d, "role": "server figures"}));
-            continue;
-        }
-        if format != WORKER_FORMAT {
-            return Err(MergeError::Bad(
-                d.clone(),
-                format!("manifest.json format is `{format}`, not a run or worker directory"),
-            ));
-        }
-        let run_id = m["run_id"].as_str().unwrap_or_default().to_string();
-        match &first {
-            Some((p, f)) if f["run_id"].as_str().unwrap_or_default() != run_id => {
-                return Err(MergeError::Mismatch(
-                    p.clone(),
+            worker_dir::FORMAT => {
+                let manifest: WorkerManifest = typed(&path, m, "a worker manifest")?;
+                if let Some(w) = inputs.workers.first() {
+                    if w.manifest.run_id != manifest.run_id {
+                        return Err(MergeError::Mismatch(
+                            w.dir.clone(),
+                            d.clone(),
+                            w.manifest.run_id.clone(),
+                            manifest.run_id,
+                        ));
+                    }
+                }
+                inputs.merged_from.push(MergedFrom {
+                    dir: d.clone(),
+                    role: ROLE_WORKER.into(),
+                    worker: manifest.worker,
+                });
+                let reports = read_reports(d)?;
+                inputs.workers.push(WorkerDir {
+                    dir: d.clone(),
+                    manifest,
+                    reports,
+                });
+            }
+            format => {
+                return Err(MergeError::Bad(
                     d.clone(),
-                    f["run_id"].as_str().unwrap_or_default().to_string(),
-                    run_id,
+                    format!("manifest.json format is `{format}`, not a run or worker directory"),
                 ));
             }
-            Some(_) => {}
-            None => first = Some((d.clone(), m.clone())),
         }
-        inputs.push(serde_json::json!({"dir": d, "role": "worker", "worker": m["worker"]}));
-        let raw_dir = d.join("raw");
-        let entries = std::fs::read_dir(&raw_dir).map_err(|e| MergeError::Read(raw_dir, e))?;
-        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        files.sort();
-        for f in files
-            .into_iter()
-            .filter(|f| f.extension().is_some_and(|x| x == "json"))
-        {
-            let v = read_json(&f)?;
-            let r: WorkerReport = serde_json::from_value(v)
-                .map_err(|e| MergeError::Bad(f.clone(), format!("not a worker report: {e}")))?;
-            let raw = report_raw(&r).map_err(|e| MergeError::Bad(f.clone(), e.to_string()))?;
-            let e = techs.entry(r.technique).or_insert_with(|| {
-                order.push(r.technique);
-                Merged {
-                    raw: RawResult::empty(r.technique),
-                    expected: 0,
-                    published: r.published,
-                    not_closed: 0,
-                    cpu: Some(0.0),
-                    rss: None,
-                    start_us: r.window_start_us,
-                    end_us: r.window_end_us,
-                    failures: Vec::new(),
-                }
-            });
-            e.raw.merge(&raw);
-            e.expected += r.expected;
-            e.published = e.published.max(r.published);
-            e.not_closed += r.clients_not_closed;
-            e.cpu = e.cpu.zip(r.loadgen_cpu_s).map(|(a, b)| a + b);
-            e.rss = match (e.rss, r.loadgen_rss_bytes) {
-                (a, Some(b)) => Some(a.unwrap_or(0) + b),
-                (a, None) => a,
-            };
-            e.start_us = e.start_us.min(r.window_start_us);
-            e.end_us = e.end_us.max(r.window_end_us);
-            if let Some(f) = &r.failure {
-                e.failures.push(format!("worker {}: {f}", r.index));
+    }
+    Ok(inputs)
+}
+
+/// The reports of worker directory `d` (raw/*.json), by file name.
+fn read_reports(d: &Path) -> Result<Vec<(PathBuf, WorkerReport)>, MergeError> {
+    let raw_dir = d.join("raw");
+    let entries = std::fs::read_dir(&raw_dir).map_err(|e| MergeError::Read(raw_dir, e))?;
+    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+    files.sort();
+    files
+        .into_iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "json"))
+        .map(|f| {
+            let r = typed(&f, read_json(&f)?, "a worker report")?;
+            Ok((f, r))
+        })
+        .collect()
+}
+
+/// Every worker's reports added up, per technique, in the order the techniques first appear.
+fn add_up(workers: &[WorkerDir]) -> Result<Vec<WorkerTotals>, MergeError> {
+    let mut out: Vec<WorkerTotals> = Vec::new();
+    for (path, r) in workers.iter().flat_map(|w| &w.reports) {
+        let i = match out.iter().position(|t| t.raw.technique == r.technique) {
+            Some(i) => i,
+            None => {
+                out.push(WorkerTotals::new(r.technique));
+                out.len() - 1
             }
-        }
-    }
-    let Some((_, m0)) = first else {
-        return Err(MergeError::NoWorkers);
-    };
-    std::fs::create_dir_all(out.join("histograms"))
-        .map_err(|e| MergeError::Read(out.to_path_buf(), e))?;
-    let server_of = |t: Technique| -> Option<&Value> {
-        server_doc.as_ref()?["techniques"]
-            .as_array()?
-            .iter()
-            .find(|x| x["technique"] == t.name())
-    };
-    let topics = m0["plan"]["topics"].as_array().map_or(1, |a| a.len()) as u32;
-    let payload_bytes = m0["params"]["payload_bytes"].as_u64().unwrap_or(0) as usize;
-    let at = |us: u64| UNIX_EPOCH + Duration::from_micros(us);
-    let mut summaries = Vec::new();
-    let mut failures = Vec::new();
-    let run_start = techs
-        .values()
-        .map(|m| m.start_us)
-        .min()
-        .map_or(SystemTime::now(), at);
-    for t in &order {
-        let m = techs.remove(t).expect("every listed technique was merged");
-        let mut r = TechniqueResult {
-            raw: m.raw,
-            topics,
-            payload_bytes,
-            duration: Duration::from_micros(m.end_us.saturating_sub(m.start_us)),
-            window_start: at(m.start_us),
-            published: m.published,
-            expected: m.expected,
-            publish_failures: 0,
-            publish_lag_max_us: 0,
-            server_window: None,
-            server_phase: None,
-            server_cpu_s: None,
-            server_rss_bytes: None,
-            server_rss_idle_bytes: None,
-            loadgen_cpu_s: m.cpu,
-            loadgen_rss_bytes: m.rss,
-            clients_not_closed: m.not_closed as usize,
-            failure: (!m.failures.is_empty()).then(|| m.failures.join("; ")),
         };
-        failures.extend(m.failures);
-        // The publisher is not in the worker directories: only deliveries are judged.
-        r.failure = verdict::join(r.failure.take(), verdict::judge(&r, None));
-        let mut s = summary::summary_of(&r);
-        if let Some(v) = server_of(*t) {
-            // Taken once, from the run that had the server (never summed over workers).
-            s.server_bytes_up = v["server_bytes_up"].as_u64();
-            s.server_bytes_down = v["server_bytes_down"].as_u64();
-            s.server_requests = v["server_requests"].as_u64();
-            s.server_phase_requests = v["server_phase_requests"].as_u64();
-            s.server_phase_bytes_up = v["server_phase_bytes_up"].as_u64();
-            s.server_phase_bytes_down = v["server_phase_bytes_down"].as_u64();
-            s.server_cpu_s = v["server_cpu_s"].as_f64();
-            s.server_rss_bytes = v["server_rss_bytes"].as_u64();
-            s.server_rss_idle_bytes = v["server_rss_idle_bytes"].as_u64();
-            s.publish_failures = Some(v["publish_failures"].as_u64().unwrap_or(0));
-            s.publish_lag_max_ms = Some(v["publish_lag_max_ms"].as_f64().unwrap_or(0.0));
+        out[i]
+            .add(r)
+            .map_err(|e| MergeError::Bad(path.clone(), e.to_string()))?;
+        if let Some(f) = &r.failure {
+            out[i].failures.push(format!("worker {}: {f}", r.index));
         }
-        let name = t.name();
-        let p = out.join("histograms").join(format!("{name}.hlog"));
-        histograms::write_hlog(
-            &p,
-            &r.raw.latency,
-            run_start,
-            r.window_start,
-            r.duration,
-            name,
-        )
-        .map_err(|e| MergeError::Read(p.clone(), e))?;
-        summaries.push(s);
     }
-    let partial = !failures.is_empty();
-    let manifest = serde_json::json!({
-        "format": crate::run::output::manifest::FORMAT,
-        "format_version": crate::run::output::manifest::FORMAT_VERSION,
-        "partial": partial,
-        "failure": (!failures.is_empty()).then(|| failures.join("; ")),
-        "started_at": m0["started_at"],
-        "ended_at": crate::run::output::manifest::rfc3339(chrono::Utc::now()),
-        "command_line": std::env::args().collect::<Vec<_>>(),
-        "target": m0["target"],
-        "server_url": m0["target"],
-        "server_command": null,
-        "fresh_server_per_technique": false,
-        "run_id": m0["run_id"],
-        "server_processes": server_doc.as_ref().map(|d| d["manifest"]["server_processes"].clone()),
-        "loadgen_processes": inputs.iter().filter(|i| i["role"] == "worker").count(),
-        "clock": "merged from worker run directories: latency is each worker's receive time \
-                  minus the publisher's scheduled time, so the machines' clocks must be \
-                  synchronized (see docs/SCALING.md)",
-        "merged_from": inputs,
-        "params": m0["params"],
-        "machine": m0["machine"],
-        "versions": m0["versions"],
-        "build_profile": m0["build_profile"],
-        "git_revision": m0["git_revision"],
-    });
-    let write = |name: &str, v: &Value| -> Result<(), MergeError> {
-        let p = out.join(name);
-        let text = serde_json::to_string_pretty(v).unwrap_or_default() + "\n";
-        std::fs::write(&p, text).map_err(|e| MergeError::Read(p, e))
+    Ok(out)
+}
+
+/// One technique's merged result, judged as a run judges it (the publisher is not in the
+/// worker directories: only deliveries are).
+fn result_of(t: WorkerTotals, topics: u32, payload_bytes: usize) -> TechniqueResult {
+    let (start, end) = t.window_us.unwrap_or_default();
+    let technique = t.raw.technique;
+    let mut r = TechniqueResult {
+        raw: t.raw,
+        duration: Duration::from_micros(end.saturating_sub(start)),
+        window_start: at(start),
+        published: t.published,
+        expected: t.expected,
+        loadgen_cpu_s: t.loadgen_cpu_s,
+        loadgen_rss_bytes: t.loadgen_rss_bytes,
+        clients_not_closed: t.clients_not_closed,
+        ..TechniqueResult::empty(technique, topics, payload_bytes)
     };
-    write("manifest.json", &manifest)?;
-    write(
-        "summary.json",
-        &serde_json::json!({"manifest": manifest, "techniques": summaries}),
-    )?;
-    let csv_err =
-        |p: PathBuf| move |e: csv::Error| MergeError::Bad(p, format!("cannot write: {e}"));
-    let p = out.join("summary.csv");
-    summary::write_csv(&p, &summaries).map_err(csv_err(p.clone()))?;
-    // No per-second rows: they live with each worker's coordinator, not in the raw files.
-    let p = out.join("timeseries.csv");
-    timeseries::write_csv(&p, &[]).map_err(csv_err(p.clone()))?;
-    Ok(MergeOutcome {
-        dir: out.to_path_buf(),
-        summaries,
-        partial,
-    })
+    let workers_failed = (!t.failures.is_empty()).then(|| t.failures.join("; "));
+    r.failure = verdict::join(workers_failed, verdict::judge(&r, None));
+    r
+}
+
+/// The merged run's manifest: the first worker's run, the inputs, and the clocks' caveat.
+fn manifest_of(inputs: &Inputs, failures: &[String]) -> Manifest<Value> {
+    let m0 = &inputs.workers[0].manifest;
+    Manifest {
+        format: contract::run_dir::FORMAT.into(),
+        format_version: contract::run_dir::FORMAT_VERSION,
+        partial: !failures.is_empty(),
+        failure: (!failures.is_empty()).then(|| failures.join("; ")),
+        started_at: m0.started_at.clone(),
+        ended_at: Some(rfc3339(chrono::Utc::now())),
+        command_line: std::env::args().collect(),
+        target: m0.target.clone(),
+        server_url: m0.target.clone(),
+        server_command: None,
+        fresh_server_per_technique: Some(false),
+        server_processes: Some(server_processes(inputs)),
+        loadgen_processes: Some(inputs.workers.len() as u32),
+        clock: Some(CLOCK.into()),
+        run_id: Some(m0.run_id.clone()),
+        merged_from: Some(inputs.merged_from.clone()),
+        params: m0.params.clone(),
+        machine: m0.machine.clone(),
+        versions: m0.versions.clone(),
+        build_profile: m0.build_profile.clone(),
+        git_revision: m0.git_revision.clone(),
+    }
+}
+
+/// The server's processes: as the full run directory says, else as the workers' run options
+/// say (`--server-processes`), else 1 (its default).
+fn server_processes(inputs: &Inputs) -> u32 {
+    let from_params = || {
+        let p = &inputs.workers.first()?.manifest.params["server_processes"];
+        u32::try_from(p.as_u64()?).ok()
+    };
+    inputs
+        .server
+        .as_ref()
+        .and_then(|d| d.manifest.server_processes)
+        .or_else(from_params)
+        .unwrap_or(1)
+}
+
+/// Copies the figures no worker has from the full run directory's summary, per technique:
+/// taken once, from the run that had the server (never summed over workers).
+fn lend_server_figures(techniques: &mut [TechniqueSummary], from: &[TechniqueSummary]) {
+    for s in techniques {
+        let Some(v) = from.iter().find(|v| v.technique == s.technique) else {
+            continue;
+        };
+        s.server_bytes_up = v.server_bytes_up;
+        s.server_bytes_down = v.server_bytes_down;
+        s.server_requests = v.server_requests;
+        s.server_phase_requests = v.server_phase_requests;
+        s.server_phase_bytes_up = v.server_phase_bytes_up;
+        s.server_phase_bytes_down = v.server_phase_bytes_down;
+        s.server_cpu_s = v.server_cpu_s;
+        s.server_rss_bytes = v.server_rss_bytes;
+        s.server_rss_idle_bytes = v.server_rss_idle_bytes;
+        s.publish_failures = Some(v.publish_failures.unwrap_or(0));
+        s.publish_lag_max_ms = Some(v.publish_lag_max_ms.unwrap_or(0.0));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::new_histogram;
+    use crate::technique::Technique;
+    use crate::worker::protocol::{self, Counts, WorkerPlan};
+
+    /// A worker directory as `pushbench worker --out` writes it: worker `index` of two, whose
+    /// plan carries the run options `params`.
+    fn worker(dir: &Path, index: u32, params: Value) {
+        let plan = WorkerPlan {
+            index,
+            workers: 2,
+            run_id: "r1".into(),
+            technique: Technique::Sse,
+            target: "http://127.0.0.1:9".into(),
+            topics: vec!["t0".into()],
+            clients: 1,
+            first_index: index,
+            ramp_up: 10.0,
+            source_addrs: vec![],
+            poll_interval_ms: 1000,
+            long_poll_timeout_ms: 1000,
+            connect_timeout_ms: 1000,
+            read_timeout_ms: 2000,
+            seed: 1,
+            window: None,
+            close_at_us: None,
+            params,
+        };
+        let mut latency = new_histogram();
+        latency.record(1_000).unwrap();
+        let phase = Counts {
+            delivered: 1,
+            ..Counts::default()
+        };
+        let report = WorkerReport {
+            index,
+            technique: Technique::Sse,
+            clients: 1,
+            published: 1,
+            expected: 1,
+            window: phase,
+            phase,
+            latency: protocol::encode(&latency),
+            connect: protocol::encode(&latency),
+            first_message: protocol::encode(&latency),
+            clients_not_closed: 0,
+            loadgen_cpu_s: Some(0.5),
+            loadgen_rss_bytes: Some(1 << 20),
+            window_start_us: 1_000_000,
+            window_end_us: 3_000_000,
+            failure: None,
+        };
+        crate::worker::dir::write(dir, &plan, &report, &latency, chrono::Utc::now()).unwrap();
+    }
+
+    fn merged_manifest(name: &str, params: Value) -> Value {
+        let tmp = std::env::temp_dir().join(format!("pb-merge-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        let dirs = [tmp.join("w0"), tmp.join("w1")];
+        for (i, d) in dirs.iter().enumerate() {
+            worker(d, i as u32, params.clone());
+        }
+        let out = merge(&dirs, &tmp.join("merged")).unwrap();
+        assert_eq!(out.summaries[0].delivered, Some(2));
+        assert_eq!(out.summaries[0].loadgen_cpu_s, Some(1.0));
+        let text = std::fs::read_to_string(tmp.join("merged/manifest.json")).unwrap();
+        std::fs::remove_dir_all(&tmp).ok();
+        serde_json::from_str(&text).unwrap()
+    }
+
+    #[test]
+    fn the_merged_manifest_has_every_count_a_run_manifest_has() {
+        let m = merged_manifest("params", serde_json::json!({"server_processes": 3}));
+        assert_eq!(m["server_processes"], 3, "{m}");
+        assert_eq!(m["loadgen_processes"], 2);
+        assert_eq!(m["merged_from"][1]["worker"]["index"], 1);
+        assert_eq!(m["merged_from"][1]["role"], "worker");
+        // Workers planned by hand carry no run options: the server's default, never null.
+        let m = merged_manifest("bare", Value::Null);
+        assert_eq!(m["server_processes"], 1, "{m}");
+    }
 }

@@ -29,7 +29,7 @@ use tokio_util::sync::CancellationToken;
 
 use child::{ChildOptions, ChildServer};
 use config::RunConfig;
-use output::Document;
+use contract::run_dir::Document;
 use output::manifest::{self, Manifest};
 use phases::{RunCtx, TechniqueResult};
 use progress::Progress;
@@ -55,7 +55,7 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub dir: PathBuf,
-    pub doc: Document,
+    pub doc: Document<RunConfig>,
     pub partial: bool,
     pub failure: Option<String>,
 }
@@ -223,7 +223,8 @@ pub async fn execute(
     manifest.partial = partial;
     manifest.failure = failure.clone();
     manifest.ended_at = Some(manifest::rfc3339(chrono::Utc::now()));
-    let doc = output::write_all(&dir, manifest, &results, &rows, run_start_wall)?;
+    let doc = output::document(manifest, &results);
+    output::write_all(&dir, &doc, &results, &rows, run_start_wall)?;
     Ok(RunOutcome {
         dir,
         doc,

@@ -231,7 +231,7 @@ impl WorkerPool {
 
     /// Tells the workers to close their clients (each within `timeout`) and collects their
     /// reports. Returns the merged raw results, the summed worker figures and the failures.
-    pub async fn close(&mut self, timeout: Duration) -> PoolResult {
+    pub async fn close(&mut self, timeout: Duration) -> WorkerTotals {
         self.send(&Control::Close {
             timeout_ms: timeout.as_millis() as u64,
         })
@@ -240,13 +240,7 @@ impl WorkerPool {
             p.stdin = None;
         }
         let deadline = tokio::time::Instant::now() + timeout + REPORT_GRACE;
-        let mut out = PoolResult {
-            raw: RawResult::empty(self.technique),
-            clients_not_closed: 0,
-            loadgen_cpu_s: Some(0.0),
-            loadgen_rss_bytes: None,
-            failures: Vec::new(),
-        };
+        let mut out = WorkerTotals::new(self.technique);
         for (k, p) in self.procs.iter_mut().enumerate() {
             let report = match p.result.take() {
                 None => Err("already collected".to_string()),
@@ -260,7 +254,8 @@ impl WorkerPool {
                 },
             };
             let status = tokio::time::timeout(Duration::from_secs(3), p.child.wait()).await;
-            match report.and_then(|r| merge_report(&mut out, &r).map(|()| r)) {
+            let added = report.and_then(|r| out.add(&r).map(|()| r).map_err(|e| e.to_string()));
+            match added {
                 Ok(r) => {
                     if let Some(f) = r.failure {
                         out.failures
@@ -279,7 +274,7 @@ impl WorkerPool {
                         last.map(|l| format!("; last words: {l}"))
                             .unwrap_or_default()
                     ));
-                    out.loadgen_cpu_s = None;
+                    out.lost_one();
                 }
             }
         }
@@ -287,35 +282,66 @@ impl WorkerPool {
     }
 }
 
-/// What the workers of one technique measured, merged.
+/// What the workers of one technique measured, added up: counters and histograms exactly,
+/// each worker's share of `expected` summed; `published` and the window are the run's.
 #[derive(Debug)]
-pub struct PoolResult {
+pub struct WorkerTotals {
     pub raw: RawResult,
+    /// Σ of the workers' expected deliveries.
+    pub expected: u64,
+    /// Messages in the window (the same for every worker of a run: the largest is kept).
+    pub published: u64,
     pub clients_not_closed: usize,
     /// Σ of the workers' CPU seconds in the window (None if any is unknown).
     pub loadgen_cpu_s: Option<f64>,
     /// Σ of the workers' highest RSS.
     pub loadgen_rss_bytes: Option<u64>,
+    /// The earliest window start and the latest end the workers measured, wall-clock µs.
+    pub window_us: Option<(u64, u64)>,
     pub failures: Vec<String>,
 }
 
-/// Adds one worker's report to `out` (histograms add exactly).
-pub fn merge_report(out: &mut PoolResult, r: &WorkerReport) -> Result<(), String> {
-    let raw = report_raw(r).map_err(|e| e.to_string())?;
-    out.raw.merge(&raw);
-    out.clients_not_closed += r.clients_not_closed as usize;
-    out.loadgen_cpu_s = match (out.loadgen_cpu_s, r.loadgen_cpu_s) {
-        (Some(a), Some(b)) => Some(a + b),
-        _ => None,
-    };
-    if let Some(b) = r.loadgen_rss_bytes {
-        out.loadgen_rss_bytes = Some(out.loadgen_rss_bytes.unwrap_or(0) + b);
+impl WorkerTotals {
+    /// Nothing added yet.
+    pub fn new(technique: Technique) -> WorkerTotals {
+        WorkerTotals {
+            raw: RawResult::empty(technique),
+            expected: 0,
+            published: 0,
+            clients_not_closed: 0,
+            loadgen_cpu_s: Some(0.0),
+            loadgen_rss_bytes: None,
+            window_us: None,
+            failures: Vec::new(),
+        }
     }
-    Ok(())
+
+    /// Adds one worker's report (histograms add exactly).
+    pub fn add(&mut self, r: &WorkerReport) -> Result<(), protocol::CodecError> {
+        let raw = report_raw(r)?;
+        self.raw.merge(&raw);
+        self.expected += r.expected;
+        self.published = self.published.max(r.published);
+        self.clients_not_closed += r.clients_not_closed as usize;
+        self.loadgen_cpu_s = self.loadgen_cpu_s.zip(r.loadgen_cpu_s).map(|(a, b)| a + b);
+        if let Some(b) = r.loadgen_rss_bytes {
+            self.loadgen_rss_bytes = Some(self.loadgen_rss_bytes.unwrap_or(0) + b);
+        }
+        self.window_us = Some(match self.window_us {
+            Some((a, b)) => (a.min(r.window_start_us), b.max(r.window_end_us)),
+            None => (r.window_start_us, r.window_end_us),
+        });
+        Ok(())
+    }
+
+    /// A worker gave no results: the workers' CPU sum is unknown.
+    pub fn lost_one(&mut self) {
+        self.loadgen_cpu_s = None;
+    }
 }
 
 /// A worker's report as a [`RawResult`].
-pub fn report_raw(r: &WorkerReport) -> Result<RawResult, protocol::CodecError> {
+fn report_raw(r: &WorkerReport) -> Result<RawResult, protocol::CodecError> {
     Ok(RawResult {
         technique: r.technique,
         clients: r.clients,

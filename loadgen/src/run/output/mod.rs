@@ -11,11 +11,9 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-use contract::run_dir::TimeseriesRow;
+use contract::run_dir::{Document, Manifest, TimeseriesRow};
 
-use crate::run::config::RunConfig;
 use crate::run::phases::TechniqueResult;
-use manifest::Manifest;
 
 /// Why the run directory could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -34,10 +32,8 @@ pub enum OutputError {
     },
 }
 
-/// summary.json and `--json` of a run: `{"manifest": {...}, "techniques": [...]}`.
-pub type Document = contract::run_dir::Document<RunConfig>;
-
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
+/// An I/O error on `path`, as [`OutputError::Io`].
+pub fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
     move |error| OutputError::Io {
         path: path.to_path_buf(),
         error,
@@ -49,7 +45,8 @@ pub fn create_dir(dir: &Path) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir.join("histograms")).map_err(io(dir))
 }
 
-fn write_json(path: &Path, v: &impl Serialize) -> Result<(), OutputError> {
+/// Writes `v` as pretty JSON (and a final newline) into `path`.
+pub fn write_json(path: &Path, v: &impl Serialize) -> Result<(), OutputError> {
     let text = serde_json::to_string_pretty(v).map_err(|error| OutputError::Json {
         path: path.to_path_buf(),
         error,
@@ -58,29 +55,36 @@ fn write_json(path: &Path, v: &impl Serialize) -> Result<(), OutputError> {
 }
 
 /// Writes manifest.json alone (at the start, so even a crashed run leaves one).
-pub fn write_manifest(dir: &Path, m: &Manifest) -> Result<(), OutputError> {
+pub fn write_manifest<P: Serialize>(dir: &Path, m: &Manifest<P>) -> Result<(), OutputError> {
     write_json(&dir.join("manifest.json"), m)
 }
 
-/// Writes every file of the run directory; returns the document.
-pub fn write_all(
+/// The document of a run: its manifest and one summary per technique.
+pub fn document<P>(manifest: Manifest<P>, results: &[TechniqueResult]) -> Document<P> {
+    Document {
+        manifest,
+        techniques: results.iter().map(summary::summary_of).collect(),
+    }
+}
+
+/// Writes every file of the run directory: `doc` (manifest.json, summary.json, summary.csv),
+/// the time series and each result's latency histogram (window times relative to
+/// `run_start`). `pushbench run` and `pushbench merge` both write through here.
+pub fn write_all<P: Serialize>(
     dir: &Path,
-    manifest: Manifest,
+    doc: &Document<P>,
     results: &[TechniqueResult],
     rows: &[TimeseriesRow],
     run_start: SystemTime,
-) -> Result<Document, OutputError> {
+) -> Result<(), OutputError> {
     create_dir(dir)?;
-    let doc = Document {
-        manifest,
-        techniques: results.iter().map(summary::summary_of).collect(),
-    };
     write_manifest(dir, &doc.manifest)?;
-    write_json(&dir.join("summary.json"), &doc)?;
+    write_json(&dir.join("summary.json"), doc)?;
+    let csv_err = |path: PathBuf| move |error| OutputError::Csv { path, error };
     let p = dir.join("summary.csv");
-    summary::write_csv(&p, &doc.techniques).map_err(|error| OutputError::Csv { path: p, error })?;
+    summary::write_csv(&p, &doc.techniques).map_err(csv_err(p.clone()))?;
     let p = dir.join("timeseries.csv");
-    timeseries::write_csv(&p, rows).map_err(|error| OutputError::Csv { path: p, error })?;
+    timeseries::write_csv(&p, rows).map_err(csv_err(p.clone()))?;
     for r in results {
         let name = r.raw.technique.name();
         let p = dir.join("histograms").join(format!("{name}.hlog"));
@@ -94,5 +98,5 @@ pub fn write_all(
         )
         .map_err(io(&p))?;
     }
-    Ok(doc)
+    Ok(())
 }
