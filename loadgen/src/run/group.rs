@@ -77,6 +77,21 @@ impl GroupPlan {
             .map(|(a, b)| a - b)
             .collect()
     }
+
+    /// Messages in the window, all topics, `window_len(topic)` being one topic's.
+    pub fn published(&self, window_len: impl Fn(usize) -> u64) -> u64 {
+        (0..self.topics.len()).map(window_len).sum()
+    }
+
+    /// Deliveries this group's clients should have: Σ over topics of the window's messages
+    /// (`window_len(topic)`) × the topic's subscribers among them.
+    pub fn expected(&self, window_len: impl Fn(usize) -> u64) -> u64 {
+        self.subscribers_per_topic()
+            .iter()
+            .enumerate()
+            .map(|(t, s)| window_len(t) * s)
+            .sum()
+    }
 }
 
 /// A running group of clients.
@@ -281,6 +296,9 @@ mod tests {
         let mut w = plan(2, 3, 2);
         w.first_index = 1;
         assert_eq!(w.subscribers_per_topic(), vec![0, 1, 1]);
+        // Windows of 5, 6 and 7 messages: 18 published, 6 + 7 expected of this share.
+        assert_eq!(w.published(|t| 5 + t as u64), 18);
+        assert_eq!(w.expected(|t| 5 + t as u64), 13);
     }
 
     #[test]

@@ -77,34 +77,44 @@ async fn wait_with(
     honor_shutdown: bool,
     done: &mut dyn FnMut() -> bool,
 ) -> bool {
+    let stop = honor_shutdown.then_some(&ctx.shutdown);
+    let show = |left| ctx.progress.update(rec, phase.name(), clients, Some(left));
+    until(deadline, stop, show, done).await
+}
+
+/// Waits until `done()`, `deadline` or `stop`, checking at least every 100 ms; `each` is
+/// called at every check with the time left. Returns whether `done()` came true.
+pub async fn until(
+    deadline: Instant,
+    stop: Option<&CancellationToken>,
+    mut each: impl FnMut(Duration),
+    mut done: impl FnMut() -> bool,
+) -> bool {
     let never = CancellationToken::new();
-    let stop = if honor_shutdown {
-        &ctx.shutdown
-    } else {
-        &never
-    };
+    let stop = stop.unwrap_or(&never);
     loop {
-        let now = Instant::now();
-        ctx.progress.update(
-            rec,
-            phase.name(),
-            clients,
-            Some(deadline.saturating_duration_since(now)),
-        );
+        let left = deadline.saturating_duration_since(Instant::now());
+        each(left);
         if done() {
             return true;
         }
-        if now >= deadline || stop.is_cancelled() {
+        if left.is_zero() || stop.is_cancelled() {
             return false;
         }
-        let step = deadline
-            .saturating_duration_since(now)
-            .min(Duration::from_millis(100));
         tokio::select! {
             _ = stop.cancelled() => {}
-            _ = tokio::time::sleep(step) => {}
+            _ = tokio::time::sleep(left.min(Duration::from_millis(100))) => {}
         }
     }
+}
+
+/// Whether `clients` connections of `rec`'s technique are open: every technique holds one
+/// connection per client (short poll keeps it alive).
+pub fn connected(rec: &Recorder, clients: u64) -> bool {
+    rec.counters
+        .connections
+        .load(std::sync::atomic::Ordering::Relaxed)
+        >= clients
 }
 
 fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
@@ -131,7 +141,6 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         seed: cfg.seed,
         first_index: 0,
     };
-    let subscribers = plan.subscribers_per_topic();
     let n = cfg.clients;
 
     // Before the first connect. Worker processes start connecting as soon as they have their
@@ -156,7 +165,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
             Err(e) => return not_started(ctx, tech, format!("cannot start worker processes: {e}")),
         }
     } else {
-        Clients::Local(Box::new(ClientGroup::new(plan)))
+        Clients::Local(Box::new(ClientGroup::new(plan.clone())))
     };
     let rec = clients.rec();
     ctx.sampler.begin(rec.clone());
@@ -175,11 +184,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let connected_by = Instant::now() + cfg.connect_timeout;
     let r = rec.clone();
     wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
-        // Every technique holds one connection per client (short poll keeps it alive).
-        r.counters
-            .connections
-            .load(std::sync::atomic::Ordering::Relaxed)
-            >= u64::from(n)
+        connected(&r, u64::from(n))
     })
     .await;
 
@@ -272,30 +277,12 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     }
     if let Clients::Pool(p) = &mut clients {
         // A run cut short ends its window early: tell the workers what the publisher marked.
-        let marked = WindowSpec {
-            seqs: window
-                .seqs
-                .iter()
-                .enumerate()
-                .map(|(t, r)| {
-                    let len = rec.window.len(t);
-                    r.and_then(|[f, _]| (len > 0).then(|| [f, f + len - 1]))
-                })
-                .collect(),
-            start_us: window.start_us,
-            end_us: window.end_us.min(payload::now_us()),
-        };
+        let marked = window.as_marked(&rec.window, payload::now_us());
         if marked.seqs != window.seqs {
             p.window(&marked).await;
         }
     }
-    let expected_of = |rec: &Recorder| -> u64 {
-        subscribers
-            .iter()
-            .enumerate()
-            .map(|(t, s)| rec.window.len(t) * s)
-            .sum()
-    };
+    let expected_of = |rec: &Recorder| plan.expected(|t| rec.window.len(t));
     // Drain is not cut short by Ctrl-C (it is already shortened then).
     let r = rec.clone();
     wait_with(ctx, &rec, Phase::Drain, n, drain_end, false, &mut || {
@@ -328,7 +315,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         server_phase_end = ctx.server_stats(tech).await;
     }
     let peaks = ctx.sampler.end();
-    let published: u64 = (0..cfg.topics as usize).map(|t| rec.window.len(t)).sum();
+    let published = plan.published(|t| rec.window.len(t));
     let duration = if measured {
         actual_end.duration_since(actual_start)
     } else {

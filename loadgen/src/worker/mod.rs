@@ -20,6 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::payload;
 use crate::run::group::{ClientGroup, GroupPlan};
+use crate::run::phases;
 use crate::run::procfs::{self, ProcSample};
 use crate::run::target::{Target, TargetError};
 use crate::stats::Snapshot;
@@ -125,8 +126,7 @@ where
         seed: plan.seed,
         first_index: plan.first_index,
     };
-    let subscribers = gplan.subscribers_per_topic();
-    let mut group = ClientGroup::new(gplan);
+    let mut group = ClientGroup::new(gplan.clone());
     let rec = group.rec.clone();
 
     // Event writer: one task owns stdout.
@@ -222,12 +222,14 @@ where
     // Ramp-up, then wait (at most the connect timeout) for every client to connect.
     group.ramp_up(&closing).await;
     let connected_by = Instant::now() + Duration::from_millis(plan.connect_timeout_ms);
-    while rec.snapshot().connections < u64::from(group.spawned())
-        && Instant::now() < connected_by
-        && !closing.is_cancelled()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let spawned = u64::from(group.spawned());
+    phases::until(
+        connected_by,
+        Some(&closing),
+        |_| {},
+        || phases::connected(&rec, spawned),
+    )
+    .await;
     let _ = ev_tx.send(Event::Ramped {
         spawned: group.spawned(),
         connected: rec.snapshot().connections,
@@ -242,18 +244,7 @@ where
                     closing.cancelled().await;
                     break;
                 };
-                for t in 0..plan.topics.len() {
-                    match w.seqs.get(t).copied().flatten() {
-                        Some([f, l]) => {
-                            rec.window.open(t, f);
-                            rec.window.close(t, l);
-                        }
-                        None => {
-                            rec.window.open(t, 1);
-                            rec.window.close(t, 0);
-                        }
-                    }
-                }
+                w.apply(&rec.window, plan.topics.len());
                 let first = {
                     let mut mk = marks.lock().unwrap_or_else(|e| e.into_inner());
                     let first = mk.spec.is_none();
@@ -288,20 +279,8 @@ where
         Some(_) if m1.is_none() => Some("closed before the window's end".to_string()),
         Some(_) => None,
     };
-    let published: u64 = spec
-        .as_ref()
-        .map(|s| (0..plan.topics.len()).map(|t| s.len(t)).sum())
-        .unwrap_or(0);
-    let expected: u64 = spec
-        .as_ref()
-        .map(|s| {
-            subscribers
-                .iter()
-                .enumerate()
-                .map(|(t, n)| s.len(t) * n)
-                .sum()
-        })
-        .unwrap_or(0);
+    let published = spec.as_ref().map_or(0, |s| gplan.published(|t| s.len(t)));
+    let expected = spec.as_ref().map_or(0, |s| gplan.expected(|t| s.len(t)));
     let raw = group.raw(c0, c1);
     let report = WorkerReport {
         index: plan.index,

@@ -11,7 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{Snapshot, new_histogram};
+use crate::stats::{Snapshot, Window, new_histogram};
 use crate::technique::Technique;
 
 /// What one worker runs: its share of one technique's clients against one server, with
@@ -71,6 +71,33 @@ impl WindowSpec {
         match self.seqs.get(topic).copied().flatten() {
             Some([f, l]) if l >= f => l - f + 1,
             _ => 0,
+        }
+    }
+
+    /// Sets `window` (of `topics` topics) to this one: a topic with none holds no message.
+    pub fn apply(&self, window: &Window, topics: usize) {
+        for t in 0..topics {
+            let [first, last] = self.seqs.get(t).copied().flatten().unwrap_or([1, 0]);
+            window.open(t, first);
+            window.close(t, last);
+        }
+    }
+
+    /// This window as the publisher actually marked it in `window` (a run cut short ends it
+    /// early), ending at `now_us` at the latest.
+    pub fn as_marked(&self, window: &Window, now_us: u64) -> WindowSpec {
+        WindowSpec {
+            seqs: self
+                .seqs
+                .iter()
+                .enumerate()
+                .map(|(t, r)| {
+                    let len = window.len(t);
+                    r.and_then(|[f, _]| (len > 0).then(|| [f, f + len - 1]))
+                })
+                .collect(),
+            start_us: self.start_us,
+            end_us: self.end_us.min(now_us),
         }
     }
 }
@@ -188,6 +215,14 @@ mod tests {
             end_us: 2,
         };
         assert_eq!((w.len(0), w.len(1), w.len(7)), (3, 0, 0));
+        // Applied to a recorder's window, then read back as the publisher marked it.
+        let rec = crate::stats::Recorder::new(crate::technique::Technique::Ws, 2);
+        w.apply(&rec.window, 2);
+        assert_eq!((rec.window.len(0), rec.window.len(1)), (3, 0));
+        assert_eq!(w.as_marked(&rec.window, 9), w);
+        rec.window.close(0, 4);
+        let cut = w.as_marked(&rec.window, 1);
+        assert_eq!((cut.seqs[0], cut.end_us), (Some([3, 4]), 1));
         let back: Control =
             serde_json::from_str(&serde_json::to_string(&Control::Window(w.clone())).unwrap())
                 .unwrap();
