@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::config::RunArgs;
 use crate::exit::{self, Status};
-use crate::run::{self, Shutdown, config::RunArgs};
+use crate::run::{self, Shutdown};
 use contract::run_dir::TechniqueSummary;
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
@@ -125,7 +126,7 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         run::execute(cfg, command_line, sd).await
     });
     let outcome = outcome.map_err(|e| match e {
-        run::RunError::Target(run::target::TargetError::BadUrl(_)) => exit::usage(e),
+        run::RunError::Target(crate::sut::target::TargetError::BadUrl(_)) => exit::usage(e),
         e => e.into(),
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
@@ -137,7 +138,7 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.doc)?);
     } else {
-        print!("{}", run::table::render(&outcome.doc.techniques));
+        print!("{}", crate::output::table::render(&outcome.doc.techniques));
         println!("run directory: {}", outcome.dir.display());
     }
     if outcome.partial {

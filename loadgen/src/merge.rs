@@ -16,12 +16,12 @@ use contract::run_dir::{Document, Manifest, MergedFrom, TechniqueSummary};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::run::output::{self, manifest::rfc3339};
-use crate::run::phases::TechniqueResult;
-use crate::run::pool::WorkerTotals;
-use crate::run::verdict;
+use crate::group::pool::WorkerTotals;
+use crate::group::protocol::WorkerReport;
+use crate::measure::TechniqueResult;
+use crate::measure::verdict;
+use crate::output::{self, manifest::rfc3339};
 use crate::worker::dir::{self as worker_dir, WorkerManifest};
-use crate::worker::protocol::WorkerReport;
 
 /// Options of `pushbench merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -328,9 +328,9 @@ fn lend_server_figures(techniques: &mut [TechniqueSummary], from: &[TechniqueSum
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::group::protocol::{self, Counts, WorkerPlan};
     use crate::stats::new_histogram;
     use crate::technique::Technique;
-    use crate::worker::protocol::{self, Counts, WorkerPlan};
 
     /// A worker directory as `pushbench worker --out` writes it: worker `index` of two, whose
     /// plan carries the run options `params`.

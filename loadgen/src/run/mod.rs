@@ -1,25 +1,5 @@
-//! `pushbench run`: starts (or finds) the server, measures each technique in turn, and writes
-//! the run directory. The pieces, one concept per module: options ([`config`]), the child
-//! server ([`child`]), the server as seen over HTTP ([`target`]), the publisher, one
-//! technique's clients ([`group`]), the phases ([`phases`]) and what they produce ([`result`]),
-//! per-second sampling ([`sampler`], [`procfs`]), the output files ([`output`]), whether a
-//! technique failed outright ([`verdict`]), progress and the final table.
-
-pub mod child;
-pub mod config;
-pub mod group;
-pub mod output;
-pub mod phases;
-pub mod pool;
-pub mod procfs;
-pub mod progress;
-pub mod publisher;
-pub mod result;
-pub mod sampler;
-pub mod table;
-pub mod target;
-pub mod validate;
-pub mod verdict;
+//! `pushbench run`: starts (or finds) the server, measures each technique in turn
+//! ([`crate::measure`]), and writes the run directory ([`crate::output`]).
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -27,14 +7,18 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use child::{ChildOptions, ChildServer};
-use config::RunConfig;
+use crate::config::RunConfig;
+use crate::measure::progress::Progress;
+use crate::measure::{self, RunCtx, TechniqueResult};
+use crate::output::{self, manifest};
+use crate::sut::child::{self, ChildOptions, ChildServer};
+use crate::sut::procfs;
+use crate::sut::sampler::{Sampler, ServerProbe};
+use crate::sut::target::{self, Target};
 use contract::run_dir::Document;
-use output::manifest::{self, Manifest};
-use phases::{RunCtx, TechniqueResult};
-use progress::Progress;
-use sampler::{Sampler, ServerProbe};
-use target::Target;
+
+/// The manifest of a run: its `params` are the resolved options.
+pub type Manifest = contract::run_dir::Manifest<RunConfig>;
 
 /// Why a run could not be made (a run cut short is not an error: see [`RunOutcome::partial`]).
 #[derive(Debug, thiserror::Error)]
@@ -340,7 +324,7 @@ async fn measure(
             run_id: run_id.to_string(),
             progress: progress.clone(),
         };
-        let r = phases::run_technique(&ctx, tech).await;
+        let r = measure::run_technique(&ctx, tech).await;
         watch_stop.cancel();
         if let Some(w) = watcher {
             let _ = w.await;

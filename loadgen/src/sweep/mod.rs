@@ -14,9 +14,10 @@ use std::path::PathBuf;
 
 use reports::sweep::{self as sw, Outcome, SweepDoc, SweepMachine};
 
-use crate::run::config::ConfigError;
-use crate::run::output::manifest;
-use crate::run::{self, Shutdown, procfs};
+use crate::config::ConfigError;
+use crate::output::manifest;
+use crate::run::{self, Shutdown};
+use crate::sut::procfs;
 use crate::technique::Technique;
 use args::{StepsError, SweepArgs};
 use room::{DEFAULT_BYTES_PER_CLIENT, Need, Room};
@@ -47,7 +48,7 @@ pub struct SweepOutcome {
     pub dir: PathBuf,
     pub doc: SweepDoc,
     /// Techniques whose first step failed outright, with why: it could not run, or it ran and
-    /// its technique failed (nothing connected or delivered; see [`crate::run::verdict`]).
+    /// its technique failed (nothing connected or delivered; see [`crate::measure::verdict`]).
     /// Nothing was measured of them. A first step that merely missed the objective is a
     /// result (no knee), not a failure.
     pub failed: Vec<String>,
@@ -199,7 +200,7 @@ async fn sweep_technique(
             loadgen_processes: u64::from(cfg.processes),
             server_processes: u64::from(cfg.server_processes),
             // As the run will use them (spread over 127.0.0.x past one address's ports).
-            source_addrs: run::phases::source_addrs(&cfg).len() as u64,
+            source_addrs: cfg.client_addrs().len() as u64,
             local_server: cfg.target.is_none(),
             bytes_per_client,
         };

@@ -18,9 +18,9 @@ use contract::run_dir::{FORMAT_VERSION, Machine, Versions};
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
 
-use crate::run::output::{OutputError, histograms, io, manifest, write_json};
-use crate::run::procfs;
-use crate::worker::protocol::{WorkerPlan, WorkerReport};
+use crate::group::protocol::{WorkerPlan, WorkerReport};
+use crate::output::{OutputError, histograms, io, manifest, write_json};
+use crate::sut::procfs;
 
 /// The manifest's format name of a worker run directory.
 pub const FORMAT: &str = "pushbench-worker";

@@ -8,7 +8,9 @@
 //! or when stdin ends (so a coordinator that dies never leaves a worker behind).
 
 pub mod dir;
-pub mod protocol;
+
+/// What a coordinator and a worker say to each other.
+pub use crate::group::protocol;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -18,12 +20,12 @@ use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
+use crate::group::local::{ClientGroup, GroupPlan};
+use crate::measure::wait;
 use crate::payload;
-use crate::run::group::{ClientGroup, GroupPlan};
-use crate::run::phases;
-use crate::run::procfs::{self, ProcSample};
-use crate::run::target::{Target, TargetError};
 use crate::stats::Snapshot;
+use crate::sut::procfs::{self, ProcSample};
+use crate::sut::target::{Target, TargetError};
 pub use protocol::{Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
 
 /// How often a worker reports its counters.
@@ -43,7 +45,7 @@ pub enum WorkerError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
-    Output(#[from] crate::run::output::OutputError),
+    Output(#[from] crate::output::OutputError),
     #[error("writing to stdout: {0}")]
     Stdout(std::io::Error),
 }
@@ -223,11 +225,11 @@ where
     group.ramp_up(&closing).await;
     let connected_by = Instant::now() + Duration::from_millis(plan.connect_timeout_ms);
     let spawned = u64::from(group.spawned());
-    phases::until(
+    wait::until(
         connected_by,
         Some(&closing),
         |_| {},
-        || phases::connected(&rec, spawned),
+        || wait::connected(&rec, spawned),
     )
     .await;
     let _ = ev_tx.send(Event::Ramped {

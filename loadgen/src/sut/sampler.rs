@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::run::procfs::{self, ProcSample};
-use crate::run::target::Target;
 use crate::stats::{Recorder, Snapshot};
+use crate::sut::procfs::{self, ProcSample};
+use crate::sut::target::Target;
 use contract::run_dir::TimeseriesRow;
 
 /// Where the server's CPU and memory come from.

@@ -7,7 +7,7 @@ use std::path::Path;
 use contract::run_dir::{LatencyUs, Millis, SummaryRow, TechniqueSummary};
 use hdrhistogram::Histogram;
 
-use crate::run::phases::TechniqueResult;
+use crate::measure::TechniqueResult;
 
 fn latency(h: &Histogram<u64>) -> LatencyUs {
     if h.is_empty() {

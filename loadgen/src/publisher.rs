@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::payload;
-use crate::run::target::Target;
 use crate::stats::Recorder;
+use crate::sut::target::Target;
 
 /// Keep-alive connections the publisher spreads its topics over (one topic stays on one
 /// connection so its messages reach the server in order).
@@ -52,6 +52,17 @@ pub struct PublisherStats {
     pub first_error: std::sync::Mutex<Option<String>>,
 }
 
+/// How the publisher fared over the whole phase (unknown for merged worker directories).
+#[derive(Debug, Clone, Default)]
+pub struct Publishing {
+    /// Publishes the server accepted.
+    pub accepted: u64,
+    /// Publishes that failed or were abandoned.
+    pub failed: u64,
+    /// Why the first failed publish failed (e.g. `HTTP 404 Not Found`).
+    pub first_error: Option<String>,
+}
+
 impl PublisherStats {
     /// Counts a failed publish and remembers why, if it is the first.
     fn failed(&self, why: impl std::fmt::Display) {
@@ -62,9 +73,9 @@ impl PublisherStats {
         }
     }
 
-    /// What the publisher did, for [`crate::run::verdict::judge`].
-    pub fn publishing(&self) -> crate::run::verdict::Publishing {
-        crate::run::verdict::Publishing {
+    /// What the publisher did, for [`crate::measure::verdict::judge`].
+    pub fn publishing(&self) -> Publishing {
+        Publishing {
             accepted: self.ok.load(Relaxed),
             failed: self.failures.load(Relaxed),
             first_error: self

@@ -6,9 +6,7 @@ use std::net::Ipv4Addr;
 
 use std::time::Duration;
 
-use super::config::{
-    ConfigError, FD_RESERVE, MAX_PAYLOAD_BYTES, MAX_PROCESSES, RunConfig, invalid,
-};
+use super::{ConfigError, FD_RESERVE, MAX_PAYLOAD_BYTES, MAX_PROCESSES, RunConfig, invalid};
 use crate::payload;
 use crate::technique::Technique;
 
@@ -175,7 +173,7 @@ impl RunConfig {
                 ),
             ));
         }
-        let limit = crate::run::procfs::fd_soft_limit().unwrap_or(u64::MAX);
+        let limit = crate::sut::procfs::fd_soft_limit().unwrap_or(u64::MAX);
         let per_process = self.clients.div_ceil(self.processes);
         let need = u64::from(per_process) + FD_RESERVE;
         if need > limit {

@@ -10,7 +10,9 @@ use serde::Deserialize;
 
 use crate::technique::Technique;
 
-pub use super::validate::parse_source_addrs;
+mod validate;
+
+pub use validate::parse_source_addrs;
 
 /// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
 pub mod defaults {
@@ -242,6 +244,27 @@ pub struct RunConfig {
     pub scenario: Option<PathBuf>,
     pub scenario_description: Option<String>,
 }
+
+impl RunConfig {
+    /// The clients' source addresses: as given, else spread over 127.0.0.1.. when one address
+    /// has too few ephemeral ports for the clients (each (source, server) pair has ~28k; keep
+    /// under [`CLIENTS_PER_SOURCE_ADDR`]). Empty: the OS picks.
+    pub fn client_addrs(&self) -> Vec<Ipv4Addr> {
+        if !self.source_addrs.is_empty() {
+            return self.source_addrs.clone();
+        }
+        if self.clients <= CLIENTS_PER_SOURCE_ADDR {
+            return Vec::new();
+        }
+        let n = self.clients.div_ceil(CLIENTS_PER_SOURCE_ADDR);
+        (1..=n)
+            .map(|i| Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 0)) + i))
+            .collect()
+    }
+}
+
+/// Most clients put on one source address when spreading automatically.
+pub const CLIENTS_PER_SOURCE_ADDR: u32 = 20_000;
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)

@@ -6,18 +6,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::run::phases::TechniqueResult;
-
-/// How the publisher fared over the whole phase (unknown for merged worker directories).
-#[derive(Debug, Clone, Default)]
-pub struct Publishing {
-    /// Publishes the server accepted.
-    pub accepted: u64,
-    /// Publishes that failed or were abandoned.
-    pub failed: u64,
-    /// Why the first failed publish failed (e.g. `HTTP 404 Not Found`).
-    pub first_error: Option<String>,
-}
+use crate::measure::TechniqueResult;
+use crate::publisher::Publishing;
 
 /// Why the technique of `r` failed outright (every reason, `; `-separated), or None.
 pub fn judge(r: &TechniqueResult, publishing: Option<&Publishing>) -> Option<String> {

@@ -4,8 +4,8 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::run::group::RawResult;
-use crate::run::target::TechniqueStats;
+use crate::group::local::RawResult;
+use crate::sut::target::TechniqueStats;
 use crate::technique::Technique;
 
 /// What was measured for one technique (raw results plus the phase's context).

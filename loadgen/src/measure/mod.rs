@@ -2,28 +2,32 @@
 //! (publisher running), steady state (the measured window), drain (publisher stopped, wait for
 //! in-flight deliveries, then close the clients). Server counters are snapshotted at the
 //! window's start and end and around the whole phase (before the first connect, after the last
-//! close); CPU is read at the window's edges.
+//! close); CPU is read at the window's edges. Shared by clients in this process and clients in
+//! worker processes ([`crate::group`]); the worker command waits with [`wait`] as the phases do.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::payload;
-use crate::run::config::RunConfig;
-use crate::run::group::{ClientGroup, GroupPlan, RawResult};
-use crate::run::pool::{self, WorkerPool};
-use crate::run::procfs::{self, ProcSample};
-use crate::run::progress::Progress;
-use crate::run::publisher::{self, PublisherStats, Schedule};
-use crate::run::sampler::{Phase, Sampler, ServerProbe};
-use crate::run::target::{Target, TechniqueStats};
-use crate::run::verdict;
+pub mod progress;
+pub mod result;
+pub mod verdict;
+pub mod wait;
 
-pub use crate::run::result::TechniqueResult;
+use crate::config::RunConfig;
+use crate::group::pool::{self, WorkerPool};
+use crate::group::protocol::{WindowSpec, WorkerPlan};
+use crate::group::{ClientGroup, GroupPlan, RawResult};
+use crate::payload;
+use crate::publisher::{self, PublisherStats, Schedule};
 use crate::stats::Recorder;
+use crate::sut::procfs::{self, ProcSample};
+use crate::sut::sampler::{Phase, Sampler, ServerProbe};
+use crate::sut::target::{Target, TechniqueStats};
 use crate::technique::Technique;
-use crate::worker::protocol::{WindowSpec, WorkerPlan};
+use progress::Progress;
+pub use result::TechniqueResult;
 
 /// Everything the phases of one run share.
 #[derive(Debug)]
@@ -79,42 +83,7 @@ async fn wait_with(
 ) -> bool {
     let stop = honor_shutdown.then_some(&ctx.shutdown);
     let show = |left| ctx.progress.update(rec, phase.name(), clients, Some(left));
-    until(deadline, stop, show, done).await
-}
-
-/// Waits until `done()`, `deadline` or `stop`, checking at least every 100 ms; `each` is
-/// called at every check with the time left. Returns whether `done()` came true.
-pub async fn until(
-    deadline: Instant,
-    stop: Option<&CancellationToken>,
-    mut each: impl FnMut(Duration),
-    mut done: impl FnMut() -> bool,
-) -> bool {
-    let never = CancellationToken::new();
-    let stop = stop.unwrap_or(&never);
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        each(left);
-        if done() {
-            return true;
-        }
-        if left.is_zero() || stop.is_cancelled() {
-            return false;
-        }
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            _ = tokio::time::sleep(left.min(Duration::from_millis(100))) => {}
-        }
-    }
-}
-
-/// Whether `clients` connections of `rec`'s technique are open: every technique holds one
-/// connection per client (short poll keeps it alive).
-pub fn connected(rec: &Recorder, clients: u64) -> bool {
-    rec.counters
-        .connections
-        .load(std::sync::atomic::Ordering::Relaxed)
-        >= clients
+    wait::until(deadline, stop, show, done).await
 }
 
 fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
@@ -133,7 +102,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         topics: topics.clone(),
         clients: cfg.clients,
         ramp_up: cfg.ramp_up,
-        source_addrs: source_addrs(cfg),
+        source_addrs: cfg.client_addrs(),
         poll_interval: cfg.poll_interval,
         long_poll_timeout: cfg.long_poll_timeout,
         connect_timeout: cfg.connect_timeout,
@@ -184,7 +153,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let connected_by = Instant::now() + cfg.connect_timeout;
     let r = rec.clone();
     wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
-        connected(&r, u64::from(n))
+        wait::connected(&r, u64::from(n))
     })
     .await;
 
@@ -401,25 +370,6 @@ impl Clients {
         }
     }
 }
-
-/// Source addresses: as given, else spread over 127.0.0.1.. when one address has too few
-/// ephemeral ports for the clients (each (source, server) pair has ~28k; keep under
-/// [`CLIENTS_PER_SOURCE_ADDR`]).
-pub fn source_addrs(cfg: &RunConfig) -> Vec<std::net::Ipv4Addr> {
-    if !cfg.source_addrs.is_empty() {
-        return cfg.source_addrs.clone();
-    }
-    if cfg.clients <= CLIENTS_PER_SOURCE_ADDR {
-        return Vec::new();
-    }
-    let n = cfg.clients.div_ceil(CLIENTS_PER_SOURCE_ADDR);
-    (1..=n)
-        .map(|i| std::net::Ipv4Addr::from(u32::from(std::net::Ipv4Addr::new(127, 0, 0, 0)) + i))
-        .collect()
-}
-
-/// Most clients put on one source address when spreading automatically.
-pub const CLIENTS_PER_SOURCE_ADDR: u32 = 20_000;
 
 /// One plan per worker process: contiguous shares of the clients.
 fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {

@@ -17,11 +17,11 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::run::group::RawResult;
-use crate::run::sampler::Sampler;
+use crate::group::local::RawResult;
+use crate::group::protocol::{self, Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
 use crate::stats::Recorder;
+use crate::sut::sampler::Sampler;
 use crate::technique::Technique;
-use crate::worker::protocol::{self, Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
 
 /// Extra time a worker gets, past its close timeout, to report.
 const REPORT_GRACE: Duration = Duration::from_secs(15);

@@ -13,8 +13,8 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::{ClientSpec, run_client};
-use crate::run::target::Target;
 use crate::stats::{Recorder, Snapshot, new_histogram};
+use crate::sut::target::Target;
 use crate::technique::Technique;
 
 /// What one group runs.

@@ -1,13 +1,10 @@
-//! manifest.json as this build writes it: the format is [`contract::run_dir::Manifest`],
-//! `params` the run's resolved options; here, what only the writer knows (its versions, build
-//! profile, git revision) and the time format.
+//! manifest.json as this build writes it: the format is [`contract::run_dir::Manifest`];
+//! here, what only the writer knows (its versions, build profile, git revision) and the time
+//! format.
 
 use contract::run_dir::Versions;
 
 pub use contract::run_dir::{FORMAT, FORMAT_VERSION};
-
-/// The manifest of a run: its `params` are the resolved options.
-pub type Manifest = contract::run_dir::Manifest<crate::run::config::RunConfig>;
 
 /// Versions of what made the run.
 pub fn versions() -> Versions {

@@ -4,6 +4,7 @@
 pub mod histograms;
 pub mod manifest;
 pub mod summary;
+pub mod table;
 pub mod timeseries;
 
 use std::path::{Path, PathBuf};
@@ -13,7 +14,7 @@ use serde::Serialize;
 
 use contract::run_dir::{Document, Manifest, TimeseriesRow};
 
-use crate::run::phases::TechniqueResult;
+use crate::measure::TechniqueResult;
 
 /// Why the run directory could not be written.
 #[derive(Debug, thiserror::Error)]
