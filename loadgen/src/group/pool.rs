@@ -7,7 +7,7 @@
 //! clients' messages counted lost), never waited for past a deadline.
 
 use std::collections::VecDeque;
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -76,7 +76,7 @@ impl WorkerPool {
     /// by the worker's index), sending each its plan. The counters the workers report are
     /// summed into `rec` (the coordinator's recorder of this technique).
     pub async fn start(
-        exe: &PathBuf,
+        exe: &Path,
         command: Option<&str>,
         plans: Vec<WorkerPlan>,
         rec: Arc<Recorder>,

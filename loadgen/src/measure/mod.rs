@@ -1,31 +1,35 @@
-//! One technique's measurement, phase by phase: ramp-up (connect the clients), warm-up
-//! (publisher running), steady state (the measured window), drain (publisher stopped, wait for
-//! in-flight deliveries, then close the clients). Server counters are snapshotted at the
-//! window's start and end and around the whole phase (before the first connect, after the last
-//! close); CPU is read at the window's edges. Shared by clients in this process and clients in
-//! worker processes ([`crate::group`]); the worker command waits with [`wait`] as the phases do.
+//! One technique's measurement, phase by phase ([`phases`]): ramp-up (connect the clients),
+//! warm-up (publisher running), steady state (the measured window), drain (publisher stopped,
+//! wait for in-flight deliveries, then close the clients). Server counters are snapshotted at
+//! the window's start and end and around the whole phase (before the first connect, after the
+//! last close); CPU is read at the window's edges. The clients run in this process or in
+//! worker processes ([`crate::group::Clients`]): the phases are the same. What they produce is
+//! a [`TechniqueResult`], judged by [`verdict`]; the worker command waits with [`wait`] as the
+//! phases do.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
-
-use tokio_util::sync::CancellationToken;
-
+pub mod phases;
 pub mod progress;
 pub mod result;
 pub mod verdict;
 pub mod wait;
 
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio_util::sync::CancellationToken;
+
 use crate::config::RunConfig;
-use crate::group::pool::{self, WorkerPool};
-use crate::group::protocol::{WindowSpec, WorkerPlan};
-use crate::group::{ClientGroup, GroupPlan, RawResult};
-use crate::payload;
-use crate::publisher::{self, PublisherStats, Schedule};
+use crate::group::pool::split;
+use crate::group::protocol::WorkerPlan;
+use crate::group::{Clients, Closed, GroupPlan};
+use crate::publisher::PublisherStats;
 use crate::stats::Recorder;
-use crate::sut::procfs::{self, ProcSample};
-use crate::sut::sampler::{Phase, Sampler, ServerProbe};
+use crate::sut::procfs::ProcSample;
+use crate::sut::sampler::{Peaks, Phase, Sampler, ServerProbe};
 use crate::sut::target::{Target, TechniqueStats};
 use crate::technique::Technique;
+use phases::{Before, Steady};
 use progress::Progress;
 pub use result::TechniqueResult;
 
@@ -49,57 +53,83 @@ impl RunCtx {
     fn stats_timeout(&self) -> Duration {
         self.cfg.connect_timeout.min(Duration::from_secs(2))
     }
-    async fn server_stats(&self, t: Technique) -> Option<TechniqueStats> {
+
+    /// The server's counters of technique `t`, if it answers.
+    pub async fn server_stats(&self, t: Technique) -> Option<TechniqueStats> {
         self.target.stats(self.stats_timeout()).await?.technique(t)
     }
-    async fn server_sample(&self) -> Option<ProcSample> {
+
+    /// The server processes' CPU and memory, if known.
+    pub async fn server_sample(&self) -> Option<ProcSample> {
         match &self.probe {
             Some(p) => p.sample().await,
             None => None,
         }
     }
-}
 
-/// Waits until `deadline` or `done()` or shutdown, updating the progress line.
-async fn wait(
-    ctx: &RunCtx,
-    rec: &Recorder,
-    phase: Phase,
-    clients: u32,
-    deadline: Instant,
-    mut done: impl FnMut() -> bool,
-) -> bool {
-    wait_with(ctx, rec, phase, clients, deadline, true, &mut done).await
-}
+    /// Waits until `deadline`, `done()` or shutdown, showing `phase` on the progress line.
+    /// Returns whether `done()` came true.
+    pub async fn wait(
+        &self,
+        rec: &Recorder,
+        phase: Phase,
+        deadline: Instant,
+        done: impl FnMut() -> bool,
+    ) -> bool {
+        let show = |left| {
+            self.progress
+                .update(rec, phase.name(), self.cfg.clients, Some(left))
+        };
+        wait::until(deadline, Some(&self.shutdown), show, done).await
+    }
 
-async fn wait_with(
-    ctx: &RunCtx,
-    rec: &Recorder,
-    phase: Phase,
-    clients: u32,
-    deadline: Instant,
-    honor_shutdown: bool,
-    done: &mut dyn FnMut() -> bool,
-) -> bool {
-    let stop = honor_shutdown.then_some(&ctx.shutdown);
-    let show = |left| ctx.progress.update(rec, phase.name(), clients, Some(left));
-    wait::until(deadline, stop, show, done).await
-}
-
-fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
-    Some((b?.cpu_s - a?.cpu_s).max(0.0))
+    /// Why the run stopped early, if it did.
+    fn failure(&self) -> Option<String> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 /// Measures technique `tech`: ramp-up, warm-up, steady state, drain, close.
 pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
+    let plan = group_plan(ctx, tech);
+    let before = phases::before(ctx, tech).await;
+    let mut clients = match start_clients(ctx, plan).await {
+        Ok(c) => c,
+        Err(why) => return not_started(ctx, tech, why),
+    };
+    let rec = clients.rec();
+    ctx.sampler.begin(rec.clone());
+    phases::ramp_up(ctx, &mut clients).await;
+    let warm = phases::warm_up(ctx, &mut clients).await;
+    let steady = phases::steady(ctx, tech, &rec, warm.steady_end).await;
+    let publisher = phases::drain(ctx, &mut clients, warm).await;
+    // Close the clients, then let the server see the closes before its last snapshot.
+    let closed = clients.close(ctx.cfg.connect_timeout, steady.clients).await;
+    let server_after = phases::after(ctx, tech).await;
+    let measured = Measured {
+        plan: clients.plan(),
+        rec: &rec,
+        before,
+        steady,
+        publisher: &publisher,
+        server_after,
+        peaks: ctx.sampler.end(),
+    };
+    measured.result(ctx, closed)
+}
+
+/// What the run's clients of `tech` run: every client, on topics named after the run.
+fn group_plan(ctx: &RunCtx, tech: Technique) -> GroupPlan {
     let cfg = &ctx.cfg;
-    let topics: Vec<String> = (0..cfg.topics)
-        .map(|i| format!("pb-{}-{}-{i}", ctx.run_id, tech.name()))
-        .collect();
-    let plan = GroupPlan {
+    GroupPlan {
         technique: tech,
         target: ctx.target.clone(),
-        topics: topics.clone(),
+        topics: (0..cfg.topics)
+            .map(|i| format!("pb-{}-{}-{i}", ctx.run_id, tech.name()))
+            .collect(),
         clients: cfg.clients,
         ramp_up: cfg.ramp_up,
         source_addrs: cfg.client_addrs(),
@@ -109,273 +139,30 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         read_timeout: cfg.read_timeout,
         seed: cfg.seed,
         first_index: 0,
-    };
-    let n = cfg.clients;
-
-    // Before the first connect. Worker processes start connecting as soon as they have their
-    // plan, so this must come before they are started: a snapshot taken after could already
-    // hold a client's request and bytes (a cluster's `/stats` takes a round trip through its
-    // supervisor, long enough for a worker to connect), which the phase would then miss.
-    let server_rss_idle = ctx.server_sample().await.map(|s| s.rss_bytes);
-    let server_phase_start = ctx.server_stats(tech).await;
-    let mut clients = if cfg.processes > 1 {
-        let rec = Arc::new(Recorder::new(tech, topics.len()));
-        let plans = worker_plans(ctx, &plan);
-        let exe = std::env::current_exe();
-        let pool = match exe {
-            Ok(exe) => {
-                let cmd = cfg.worker_command.as_deref();
-                WorkerPool::start(&exe, cmd, plans, rec.clone(), ctx.sampler.clone()).await
-            }
-            Err(e) => Err(e),
-        };
-        match pool {
-            Ok(p) => Clients::Pool(p),
-            Err(e) => return not_started(ctx, tech, format!("cannot start worker processes: {e}")),
-        }
-    } else {
-        Clients::Local(Box::new(ClientGroup::new(plan.clone())))
-    };
-    let rec = clients.rec();
-    ctx.sampler.begin(rec.clone());
-
-    // Ramp-up: start the clients, then give them up to the connect timeout to connect.
-    ctx.progress.update(&rec, Phase::RampUp.name(), n, None);
-    match &mut clients {
-        Clients::Local(g) => g.ramp_up(&ctx.shutdown).await,
-        Clients::Pool(p) => {
-            // Each worker ramps its share at its share of the rate, then waits for connects.
-            let ramp = Duration::from_secs_f64(f64::from(n) / cfg.ramp_up);
-            let by = Instant::now() + ramp + cfg.connect_timeout + Duration::from_secs(10);
-            p.ramped(&ctx.shutdown, by).await;
-        }
     }
-    let connected_by = Instant::now() + cfg.connect_timeout;
-    let r = rec.clone();
-    wait(ctx, &rec, Phase::RampUp, n, connected_by, || {
-        wait::connected(&r, u64::from(n))
-    })
-    .await;
-
-    // Warm-up: the publisher starts on its schedule.
-    ctx.sampler.set_phase(Phase::Warmup);
-    let t0 = Instant::now();
-    let t0_wall = SystemTime::now();
-    let steady_start = t0 + cfg.warmup;
-    let steady_end = steady_start + cfg.duration;
-    let t0_wall_us = payload::to_us(t0_wall);
-    let window = WindowSpec {
-        seqs: publisher::window_of(topics.len(), cfg.rate, cfg.warmup, cfg.duration)
-            .into_iter()
-            .map(|r| r.map(|(f, l)| [f, l]))
-            .collect(),
-        start_us: t0_wall_us + cfg.warmup.as_micros() as u64,
-        end_us: t0_wall_us + (cfg.warmup + cfg.duration).as_micros() as u64,
-    };
-    if let Clients::Pool(p) = &mut clients {
-        // Told before the first message of the window is due (a warm-up away).
-        p.window(&window).await;
-    }
-    let pstats = Arc::new(PublisherStats::default());
-    let pub_stop = ctx.shutdown.child_token();
-    let publisher = tokio::spawn(publisher::run(
-        ctx.target.clone(),
-        Schedule {
-            topics,
-            rate: cfg.rate,
-            payload_bytes: cfg.payload_bytes,
-            t0,
-            t0_wall_us,
-            steady_start,
-            steady_end,
-            connect_timeout: cfg.connect_timeout,
-            request_timeout: cfg.read_timeout,
-        },
-        rec.clone(),
-        pstats.clone(),
-        pub_stop.clone(),
-    ));
-    wait(ctx, &rec, Phase::Warmup, n, steady_start, || false).await;
-
-    // Steady state.
-    let mut actual_start = Instant::now();
-    let mut window_wall = SystemTime::now();
-    let mut c0 = rec.snapshot();
-    let mut s0 = None;
-    let mut p0 = None;
-    let mut l0 = None;
-    let mut measured = false;
-    if !ctx.shutdown.is_cancelled() {
-        ctx.sampler.set_phase(Phase::Steady);
-        actual_start = Instant::now();
-        window_wall = SystemTime::now();
-        c0 = rec.snapshot();
-        s0 = ctx.server_stats(tech).await;
-        p0 = ctx.server_sample().await;
-        l0 = procfs::sample("self");
-        wait(ctx, &rec, Phase::Steady, n, steady_end, || false).await;
-        measured = true;
-    }
-    let actual_end = Instant::now();
-    let c1 = rec.snapshot();
-    let (s1, p1, l1) = if measured {
-        (
-            ctx.server_stats(tech).await,
-            ctx.server_sample().await,
-            procfs::sample("self"),
-        )
-    } else {
-        (None, None, None)
-    };
-
-    // Drain: the publisher stops at the window's end; wait for in-flight deliveries.
-    ctx.sampler.set_phase(Phase::Drain);
-    let interrupted = ctx.shutdown.is_cancelled();
-    let drain = if interrupted {
-        cfg.drain.min(Duration::from_secs(1))
-    } else {
-        cfg.drain
-    };
-    let drain_end = Instant::now() + drain;
-    let pub_deadline = drain_end + cfg.read_timeout;
-    if tokio::time::timeout_at(pub_deadline.into(), publisher)
-        .await
-        .is_err()
-    {
-        pub_stop.cancel();
-    }
-    if let Clients::Pool(p) = &mut clients {
-        // A run cut short ends its window early: tell the workers what the publisher marked.
-        let marked = window.as_marked(&rec.window, payload::now_us());
-        if marked.seqs != window.seqs {
-            p.window(&marked).await;
-        }
-    }
-    let expected_of = |rec: &Recorder| plan.expected(|t| rec.window.len(t));
-    // Drain is not cut short by Ctrl-C (it is already shortened then).
-    let r = rec.clone();
-    wait_with(ctx, &rec, Phase::Drain, n, drain_end, false, &mut || {
-        let e = expected_of(&r);
-        e > 0
-            && r.counters
-                .delivered
-                .load(std::sync::atomic::Ordering::Relaxed)
-                >= e
-    })
-    .await;
-
-    // Close the clients, then let the server see the closes before its last snapshot.
-    let (raw, not_closed, workers) = match &mut clients {
-        Clients::Local(g) => {
-            let n = g.close(cfg.connect_timeout).await;
-            (g.raw(c0, c1), n, None)
-        }
-        Clients::Pool(p) => {
-            let mut r = p.close(cfg.connect_timeout).await;
-            let raw = std::mem::replace(&mut r.raw, RawResult::empty(tech));
-            let n = r.clients_not_closed;
-            (raw, n, Some(r))
-        }
-    };
-    let settle = Instant::now() + Duration::from_secs(2);
-    let mut server_phase_end = ctx.server_stats(tech).await;
-    while server_phase_end.is_some_and(|s| s.connections > 0) && Instant::now() < settle {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        server_phase_end = ctx.server_stats(tech).await;
-    }
-    let peaks = ctx.sampler.end();
-    let published = plan.published(|t| rec.window.len(t));
-    let duration = if measured {
-        actual_end.duration_since(actual_start)
-    } else {
-        Duration::ZERO
-    };
-    let max_opt = |a: Option<u64>, b: Option<u64>| match (a, b) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
-    let worker_failure = workers
-        .as_ref()
-        .filter(|w| !w.failures.is_empty())
-        .map(|w| w.failures.join("; "));
-    let add_opt = |a: Option<f64>, b: Option<f64>| Some(a? + b?);
-    let (loadgen_cpu_s, worker_rss) = match &workers {
-        Some(w) => (
-            add_opt(cpu_between(l0, l1), w.loadgen_cpu_s),
-            w.loadgen_rss_bytes,
-        ),
-        None => (cpu_between(l0, l1), None),
-    };
-    let _ = (c0, c1);
-    let mut result = TechniqueResult {
-        raw,
-        topics: cfg.topics,
-        payload_bytes: cfg.payload_bytes,
-        duration,
-        window_start: window_wall,
-        published,
-        expected: expected_of(&rec),
-        publish_failures: pstats.failures.load(std::sync::atomic::Ordering::Relaxed),
-        publish_lag_max_us: pstats.max_lag_us.load(std::sync::atomic::Ordering::Relaxed),
-        server_window: match (s0, s1) {
-            (Some(a), Some(b)) => Some(b.since(&a)),
-            _ => None,
-        },
-        server_phase: match (server_phase_start, server_phase_end) {
-            (Some(a), Some(b)) => Some(b.since(&a)),
-            _ => None,
-        },
-        server_cpu_s: cpu_between(p0, p1),
-        server_rss_bytes: max_opt(
-            peaks.server_rss_max,
-            max_opt(p0.map(|p| p.rss_bytes), p1.map(|p| p.rss_bytes)),
-        ),
-        server_rss_idle_bytes: server_rss_idle,
-        loadgen_cpu_s,
-        // With worker processes: this process's peak plus the sum of theirs.
-        loadgen_rss_bytes: max_opt(
-            peaks.loadgen_rss_max,
-            max_opt(l0.map(|p| p.rss_bytes), l1.map(|p| p.rss_bytes)),
-        )
-        .map(|r| r + worker_rss.unwrap_or(0)),
-        clients_not_closed: not_closed,
-        failure: None,
-    };
-    result.failure = if ctx.shutdown.is_cancelled() {
-        ctx.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    } else {
-        // Ran to its end: it still failed if nothing got through (exit status 3).
-        verdict::join(
-            worker_failure,
-            verdict::judge(&result, Some(&pstats.publishing())),
-        )
-    };
-    result
 }
 
-/// The technique's clients: in this process, or split over worker processes.
-enum Clients {
-    Local(Box<ClientGroup>),
-    Pool(WorkerPool),
-}
-
-impl Clients {
-    fn rec(&self) -> Arc<Recorder> {
-        match self {
-            Clients::Local(g) => g.rec.clone(),
-            Clients::Pool(p) => p.rec.clone(),
-        }
+/// The clients of `plan`: in this process, or (`--processes N`) in N worker processes,
+/// started now. Err: why the workers could not be started.
+async fn start_clients(ctx: &RunCtx, plan: GroupPlan) -> Result<Clients, String> {
+    let cfg = &ctx.cfg;
+    if cfg.processes <= 1 {
+        return Ok(Clients::local(plan));
     }
+    let plans = worker_plans(ctx, &plan);
+    let command = cfg.worker_command.as_deref();
+    let started = match std::env::current_exe() {
+        Ok(exe) => Clients::workers(plan, &exe, command, plans, ctx.sampler.clone()).await,
+        Err(e) => Err(e),
+    };
+    started.map_err(|e| format!("cannot start worker processes: {e}"))
 }
 
 /// One plan per worker process: contiguous shares of the clients.
 fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
     let cfg = &ctx.cfg;
     let ms = |d: Duration| d.as_millis() as u64;
-    pool::split(cfg.clients, cfg.processes)
+    split(cfg.clients, cfg.processes)
         .into_iter()
         .enumerate()
         .map(|(k, (first, count))| WorkerPlan {
@@ -406,5 +193,82 @@ fn not_started(ctx: &RunCtx, tech: Technique, why: String) -> TechniqueResult {
     TechniqueResult {
         failure: Some(why),
         ..TechniqueResult::empty(tech, ctx.cfg.topics, ctx.cfg.payload_bytes)
+    }
+}
+
+/// What the phases of one technique measured, before it is put together.
+struct Measured<'a> {
+    plan: &'a GroupPlan,
+    rec: &'a Recorder,
+    before: Before,
+    steady: Steady,
+    publisher: &'a PublisherStats,
+    server_after: Option<TechniqueStats>,
+    peaks: Peaks,
+}
+
+fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
+    Some((b?.cpu_s - a?.cpu_s).max(0.0))
+}
+
+/// The larger of two, or whichever is known.
+fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// The later snapshot's counters since the earlier one, if both were taken.
+fn between(pair: (Option<TechniqueStats>, Option<TechniqueStats>)) -> Option<TechniqueStats> {
+    Some(pair.1?.since(&pair.0?))
+}
+
+impl Measured<'_> {
+    /// The technique's result, and whether it failed: the run's reason if it was stopped,
+    /// else the workers' and [`verdict::judge`]'s (it ran to its end with nothing to show).
+    fn result(self, ctx: &RunCtx, closed: Closed) -> TechniqueResult {
+        let cfg = &ctx.cfg;
+        let s = &self.steady;
+        let rss = |p: (Option<ProcSample>, Option<ProcSample>)| {
+            max_opt(p.0.map(|p| p.rss_bytes), p.1.map(|p| p.rss_bytes))
+        };
+        let own_cpu = cpu_between(s.loadgen_proc.0, s.loadgen_proc.1);
+        let workers = closed.workers.as_ref();
+        let mut result = TechniqueResult {
+            raw: closed.raw,
+            topics: cfg.topics,
+            payload_bytes: cfg.payload_bytes,
+            duration: s.duration,
+            window_start: s.start,
+            published: self.plan.published(|t| self.rec.window.len(t)),
+            expected: self.plan.expected(|t| self.rec.window.len(t)),
+            publish_failures: self.publisher.failures.load(Relaxed),
+            publish_lag_max_us: self.publisher.max_lag_us.load(Relaxed),
+            server_window: between(s.server),
+            server_phase: between((self.before.stats, self.server_after)),
+            server_cpu_s: cpu_between(s.server_proc.0, s.server_proc.1),
+            server_rss_bytes: max_opt(self.peaks.server_rss_max, rss(s.server_proc)),
+            server_rss_idle_bytes: self.before.rss_bytes,
+            // With worker processes: this process's CPU and peak plus the sum of theirs.
+            loadgen_cpu_s: match workers {
+                Some(w) => own_cpu.zip(w.loadgen_cpu_s).map(|(a, b)| a + b),
+                None => own_cpu,
+            },
+            loadgen_rss_bytes: max_opt(self.peaks.loadgen_rss_max, rss(s.loadgen_proc))
+                .map(|r| r + workers.and_then(|w| w.loadgen_rss_bytes).unwrap_or(0)),
+            clients_not_closed: closed.not_closed,
+            failure: None,
+        };
+        result.failure = if ctx.shutdown.is_cancelled() {
+            ctx.failure()
+        } else {
+            let workers_failed = workers
+                .filter(|w| !w.failures.is_empty())
+                .map(|w| w.failures.join("; "));
+            let judged = verdict::judge(&result, Some(&self.publisher.publishing()));
+            verdict::join(workers_failed, judged)
+        };
+        result
     }
 }
