@@ -1,6 +1,6 @@
 //! The capacity model: per-technique costs fitted from a sweep's steps, scaled to a target.
 //!
-//! Costs fitted (each a [`LinearFit`] with its quality and measured range):
+//! Costs fitted ([`costs`]: each a [`LinearFit`] with its quality and measured range):
 //! - memory per connection: server RSS against clients (slope) plus a per-process base;
 //! - CPU per unit of work: server cores against delivered messages per second (for short poll,
 //!   against requests per second, since its work follows the poll schedule, not the messages);
@@ -9,7 +9,7 @@
 //!   target with another payload size is answered (short poll: overhead per request, since
 //!   every poll pays its headers whether or not it carries a message).
 //!
-//! Extrapolation is judged per machine, where the fits apply: a figure is labelled
+//! Extrapolation is judged per machine, where the fits apply ([`limits`]): a figure is labelled
 //! extrapolated when one machine's share of the target (clients, messages/s) lies outside the
 //! range the sweep measured, or when the target's rate or payload size lies outside the
 //! measured ones (per-message costs were measured at those).
@@ -20,12 +20,11 @@
 
 use serde::Serialize;
 
-use super::fit::{FitError, LinearFit, fit_linear, fit_through_origin};
+use super::fit::{FitError, LinearFit};
+use super::{costs, limits};
 use crate::technique::Technique;
 
-/// How far (as a share) past the measured range a per-machine figure may lie before it is
-/// labelled extrapolated.
-pub const EXTRAPOLATION_SLACK: f64 = 0.05;
+pub use limits::EXTRAPOLATION_SLACK;
 
 /// One sweep step of one technique, as read from `sweep.csv`.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,235 +119,43 @@ pub fn plan_technique(steps: &[Step], target: &Target) -> Result<TechniquePlan, 
     } else {
         steps.iter().collect()
     };
-    let fit_err = |what| {
-        move |error| PlanError::Fit {
-            technique,
-            what,
-            error,
-        }
-    };
-    let per_s = |v: f64, s: &Step| v / s.duration_s.max(1e-9);
     let poll = technique == Technique::Poll;
-
-    let memory_fit = fit_linear(
-        &used
-            .iter()
-            .map(|s| (s.clients as f64, s.server_rss_bytes as f64))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(fit_err("memory against clients"))?;
-    // Work units per second: messages (push techniques) or requests (short poll).
-    let work = |s: &Step| per_s(if poll { s.requests } else { s.delivered } as f64, s);
-    let cpu_fit = fit_linear(
-        &used
-            .iter()
-            .map(|s| (work(s), per_s(s.server_cpu_s, s)))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(fit_err("CPU against work"))?;
-    // Requests per client-second (poll) or per delivered message (the rest).
-    let req_x = |s: &Step| {
-        if poll {
-            s.clients as f64 * s.duration_s
-        } else {
-            s.delivered as f64
-        }
-    };
-    let requests_fit = fit_through_origin(
-        &used
-            .iter()
-            .map(|s| (req_x(s), s.requests as f64))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(fit_err("requests"))?;
-    // Framing overhead over the payload: per delivered message, or per request for short
-    // poll (every poll pays its headers, with or without a message).
-    let overhead = |bytes: u64, s: &Step, payload: bool| {
-        let x = if poll { s.requests } else { s.delivered } as f64;
-        let carried = if payload {
-            (s.payload_bytes * s.delivered) as f64
-        } else {
-            0.0
-        };
-        (x, bytes as f64 - carried)
-    };
-    let bytes_down_fit = fit_through_origin(
-        &used
-            .iter()
-            .map(|s| overhead(s.bytes_down, s, true))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(fit_err("bytes down per message"))?;
-    let bytes_up_fit = fit_through_origin(
-        &used
-            .iter()
-            .map(|s| overhead(s.bytes_up, s, false))
-            .collect::<Vec<_>>(),
-    )
-    .map_err(fit_err("bytes up per message"))?;
-
-    let clients = target.clients as f64;
-    let msgs_per_s = clients * target.rate;
-    let requests_per_s = if poll {
-        requests_fit.slope * clients
-    } else {
-        requests_fit.slope * msgs_per_s
-    };
-    let work_target = if poll { requests_per_s } else { msgs_per_s };
-    let by_knee = knee_clients.map(|k| (clients / k.max(1) as f64).ceil());
-    let cpu_variable = (cpu_fit.slope * work_target).max(0.0);
-    let mem_variable = (memory_fit.slope * clients).max(0.0);
-    let base_mem = memory_fit.intercept.max(0.0);
-    let base_cpu = cpu_fit.intercept.max(0.0);
-    // Machines needed by each limit (each machine carries its own base cost).
-    let by_cpu = (cpu_variable / (target.machine_cores - base_cpu).max(1e-9)).ceil();
-    let by_mem = (mem_variable / (target.machine_memory_bytes - base_mem).max(1.0)).ceil();
+    let fits = costs::fit(technique, &used)?;
     let mut notes = Vec::new();
-    let (machines, limited_by) = match by_knee {
-        Some(k) => [(k, "knee"), (by_cpu, "cpu"), (by_mem, "memory")]
-            .into_iter()
-            .fold(
-                (1.0_f64, "knee"),
-                |acc, (m, why)| {
-                    if m > acc.0 { (m, why) } else { acc }
-                },
-            ),
-        None => {
-            notes.push(
-                "no step met the objective: the per-machine limit is unknown, so is the \
-                 machine count (figures assume the fitted costs hold)"
-                    .to_string(),
-            );
-            (by_cpu.max(by_mem).max(1.0), "unknown")
-        }
-    };
-    let mf = if machines.is_finite() {
-        machines.min(1e12)
-    } else {
-        1e12
-    };
+    let size = costs::size(&fits, target, knee_clients, poll, &mut notes);
     let knee_is_lower_bound = knee_clients.is_some() && steps.iter().all(|s| s.slo_met);
-    if knee_is_lower_bound {
-        notes.push(
-            "no step missed the objective: the knee is a lower bound, the machine count an \
-             upper bound"
-                .to_string(),
-        );
-    }
-    for (what, f) in [
-        ("memory per connection", &memory_fit),
-        ("CPU per unit", &cpu_fit),
-    ] {
-        if f.slope <= 0.0 {
-            notes.push(format!(
-                "{what} is not measurable at these client counts (fitted slope {:.3e} ≤ 0): \
-                 sweep larger client counts",
-                f.slope
-            ));
-        } else if f.r2.is_some_and(|r2| r2 < 0.8) {
-            notes.push(format!(
-                "{what}: poor linear fit (R² {:.2})",
-                f.r2.unwrap_or_default()
-            ));
-        }
-    }
-    if used.len() < 3 {
-        notes.push(format!(
-            "the fits rest on {} steps: no R², and nothing shows whether costs stay linear",
-            used.len()
-        ));
-    }
-    if used.iter().any(|s| !s.slo_met) {
-        notes
-            .push("fewer than 2 steps met the objective: the fits include overloaded steps".into());
-    }
-
-    // Extrapolation, judged per machine (where the fits were measured).
-    let range = |f: fn(&Step) -> f64| {
-        used.iter()
-            .map(|s| f(s))
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
-                (a.min(v), b.max(v))
-            })
-    };
-    let outside = |v: f64, (lo, hi): (f64, f64)| v < lo * (1.0 - 1e-9) || v > hi * (1.0 + 1e-9);
-    let rate_out = outside(target.rate, range(|s| s.rate));
-    let payload_out = outside(
-        target.payload_bytes as f64,
-        range(|s| s.payload_bytes as f64),
-    );
-    if rate_out {
-        notes.push(format!(
-            "target rate {} msg/s lies outside the measured rate(s): per-message costs{} were \
-             measured at another rate",
-            target.rate,
-            if by_knee.is_some() {
-                " and the knee"
-            } else {
-                ""
-            }
-        ));
-    }
-    if payload_out {
-        notes.push(format!(
-            "payload {} B lies outside the measured payload size(s): framing is assumed not to \
-             change with it",
-            target.payload_bytes
-        ));
-    }
-    // A few percent past the last step is measurement noise (a window's delivered/s is never
-    // exactly clients × rate), not an extrapolation.
-    let beyond = |f: &LinearFit, x: f64| {
-        x < f.x_min * (1.0 - EXTRAPOLATION_SLACK) || x > f.x_max * (1.0 + EXTRAPOLATION_SLACK)
-    };
-    let mem_out = beyond(&memory_fit, clients / mf);
-    let cpu_out = beyond(&cpu_fit, work_target / mf) || rate_out;
-    let mut extrapolated = Vec::new();
-    if by_knee.is_none()
-        || (limited_by == "knee" && rate_out)
-        || (limited_by == "cpu" && cpu_out)
-        || (limited_by == "memory" && mem_out)
-    {
-        extrapolated.push("machines");
-    }
-    if cpu_out {
-        extrapolated.push("cores");
-    }
-    if mem_out {
-        extrapolated.push("memory");
-    }
-    if payload_out || rate_out {
-        extrapolated.push("bandwidth");
-    }
-    if rate_out && !poll {
-        extrapolated.push("requests");
-    }
+    limits::note_fits(&fits, &used, knee_is_lower_bound, &mut notes);
+    let extrapolated = limits::extrapolated(&used, &fits, target, &size, poll, &mut notes);
     let measured_clients = used.iter().fold((u64::MAX, 0), |(a, b), s| {
         (a.min(s.clients), b.max(s.clients))
     });
-    let carried_down = msgs_per_s * target.payload_bytes as f64;
-    let framing_x = if poll { requests_per_s } else { msgs_per_s };
+    let carried_down = size.msgs_per_s * target.payload_bytes as f64;
+    let framing_x = if poll {
+        size.requests_per_s
+    } else {
+        size.msgs_per_s
+    };
     Ok(TechniquePlan {
         technique,
         knee_clients,
-        memory_per_connection_bytes: memory_fit.slope,
-        cpu_core_s_per_unit: cpu_fit.slope,
+        memory_per_connection_bytes: fits.memory.slope,
+        cpu_core_s_per_unit: fits.cpu.slope,
         cpu_unit: if poll { "request" } else { "message" },
-        requests_per_s,
-        bandwidth_down_bytes_per_s: carried_down + framing_x * bytes_down_fit.slope.max(0.0),
-        bandwidth_up_bytes_per_s: framing_x * bytes_up_fit.slope.max(0.0),
-        cores: cpu_variable + base_cpu * mf,
-        memory_bytes: mem_variable + base_mem * mf,
-        machines: by_knee.map(|_| mf as u64),
-        machines_limited_by: limited_by,
+        requests_per_s: size.requests_per_s,
+        bandwidth_down_bytes_per_s: carried_down + framing_x * fits.bytes_down.slope.max(0.0),
+        bandwidth_up_bytes_per_s: framing_x * fits.bytes_up.slope.max(0.0),
+        cores: size.cpu_variable + size.base_cpu * size.machines,
+        memory_bytes: size.mem_variable + size.base_mem * size.machines,
+        machines: size.by_knee.map(|_| size.machines as u64),
+        machines_limited_by: size.limited_by,
         knee_is_lower_bound,
         extrapolated,
         notes,
-        memory_fit,
-        cpu_fit,
-        requests_fit,
-        bytes_down_fit,
-        bytes_up_fit,
+        memory_fit: fits.memory,
+        cpu_fit: fits.cpu,
+        requests_fit: fits.requests,
+        bytes_down_fit: fits.bytes_down,
+        bytes_up_fit: fits.bytes_up,
         steps_used: used.len(),
         measured_clients,
     })
