@@ -47,6 +47,13 @@ pub fn parse_source_addrs(list: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError>
 impl RunConfig {
     /// Checks the options make sense together; each message names the flag at fault.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        self.check_work()?;
+        self.check_timing()?;
+        self.check_processes()
+    }
+
+    /// The work: techniques, clients, topics, the window, the rate, the payload.
+    fn check_work(&self) -> Result<(), ConfigError> {
         if self.techniques.is_empty() {
             return Err(invalid("--techniques", "no technique given"));
         }
@@ -107,6 +114,11 @@ impl RunConfig {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// Rates and durations: ramp-up, timeouts, drain, retention.
+    fn check_timing(&self) -> Result<(), ConfigError> {
         if !self.ramp_up.is_finite() || self.ramp_up <= 0.0 {
             return Err(invalid(
                 "--ramp-up",
@@ -149,6 +161,11 @@ impl RunConfig {
         if self.retention == 0 {
             return Err(invalid("--retention", "must be at least 1"));
         }
+        Ok(())
+    }
+
+    /// Processes: the load generator's and the server's, each within its descriptor limit.
+    fn check_processes(&self) -> Result<(), ConfigError> {
         if self.processes == 0 || self.processes > MAX_PROCESSES || self.processes > self.clients {
             return Err(invalid(
                 "--processes",
