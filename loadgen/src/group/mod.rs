@@ -5,6 +5,7 @@
 pub mod local;
 pub mod pool;
 pub mod protocol;
+pub mod totals;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,8 +16,9 @@ use tokio_util::sync::CancellationToken;
 use crate::stats::{Recorder, Snapshot};
 use crate::sut::sampler::Sampler;
 pub use local::{ClientGroup, GroupPlan, RawResult};
-use pool::{WorkerPool, WorkerTotals};
+use pool::WorkerPool;
 use protocol::{WindowSpec, WorkerPlan};
+pub use totals::WorkerTotals;
 
 /// Time worker processes get to report they ramped up, past the ramp itself and the connect
 /// timeout (a worker must start, read its plan and connect its share).

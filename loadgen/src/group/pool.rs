@@ -17,7 +17,7 @@ use tokio::process::{Child, ChildStdin, Command};
 use tokio::sync::{Notify, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use crate::group::local::RawResult;
+use crate::group::WorkerTotals;
 use crate::group::protocol::{self, Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
 use crate::stats::Recorder;
 use crate::sut::sampler::Sampler;
@@ -83,96 +83,37 @@ impl WorkerPool {
         sampler: Arc<Sampler>,
     ) -> Result<WorkerPool, std::io::Error> {
         let n = plans.len();
-        let technique = rec.technique;
-        let state = Arc::new(Mutex::new(State {
-            counts: vec![Counts::default(); n],
-            ramped: vec![false; n],
-            exited: vec![false; n],
-            cpu_s: vec![None; n],
-            rss: vec![None; n],
-        }));
-        let changed = Arc::new(Notify::new());
+        let shared = Shared {
+            state: Arc::new(Mutex::new(State {
+                counts: vec![Counts::default(); n],
+                ramped: vec![false; n],
+                exited: vec![false; n],
+                cpu_s: vec![None; n],
+                rss: vec![None; n],
+            })),
+            changed: Arc::new(Notify::new()),
+            rec,
+            sampler,
+        };
         let clients = plans.iter().map(|p| p.clients).sum();
         let mut procs: Vec<Proc> = Vec::new();
         for (k, plan) in plans.into_iter().enumerate() {
-            let mut cmd = match command {
-                Some(c) => {
-                    // Not our process: it stops when its stdin (the control channel) ends.
-                    let mut cmd = Command::new("sh");
-                    cmd.arg("-c").arg(c.replace("{i}", &k.to_string()));
-                    server::lifeline::untie(&mut cmd);
-                    cmd
-                }
-                None => {
-                    let mut cmd = Command::new(exe);
-                    cmd.arg("worker");
-                    // Also stopped by the kernel if this process dies (kill -9 included).
-                    server::lifeline::tie(&mut cmd);
-                    cmd
-                }
-            };
-            let spawned = cmd
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .kill_on_drop(true)
-                .spawn();
-            let mut child = match spawned {
-                Ok(c) => c,
+            match spawn(k, &plan, worker_command(exe, command, k), &shared).await {
+                Ok(p) => procs.push(p),
                 Err(e) => {
                     for mut p in procs {
                         let _ = p.child.start_kill();
                     }
                     return Err(e);
                 }
-            };
-            let pid = child.id().unwrap_or(0);
-            let mut stdin = child.stdin.take();
-            if let Some(s) = stdin.as_mut() {
-                let mut line = serde_json::to_string(&plan).map_err(std::io::Error::other)?;
-                line.push('\n');
-                s.write_all(line.as_bytes()).await?;
-                s.flush().await?;
             }
-            let stderr = Arc::new(Mutex::new(VecDeque::new()));
-            if let Some(err) = child.stderr.take() {
-                let tail = stderr.clone();
-                tokio::spawn(async move {
-                    let mut lines = BufReader::new(err).lines();
-                    while let Ok(Some(l)) = lines.next_line().await {
-                        let mut t = lock(&tail);
-                        if t.len() == 10 {
-                            t.pop_front();
-                        }
-                        t.push_back(l);
-                    }
-                });
-            }
-            let (tx, rx) = oneshot::channel();
-            let out = child.stdout.take().expect("stdout is piped");
-            tokio::spawn(read_events(
-                k,
-                out,
-                tx,
-                state.clone(),
-                changed.clone(),
-                rec.clone(),
-                sampler.clone(),
-            ));
-            procs.push(Proc {
-                pid,
-                stdin,
-                child,
-                result: Some(rx),
-                stderr,
-            });
         }
         Ok(WorkerPool {
-            technique,
-            rec,
+            technique: shared.rec.technique,
+            rec: shared.rec,
             procs,
-            state,
-            changed,
+            state: shared.state,
+            changed: shared.changed,
             clients,
         })
     }
@@ -282,74 +223,89 @@ impl WorkerPool {
     }
 }
 
-/// What the workers of one technique measured, added up: counters and histograms exactly,
-/// each worker's share of `expected` summed; `published` and the window are the run's.
+/// What every worker's event reader updates.
 #[derive(Debug)]
-pub struct WorkerTotals {
-    pub raw: RawResult,
-    /// Σ of the workers' expected deliveries.
-    pub expected: u64,
-    /// Messages in the window (the same for every worker of a run: the largest is kept).
-    pub published: u64,
-    pub clients_not_closed: usize,
-    /// Σ of the workers' CPU seconds in the window (None if any is unknown).
-    pub loadgen_cpu_s: Option<f64>,
-    /// Σ of the workers' highest RSS.
-    pub loadgen_rss_bytes: Option<u64>,
-    /// The earliest window start and the latest end the workers measured, wall-clock µs.
-    pub window_us: Option<(u64, u64)>,
-    pub failures: Vec<String>,
+struct Shared {
+    state: Arc<Mutex<State>>,
+    changed: Arc<Notify>,
+    rec: Arc<Recorder>,
+    sampler: Arc<Sampler>,
 }
 
-impl WorkerTotals {
-    /// Nothing added yet.
-    pub fn new(technique: Technique) -> WorkerTotals {
-        WorkerTotals {
-            raw: RawResult::empty(technique),
-            expected: 0,
-            published: 0,
-            clients_not_closed: 0,
-            loadgen_cpu_s: Some(0.0),
-            loadgen_rss_bytes: None,
-            window_us: None,
-            failures: Vec::new(),
+/// The command starting worker `k`: `exe worker`, or the shell `command` with `{i}` replaced
+/// by `k`.
+fn worker_command(exe: &Path, command: Option<&str>, k: usize) -> Command {
+    match command {
+        Some(c) => {
+            // Not our process: it stops when its stdin (the control channel) ends.
+            let mut cmd = Command::new("sh");
+            cmd.arg("-c").arg(c.replace("{i}", &k.to_string()));
+            server::lifeline::untie(&mut cmd);
+            cmd
+        }
+        None => {
+            let mut cmd = Command::new(exe);
+            cmd.arg("worker");
+            // Also stopped by the kernel if this process dies (kill -9 included).
+            server::lifeline::tie(&mut cmd);
+            cmd
         }
     }
+}
 
-    /// Adds one worker's report (histograms add exactly).
-    pub fn add(&mut self, r: &WorkerReport) -> Result<(), protocol::CodecError> {
-        let raw = report_raw(r)?;
-        self.raw.merge(&raw);
-        self.expected += r.expected;
-        self.published = self.published.max(r.published);
-        self.clients_not_closed += r.clients_not_closed as usize;
-        self.loadgen_cpu_s = self.loadgen_cpu_s.zip(r.loadgen_cpu_s).map(|(a, b)| a + b);
-        if let Some(b) = r.loadgen_rss_bytes {
-            self.loadgen_rss_bytes = Some(self.loadgen_rss_bytes.unwrap_or(0) + b);
-        }
-        self.window_us = Some(match self.window_us {
-            Some((a, b)) => (a.min(r.window_start_us), b.max(r.window_end_us)),
-            None => (r.window_start_us, r.window_end_us),
+/// Starts worker `k` with `cmd` and sends it its plan; its events are read into `shared`, the
+/// last lines of its stderr kept (to say why it died).
+async fn spawn(
+    k: usize,
+    plan: &WorkerPlan,
+    mut cmd: Command,
+    shared: &Shared,
+) -> Result<Proc, std::io::Error> {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()?;
+    let pid = child.id().unwrap_or(0);
+    let mut stdin = child.stdin.take();
+    if let Some(s) = stdin.as_mut() {
+        let mut line = serde_json::to_string(plan).map_err(std::io::Error::other)?;
+        line.push('\n');
+        s.write_all(line.as_bytes()).await?;
+        s.flush().await?;
+    }
+    let stderr = Arc::new(Mutex::new(VecDeque::new()));
+    if let Some(err) = child.stderr.take() {
+        let tail = stderr.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(err).lines();
+            while let Ok(Some(l)) = lines.next_line().await {
+                let mut t = lock(&tail);
+                if t.len() == 10 {
+                    t.pop_front();
+                }
+                t.push_back(l);
+            }
         });
-        Ok(())
     }
-
-    /// A worker gave no results: the workers' CPU sum is unknown.
-    pub fn lost_one(&mut self) {
-        self.loadgen_cpu_s = None;
-    }
-}
-
-/// A worker's report as a [`RawResult`].
-fn report_raw(r: &WorkerReport) -> Result<RawResult, protocol::CodecError> {
-    Ok(RawResult {
-        technique: r.technique,
-        clients: r.clients,
-        window: r.window,
-        phase: r.phase,
-        latency: protocol::decode(&r.latency)?,
-        connect: protocol::decode(&r.connect)?,
-        first_message: protocol::decode(&r.first_message)?,
+    let (tx, rx) = oneshot::channel();
+    let out = child.stdout.take().expect("stdout is piped");
+    tokio::spawn(read_events(
+        k,
+        out,
+        tx,
+        shared.state.clone(),
+        shared.changed.clone(),
+        shared.rec.clone(),
+        shared.sampler.clone(),
+    ));
+    Ok(Proc {
+        pid,
+        stdin,
+        child,
+        result: Some(rx),
+        stderr,
     })
 }
 

@@ -11,17 +11,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use contract::run_dir::manifest::{ROLE_SERVER_FIGURES, ROLE_WORKER};
-use contract::run_dir::{Document, Manifest, MergedFrom, TechniqueSummary};
-use serde::de::DeserializeOwned;
+use contract::run_dir::{Manifest, TechniqueSummary};
 use serde_json::Value;
 
-use crate::group::pool::WorkerTotals;
-use crate::group::protocol::WorkerReport;
+mod inputs;
+
+use crate::group::WorkerTotals;
 use crate::measure::TechniqueResult;
 use crate::measure::verdict;
 use crate::output::{self, manifest::rfc3339};
-use crate::worker::dir::{self as worker_dir, WorkerManifest};
+use inputs::{Inputs, WorkerDir};
 
 /// Options of `pushbench merge`.
 #[derive(Debug, Clone, clap::Args)]
@@ -70,31 +69,12 @@ pub struct MergeOutcome {
     pub partial: bool,
 }
 
-/// One worker run directory, read.
-#[derive(Debug)]
-struct WorkerDir {
-    dir: PathBuf,
-    manifest: WorkerManifest,
-    /// Its reports (raw/<technique>.json), each with its file.
-    reports: Vec<(PathBuf, WorkerReport)>,
-}
-
-/// The inputs of a merge, read and checked.
-#[derive(Debug, Default)]
-struct Inputs {
-    /// In the order given.
-    workers: Vec<WorkerDir>,
-    /// The summary of the first full run directory given, which lends its server figures.
-    server: Option<Document>,
-    merged_from: Vec<MergedFrom>,
-}
-
 /// Merges the worker run directories `dirs` into `out`.
 pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
     if out.join("manifest.json").exists() {
         return Err(MergeError::OutExists(out.to_path_buf()));
     }
-    let inputs = read_inputs(dirs)?;
+    let inputs = inputs::read_inputs(dirs)?;
     let Some(first) = inputs.workers.first() else {
         return Err(MergeError::NoWorkers);
     };
@@ -126,97 +106,6 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
 /// The wall-clock time `us` µs after the epoch.
 fn at(us: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_micros(us)
-}
-
-fn read_json(p: &Path) -> Result<Value, MergeError> {
-    let text = std::fs::read_to_string(p).map_err(|e| MergeError::Read(p.to_path_buf(), e))?;
-    serde_json::from_str(&text).map_err(|e| MergeError::Json(p.to_path_buf(), e))
-}
-
-/// Reads `value` (of file `p`) as a `what`.
-fn typed<T: DeserializeOwned>(p: &Path, value: Value, what: &str) -> Result<T, MergeError> {
-    serde_json::from_value(value)
-        .map_err(|e| MergeError::Bad(p.to_path_buf(), format!("not {what}: {e}")))
-}
-
-/// Reads every input: worker directories (of one run), and full run directories that lend
-/// their server figures.
-fn read_inputs(dirs: &[PathBuf]) -> Result<Inputs, MergeError> {
-    let mut inputs = Inputs::default();
-    for d in dirs {
-        if !d.join("manifest.json").is_file() {
-            let why = if !d.exists() {
-                "no such directory"
-            } else if !d.is_dir() {
-                "not a directory"
-            } else {
-                "not a run or worker directory: it has no manifest.json"
-            };
-            return Err(MergeError::Bad(d.clone(), why.into()));
-        }
-        let path = d.join("manifest.json");
-        let m = read_json(&path)?;
-        match m["format"].as_str().unwrap_or_default() {
-            contract::run_dir::FORMAT => {
-                if inputs.server.is_none() {
-                    let p = d.join("summary.json");
-                    inputs.server = Some(typed(&p, read_json(&p)?, "a run summary")?);
-                }
-                inputs.merged_from.push(MergedFrom {
-                    dir: d.clone(),
-                    role: ROLE_SERVER_FIGURES.into(),
-                    worker: None,
-                });
-            }
-            worker_dir::FORMAT => {
-                let manifest: WorkerManifest = typed(&path, m, "a worker manifest")?;
-                if let Some(w) = inputs.workers.first() {
-                    if w.manifest.run_id != manifest.run_id {
-                        return Err(MergeError::Mismatch(
-                            w.dir.clone(),
-                            d.clone(),
-                            w.manifest.run_id.clone(),
-                            manifest.run_id,
-                        ));
-                    }
-                }
-                inputs.merged_from.push(MergedFrom {
-                    dir: d.clone(),
-                    role: ROLE_WORKER.into(),
-                    worker: manifest.worker,
-                });
-                let reports = read_reports(d)?;
-                inputs.workers.push(WorkerDir {
-                    dir: d.clone(),
-                    manifest,
-                    reports,
-                });
-            }
-            format => {
-                return Err(MergeError::Bad(
-                    d.clone(),
-                    format!("manifest.json format is `{format}`, not a run or worker directory"),
-                ));
-            }
-        }
-    }
-    Ok(inputs)
-}
-
-/// The reports of worker directory `d` (raw/*.json), by file name.
-fn read_reports(d: &Path) -> Result<Vec<(PathBuf, WorkerReport)>, MergeError> {
-    let raw_dir = d.join("raw");
-    let entries = std::fs::read_dir(&raw_dir).map_err(|e| MergeError::Read(raw_dir, e))?;
-    let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-    files.sort();
-    files
-        .into_iter()
-        .filter(|f| f.extension().is_some_and(|x| x == "json"))
-        .map(|f| {
-            let r = typed(&f, read_json(&f)?, "a worker report")?;
-            Ok((f, r))
-        })
-        .collect()
 }
 
 /// Every worker's reports added up, per technique, in the order the techniques first appear.
@@ -328,7 +217,7 @@ fn lend_server_figures(techniques: &mut [TechniqueSummary], from: &[TechniqueSum
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::group::protocol::{self, Counts, WorkerPlan};
+    use crate::group::protocol::{self, Counts, WorkerPlan, WorkerReport};
     use crate::stats::new_histogram;
     use crate::technique::Technique;
 
