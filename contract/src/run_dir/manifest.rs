@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::null_default;
+use super::lenient::null_default;
 
 /// `params` as a reader sees it: every resolved run option by its key, kept generic so that a
 /// report shows a new option unasked. The writer serializes its own typed options instead

@@ -10,6 +10,7 @@
 
 pub mod csv;
 pub mod hlog;
+mod lenient;
 pub mod manifest;
 pub mod summary;
 pub mod technique;
@@ -37,14 +38,4 @@ pub const FORMAT_VERSION: u32 = 1;
 pub struct Document<P = Params> {
     pub manifest: Manifest<P>,
     pub techniques: Vec<TechniqueSummary>,
-}
-
-/// Reads `null` as the type's default (the format writes `null` for "none" in places where an
-/// empty value would do as well, and a leaner writer may write `null` for a whole object).
-pub(crate) fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: Default + Deserialize<'de>,
-{
-    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }

@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::Technique;
 use super::csv::opt_num;
-use super::null_default;
+use super::lenient::null_default;
+use super::technique::Technique;
 
 /// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
 /// `count` is 0.

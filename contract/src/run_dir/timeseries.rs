@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::Technique;
 use super::csv::{num, opt_num};
+use super::technique::Technique;
 
 /// One row of timeseries.csv: one second of one technique. An empty cell (`None`) is
 /// unknown; every column but `t_s` and `technique` may be missing in an older file.

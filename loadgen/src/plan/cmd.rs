@@ -7,7 +7,10 @@ use std::path::{Path, PathBuf};
 use reports::plan_page::{self, PlanDoc, PlanRow, PlanTarget, Skipped};
 use reports::sweep::{self as sw, StepRow, SweepDoc};
 
-use super::model::{Step, Target, plan_technique};
+pub use super::error::PlanCmdError;
+use super::error::invalid;
+use super::model::{Step, Target};
+use super::technique_plan::plan_technique;
 use super::{doc, sweeps};
 use crate::technique::Technique;
 
@@ -40,32 +43,6 @@ pub struct PlanArgs {
     /// Print plan.json on stdout instead of the table
     #[arg(long)]
     pub json: bool,
-}
-
-/// Why a plan could not be made.
-#[derive(Debug, thiserror::Error)]
-pub enum PlanCmdError {
-    #[error(transparent)]
-    Sweep(#[from] sw::SweepError),
-    #[error("{flag}: {msg}")]
-    Invalid { flag: &'static str, msg: String },
-    #[error("{0}: the sweep holds no measured step (sweep.csv has no rows)")]
-    NoSteps(PathBuf),
-    #[error(
-        "{0}: the machine's cores or memory are not recorded; give --machine-cores and --machine-memory"
-    )]
-    NoMachine(PathBuf),
-    #[error("no technique could be planned: {0}")]
-    NothingPlanned(String),
-    #[error(transparent)]
-    Write(#[from] reports::ReportError),
-}
-
-pub(super) fn invalid(flag: &'static str, msg: impl Into<String>) -> PlanCmdError {
-    PlanCmdError::Invalid {
-        flag,
-        msg: msg.into(),
-    }
 }
 
 /// Parses a memory size: `24GiB`, `512 MiB`, `8GB`, `1e9` (bytes).

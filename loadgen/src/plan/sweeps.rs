@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use reports::sweep::{self as sw, StepRow, SweepDoc};
 
-use super::cmd::{PlanCmdError, invalid};
+use super::error::{PlanCmdError, invalid};
 use super::model::Step;
 use crate::technique::Technique;
 
