@@ -34,7 +34,7 @@ where
     Ok(())
 }
 
-/// [`write`] into the file `path`.
+/// [`write()`] into the file `path`.
 pub fn write_file<T>(path: &Path, rows: &[T]) -> Result<(), csv::Error>
 where
     T: Serialize + DeserializeOwned,

@@ -1,4 +1,4 @@
-//! histograms/<technique>.hlog: each technique's steady-state latency histogram (µs) in the
+//! `histograms/<technique>.hlog`: each technique's steady-state latency histogram (µs) in the
 //! HdrHistogram interval-log format (V2, deflate-compressed, base64), written by [`write_log`];
 //! and the histograms it holds read back from untrusted bytes, by [`read_log`] (a log) and
 //! [`decode_base64`] (one histogram: a log line's, or a worker report's).

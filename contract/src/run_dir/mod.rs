@@ -1,5 +1,5 @@
 //! The run directory (docs/RUN_FORMAT.md, format version 1): manifest.json, summary.json /
-//! `--json`, summary.csv, timeseries.csv and histograms/<technique>.hlog, one module per file.
+//! `--json`, summary.csv, timeseries.csv and `histograms/<technique>.hlog`, one module per file.
 //!
 //! One type per file format, used by its writers (`pushbench run`, `pushbench merge`) and its
 //! reader (the reports). The writers fill every field the format always holds; the reader is

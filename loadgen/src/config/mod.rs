@@ -1,6 +1,6 @@
-//! Options of `pushbench run`: the command-line flags and the TOML scenario file ([`args`]),
+//! Options of `pushbench run`: the command-line flags and the TOML scenario file (`args`),
 //! their merge (flags override the file, the file overrides the defaults) and validation
-//! ([`validate`]) into a [`RunConfig`] whose every error names the flag at fault.
+//! (`validate`) into a [`RunConfig`] whose every error names the flag at fault.
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;

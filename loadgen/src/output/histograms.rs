@@ -1,4 +1,4 @@
-//! histograms/<technique>.hlog: each technique's steady-state latency histogram in the
+//! `histograms/<technique>.hlog`: each technique's steady-state latency histogram in the
 //! HdrHistogram interval-log format ([`contract::run_dir::hlog`]), so runs merge exactly later.
 
 use std::path::Path;

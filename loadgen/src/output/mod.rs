@@ -1,5 +1,7 @@
-//! The run directory (docs/RUN_FORMAT.md): manifest.json, summary.json, summary.csv,
-//! timeseries.csv and histograms/<technique>.hlog, one module per file format.
+//! What a run leaves: the run directory (docs/RUN_FORMAT.md) — manifest.json, summary.json,
+//! summary.csv, timeseries.csv and `histograms/<technique>.hlog`, one module per file, their
+//! formats the types of [`contract::run_dir`] — written by [`write_all`] for `pushbench run`
+//! and `pushbench merge` alike; and the table printed at the end ([`table`]).
 
 pub mod histograms;
 pub mod manifest;
