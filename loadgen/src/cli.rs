@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::config::RunArgs;
 use crate::exit::{self, Status};
-use crate::run::output::summary::TechniqueSummary;
-use crate::run::{self, Shutdown, config::RunArgs};
+use crate::run::{self, Shutdown};
+use contract::run_dir::TechniqueSummary;
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
 /// Server-Sent Events, WebSocket) side by side on identical work.
@@ -76,10 +77,10 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
                 println!(
                     "{:>9}: {}/{} delivered, {} lost, p99 {:.1} ms",
                     s.technique.name(),
-                    s.delivered,
-                    s.expected,
-                    s.lost,
-                    s.latency_us.p99 as f64 / 1000.0
+                    s.delivered.unwrap_or(0),
+                    s.expected.unwrap_or(0),
+                    s.lost.unwrap_or(0),
+                    s.latency_us.p99.unwrap_or(0) as f64 / 1000.0
                 );
             }
             println!("run directory: {}", out.dir.display());
@@ -126,7 +127,7 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
     });
     let outcome = outcome.map_err(|e| match e {
         run::RunError::Target(
-            run::target::TargetError::BadUrl(_) | run::target::TargetError::Https(_),
+            crate::sut::target::TargetError::BadUrl(_) | crate::sut::target::TargetError::Https(_),
         ) => exit::usage(e),
         e => e.into(),
     })?;
@@ -139,7 +140,7 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
     if json {
         println!("{}", serde_json::to_string_pretty(&outcome.doc)?);
     } else {
-        print!("{}", run::table::render(&outcome.doc.techniques));
+        print!("{}", crate::output::table::render(&outcome.doc.techniques));
         println!("run directory: {}", outcome.dir.display());
     }
     if outcome.partial {

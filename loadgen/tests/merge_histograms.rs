@@ -2,7 +2,7 @@
 //! histogram of the same samples recorded in one: same serialization, counts and percentiles.
 
 use hdrhistogram::serialization::{Serializer, V2Serializer};
-use loadgen::run::group::RawResult;
+use loadgen::group::RawResult;
 use loadgen::stats::new_histogram;
 use loadgen::technique::Technique;
 use loadgen::worker::protocol::{decode, encode};

@@ -1,6 +1,6 @@
 //! Every shipped scenario under scenarios/ parses and validates (so the suite never rots).
 
-use loadgen::run::config::RunArgs;
+use loadgen::config::RunArgs;
 
 #[test]
 fn shipped_scenarios_are_valid() {

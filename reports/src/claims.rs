@@ -4,7 +4,7 @@
 
 use crate::colors::display_name as name;
 use crate::fmt;
-use crate::model::{Run, TechniqueSummary};
+use crate::model::{Figures, Run, TechniqueSummary};
 
 /// The outcome of one claim.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,13 +4,14 @@
 //!
 //! Plain RFC 4180 CSV, a header row, units in the column names, an empty cell for "unknown":
 //! `pandas.read_csv` and spreadsheets read them as they are. Columns are documented in
-//! docs/REPORTS.md and in [`SUMMARY_COLUMNS`]. Output depends only on the run directory, so a
-//! redraw gives byte-identical files.
+//! docs/REPORTS.md and in [`SUMMARY_COLUMNS`]; `timeseries.csv` has the run directory's columns
+//! ([`TimeseriesRow`]). Output depends only on the run directory, so a redraw gives
+//! byte-identical files.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::ReportError;
-use crate::model::{Run, TechniqueSummary, TimePoint};
+use crate::model::{Figures, Run, TechniqueSummary, TimeseriesRow};
 
 /// The report's table of techniques. It was `report/summary.csv` until it was renamed, so that
 /// it is not taken for the run directory's own `summary.csv` (a different file, unchanged).
@@ -95,22 +96,6 @@ pub const SUMMARY_COLUMNS: [(&str, &str); 46] = [
     ("failure", "why the measurement stopped early, if it did"),
 ];
 
-/// The columns of `timeseries.csv` (after `run` in comparison mode), as in docs/RUN_FORMAT.md.
-pub const TIMESERIES_COLUMNS: [&str; 12] = [
-    "t_s",
-    "technique",
-    "phase",
-    "connections",
-    "delivered_per_s",
-    "latency_p99_us",
-    "bytes_down_per_s",
-    "bytes_up_per_s",
-    "requests_per_s",
-    "server_cpu_s",
-    "server_rss_bytes",
-    "loadgen_cpu_s",
-];
-
 fn int(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -136,7 +121,7 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
         .collect::<Vec<_>>()
         .join(";");
     vec![
-        t.technique.clone(),
+        t.technique.name().to_string(),
         int(t.clients),
         int(t.topics),
         int(t.payload_bytes),
@@ -162,16 +147,16 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
         derived(t.bytes_down_per_msg()),
         derived(t.overhead_per_msg()),
         int(l.count),
-        float(l.min),
+        int(l.min),
         float(l.mean),
-        float(l.p50),
-        float(l.p90),
-        float(l.p99),
-        float(l.p999),
-        float(l.max),
-        float(t.connect_ms.p50),
-        float(t.connect_ms.p99),
-        float(t.first_message_ms.p50),
+        int(l.p50),
+        int(l.p90),
+        int(l.p99),
+        int(l.p999),
+        int(l.max),
+        float(t.connect_ms.as_ref().and_then(|m| m.p50)),
+        float(t.connect_ms.as_ref().and_then(|m| m.p99)),
+        float(t.first_message_ms.as_ref().and_then(|m| m.p50)),
         float(t.server_cpu_s),
         derived(t.cpu_ms_per_1k_msgs()),
         int(t.server_rss_bytes),
@@ -182,23 +167,6 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
         t.errors_total().to_string(),
         errors,
         t.failure.clone().unwrap_or_default(),
-    ]
-}
-
-fn timeseries_row(p: &TimePoint) -> Vec<String> {
-    vec![
-        p.t_s.to_string(),
-        p.technique.clone(),
-        p.phase.clone().unwrap_or_default(),
-        float(p.connections),
-        float(p.delivered_per_s),
-        float(p.latency_p99_us),
-        float(p.bytes_down_per_s),
-        float(p.bytes_up_per_s),
-        float(p.requests_per_s),
-        float(p.server_cpu_s),
-        float(p.server_rss_bytes),
-        float(p.loadgen_cpu_s),
     ]
 }
 
@@ -213,15 +181,26 @@ pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
     table(&mut header, rows, with_run)
 }
 
-/// `timeseries.csv` as bytes. With `with_run`, a leading `run` column holds each run's label.
+/// `timeseries.csv` as bytes: every run's rows as its run directory holds them (the columns of
+/// [`TimeseriesRow`]). With `with_run`, a leading `run` column holds each run's label.
 pub fn timeseries_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
-    let mut header = TIMESERIES_COLUMNS.to_vec();
-    let rows = runs.iter().flat_map(|r| {
-        r.timeseries
-            .iter()
-            .map(move |p| (r.label.as_str(), timeseries_row(p)))
-    });
-    table(&mut header, rows, with_run)
+    let columns = contract::run_dir::csv::columns::<TimeseriesRow>();
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_writer(Vec::new());
+    // Writing into a Vec cannot fail; the expects document that.
+    let run_column = with_run.then_some("run");
+    w.write_record(run_column.iter().chain(columns))
+        .expect("write to memory");
+    for r in runs {
+        for p in &r.timeseries {
+            if with_run {
+                w.write_field(&r.label).expect("write to memory");
+            }
+            w.serialize(p).expect("write to memory");
+        }
+    }
+    w.into_inner().expect("flush to memory")
 }
 
 fn table<'a>(

@@ -5,7 +5,7 @@
 
 use crate::colors::display_name as name;
 use crate::fmt;
-use crate::model::{Run, TechniqueSummary};
+use crate::model::{Figures, Run, TechniqueSummary};
 
 /// The findings of one run, in reading order (plain text; the page escapes them).
 pub fn findings(run: &Run) -> Vec<String> {
@@ -24,7 +24,7 @@ pub fn findings(run: &Run) -> Vec<String> {
              window): a message never sent cannot be delivered, so part of any loss here is \
              the publisher's, not the technique's.",
             fmt::plural(n, "publish attempt"),
-            name(&t.technique)
+            name(t.technique.name())
         ))
     }));
     out.extend(lowest_p99(ts));
@@ -60,7 +60,7 @@ fn lowest(
     let names: Vec<String> = with
         .iter()
         .filter(|(_, v)| *v <= best * (1.0 + 1e-9))
-        .map(|(t, _)| name(&t.technique))
+        .map(|(t, _)| name(t.technique.name()))
         .collect();
     let joined = match names.as_slice() {
         [one] => one.clone(),
@@ -73,7 +73,7 @@ fn lowest(
 /// One sentence naming the best technique on each figure.
 fn at_a_glance(ts: &[TechniqueSummary]) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some((n, v)) = lowest(ts, |t| t.latency_us.p99) {
+    if let Some((n, v)) = lowest(ts, |t| t.latency_us.p99.map(|v| v as f64)) {
         parts.push(format!("lowest p99 latency: {n} ({})", fmt::latency_us(v)));
     }
     if let Some((n, v)) = lowest(ts, TechniqueSummary::requests_per_msg) {
@@ -123,7 +123,7 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
             match (t.delivered, t.expected) {
                 (Some(d), Some(e)) if e > 0 => out.push(format!(
                     "{} delivered {} of {} expected messages ({}): {} lost.",
-                    name(&t.technique),
+                    name(t.technique.name()),
                     fmt::count(d),
                     fmt::count(e),
                     fmt::percent(d as f64 / e as f64),
@@ -131,7 +131,7 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
                 )),
                 _ => out.push(format!(
                     "{}: delivery was not measured (no expected/delivered counts).",
-                    name(&t.technique)
+                    name(t.technique.name())
                 )),
             }
         }
@@ -142,19 +142,19 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
 fn lowest_p99(ts: &[TechniqueSummary]) -> Option<String> {
     let mut with: Vec<(&TechniqueSummary, f64)> = ts
         .iter()
-        .filter_map(|t| Some((t, t.latency_us.p99?)))
+        .filter_map(|t| Some((t, t.latency_us.p99? as f64)))
         .collect();
     with.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (best, b) = *with.first()?;
     let mut s = format!(
         "{} had the lowest p99 latency: {}",
-        name(&best.technique),
+        name(best.technique.name()),
         fmt::latency_us(b)
     );
     if let Some((worst, w)) = with.last().filter(|_| with.len() > 1) {
         s += &format!(
             "; the highest was {}'s, {}{}",
-            name(&worst.technique),
+            name(worst.technique.name()),
             fmt::latency_us(*w),
             if b > 0.0 {
                 format!(" ({}× as long)", fmt::sig(w / b))
@@ -236,7 +236,7 @@ fn bytes(ts: &[TechniqueSummary]) -> Vec<String> {
             Some(format!(
                 "{} moved {} per delivered message of {} payload ({} down, {} up): {} of \
                  framing, headers and requests over the payload{pct}.",
-                name(&t.technique),
+                name(t.technique.name()),
                 fmt::bytes(total),
                 fmt::bytes(payload),
                 fmt::bytes(t.bytes_down_per_msg()?),
@@ -254,7 +254,7 @@ fn server_cost(ts: &[TechniqueSummary]) -> Vec<String> {
         .filter_map(|t| {
             Some(format!(
                 "{} {}",
-                name(&t.technique),
+                name(t.technique.name()),
                 fmt::bytes(t.rss_per_conn()?)
             ))
         })
@@ -275,13 +275,13 @@ fn server_cost(ts: &[TechniqueSummary]) -> Vec<String> {
         let mut s = format!(
             "The server spent the least CPU per message on {}: {} ms per 1,000 delivered \
              messages",
-            name(&lo.technique),
+            name(lo.technique.name()),
             fmt::sig(*a)
         );
         if cpu.len() > 1 {
             s += &format!(
                 "; the most on {}: {} ms per 1,000",
-                name(&hi.technique),
+                name(hi.technique.name()),
                 fmt::sig(*b)
             );
         }
@@ -309,9 +309,9 @@ pub fn memory_caveat(ts: &[TechniqueSummary]) -> Option<String> {
          their per-connection figures can read low; run one technique per server process (or \
          a technique alone) for a clean figure.",
         fmt::bytes(lo as f64),
-        name(&first.technique),
+        name(first.technique.name()),
         fmt::bytes(hi as f64),
-        name(&last.technique)
+        name(last.technique.name())
     ))
 }
 
@@ -349,7 +349,7 @@ fn byte_agreement(ts: &[TechniqueSummary]) -> Vec<String> {
                 if diff > 0.001 {
                     off.push(format!(
                         "{} {dir} (client {}, server {}: {} apart)",
-                        name(&t.technique),
+                        name(t.technique.name()),
                         fmt::count(c),
                         fmt::count(s),
                         fmt::percent(diff)

@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::ReportError;
-use crate::model::{FORMAT_VERSION, Manifest, Run, TechniqueSummary, TimePoint};
+use crate::model::{FORMAT_VERSION, LatencyUs, Manifest, Run, TechniqueSummary, TimeseriesRow};
 
 /// The `format` value of every run directory's manifest.
-pub const FORMAT_NAME: &str = "pushbench-run";
+pub use contract::run_dir::FORMAT as FORMAT_NAME;
 
 fn read(path: &Path, what: &'static str) -> Result<Vec<u8>, ReportError> {
     match fs::read(path) {
@@ -51,19 +51,20 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
     let timeseries = load_timeseries(&dir.join("timeseries.csv"))?;
     let mut histograms = BTreeMap::new();
     for t in &techniques {
-        let path = dir.join("histograms").join(format!("{}.hlog", t.technique));
+        let name = t.technique.name();
+        let path = dir.join("histograms").join(format!("{name}.hlog"));
         let count = t.latency_us.count.or(t.delivered).unwrap_or(0);
         if !path.is_file() {
             if count > 0 {
                 return Err(ReportError::MissingHistogram {
                     path,
-                    technique: t.technique.clone(),
+                    technique: name.to_string(),
                     count,
                 });
             }
             continue;
         }
-        histograms.insert(t.technique.clone(), crate::hlog::load_hlog(&path)?);
+        histograms.insert(name.to_string(), crate::hlog::load_hlog(&path)?);
     }
     Ok(Run {
         dir: dir.to_path_buf(),
@@ -94,18 +95,19 @@ fn load_manifest(path: &Path) -> Result<Manifest, ReportError> {
         .and_then(|v| v.as_u64())
         .ok_or_else(|| ReportError::parse(path, "format_version is missing or not a number"))?;
     let path_buf = path.to_path_buf();
-    if version > FORMAT_VERSION {
+    let supported = u64::from(FORMAT_VERSION);
+    if version > supported {
         return Err(ReportError::FormatTooNew {
             path: path_buf,
             found: version,
-            supported: FORMAT_VERSION,
+            supported,
         });
     }
-    if version < FORMAT_VERSION {
+    if version < supported {
         return Err(ReportError::FormatTooOld {
             path: path_buf,
             found: version,
-            supported: FORMAT_VERSION,
+            supported,
         });
     }
     serde_json::from_value(value).map_err(|e| ReportError::parse(path, e))
@@ -121,24 +123,19 @@ fn load_summary(path: &Path) -> Result<Vec<TechniqueSummary>, ReportError> {
     for t in &mut doc.techniques {
         // With no latency recorded the writer puts zeros in every statistic: they are unknown.
         if t.latency_us.count == Some(0) {
-            t.latency_us = crate::model::Latency {
+            t.latency_us = LatencyUs {
                 count: Some(0),
                 ..Default::default()
             };
         }
     }
+    // Technique names are checked by their type (one of the five); each may appear once.
     let mut seen = std::collections::BTreeSet::new();
     for t in &doc.techniques {
-        if t.technique.is_empty() || t.technique.contains(['/', '\\']) {
+        if !seen.insert(t.technique) {
             return Err(ReportError::parse(
                 path,
-                format!("bad technique name {:?}", t.technique),
-            ));
-        }
-        if !seen.insert(t.technique.as_str()) {
-            return Err(ReportError::parse(
-                path,
-                format!("technique {:?} appears twice", t.technique),
+                format!("technique {:?} appears twice", t.technique.name()),
             ));
         }
     }
@@ -162,7 +159,7 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
     for record in reader.records() {
         let record = record.map_err(|e| ReportError::parse(path, e))?;
         let name = record.get(col).unwrap_or_default();
-        if !techniques.iter().any(|t| t.technique == name) {
+        if !techniques.iter().any(|t| t.technique.name() == name) {
             return Err(ReportError::parse(
                 path,
                 format!("technique {name:?} is not in summary.json"),
@@ -170,24 +167,27 @@ fn check_summary_csv(path: &Path, techniques: &[TechniqueSummary]) -> Result<(),
         }
         listed.push(name.to_string());
     }
-    match techniques.iter().find(|t| !listed.contains(&t.technique)) {
+    match techniques
+        .iter()
+        .find(|t| !listed.iter().any(|l| l == t.technique.name()))
+    {
         Some(t) => Err(ReportError::parse(
             path,
             format!(
                 "no row for technique {:?} of summary.json (truncated?)",
-                t.technique
+                t.technique.name()
             ),
         )),
         None => Ok(()),
     }
 }
 
-fn load_timeseries(path: &Path) -> Result<Vec<TimePoint>, ReportError> {
+fn load_timeseries(path: &Path) -> Result<Vec<TimeseriesRow>, ReportError> {
     let bytes = read(path, "the per-second time series")?;
     let mut reader = csv::Reader::from_reader(bytes.as_slice());
     reader
         .deserialize()
-        .collect::<Result<Vec<TimePoint>, _>>()
+        .collect::<Result<Vec<TimeseriesRow>, _>>()
         .map_err(|e| ReportError::parse(path, e))
 }
 

@@ -11,7 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::error::ReportError;
 use crate::fmt;
 use crate::html::esc;
-use crate::sweep::html::{page_head, swatch};
+use crate::html::swatch;
+use crate::sweep::html::page_head;
 
 /// `format` of plan.json.
 pub const FORMAT: &str = "pushbench-plan";

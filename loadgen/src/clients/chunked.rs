@@ -65,81 +65,86 @@ impl ChunkedDecoder {
     ) -> Result<usize, E> {
         let mut i = 0;
         while i < input.len() && self.state != State::Done {
-            let b = input[i];
-            match self.state {
-                State::Data => {
-                    let n = (input.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
-                    sink(&input[i..i + n])?;
-                    self.size -= n as u64;
-                    i += n;
-                    if self.size == 0 {
-                        self.state = State::DataCr;
-                    }
-                    continue;
+            if self.state == State::Data {
+                let n = (input.len() - i).min(usize::try_from(self.size).unwrap_or(usize::MAX));
+                sink(&input[i..i + n])?;
+                self.size -= n as u64;
+                i += n;
+                if self.size == 0 {
+                    self.state = State::DataCr;
                 }
-                State::Size => match hex(b) {
-                    Some(d) => {
-                        if self.digits >= 15 {
-                            return Err(ChunkedError("chunk size too large").into());
-                        }
-                        self.size = self.size * 16 + u64::from(d);
-                        self.digits += 1;
-                    }
-                    None => {
-                        if self.digits == 0 {
-                            return Err(ChunkedError("missing chunk size").into());
-                        }
-                        match b {
-                            b'\r' => self.state = State::SizeLf,
-                            b'\n' => self.end_size_line(),
-                            b';' | b' ' | b'\t' => self.state = State::Ext,
-                            _ => return Err(ChunkedError("bad chunk size").into()),
-                        }
-                    }
-                },
-                State::Ext => match b {
-                    b'\r' => self.state = State::SizeLf,
-                    b'\n' => self.end_size_line(),
-                    _ => {}
-                },
-                State::SizeLf => {
-                    if b != b'\n' {
-                        return Err(ChunkedError("CR without LF after chunk size").into());
-                    }
-                    self.end_size_line();
-                }
-                State::DataCr => match b {
-                    b'\r' => self.state = State::DataLf,
-                    b'\n' => self.next_chunk(),
-                    _ => return Err(ChunkedError("chunk data longer than its size").into()),
-                },
-                State::DataLf => {
-                    if b != b'\n' {
-                        return Err(ChunkedError("CR without LF after chunk data").into());
-                    }
-                    self.next_chunk();
-                }
-                State::TrailerStart => match b {
-                    b'\r' => self.state = State::FinalLf,
-                    b'\n' => self.state = State::Done,
-                    _ => self.state = State::Trailer,
-                },
-                State::Trailer => {
-                    if b == b'\n' {
-                        self.state = State::TrailerStart;
-                    }
-                }
-                State::FinalLf => {
-                    if b != b'\n' {
-                        return Err(ChunkedError("CR without LF at the end of the body").into());
-                    }
-                    self.state = State::Done;
-                }
-                State::Done => unreachable!("loop stops at Done"),
+                continue;
             }
+            self.framing(input[i])?;
             i += 1;
         }
         Ok(i)
+    }
+
+    /// Reads one byte of the framing around the data: sizes, extensions, line ends, trailers.
+    fn framing(&mut self, b: u8) -> Result<(), ChunkedError> {
+        match self.state {
+            State::Size => match hex(b) {
+                Some(d) => {
+                    if self.digits >= 15 {
+                        return Err(ChunkedError("chunk size too large"));
+                    }
+                    self.size = self.size * 16 + u64::from(d);
+                    self.digits += 1;
+                }
+                None => {
+                    if self.digits == 0 {
+                        return Err(ChunkedError("missing chunk size"));
+                    }
+                    match b {
+                        b'\r' => self.state = State::SizeLf,
+                        b'\n' => self.end_size_line(),
+                        b';' | b' ' | b'\t' => self.state = State::Ext,
+                        _ => return Err(ChunkedError("bad chunk size")),
+                    }
+                }
+            },
+            State::Ext => match b {
+                b'\r' => self.state = State::SizeLf,
+                b'\n' => self.end_size_line(),
+                _ => {}
+            },
+            State::SizeLf => {
+                if b != b'\n' {
+                    return Err(ChunkedError("CR without LF after chunk size"));
+                }
+                self.end_size_line();
+            }
+            State::DataCr => match b {
+                b'\r' => self.state = State::DataLf,
+                b'\n' => self.next_chunk(),
+                _ => return Err(ChunkedError("chunk data longer than its size")),
+            },
+            State::DataLf => {
+                if b != b'\n' {
+                    return Err(ChunkedError("CR without LF after chunk data"));
+                }
+                self.next_chunk();
+            }
+            State::TrailerStart => match b {
+                b'\r' => self.state = State::FinalLf,
+                b'\n' => self.state = State::Done,
+                _ => self.state = State::Trailer,
+            },
+            State::Trailer => {
+                if b == b'\n' {
+                    self.state = State::TrailerStart;
+                }
+            }
+            State::FinalLf => {
+                if b != b'\n' {
+                    return Err(ChunkedError("CR without LF at the end of the body"));
+                }
+                self.state = State::Done;
+            }
+            State::Data | State::Done => unreachable!("data and the end are not framing"),
+        }
+        Ok(())
     }
 
     fn end_size_line(&mut self) {

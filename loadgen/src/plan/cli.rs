@@ -12,7 +12,7 @@ pub fn main(args: &PlanArgs) -> anyhow::Result<()> {
     if args.json {
         println!("{}", serde_json::to_string_pretty(&doc)?);
     } else {
-        print!("{}", cmd::table(&doc));
+        print!("{}", super::doc::table(&doc));
         for f in files {
             println!("wrote {}", f.display());
         }

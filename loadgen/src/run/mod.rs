@@ -1,40 +1,28 @@
-//! `pushbench run`: starts (or finds) the server, measures each technique in turn, and writes
-//! the run directory. The pieces, one concept per module: options ([`config`]), the child
-//! server ([`child`]), the server as seen over HTTP ([`target`]), the publisher, one
-//! technique's clients ([`group`]), the phases ([`phases`]) and what they produce ([`result`]),
-//! per-second sampling ([`sampler`], [`procfs`]), the output files ([`output`]), whether a
-//! technique failed outright ([`verdict`]), progress and the final table.
+//! `pushbench run`: starts (or finds) the server ([`server`]), measures each technique in turn
+//! ([`crate::measure`]), and writes the run directory ([`crate::output`]); Ctrl-C or a dead
+//! server stops it early with what was measured ([`shutdown`]).
 
-pub mod child;
-pub mod config;
-pub mod group;
-pub mod output;
-pub mod phases;
-pub mod pool;
-pub mod procfs;
-pub mod progress;
-pub mod publisher;
-pub mod result;
-pub mod sampler;
-pub mod table;
-pub mod target;
-pub mod validate;
-pub mod verdict;
+pub mod server;
+pub mod shutdown;
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
+use contract::run_dir::{Document, TimeseriesRow};
 use tokio_util::sync::CancellationToken;
 
-use child::{ChildOptions, ChildServer};
-use config::RunConfig;
-use output::Document;
-use output::manifest::{self, Manifest, Versions};
-use phases::{RunCtx, TechniqueResult};
-use progress::Progress;
-use sampler::{Sampler, ServerProbe};
-use target::Target;
+use crate::config::RunConfig;
+use crate::measure::progress::Progress;
+use crate::measure::{self, RunCtx, TechniqueResult};
+use crate::output::{self, manifest};
+use crate::sut::sampler::Sampler;
+use crate::sut::{child, procfs, target};
+use crate::technique::Technique;
+use server::Server;
+pub use shutdown::{Shutdown, install_signal_handlers};
+
+/// The manifest of a run: its `params` are the resolved options.
+pub type Manifest = contract::run_dir::Manifest<RunConfig>;
 
 /// Why a run could not be made (a run cut short is not an error: see [`RunOutcome::partial`]).
 #[derive(Debug, thiserror::Error)]
@@ -55,66 +43,9 @@ pub enum RunError {
 #[derive(Debug)]
 pub struct RunOutcome {
     pub dir: PathBuf,
-    pub doc: Document,
+    pub doc: Document<RunConfig>,
     pub partial: bool,
     pub failure: Option<String>,
-}
-
-/// The shared stop signal of a run and the reason it was given.
-#[derive(Debug, Clone, Default)]
-pub struct Shutdown {
-    pub token: CancellationToken,
-    pub reason: Arc<Mutex<Option<String>>>,
-    /// The child server's pid (0: none), so a second Ctrl-C can stop it before exiting.
-    pub child_pid: Arc<std::sync::atomic::AtomicU32>,
-}
-
-impl Shutdown {
-    /// Stops the run, keeping the first reason given.
-    pub fn trigger(&self, why: impl Into<String>) {
-        let mut r = self.reason.lock().unwrap_or_else(|e| e.into_inner());
-        if r.is_none() {
-            *r = Some(why.into());
-        }
-        drop(r);
-        self.token.cancel();
-    }
-    pub fn reason(&self) -> Option<String> {
-        self.reason
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-    }
-}
-
-/// Stops the run on SIGINT (Ctrl-C) or SIGTERM: the first one ends the run gracefully
-/// (partial results are written); a second one stops the child server and exits at once.
-/// Call inside the runtime.
-pub fn install_signal_handlers(sd: &Shutdown) {
-    use tokio::signal::unix::{SignalKind, signal};
-    for (kind, name) in [
-        (SignalKind::interrupt(), "SIGINT"),
-        (SignalKind::terminate(), "SIGTERM"),
-    ] {
-        let Ok(mut s) = signal(kind) else { continue };
-        let sd = sd.clone();
-        tokio::spawn(async move {
-            if s.recv().await.is_some() {
-                eprintln!(
-                    "pushbench: {name}: stopping and writing what was measured (again: quit now)"
-                );
-                sd.trigger(format!("interrupted by {name}"));
-            }
-            if s.recv().await.is_some() {
-                let pid = sd.child_pid.load(std::sync::atomic::Ordering::Relaxed);
-                if pid != 0 {
-                    child::terminate(pid);
-                }
-                eprintln!("pushbench: {name} again: exiting without writing results");
-                std::process::exit(130);
-            }
-        });
-    }
 }
 
 fn default_out_dir() -> PathBuf {
@@ -146,67 +77,16 @@ pub async fn execute(
         return Err(RunError::OutExists(dir));
     }
     let progress = Progress::new();
-
-    // The server: a --target, or a child process of our own.
-    let (target, child) = match &cfg.target {
-        Some(url) => {
-            let t = Target::from_url(url).await?;
-            t.check_reachable(cfg.connect_timeout).await?;
-            (t, None)
-        }
-        None => {
-            let opts = ChildOptions {
-                exe: std::env::current_exe().map_err(RunError::Exe)?,
-                retention: cfg.retention,
-                long_poll_timeout: cfg.long_poll_timeout,
-                heartbeat: child::heartbeat_for(cfg.read_timeout),
-                processes: cfg.server_processes,
-                max_connections: child::max_connections(cfg.clients, cfg.server_processes),
-                start_timeout: Duration::from_secs(10),
-            };
-            let (t, c) = start_child(&opts, &cfg, &sd).await?;
-            (t, Some((c, opts)))
-        }
-    };
+    let server = Server::start(&cfg, &sd).await?;
     let id = run_id();
-    let mut manifest = Manifest {
-        format: manifest::FORMAT,
-        format_version: manifest::FORMAT_VERSION,
-        partial: true,
-        failure: None,
-        started_at: manifest::rfc3339(started_at),
-        ended_at: None,
-        command_line,
-        target: cfg.target.clone().unwrap_or_else(|| "embedded".into()),
-        server_url: target.url.clone(),
-        server_command: child.as_ref().map(|(c, _)| c.command.clone()),
-        fresh_server_per_technique: child.is_some() && !cfg.one_server,
-        server_processes: cfg.server_processes,
-        loadgen_processes: cfg.processes,
-        clock: if cfg.processes > 1 && cfg.worker_command.is_some() {
-            "wall clocks of the machines the workers ran on (--worker-command): latency holds \
-             only if they are synchronized with this one (docs/SCALING.md)"
-        } else if cfg.processes > 1 {
-            "one machine's wall clock (publisher and worker processes on one host)"
-        } else {
-            "single process clock (publisher and subscribers in one process)"
-        },
-        run_id: id.clone(),
-        params: cfg.clone(),
-        machine: procfs::machine(),
-        versions: Versions::current(),
-        build_profile: manifest::build_profile(),
-        git_revision: manifest::git_revision(),
-    };
+    let mut manifest = manifest_of(&cfg, &server, command_line, started_at, &id);
     // Written now too, so even a run killed outright leaves its parameters.
     let early = output::create_dir(&dir).and_then(|()| output::write_manifest(&dir, &manifest));
     if let Err(e) = early {
-        if let Some((c, _)) = child {
-            c.stop().await;
-        }
+        server.abandon().await;
         return Err(e.into());
     }
-    let result = measure(&cfg, target, child, &sd, &progress, run_start, &id).await;
+    let result = measure_all(&cfg, server, &sd, &progress, run_start, &id).await;
     progress.finish();
     let (results, rows) = result?;
 
@@ -219,7 +99,8 @@ pub async fn execute(
     manifest.partial = partial;
     manifest.failure = failure.clone();
     manifest.ended_at = Some(manifest::rfc3339(chrono::Utc::now()));
-    let doc = output::write_all(&dir, manifest, &results, &rows, run_start_wall)?;
+    let doc = output::document(manifest, &results);
+    output::write_all(&dir, &doc, &results, &rows, run_start_wall)?;
     Ok(RunOutcome {
         dir,
         doc,
@@ -228,132 +109,90 @@ pub async fn execute(
     })
 }
 
-/// Starts a child server and checks it answers.
-async fn start_child(
-    opts: &ChildOptions,
+/// The run's manifest as it starts (`partial` until it ends).
+fn manifest_of(
     cfg: &RunConfig,
-    sd: &Shutdown,
-) -> Result<(Target, ChildServer), RunError> {
-    let c = ChildServer::start(opts).await?;
-    sd.child_pid
-        .store(c.pid, std::sync::atomic::Ordering::Relaxed);
-    let t = Target::local(c.addr);
-    if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
-        c.stop().await;
-        return Err(e.into());
+    server: &Server,
+    command_line: Vec<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    run_id: &str,
+) -> Manifest {
+    let clock = if cfg.processes > 1 && cfg.worker_command.is_some() {
+        "wall clocks of the machines the workers ran on (--worker-command): latency holds only \
+         if they are synchronized with this one (docs/SCALING.md)"
+    } else if cfg.processes > 1 {
+        "one machine's wall clock (publisher and worker processes on one host)"
+    } else {
+        "single process clock (publisher and subscribers in one process)"
+    };
+    Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: manifest::FORMAT_VERSION,
+        partial: true,
+        failure: None,
+        started_at: Some(manifest::rfc3339(started_at)),
+        ended_at: None,
+        command_line,
+        target: Some(cfg.target.clone().unwrap_or_else(|| "embedded".into())),
+        server_url: Some(server.target.url.clone()),
+        server_command: server.command(),
+        fresh_server_per_technique: Some(server.is_child() && !cfg.one_server),
+        server_processes: Some(cfg.server_processes),
+        loadgen_processes: Some(cfg.processes),
+        clock: Some(clock.into()),
+        run_id: Some(run_id.to_string()),
+        merged_from: None,
+        params: cfg.clone(),
+        machine: procfs::machine(),
+        versions: manifest::versions(),
+        build_profile: Some(manifest::build_profile().into()),
+        git_revision: manifest::git_revision(),
     }
-    Ok((t, c))
-}
-
-/// Stops a child server, recording why if it had died on its own.
-async fn stop_child(c: ChildServer, sd: &Shutdown) {
-    if let Some(why) = c.exited() {
-        sd.trigger(format!("{why} (pid {})", c.pid));
-    }
-    c.stop().await;
-    sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// Ends the run (with the reason) when the child server dies on its own.
-fn watch_child(
-    c: &ChildServer,
-    sd: &Shutdown,
-    stop: &CancellationToken,
-) -> tokio::task::JoinHandle<()> {
-    let pid = c.pid;
-    let sd = sd.clone();
-    let stop = stop.clone();
-    let mut exited = c.exited_watch();
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = stop.cancelled() => {}
-            r = exited.wait_for(|e| e.is_some()) => {
-                if let Ok(why) = r {
-                    let why = why.clone().unwrap_or_default();
-                    sd.trigger(format!("{why} (pid {pid})"));
-                }
-            }
-        }
-    })
 }
 
 /// Measures each technique in turn. With a child server, each technique gets a fresh one
 /// (unless `--one-server`), so its memory and CPU are its own and no earlier technique's
 /// topics linger in it.
-async fn measure(
+async fn measure_all(
     cfg: &RunConfig,
-    mut target: Target,
-    mut child: Option<(ChildServer, ChildOptions)>,
+    mut server: Server,
     sd: &Shutdown,
     progress: &Progress,
     run_start: Instant,
     run_id: &str,
-) -> Result<(Vec<TechniqueResult>, Vec<sampler::Row>), RunError> {
-    let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
-    let probe_of = |t: &Target, c: &Option<(ChildServer, ChildOptions)>| match c {
-        Some((c, _)) => ServerProbe::Child(c.pid),
-        None => ServerProbe::Remote(t.clone(), stats_timeout),
-    };
-    let sampler = Sampler::new(run_start, Some(probe_of(&target, &child)));
-    let stop_bg = CancellationToken::new();
-    let sampler_task = tokio::spawn(sampler.clone().run(stop_bg.clone()));
+) -> Result<(Vec<TechniqueResult>, Vec<TimeseriesRow>), RunError> {
+    let sampler = Sampler::new(run_start, Some(server.probe()));
+    let stop_sampler = CancellationToken::new();
+    let sampler_task = tokio::spawn(sampler.clone().run(stop_sampler.clone()));
     let mut results = Vec::new();
     let mut failed_start = None;
     for (i, &tech) in cfg.techniques.iter().enumerate() {
+        let fresh = i > 0 && !cfg.one_server && server.is_child();
+        if fresh && !sd.token.is_cancelled() {
+            if let Err(e) = server.renew(cfg, sd).await {
+                sd.trigger(format!("could not start the server for {tech}: {e}"));
+                failed_start = Some(e);
+                break;
+            }
+            if !sd.token.is_cancelled() {
+                sampler.set_probe(Some(server.probe()));
+            }
+        }
         if sd.token.is_cancelled() {
             break;
         }
-        if i > 0 && !cfg.one_server {
-            if let Some((old, opts)) = child.take() {
-                stop_child(old, sd).await;
-                if sd.token.is_cancelled() {
-                    break;
-                }
-                match start_child(&opts, cfg, sd).await {
-                    Ok((t, c)) => {
-                        target = t;
-                        child = Some((c, opts));
-                        sampler.set_probe(Some(probe_of(&target, &child)));
-                    }
-                    Err(e) => {
-                        sd.trigger(format!("could not start the server for {tech}: {e}"));
-                        failed_start = Some(e);
-                        break;
-                    }
-                }
-            }
-        }
-        let watch_stop = CancellationToken::new();
-        let watcher = child.as_ref().map(|(c, _)| watch_child(c, sd, &watch_stop));
         let ctx = RunCtx {
             cfg: cfg.clone(),
-            target: target.clone(),
-            probe: Some(probe_of(&target, &child)),
+            target: server.target.clone(),
+            probe: Some(server.probe()),
             sampler: sampler.clone(),
             shutdown: sd.token.clone(),
             failure: sd.reason.clone(),
             run_id: run_id.to_string(),
             progress: progress.clone(),
         };
-        let r = phases::run_technique(&ctx, tech).await;
-        watch_stop.cancel();
-        if let Some(w) = watcher {
-            let _ = w.await;
-        }
-        progress.println(&format!(
-            "{tech:>9}: {}/{} delivered, p99 {:.1} ms{}",
-            r.raw.phase.delivered,
-            r.expected,
-            if r.raw.latency.is_empty() {
-                0.0
-            } else {
-                r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
-            },
-            r.failure
-                .as_deref()
-                .map(|f| format!(" ({f})"))
-                .unwrap_or_default()
-        ));
+        let r = measure_one(&ctx, &server, sd, tech).await;
+        progress.println(&result_line(tech, &r));
         results.push(r);
         if i + 1 < cfg.techniques.len() {
             tokio::select! {
@@ -362,15 +201,46 @@ async fn measure(
             }
         }
     }
-    stop_bg.cancel();
+    stop_sampler.cancel();
     let _ = sampler_task.await;
-    if let Some((c, _)) = child {
-        stop_child(c, sd).await;
+    server.stop(sd).await;
+    match failed_start {
+        Some(e) if results.is_empty() => Err(e),
+        _ => Ok((results, sampler.rows())),
     }
-    if results.is_empty() {
-        if let Some(e) = failed_start {
-            return Err(e);
-        }
+}
+
+/// Measures one technique, the run stopping if its child server dies meanwhile.
+async fn measure_one(
+    ctx: &RunCtx,
+    server: &Server,
+    sd: &Shutdown,
+    tech: Technique,
+) -> TechniqueResult {
+    let watch_stop = CancellationToken::new();
+    let watcher = server.watch(sd, &watch_stop);
+    let r = measure::run_technique(ctx, tech).await;
+    watch_stop.cancel();
+    if let Some(w) = watcher {
+        let _ = w.await;
     }
-    Ok((results, sampler.rows()))
+    r
+}
+
+/// The line printed as each technique ends.
+fn result_line(tech: Technique, r: &TechniqueResult) -> String {
+    let p99_ms = if r.raw.latency.is_empty() {
+        0.0
+    } else {
+        r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
+    };
+    format!(
+        "{tech:>9}: {}/{} delivered, p99 {p99_ms:.1} ms{}",
+        r.raw.phase.delivered,
+        r.expected,
+        r.failure
+            .as_deref()
+            .map(|f| format!(" ({f})"))
+            .unwrap_or_default()
+    )
 }

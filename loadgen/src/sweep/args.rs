@@ -4,7 +4,7 @@
 
 use clap::{Args, FromArgMatches};
 
-use crate::run::config::RunArgs;
+use crate::config::RunArgs;
 
 /// The sweep's own options.
 #[derive(Debug, Clone, clap::Args)]

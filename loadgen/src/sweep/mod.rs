@@ -9,17 +9,18 @@ pub mod args;
 pub mod cli;
 pub mod room;
 pub mod step;
+mod technique;
 
 use std::path::PathBuf;
 
-use reports::sweep::{self as sw, Outcome, SweepDoc, SweepMachine};
+use reports::sweep::{self as sw, Slo, SweepDoc, SweepMachine};
 
-use crate::run::config::ConfigError;
-use crate::run::output::manifest;
-use crate::run::{self, Shutdown, procfs};
-use crate::technique::Technique;
+use crate::config::{ConfigError, RunConfig};
+use crate::output::manifest;
+use crate::run::Shutdown;
+use crate::sut::procfs;
 use args::{StepsError, SweepArgs};
-use room::{DEFAULT_BYTES_PER_CLIENT, Need, Room};
+use room::Room;
 
 /// Why a sweep could not be made (a sweep cut short is not an error: see `partial`).
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +48,7 @@ pub struct SweepOutcome {
     pub dir: PathBuf,
     pub doc: SweepDoc,
     /// Techniques whose first step failed outright, with why: it could not run, or it ran and
-    /// its technique failed (nothing connected or delivered; see [`crate::run::verdict`]).
+    /// its technique failed (nothing connected or delivered; see [`crate::measure::verdict`]).
     /// Nothing was measured of them. A first step that merely missed the objective is a
     /// result (no knee), not a failure.
     pub failed: Vec<String>,
@@ -81,47 +82,15 @@ pub async fn execute(
         path: dir.clone(),
         error,
     })?;
-    let m = procfs::machine();
-    let room0 = Room::read();
-    let mut params = serde_json::to_value(&base).unwrap_or_default();
-    if let Some(o) = params.as_object_mut() {
-        o.remove("clients");
-        o.remove("techniques");
-    }
-    let mut doc = SweepDoc {
-        format: sw::FORMAT.into(),
-        format_version: sw::FORMAT_VERSION,
-        partial: true,
-        failure: None,
-        started_at: manifest::rfc3339(chrono::Utc::now()),
-        ended_at: None,
-        command_line: command_line.clone(),
-        slo: slo.clone(),
-        techniques: base
-            .techniques
-            .iter()
-            .map(|t| t.name().to_string())
-            .collect(),
-        clients: steps.clone(),
-        run_params: params,
-        machine: SweepMachine {
-            cpu_model: m.cpu_model,
-            cores: Some(m.cores as u64),
-            memory_bytes: m.memory_bytes,
-            fd_limit: m.fd_limit,
-            ephemeral_ports: room0.ephemeral_ports,
-        },
-        steps: Vec::new(),
-        outcomes: Vec::new(),
-    };
+    let mut doc = new_doc(&base, &steps, slo, &command_line);
     sw::write_data(&dir, &doc)?;
     eprintln!(
         "sweep: {} × {:?} clients; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
         doc.techniques.join(","),
         steps,
-        step::us(slo.p99_us),
-        slo.max_lost,
-        slo.max_errors,
+        step::us(doc.slo.p99_us),
+        doc.slo.max_lost,
+        doc.slo.max_errors,
         dir.display()
     );
     let mut failed = Vec::new();
@@ -129,8 +98,14 @@ pub async fn execute(
         if sd.token.is_cancelled() {
             break;
         }
-        let (o, first_failure) =
-            sweep_technique(args, tech, &steps, &dir, &command_line, &sd, &mut doc).await;
+        let sweeping = technique::Sweeping {
+            args,
+            tech,
+            dir: &dir,
+            command_line: &command_line,
+            sd: &sd,
+        };
+        let (o, first_failure) = sweeping.run(&steps, &mut doc).await;
         if let Some(why) = first_failure {
             failed.push(format!("{tech} failed at {} clients ({why})", steps[0]));
         }
@@ -144,150 +119,40 @@ pub async fn execute(
     Ok(SweepOutcome { dir, doc, failed })
 }
 
-/// Sweeps one technique: steps until the first that breaks the objective or has no room.
-/// Also returns why its first step failed outright, if it did (see [`SweepOutcome::failed`]).
-async fn sweep_technique(
-    args: &SweepArgs,
-    tech: Technique,
-    steps: &[u64],
-    dir: &std::path::Path,
-    command_line: &[String],
-    sd: &Shutdown,
-    doc: &mut SweepDoc,
-) -> (Outcome, Option<String>) {
-    let mut out = Outcome {
-        technique: tech.name().to_string(),
-        knee_clients: None,
-        broke_at: None,
-        broke_reason: None,
-    };
-    let mut bytes_per_client = DEFAULT_BYTES_PER_CLIENT;
-    let mut first_failure = None;
-    let stop = |out: &mut Outcome, n: u64, why: String| {
-        eprintln!("sweep: {tech} stopped at {n} clients: {why}");
-        out.broke_at = Some(n);
-        out.broke_reason = Some(why);
-    };
-    for (i, &n) in steps.iter().enumerate() {
-        if sd.token.is_cancelled() {
-            out.broke_reason = Some(format!("interrupted before {n} clients"));
-            break;
-        }
-        let name = format!("{tech}-{n}");
-        let mut a = args.run.clone();
-        a.clients = Some(n as u32);
-        a.techniques = Some(vec![tech]);
-        a.out = Some(dir.join(&name));
-        a.json = false;
-        a.no_report = true;
-        let cfg = match a.resolve() {
-            Ok(c) => c,
-            Err(e) => {
-                let why = match &e {
-                    ConfigError::Invalid { msg, .. } if msg.contains("descriptor") => {
-                        format!("out of descriptors: {msg}")
-                    }
-                    _ => format!("cannot run: {e}"),
-                };
-                stop(&mut out, n, why);
-                break;
-            }
-        };
-        let room = Room::read();
-        let need = Need {
-            clients: n,
-            loadgen_processes: u64::from(cfg.processes),
-            server_processes: u64::from(cfg.server_processes),
-            // As the run will use them (spread over 127.0.0.x past one address's ports).
-            source_addrs: run::phases::source_addrs(&cfg).len() as u64,
-            local_server: cfg.target.is_none(),
-            bytes_per_client,
-        };
-        if let Some(why) = room.check(&need) {
-            stop(&mut out, n, why);
-            break;
-        }
-        eprintln!(
-            "sweep: {tech} at {n} clients ({} sockets in TIME_WAIT)",
-            room.time_wait.unwrap_or(0)
-        );
-        let ramp_s = n as f64 / cfg.ramp_up.max(1e-9);
-        if ramp_s + cfg.warmup.as_secs_f64() >= 0.5 * cfg.read_timeout.as_secs_f64() {
-            // Measured here: 40,000 clients at 5000/s with the default 10 s read timeout gave
-            // ~20,000 timeouts (everything delivered); with 30 s, none.
-            eprintln!(
-                "sweep: warning: ramp-up takes {ramp_s:.1} s: the first clients may hear nothing \
-                 for longer than --read-timeout ({}) and count timeouts; raise --read-timeout or \
-                 --ramp-up",
-                humantime::format_duration(cfg.read_timeout)
-            );
-        }
-        let rate = cfg.rate;
-        let pause = cfg.pause;
-        let result = run::execute(cfg, command_line.to_vec(), sd.clone()).await;
-        let outcome = match result {
-            Ok(o) => o,
-            Err(e) => {
-                if i == 0 {
-                    first_failure = Some(e.to_string());
-                }
-                stop(&mut out, n, format!("run failed: {e}"));
-                break;
-            }
-        };
-        if outcome.partial && sd.token.is_cancelled() {
-            // A step cut short measures nothing worth judging.
-            out.broke_reason = Some(format!("interrupted during {n} clients"));
-            break;
-        }
-        let Some(s) = outcome.doc.techniques.first() else {
-            if i == 0 {
-                first_failure = Some("nothing measured".into());
-            }
-            stop(&mut out, n, "run failed: nothing measured".into());
-            break;
-        };
-        if i == 0 {
-            first_failure.clone_from(&s.failure);
-        }
-        if !args.run.no_report {
-            if let Err(e) = reports::write_report(std::slice::from_ref(&outcome.dir), None) {
-                eprintln!("sweep: warning: report of {name} not written: {e}");
-            }
-        }
-        let both = s.server_rss_bytes.unwrap_or(0) + s.loadgen_rss_bytes.unwrap_or(0);
-        if both > 0 {
-            bytes_per_client = (both as f64 / n as f64).max(4096.0);
-        }
-        let row = step::row(s, &doc.slo, rate, name, room.time_wait);
-        eprintln!(
-            "sweep: {tech} at {n} clients: p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
-            row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
-            row.lost,
-            row.errors,
-            row.server_cores
-                .map(|c| format!("{c:.2}"))
-                .unwrap_or_else(|| "?".into()),
-            row.server_rss_bytes.map(|b| b >> 20).unwrap_or(0),
-            row.broke_reason.as_deref().unwrap_or("met the objective")
-        );
-        let met = row.slo_met;
-        let why = row.broke_reason.clone();
-        doc.steps.push(row);
-        if let Err(e) = sw::write_data(dir, doc) {
-            eprintln!("sweep: warning: {e}");
-        }
-        if !met {
-            stop(&mut out, n, why.unwrap_or_default());
-            break;
-        }
-        out.knee_clients = Some(n);
-        if i + 1 < steps.len() {
-            tokio::select! {
-                _ = sd.token.cancelled() => {}
-                _ = tokio::time::sleep(pause) => {}
-            }
-        }
+/// The sweep's document as it starts (`partial` until it ends): the objective, the steps, the
+/// run options common to every step, the machine.
+fn new_doc(base: &RunConfig, steps: &[u64], slo: Slo, command_line: &[String]) -> SweepDoc {
+    let m = procfs::machine();
+    let room0 = Room::read();
+    let mut params = serde_json::to_value(base).unwrap_or_default();
+    if let Some(o) = params.as_object_mut() {
+        o.remove("clients");
+        o.remove("techniques");
     }
-    (out, first_failure)
+    SweepDoc {
+        format: sw::FORMAT.into(),
+        format_version: sw::FORMAT_VERSION,
+        partial: true,
+        failure: None,
+        started_at: manifest::rfc3339(chrono::Utc::now()),
+        ended_at: None,
+        command_line: command_line.to_vec(),
+        slo,
+        techniques: base
+            .techniques
+            .iter()
+            .map(|t| t.name().to_string())
+            .collect(),
+        clients: steps.to_vec(),
+        run_params: params,
+        machine: SweepMachine {
+            cpu_model: m.cpu_model,
+            cores: m.cores,
+            memory_bytes: m.memory_bytes,
+            fd_limit: m.fd_limit,
+            ephemeral_ports: room0.ephemeral_ports,
+        },
+        steps: Vec::new(),
+        outcomes: Vec::new(),
+    }
 }

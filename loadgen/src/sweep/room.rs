@@ -5,8 +5,8 @@
 
 use std::fs;
 
-use crate::run::config::FD_RESERVE;
-use crate::run::procfs;
+use crate::config::FD_RESERVE;
+use crate::sut::procfs;
 
 /// What the machine offers, read once per step.
 #[derive(Debug, Clone, Default, PartialEq)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use reports::sweep::{Slo, StepRow};
 
-use crate::run::output::summary::TechniqueSummary;
+use contract::run_dir::TechniqueSummary;
 
 /// The objective as given on the command line.
 pub fn slo(p99: Duration, max_lost: u64, max_errors: u64) -> Slo {
@@ -22,19 +22,21 @@ pub fn judge(s: &TechniqueSummary, slo: &Slo) -> Option<String> {
     if let Some(f) = &s.failure {
         why.push(format!("run failed: {f}"));
     }
-    if s.latency_us.count == 0 {
+    let p99 = s.latency_us.p99.unwrap_or(0);
+    if s.latency_us.count.unwrap_or(0) == 0 {
         why.push("nothing delivered".to_string());
-    } else if s.latency_us.p99 > slo.p99_us {
+    } else if p99 > slo.p99_us {
         why.push(format!(
             "p99 {} over the objective {}",
-            us(s.latency_us.p99),
+            us(p99),
             us(slo.p99_us)
         ));
     }
-    if s.lost > slo.max_lost {
-        why.push(format!("lost {} of {} messages", s.lost, s.expected));
+    let (lost, expected) = (s.lost.unwrap_or(0), s.expected.unwrap_or(0));
+    if lost > slo.max_lost {
+        why.push(format!("lost {lost} of {expected} messages"));
     }
-    let errors: u64 = s.errors.values().sum();
+    let errors = s.errors_total();
     if errors > slo.max_errors {
         let kinds: Vec<String> = s
             .errors
@@ -67,26 +69,29 @@ pub fn row(
     time_wait_before: Option<u64>,
 ) -> StepRow {
     let broke = judge(s, slo);
-    let d = s.duration_s.max(1e-9);
+    let duration_s = s.duration_s.unwrap_or(0.0);
+    let d = duration_s.max(1e-9);
+    let measured = s.latency_us.count.unwrap_or(0) > 0;
+    let delivered = s.delivered.unwrap_or(0);
     StepRow {
         technique: s.technique.name().to_string(),
-        clients: s.clients,
-        p99_us: (s.latency_us.count > 0).then_some(s.latency_us.p99),
-        p50_us: (s.latency_us.count > 0).then_some(s.latency_us.p50),
-        lost: s.lost,
-        errors: s.errors.values().sum(),
-        expected: s.expected,
-        delivered: s.delivered,
-        delivered_per_s: (s.delivered as f64 / d * 10.0).round() / 10.0,
+        clients: s.clients.unwrap_or(0),
+        p99_us: s.latency_us.p99.filter(|_| measured),
+        p50_us: s.latency_us.p50.filter(|_| measured),
+        lost: s.lost.unwrap_or(0),
+        errors: s.errors_total(),
+        expected: s.expected.unwrap_or(0),
+        delivered,
+        delivered_per_s: (delivered as f64 / d * 10.0).round() / 10.0,
         server_cpu_s: s.server_cpu_s,
         server_cores: s.server_cpu_s.map(|c| (c / d * 1e4).round() / 1e4),
         server_rss_bytes: s.server_rss_bytes,
-        requests: s.requests,
-        bytes_up: s.bytes_up,
-        bytes_down: s.bytes_down,
-        duration_s: s.duration_s,
+        requests: s.requests.unwrap_or(0),
+        bytes_up: s.bytes_up.unwrap_or(0),
+        bytes_down: s.bytes_down.unwrap_or(0),
+        duration_s,
         rate,
-        payload_bytes: s.payload_bytes as u64,
+        payload_bytes: s.payload_bytes.unwrap_or(0),
         loadgen_cpu_s: s.loadgen_cpu_s,
         time_wait_before,
         slo_met: broke.is_none(),

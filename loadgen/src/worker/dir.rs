@@ -6,33 +6,68 @@
 //! raw/<technique>.json       the WorkerReport: counters and histograms (exact)
 //! histograms/<technique>.hlog  the latency histogram, as in a run directory
 //! ```
+//!
+//! [`WorkerManifest`] is written here and read by `merge`; like a run directory's manifest it
+//! reads leniently (what a hand-made or older directory lacks reads as absent).
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use contract::run_dir::manifest::WorkerShare;
+use contract::run_dir::{FORMAT_VERSION, Machine, Versions};
 use hdrhistogram::Histogram;
+use serde::{Deserialize, Serialize};
 
-use crate::run::output::manifest::{self, Versions};
-use crate::run::output::{OutputError, histograms};
-use crate::run::procfs;
-use crate::worker::protocol::{WorkerPlan, WorkerReport};
+use crate::group::protocol::{WorkerPlan, WorkerReport};
+use crate::output::{OutputError, histograms, io, manifest, write_json};
+use crate::sut::procfs;
 
 /// The manifest's format name of a worker run directory.
 pub const FORMAT: &str = "pushbench-worker";
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> OutputError + '_ {
-    move |error| OutputError::Io {
-        path: path.to_path_buf(),
-        error,
-    }
-}
+/// What a worker latency means, and what it takes to hold.
+const CLOCK: &str = "wall clock: latency = this machine's receive time - the publisher's \
+                     scheduled time; clocks must be synchronized across machines";
 
-fn write_json(path: &Path, v: &impl serde::Serialize) -> Result<(), OutputError> {
-    let text = serde_json::to_string_pretty(v).map_err(|error| OutputError::Json {
-        path: path.to_path_buf(),
-        error,
-    })?;
-    std::fs::write(path, text + "\n").map_err(io(path))
+/// A worker run directory's manifest.json.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WorkerManifest {
+    /// [`FORMAT`].
+    pub format: String,
+    pub format_version: u32,
+    #[serde(default)]
+    pub partial: bool,
+    #[serde(default)]
+    pub failure: Option<String>,
+    #[serde(default)]
+    pub started_at: Option<String>,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+    #[serde(default)]
+    pub command_line: Vec<String>,
+    /// The run this worker belongs to: only workers of one run merge.
+    #[serde(default)]
+    pub run_id: String,
+    #[serde(default)]
+    pub worker: Option<WorkerShare>,
+    /// The server's URL.
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub clock: Option<String>,
+    /// The run's resolved options, as the plan carried them.
+    #[serde(default)]
+    pub params: serde_json::Value,
+    #[serde(default)]
+    pub plan: Option<WorkerPlan>,
+    #[serde(default)]
+    pub machine: Machine,
+    #[serde(default)]
+    pub versions: Versions,
+    #[serde(default)]
+    pub build_profile: Option<String>,
+    #[serde(default)]
+    pub git_revision: Option<String>,
 }
 
 /// The raw report file of `technique` in worker directory `dir`.
@@ -50,27 +85,30 @@ pub fn write(
 ) -> Result<(), OutputError> {
     std::fs::create_dir_all(dir.join("raw")).map_err(io(dir))?;
     std::fs::create_dir_all(dir.join("histograms")).map_err(io(dir))?;
-    let m = serde_json::json!({
-        "format": FORMAT,
-        "format_version": manifest::FORMAT_VERSION,
-        "partial": report.failure.is_some(),
-        "failure": report.failure,
-        "started_at": manifest::rfc3339(started_at),
-        "ended_at": manifest::rfc3339(chrono::Utc::now()),
-        "command_line": std::env::args().collect::<Vec<_>>(),
-        "run_id": plan.run_id,
-        "worker": {"index": plan.index, "workers": plan.workers,
-                   "clients": plan.clients, "first_index": plan.first_index},
-        "target": plan.target,
-        "clock": "wall clock: latency = this machine's receive time - the publisher's scheduled \
-                  time; clocks must be synchronized across machines",
-        "params": plan.params,
-        "plan": plan,
-        "machine": procfs::machine(),
-        "versions": Versions::current(),
-        "build_profile": manifest::build_profile(),
-        "git_revision": manifest::git_revision(),
-    });
+    let m = WorkerManifest {
+        format: FORMAT.into(),
+        format_version: FORMAT_VERSION,
+        partial: report.failure.is_some(),
+        failure: report.failure.clone(),
+        started_at: Some(manifest::rfc3339(started_at)),
+        ended_at: Some(manifest::rfc3339(chrono::Utc::now())),
+        command_line: std::env::args().collect(),
+        run_id: plan.run_id.clone(),
+        worker: Some(WorkerShare {
+            index: plan.index,
+            workers: plan.workers,
+            clients: plan.clients,
+            first_index: plan.first_index,
+        }),
+        target: Some(plan.target.clone()),
+        clock: Some(CLOCK.into()),
+        params: plan.params.clone(),
+        plan: Some(plan.clone()),
+        machine: procfs::machine(),
+        versions: manifest::versions(),
+        build_profile: Some(manifest::build_profile().into()),
+        git_revision: manifest::git_revision(),
+    };
     write_json(&dir.join("manifest.json"), &m)?;
     let name = report.technique.name();
     write_json(&raw_path(dir, name), report)?;

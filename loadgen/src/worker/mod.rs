@@ -7,28 +7,25 @@
 //! others run elsewhere. It closes its clients on a `close` line, at the plan's `close_at_us`,
 //! or when stdin ends (so a coordinator that dies never leaves a worker behind).
 
+mod control;
 pub mod dir;
-pub mod protocol;
+mod window;
+
+/// What a coordinator and a worker say to each other.
+pub use crate::group::protocol;
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite, AsyncWriteExt};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite};
 
+use crate::group::{ClientGroup, GroupPlan};
+use crate::measure::wait;
 use crate::payload;
-use crate::run::group::{ClientGroup, GroupPlan};
-use crate::run::procfs::{self, ProcSample};
-use crate::run::target::{Target, TargetError};
-use crate::stats::Snapshot;
+use crate::sut::target::{Target, TargetError};
 pub use protocol::{Control, Counts, Event, WindowSpec, WorkerPlan, WorkerReport};
-
-/// How often a worker reports its counters.
-pub const TICK: Duration = Duration::from_millis(250);
-/// Close timeout when stdin ends without a `close` line.
-const DEFAULT_CLOSE: Duration = Duration::from_secs(5);
+pub use window::TICK;
 
 /// Why a worker could not run.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +39,7 @@ pub enum WorkerError {
     #[error(transparent)]
     Target(#[from] TargetError),
     #[error(transparent)]
-    Output(#[from] crate::run::output::OutputError),
+    Output(#[from] crate::output::OutputError),
     #[error("writing to stdout: {0}")]
     Stdout(std::io::Error),
 }
@@ -85,13 +82,23 @@ pub fn validate(plan: &WorkerPlan) -> Result<(), WorkerError> {
     Ok(())
 }
 
-/// The window's counters: snapshots taken at its wall-clock bounds.
-#[derive(Debug, Default)]
-struct WindowMarks {
-    spec: Option<WindowSpec>,
-    c0: Option<(Snapshot, Option<ProcSample>, u64)>,
-    c1: Option<(Snapshot, Option<ProcSample>, u64)>,
-    rss_max: Option<u64>,
+/// The group of clients a plan describes.
+fn group_plan(plan: &WorkerPlan, target: Target) -> GroupPlan {
+    let ms = Duration::from_millis;
+    GroupPlan {
+        technique: plan.technique,
+        target,
+        topics: plan.topics.clone(),
+        clients: plan.clients,
+        ramp_up: plan.ramp_up,
+        source_addrs: plan.source_addrs.clone(),
+        poll_interval: ms(plan.poll_interval_ms),
+        long_poll_timeout: ms(plan.long_poll_timeout_ms),
+        connect_timeout: ms(plan.connect_timeout_ms),
+        read_timeout: ms(plan.read_timeout_ms),
+        seed: plan.seed,
+        first_index: plan.first_index,
+    }
 }
 
 /// Runs a worker: reads control lines from `control`, writes event lines to `out`, returns
@@ -110,260 +117,48 @@ where
     validate(&plan)?;
     let started_at = chrono::Utc::now();
     let target = Target::from_url(&plan.target).await?;
-    let ms = Duration::from_millis;
-    let gplan = GroupPlan {
-        technique: plan.technique,
-        target,
-        topics: plan.topics.clone(),
-        clients: plan.clients,
-        ramp_up: plan.ramp_up,
-        source_addrs: plan.source_addrs.clone(),
-        poll_interval: ms(plan.poll_interval_ms),
-        long_poll_timeout: ms(plan.long_poll_timeout_ms),
-        connect_timeout: ms(plan.connect_timeout_ms),
-        read_timeout: ms(plan.read_timeout_ms),
-        seed: plan.seed,
-        first_index: plan.first_index,
-    };
-    let subscribers = gplan.subscribers_per_topic();
-    let mut group = ClientGroup::new(gplan);
+    let mut group = ClientGroup::new(group_plan(&plan, target));
     let rec = group.rec.clone();
-
-    // Event writer: one task owns stdout.
-    let (ev_tx, mut ev_rx) = mpsc::unbounded_channel::<Event>();
-    let writer = tokio::spawn(async move {
-        let mut out = out;
-        while let Some(ev) = ev_rx.recv().await {
-            let mut line = serde_json::to_string(&ev).unwrap_or_default();
-            line.push('\n');
-            out.write_all(line.as_bytes()).await?;
-            out.flush().await?;
-        }
-        Ok::<(), std::io::Error>(())
-    });
-
-    // Control reader: window lines apply at once; close (or EOF) ends the run.
-    let marks = Arc::new(Mutex::new(WindowMarks::default()));
-    let closing = CancellationToken::new();
-    let close_timeout = Arc::new(Mutex::new(DEFAULT_CLOSE));
-    let mut window_tasks = Vec::new();
-    let (win_tx, mut win_rx) = mpsc::unbounded_channel::<WindowSpec>();
-    if let Some(w) = plan.window.clone() {
-        let _ = win_tx.send(w);
-    }
-    let timed = plan.close_at_us.is_some();
-    let reader = {
-        let closing = closing.clone();
-        let close_timeout = close_timeout.clone();
-        let win_tx = win_tx.clone();
-        tokio::spawn(async move {
-            let mut lines = control.lines();
-            let mut said_close = false;
-            while let Ok(Some(line)) = lines.next_line().await {
-                match serde_json::from_str::<Control>(&line) {
-                    Ok(Control::Window(w)) => {
-                        let _ = win_tx.send(w);
-                    }
-                    Ok(Control::Close { timeout_ms }) => {
-                        *close_timeout.lock().unwrap_or_else(|e| e.into_inner()) =
-                            Duration::from_millis(timeout_ms);
-                        said_close = true;
-                        break;
-                    }
-                    Err(e) => eprintln!("pushbench worker: ignoring a bad control line: {e}"),
-                }
-            }
-            // Stdin ended (or said close). With a close time in the plan, stdin may simply be
-            // absent (a pod, a batch job): that time decides.
-            if said_close || !timed {
-                closing.cancel();
-            }
-        })
-    };
-    drop(win_tx);
-    if let Some(at) = plan.close_at_us {
-        let closing = closing.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep_until(instant_at(at).into()).await;
-            closing.cancel();
-        });
-    }
-
-    // Ticks.
-    let ticker = {
-        let rec = rec.clone();
-        let ev_tx = ev_tx.clone();
-        let marks = marks.clone();
-        let stop = closing.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(TICK);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tokio::select! {
-                    _ = stop.cancelled() => return,
-                    _ = tick.tick() => {}
-                }
-                let me = procfs::sample("self");
-                let interval = rec.take_interval();
-                if let Some(m) = me {
-                    let mut mk = marks.lock().unwrap_or_else(|e| e.into_inner());
-                    mk.rss_max = Some(mk.rss_max.unwrap_or(0).max(m.rss_bytes));
-                }
-                let _ = ev_tx.send(Event::Tick {
-                    counts: rec.snapshot(),
-                    interval: (!interval.is_empty()).then(|| protocol::encode(&interval)),
-                    cpu_s: me.map(|m| m.cpu_s),
-                    rss_bytes: me.map(|m| m.rss_bytes),
-                });
-            }
-        })
-    };
+    let (events, writer) = control::events(out);
+    let mut commands = control::listen(control, &plan);
+    let closing = commands.closing.clone();
+    let marks = Arc::new(Mutex::new(window::Marks::default()));
+    let ticker = window::ticker(rec.clone(), events.clone(), marks.clone(), closing.clone());
 
     // Ramp-up, then wait (at most the connect timeout) for every client to connect.
     group.ramp_up(&closing).await;
-    let connected_by = Instant::now() + Duration::from_millis(plan.connect_timeout_ms);
-    while rec.snapshot().connections < u64::from(group.spawned())
-        && Instant::now() < connected_by
-        && !closing.is_cancelled()
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let _ = ev_tx.send(Event::Ramped {
+    let connected_by = Instant::now() + group.plan.connect_timeout;
+    let spawned = u64::from(group.spawned());
+    wait::until(
+        connected_by,
+        Some(&closing),
+        |_| {},
+        || wait::connected(&rec, spawned),
+    )
+    .await;
+    let _ = events.send(Event::Ramped {
         spawned: group.spawned(),
         connected: rec.snapshot().connections,
     });
 
     // Until close: apply windows as they come.
-    loop {
-        tokio::select! {
-            _ = closing.cancelled() => break,
-            w = win_rx.recv() => {
-                let Some(w) = w else {
-                    closing.cancelled().await;
-                    break;
-                };
-                for t in 0..plan.topics.len() {
-                    match w.seqs.get(t).copied().flatten() {
-                        Some([f, l]) => {
-                            rec.window.open(t, f);
-                            rec.window.close(t, l);
-                        }
-                        None => {
-                            rec.window.open(t, 1);
-                            rec.window.close(t, 0);
-                        }
-                    }
-                }
-                let first = {
-                    let mut mk = marks.lock().unwrap_or_else(|e| e.into_inner());
-                    let first = mk.spec.is_none();
-                    mk.spec = Some(w.clone());
-                    first
-                };
-                if first {
-                    window_tasks.push(tokio::spawn(mark_window(rec.clone(), marks.clone(), w)));
-                }
-            }
-        }
-    }
-    let timeout = *close_timeout.lock().unwrap_or_else(|e| e.into_inner());
-    let not_closed = group.close(timeout).await;
+    let topics = plan.topics.len();
+    let marking = window::follow(topics, &rec, &marks, &mut commands.windows, &closing).await;
+    let not_closed = group.close(commands.close_timeout()).await;
     ticker.abort();
-    reader.abort();
-    for t in window_tasks {
-        t.abort();
-    }
+    commands.stop();
+    marking.iter().for_each(|t| t.abort());
 
-    let end = rec.snapshot();
-    let me = procfs::sample("self");
-    let (m0, m1, spec, rss_max) = {
-        let mk = marks.lock().unwrap_or_else(|e| e.into_inner());
-        (mk.c0, mk.c1, mk.spec.clone(), mk.rss_max)
-    };
-    let now = now_us();
-    let (c0, p0, t0) = m0.unwrap_or((end, me, now));
-    let (c1, p1, t1) = m1.unwrap_or((end, me, now));
-    let failure = match &spec {
-        None => Some("the worker was never told the steady-state window".to_string()),
-        Some(_) if m1.is_none() => Some("closed before the window's end".to_string()),
-        Some(_) => None,
-    };
-    let published: u64 = spec
-        .as_ref()
-        .map(|s| (0..plan.topics.len()).map(|t| s.len(t)).sum())
-        .unwrap_or(0);
-    let expected: u64 = spec
-        .as_ref()
-        .map(|s| {
-            subscribers
-                .iter()
-                .enumerate()
-                .map(|(t, n)| s.len(t) * n)
-                .sum()
-        })
-        .unwrap_or(0);
-    let raw = group.raw(c0, c1);
-    let report = WorkerReport {
-        index: plan.index,
-        technique: plan.technique,
-        clients: raw.clients,
-        published,
-        expected,
-        window: raw.window,
-        phase: raw.phase,
-        latency: protocol::encode(&raw.latency),
-        connect: protocol::encode(&raw.connect),
-        first_message: protocol::encode(&raw.first_message),
-        clients_not_closed: not_closed as u64,
-        loadgen_cpu_s: match (p0, p1) {
-            (Some(a), Some(b)) => Some((b.cpu_s - a.cpu_s).max(0.0)),
-            _ => None,
-        },
-        loadgen_rss_bytes: rss_max.or(me.map(|m| m.rss_bytes)),
-        window_start_us: t0,
-        window_end_us: t1,
-        failure,
-    };
+    let (report, raw) = window::report(&plan, &group, &marks, not_closed);
     if let Some(d) = dir {
         dir::write(&d, &plan, &report, &raw.latency, started_at)?;
     }
-    let _ = ev_tx.send(Event::Result(Box::new(report.clone())));
-    drop(ev_tx);
+    let _ = events.send(Event::Result(Box::new(report.clone())));
+    drop(events);
     if let Ok(Err(e)) = writer.await {
         return Err(WorkerError::Stdout(e));
     }
     Ok(report)
-}
-
-/// Snapshots the counters (and this process's CPU) at the window's wall-clock bounds.
-async fn mark_window(
-    rec: Arc<crate::stats::Recorder>,
-    marks: Arc<Mutex<WindowMarks>>,
-    w: WindowSpec,
-) {
-    tokio::time::sleep_until(instant_at(w.start_us).into()).await;
-    let c0 = (
-        rec.snapshot(),
-        procfs::sample("self"),
-        now_us().max(w.start_us),
-    );
-    marks.lock().unwrap_or_else(|e| e.into_inner()).c0 = Some(c0);
-    loop {
-        // The end may be narrowed by a later window line (a run cut short).
-        let end = marks
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .spec
-            .as_ref()
-            .map_or(w.end_us, |s| s.end_us);
-        if now_us() >= end {
-            break;
-        }
-        let step = Duration::from_micros(end - now_us()).min(Duration::from_millis(100));
-        tokio::time::sleep(step).await;
-    }
-    let c1 = (rec.snapshot(), procfs::sample("self"), now_us());
-    marks.lock().unwrap_or_else(|e| e.into_inner()).c1 = Some(c1);
 }
 
 /// `pushbench worker`: reads the plan, runs, prints events on stdout.

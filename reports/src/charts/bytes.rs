@@ -13,7 +13,7 @@ use super::{Chart, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
-use crate::model::Run;
+use crate::model::{Figures, Run};
 
 pub const FILE: &str = "bytes_per_message.png";
 

@@ -10,7 +10,7 @@ use super::{Chart, canvas, chart_err, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
-use crate::model::{Run, TechniqueSummary};
+use crate::model::{Figures, Run, TechniqueSummary};
 
 pub const FILE: &str = "server_cost.png";
 

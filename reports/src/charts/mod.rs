@@ -116,7 +116,7 @@ pub(crate) fn out(dir: &Path, file: &str) -> PathBuf {
 pub fn techniques(runs: &[Run]) -> Vec<String> {
     let mut names: Vec<String> = runs
         .iter()
-        .flat_map(|r| r.techniques.iter().map(|t| t.technique.clone()))
+        .flat_map(|r| r.techniques.iter().map(|t| t.technique.name().to_string()))
         .collect();
     names.sort_by_key(|n| colors::order_key(n));
     names.dedup();

@@ -12,7 +12,7 @@ use super::{Chart, out, run_letter, techniques};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
-use crate::model::Run;
+use crate::model::{Figures, Run};
 
 pub const FILE: &str = "requests_per_message.png";
 

@@ -13,7 +13,7 @@ use super::{Chart, FONT, canvas, chart_err, linear_ticks, msg, out};
 use crate::colors;
 use crate::error::ReportError;
 use crate::fmt;
-use crate::model::{Run, TimePoint};
+use crate::model::{Run, TimeseriesRow};
 
 /// The file of run `index` (`over_time.png` when there is one run).
 pub fn file_name(index: usize, compare: bool) -> String {
@@ -25,24 +25,25 @@ pub fn file_name(index: usize, compare: bool) -> String {
 }
 
 /// Technique names in the order they appear in the series.
-fn series_names(points: &[TimePoint]) -> Vec<String> {
+fn series_names(points: &[TimeseriesRow]) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
     for p in points {
-        if !names.contains(&p.technique) {
-            names.push(p.technique.clone());
+        let name = p.technique.name();
+        if !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
         }
     }
     names
 }
 
 /// (technique, first, last second) of each technique's steady phase.
-fn steady_windows(points: &[TimePoint], names: &[String]) -> Vec<(String, f64, f64)> {
+fn steady_windows(points: &[TimeseriesRow], names: &[String]) -> Vec<(String, f64, f64)> {
     names
         .iter()
         .filter_map(|n| {
             let ts = points
                 .iter()
-                .filter(|p| &p.technique == n && p.phase.as_deref() == Some("steady"))
+                .filter(|p| p.technique.name() == n && p.phase.as_deref() == Some("steady"))
                 .map(|p| p.t_s);
             let (lo, hi) = ts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| {
                 (a.min(t), b.max(t))
@@ -55,12 +56,12 @@ fn steady_windows(points: &[TimePoint], names: &[String]) -> Vec<(String, f64, f
 #[allow(clippy::too_many_arguments)]
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
-    points: &[TimePoint],
+    points: &[TimeseriesRow],
     names: &[String],
     x_range: (f64, f64),
     title: &str,
     y_desc: &str,
-    value: impl Fn(&TimePoint) -> Option<f64>,
+    value: impl Fn(&TimeseriesRow) -> Option<f64>,
 ) -> Result<(), String> {
     let max = points.iter().filter_map(&value).fold(0.0, f64::max);
     let (ticks, top) = linear_ticks(max * 1.1);
@@ -98,7 +99,7 @@ fn panel<DB: DrawingBackend>(
         // Break the line where the technique has no value (it is not running then).
         let pts: Vec<(f64, f64)> = points
             .iter()
-            .filter(|p| &p.technique == name)
+            .filter(|p| p.technique.name() == name)
             .filter_map(|p| Some((p.t_s, value(p)?)))
             .collect();
         ctx.draw_series(LineSeries::new(pts, style)).map_err(msg)?;
@@ -157,7 +158,7 @@ pub fn draw(run: &Run, index: usize, compare: bool, dir: &Path) -> Result<Chart,
         x_range,
         "open client connections",
         "connections",
-        |p| p.connections,
+        |p| p.connections.map(|c| c as f64),
     )
     .map_err(&e)?;
     super::present(&root, &path)?;

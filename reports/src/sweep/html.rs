@@ -8,9 +8,8 @@ use std::path::Path;
 
 use super::SweepDoc;
 use crate::charts::{Chart, HEIGHT, WIDTH};
-use crate::colors;
 use crate::fmt;
-use crate::html::esc;
+use crate::html::{esc, swatch};
 
 /// The page's CSS (shared with the plan page).
 pub const STYLE: &str = "
@@ -30,15 +29,6 @@ figure img{width:100%;height:auto;display:block}
 figcaption{color:#444;font-size:14px;margin-top:6px}
 code{font-family:ui-monospace,monospace;font-size:13px}
 ";
-
-/// A technique's name with its colour swatch.
-pub fn swatch(technique: &str) -> String {
-    format!(
-        "<span class=\"sw\" style=\"background:{}\"></span>{}",
-        colors::hex(technique),
-        esc(&colors::display_name(technique))
-    )
-}
 
 fn head(h: &mut String, title: &str) {
     let _ = write!(

@@ -1,0 +1,268 @@
+//! The per-technique summary: one [`TechniqueSummary`] per technique, the `techniques` array of
+//! summary.json / `--json`, and its flat [`SummaryRow`], a row of summary.csv
+//! (docs/RUN_FORMAT.md). Counts cover the steady-state window; `duration_s` is its length.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::csv::opt_num;
+use super::lenient::null_default;
+use super::technique::Technique;
+
+/// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
+/// `count` is 0.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyUs {
+    pub count: Option<u64>,
+    pub min: Option<u64>,
+    /// Rounded to 0.1 µs.
+    pub mean: Option<f64>,
+    pub p50: Option<u64>,
+    pub p90: Option<u64>,
+    pub p99: Option<u64>,
+    pub p999: Option<u64>,
+    pub max: Option<u64>,
+}
+
+/// A few percentiles of a duration, ms (`connect_ms`, `first_message_ms`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Millis {
+    pub p50: Option<f64>,
+    pub p99: Option<f64>,
+    pub max: Option<f64>,
+}
+
+/// One technique's entry of summary.json, keys in the file's order. The writer fills every
+/// field the format always holds; `None` is written `null` ("unknown") where the format allows
+/// it, and is what a reader gets for a key an older or leaner file lacks.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TechniqueSummary {
+    pub technique: Technique,
+    pub clients: Option<u64>,
+    pub topics: Option<u64>,
+    pub payload_bytes: Option<u64>,
+    pub duration_s: Option<f64>,
+    /// Messages the publisher scheduled in the window (all topics).
+    pub published: Option<u64>,
+    /// Σ over topics of published × subscribers.
+    pub expected: Option<u64>,
+    /// Distinct expected messages received.
+    pub delivered: Option<u64>,
+    pub lost: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub out_of_order: Option<u64>,
+    pub requests: Option<u64>,
+    pub empty_responses: Option<u64>,
+    pub reconnects: Option<u64>,
+    pub bytes_up: Option<u64>,
+    pub bytes_down: Option<u64>,
+    pub server_bytes_up: Option<u64>,
+    pub server_bytes_down: Option<u64>,
+    pub server_requests: Option<u64>,
+    /// Over the whole technique phase, not only the window.
+    pub phase_requests: Option<u64>,
+    pub phase_bytes_up: Option<u64>,
+    pub phase_bytes_down: Option<u64>,
+    pub server_phase_requests: Option<u64>,
+    pub server_phase_bytes_up: Option<u64>,
+    pub server_phase_bytes_down: Option<u64>,
+    pub received_total: Option<u64>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub latency_us: LatencyUs,
+    /// `null` if no connection succeeded.
+    pub connect_ms: Option<Millis>,
+    /// `null` if no message arrived.
+    pub first_message_ms: Option<Millis>,
+    pub server_cpu_s: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub server_rss_idle_bytes: Option<u64>,
+    pub loadgen_cpu_s: Option<f64>,
+    pub loadgen_rss_bytes: Option<u64>,
+    /// Publishes that failed (of all the publisher's publishes, not only the window's).
+    pub publish_failures: Option<u64>,
+    pub publish_lag_max_ms: Option<f64>,
+    pub clients_not_closed: Option<u64>,
+    /// `{kind: count}` over the whole phase.
+    #[serde(default, deserialize_with = "null_default")]
+    pub errors: BTreeMap<String, u64>,
+    /// Why this technique failed, if it did.
+    #[serde(default)]
+    pub failure: Option<String>,
+}
+
+impl TechniqueSummary {
+    /// Errors of every kind.
+    pub fn errors_total(&self) -> u64 {
+        self.errors.values().sum()
+    }
+}
+
+/// One row of summary.csv: the scalar figures of a [`TechniqueSummary`], flattened, the unit
+/// in the column name. Readers find columns by name (more may be appended).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    pub technique: Technique,
+    pub clients: Option<u64>,
+    pub topics: Option<u64>,
+    pub payload_bytes: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub duration_s: Option<f64>,
+    pub published: Option<u64>,
+    pub expected: Option<u64>,
+    pub delivered: Option<u64>,
+    pub lost: Option<u64>,
+    pub duplicates: Option<u64>,
+    pub out_of_order: Option<u64>,
+    pub requests: Option<u64>,
+    pub empty_responses: Option<u64>,
+    pub reconnects: Option<u64>,
+    pub bytes_up: Option<u64>,
+    pub bytes_down: Option<u64>,
+    pub server_bytes_up: Option<u64>,
+    pub server_bytes_down: Option<u64>,
+    pub server_requests: Option<u64>,
+    pub latency_count: Option<u64>,
+    pub latency_min_us: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub latency_mean_us: Option<f64>,
+    pub latency_p50_us: Option<u64>,
+    pub latency_p90_us: Option<u64>,
+    pub latency_p99_us: Option<u64>,
+    pub latency_p999_us: Option<u64>,
+    pub latency_max_us: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub connect_p50_ms: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub connect_p99_ms: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub first_message_p50_ms: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub server_cpu_s: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub server_rss_idle_bytes: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub loadgen_cpu_s: Option<f64>,
+    pub loadgen_rss_bytes: Option<u64>,
+    pub errors_total: Option<u64>,
+    pub phase_bytes_up: Option<u64>,
+    pub phase_bytes_down: Option<u64>,
+    pub server_phase_bytes_up: Option<u64>,
+    pub server_phase_bytes_down: Option<u64>,
+    pub publish_failures: Option<u64>,
+}
+
+impl From<&TechniqueSummary> for SummaryRow {
+    fn from(s: &TechniqueSummary) -> SummaryRow {
+        let l = &s.latency_us;
+        let ms = |m: &Option<Millis>, f: fn(&Millis) -> Option<f64>| m.as_ref().and_then(f);
+        SummaryRow {
+            technique: s.technique,
+            clients: s.clients,
+            topics: s.topics,
+            payload_bytes: s.payload_bytes,
+            duration_s: s.duration_s,
+            published: s.published,
+            expected: s.expected,
+            delivered: s.delivered,
+            lost: s.lost,
+            duplicates: s.duplicates,
+            out_of_order: s.out_of_order,
+            requests: s.requests,
+            empty_responses: s.empty_responses,
+            reconnects: s.reconnects,
+            bytes_up: s.bytes_up,
+            bytes_down: s.bytes_down,
+            server_bytes_up: s.server_bytes_up,
+            server_bytes_down: s.server_bytes_down,
+            server_requests: s.server_requests,
+            latency_count: l.count,
+            latency_min_us: l.min,
+            latency_mean_us: l.mean,
+            latency_p50_us: l.p50,
+            latency_p90_us: l.p90,
+            latency_p99_us: l.p99,
+            latency_p999_us: l.p999,
+            latency_max_us: l.max,
+            connect_p50_ms: ms(&s.connect_ms, |m| m.p50),
+            connect_p99_ms: ms(&s.connect_ms, |m| m.p99),
+            first_message_p50_ms: ms(&s.first_message_ms, |m| m.p50),
+            server_cpu_s: s.server_cpu_s,
+            server_rss_bytes: s.server_rss_bytes,
+            server_rss_idle_bytes: s.server_rss_idle_bytes,
+            loadgen_cpu_s: s.loadgen_cpu_s,
+            loadgen_rss_bytes: s.loadgen_rss_bytes,
+            errors_total: Some(s.errors_total()),
+            phase_bytes_up: s.phase_bytes_up,
+            phase_bytes_down: s.phase_bytes_down,
+            server_phase_bytes_up: s.server_phase_bytes_up,
+            server_phase_bytes_down: s.server_phase_bytes_down,
+            publish_failures: s.publish_failures,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lean_entry_reads_with_figures_absent() {
+        let t: TechniqueSummary = serde_json::from_str(
+            r#"{"technique": "sse", "clients": 10, "delivered": 5, "latency_us": null,
+                "connect_ms": null, "errors": null, "unknown_key": 1}"#,
+        )
+        .unwrap();
+        assert_eq!(t.technique, Technique::Sse);
+        assert_eq!(
+            (t.clients, t.delivered, t.requests),
+            (Some(10), Some(5), None)
+        );
+        assert_eq!(t.latency_us, LatencyUs::default());
+        assert_eq!((t.connect_ms.is_none(), t.errors_total()), (true, 0));
+        let row = SummaryRow::from(&t);
+        assert_eq!((row.latency_count, row.errors_total), (None, Some(0)));
+    }
+
+    #[test]
+    fn keys_are_written_in_order_with_null_for_unknown() {
+        let t: TechniqueSummary = serde_json::from_str(r#"{"technique": "long-poll"}"#).unwrap();
+        let text = serde_json::to_string(&t).unwrap();
+        let keys = "technique clients topics payload_bytes duration_s published expected \
+            delivered lost duplicates out_of_order requests empty_responses reconnects bytes_up \
+            bytes_down server_bytes_up server_bytes_down server_requests phase_requests \
+            phase_bytes_up phase_bytes_down server_phase_requests server_phase_bytes_up \
+            server_phase_bytes_down received_total latency_us connect_ms first_message_ms \
+            server_cpu_s server_rss_bytes server_rss_idle_bytes loadgen_cpu_s loadgen_rss_bytes \
+            publish_failures publish_lag_max_ms clients_not_closed errors failure";
+        let mut expected = String::from("{");
+        for k in keys.split_whitespace() {
+            let v = match k {
+                "technique" => "\"long-poll\"",
+                "latency_us" => {
+                    r#"{"count":null,"min":null,"mean":null,"p50":null,"p90":null,"p99":null,"p999":null,"max":null}"#
+                }
+                "errors" => "{}",
+                _ => "null",
+            };
+            expected.push_str(&format!("\"{k}\":{v},"));
+        }
+        expected.pop();
+        expected.push('}');
+        assert_eq!(text, expected);
+    }
+
+    #[test]
+    fn columns_are_the_documented_ones() {
+        let doc = "technique, clients, topics, payload_bytes, duration_s, published, expected, \
+            delivered, lost, duplicates, out_of_order, requests, empty_responses, reconnects, \
+            bytes_up, bytes_down, server_bytes_up, server_bytes_down, server_requests, \
+            latency_count, latency_min_us, latency_mean_us, latency_p50_us, latency_p90_us, \
+            latency_p99_us, latency_p999_us, latency_max_us, connect_p50_ms, connect_p99_ms, \
+            first_message_p50_ms, server_cpu_s, server_rss_bytes, server_rss_idle_bytes, \
+            loadgen_cpu_s, loadgen_rss_bytes, errors_total, phase_bytes_up, phase_bytes_down, \
+            server_phase_bytes_up, server_phase_bytes_down, publish_failures";
+        let documented: Vec<&str> = doc.split(", ").collect();
+        assert_eq!(super::super::csv::columns::<SummaryRow>(), documented);
+    }
+}

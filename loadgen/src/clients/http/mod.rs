@@ -1,0 +1,291 @@
+//! A small HTTP/1.1 client connection: writes GET requests and reads answers incrementally.
+//!
+//! Written for many idle connections per process: one read buffer of [`READ_BUF`] bytes per
+//! connection (grown only for an unusually large head), bodies handed to a sink as they arrive
+//! (`Content-Length`, chunked, or delimited by the close of the connection), every read bounded
+//! by a timeout. Keep-alive is honoured: what follows the end of one body stays buffered for
+//! the next answer.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+mod head;
+
+use super::ClientError;
+pub use head::{Body, Head};
+use head::{find_head_end, parse_head};
+
+/// Read buffer size of a connection.
+pub const READ_BUF: usize = 4096;
+/// Largest answer head accepted.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// Builds a GET request. `headers` are extra `(name, value)` pairs.
+pub fn get_request(path: &str, host: &str, headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut r = Vec::with_capacity(64 + path.len() + host.len());
+    r.extend_from_slice(b"GET ");
+    r.extend_from_slice(path.as_bytes());
+    r.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    r.extend_from_slice(host.as_bytes());
+    r.extend_from_slice(b"\r\n");
+    for (name, value) in headers {
+        r.extend_from_slice(name.as_bytes());
+        r.extend_from_slice(b": ");
+        r.extend_from_slice(value.as_bytes());
+        r.extend_from_slice(b"\r\n");
+    }
+    r.extend_from_slice(b"\r\n");
+    r
+}
+
+/// One client connection and its read buffer.
+#[derive(Debug)]
+pub struct HttpConn<S> {
+    io: S,
+    /// Received bytes; `buf[start..]` are not consumed yet.
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
+    pub fn new(io: S) -> Self {
+        HttpConn {
+            io,
+            buf: Vec::with_capacity(READ_BUF),
+            start: 0,
+        }
+    }
+
+    /// Whether no byte of a next answer has been received.
+    pub fn is_idle(&self) -> bool {
+        self.start == self.buf.len()
+    }
+
+    /// Writes a whole request within `timeout`.
+    pub async fn send(&mut self, request: &[u8], timeout: Duration) -> Result<(), ClientError> {
+        let write = async {
+            self.io.write_all(request).await?;
+            self.io.flush().await
+        };
+        match tokio::time::timeout(timeout, write).await {
+            Ok(r) => r.map_err(ClientError::from_io),
+            Err(_) => Err(ClientError::Timeout("sending a request")),
+        }
+    }
+
+    /// Reads the next answer's head; all of it must arrive within `timeout`. Interim `1xx`
+    /// answers are skipped.
+    pub async fn read_head(&mut self, timeout: Duration) -> Result<Head, ClientError> {
+        let read = async {
+            loop {
+                let head = loop {
+                    if let Some(end) = find_head_end(&self.buf[self.start..]) {
+                        let head = parse_head(&self.buf[self.start..self.start + end])?;
+                        self.start += end;
+                        break head;
+                    }
+                    if self.buf.len() - self.start >= MAX_HEAD {
+                        return Err(ClientError::Protocol(format!(
+                            "answer head longer than {MAX_HEAD} bytes"
+                        )));
+                    }
+                    if self.fill().await? == 0 {
+                        return Err(ClientError::Closed);
+                    }
+                };
+                if !(100..200).contains(&head.status) || head.status == 101 {
+                    return Ok(head);
+                }
+            }
+        };
+        match tokio::time::timeout(timeout, read).await {
+            Ok(r) => r,
+            Err(_) => Err(ClientError::Timeout("the answer")),
+        }
+    }
+
+    /// Reads the body further: passes what is buffered (or, if nothing is, what one read within
+    /// `timeout` brings) to `sink`. Returns `Ok(false)` once the body is complete.
+    pub async fn read_body<F>(
+        &mut self,
+        body: &mut Body,
+        timeout: Duration,
+        sink: &mut F,
+    ) -> Result<bool, ClientError>
+    where
+        F: FnMut(&[u8]) -> Result<(), ClientError>,
+    {
+        loop {
+            if body.is_done() {
+                return Ok(false);
+            }
+            if self.start < self.buf.len() {
+                let avail = &self.buf[self.start..];
+                let used = match body {
+                    Body::Length(left) => {
+                        let n = avail
+                            .len()
+                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                        sink(&avail[..n])?;
+                        *left -= n as u64;
+                        n
+                    }
+                    Body::Chunked(d) => d.decode(avail, sink)?,
+                    Body::Close => {
+                        sink(avail)?;
+                        avail.len()
+                    }
+                };
+                self.start += used;
+                return Ok(!body.is_done());
+            }
+            let n = match tokio::time::timeout(timeout, self.fill()).await {
+                Ok(r) => r?,
+                Err(_) => return Err(ClientError::Timeout("the body")),
+            };
+            if n == 0 {
+                return match body {
+                    Body::Close => {
+                        *body = Body::Length(0);
+                        Ok(false)
+                    }
+                    _ => Err(ClientError::Closed),
+                };
+            }
+        }
+    }
+
+    /// Reads the whole body (at most `limit` bytes), each read within `timeout`.
+    pub async fn read_to_end(
+        &mut self,
+        body: &mut Body,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut out = Vec::new();
+        if let Body::Length(n) = body {
+            if *n > limit as u64 {
+                return Err(ClientError::Protocol(format!(
+                    "body larger than {limit} bytes"
+                )));
+            }
+            out.reserve_exact(*n as usize);
+        }
+        let mut sink = |b: &[u8]| {
+            if out.len() + b.len() > limit {
+                return Err(ClientError::Protocol(format!(
+                    "body larger than {limit} bytes"
+                )));
+            }
+            out.extend_from_slice(b);
+            Ok(())
+        };
+        while self.read_body(body, timeout, &mut sink).await? {}
+        Ok(out)
+    }
+
+    /// Reads once from the socket into the buffer; returns the bytes read (0: end of stream).
+    async fn fill(&mut self) -> Result<usize, ClientError> {
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        } else if self.buf.len() == self.buf.capacity() && self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        if self.buf.len() == self.buf.capacity() {
+            self.buf.reserve(READ_BUF);
+        }
+        self.io
+            .read_buf(&mut self.buf)
+            .await
+            .map_err(ClientError::from_io)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncWriteExt;
+
+    #[test]
+    fn request_bytes() {
+        let r = get_request("/sse/t?since=0", "h:1", &[("Accept", "text/event-stream")]);
+        assert_eq!(
+            r,
+            b"GET /sse/t?since=0 HTTP/1.1\r\nHost: h:1\r\nAccept: text/event-stream\r\n\r\n"
+        );
+    }
+
+    #[test]
+    fn heads() {
+        let h = parse_head(b"HTTP/1.1 200 OK\r\ncontent-length: 12\r\nContent-Type: a/b\r\n\r\n")
+            .unwrap();
+        assert!(matches!(h.body, Body::Length(12)) && h.keep_alive && h.status == 200);
+        assert_eq!(h.content_type.as_deref(), Some("a/b"));
+        let h = parse_head(b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\nConnection: close\n\n")
+            .unwrap();
+        assert!(matches!(h.body, Body::Chunked(_)) && !h.keep_alive);
+        let h = parse_head(b"HTTP/1.0 200 OK\r\n\r\n").unwrap();
+        assert!(matches!(h.body, Body::Close) && !h.keep_alive);
+        let h = parse_head(b"HTTP/1.1 503 Busy\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n")
+            .unwrap();
+        assert_eq!(h.retry_after, Some(Duration::from_secs(1)));
+        assert!(matches!(
+            h.status_error(),
+            Some(ClientError::Status { status: 503, .. })
+        ));
+        assert!(
+            parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
+                .is_err()
+        );
+        assert!(parse_head(b"HTTP/2 200\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 20 OK\r\n\r\n").is_err());
+        assert!(parse_head(b"HTTP/1.1 200 OK\r\nnonsense\r\n\r\n").is_err());
+        assert_eq!(
+            find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody"),
+            Some(25)
+        );
+        assert_eq!(find_head_end(b"HTTP/1.1 200 OK\r\nA: b\r\n\r"), None);
+    }
+
+    /// Two keep-alive answers (one chunked, split across writes) on one connection.
+    #[tokio::test]
+    async fn keep_alive_answers_in_pieces() {
+        let (client, mut server) = tokio::io::duplex(16);
+        let mut conn = HttpConn::new(client);
+        let t = Duration::from_secs(5);
+        let writer = tokio::spawn(async move {
+            let all = b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+            for piece in all.chunks(7) {
+                server.write_all(piece).await.unwrap();
+            }
+            server
+        });
+        let mut h = conn.read_head(t).await.unwrap();
+        assert_eq!(h.status, 200);
+        assert_eq!(
+            conn.read_to_end(&mut h.body, t, 100).await.unwrap(),
+            b"abcde"
+        );
+        let mut h = conn.read_head(t).await.unwrap();
+        assert_eq!(
+            conn.read_to_end(&mut h.body, t, 100).await.unwrap(),
+            b"hello"
+        );
+        let mut h = parse_head(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n").unwrap();
+        let r = conn.read_to_end(&mut h.body, t, 100).await;
+        assert!(matches!(r, Err(ClientError::Protocol(_))));
+        drop(writer.await.unwrap());
+        assert!(matches!(conn.read_head(t).await, Err(ClientError::Closed)));
+    }
+
+    #[tokio::test]
+    async fn silence_is_a_timeout() {
+        let (client, _server) = tokio::io::duplex(16);
+        let mut conn = HttpConn::new(client);
+        let r = conn.read_head(Duration::from_millis(50)).await;
+        assert!(matches!(r, Err(ClientError::Timeout(_))));
+    }
+}

@@ -1,0 +1,307 @@
+//! The options as given: the command-line flags ([`RunArgs`]) and the TOML scenario file
+//! ([`Scenario`]), merged into a [`RunConfig`] (flags override the file, the file overrides the
+//! defaults) and validated.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
+use crate::technique::Technique;
+
+/// `pushbench run`: measure every push technique side by side on identical work.
+///
+/// Without --target the server is started as a child process (`pushbench serve` on a free
+/// loopback port) so its CPU and memory are measured apart from the load generator's.
+/// Every option can also be set in a TOML scenario file (--scenario); flags override it.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct RunArgs {
+    /// TOML scenario file holding any of these options (keys as the flags without `--`,
+    /// e.g. `clients = 500`, `duration = "10s"`); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    pub scenario: Option<PathBuf>,
+    /// Measure an already running server at this URL (http://HOST:PORT[/PREFIX]) instead of
+    /// starting one.
+    #[arg(long, value_name = "URL")]
+    pub target: Option<String>,
+    /// Techniques to measure, in order, comma-separated [default: poll,long-poll,stream,sse,ws]
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    pub techniques: Option<Vec<Technique>>,
+    /// Simulated clients per technique [default: 200]
+    #[arg(long, value_name = "N")]
+    pub clients: Option<u32>,
+    /// Topics the clients are spread over (evenly) [default: 1]
+    #[arg(long, value_name = "N")]
+    pub topics: Option<u32>,
+    /// Messages per second published to each topic [default: 10]
+    #[arg(long, value_name = "MSG/S")]
+    pub rate: Option<f64>,
+    /// Payload size in bytes (the header is padded to it; at least 57, the widest header)
+    /// [default: 256]
+    #[arg(long, value_name = "BYTES")]
+    pub payload_bytes: Option<usize>,
+    /// Short-poll interval; 0 polls back to back (a closed loop, as wrk runs) [default: 1s]
+    #[arg(long, value_name = "DURATION")]
+    pub poll_interval: Option<humantime::Duration>,
+    /// How long the server holds a long poll with nothing new [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub long_poll_timeout: Option<humantime::Duration>,
+    /// Connections opened per second during ramp-up [default: 1000]
+    #[arg(long, value_name = "CONN/S")]
+    pub ramp_up: Option<f64>,
+    /// Warm-up with the publisher running, before the measured window [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    pub warmup: Option<humantime::Duration>,
+    /// Length of the measured steady-state window [default: 8s]
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<humantime::Duration>,
+    /// Longest wait after the window for in-flight deliveries, publisher stopped [default: 2s]
+    #[arg(long, value_name = "DURATION")]
+    pub drain: Option<humantime::Duration>,
+    /// Pause between two techniques [default: 500ms]
+    #[arg(long, value_name = "DURATION")]
+    pub pause: Option<humantime::Duration>,
+    /// TCP connect + handshake timeout [default: 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub connect_timeout: Option<humantime::Duration>,
+    /// Longest silence on an open connection before it counts as a timeout [default: 10s]
+    #[arg(long, value_name = "DURATION")]
+    pub read_timeout: Option<humantime::Duration>,
+    /// Client source addresses in 127.0.0.0/8, comma-separated, or a range A-B
+    /// (e.g. 127.0.0.1-127.0.0.4) [default: chosen by the OS]
+    #[arg(long, value_delimiter = ',', value_name = "ADDRS")]
+    pub source_addrs: Option<Vec<String>>,
+    /// Messages the child server retains per topic (not used with --target) [default: 4096]
+    #[arg(long, value_name = "N")]
+    pub retention: Option<u64>,
+    /// Use one child server for every technique instead of a fresh one per technique (a fresh
+    /// server makes each technique's server memory and CPU its own)
+    #[arg(long)]
+    pub one_server: bool,
+    /// Run directory to write [default: results/<UTC timestamp>]
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON on stdout ({"manifest": ..., "techniques": [...]})
+    #[arg(long)]
+    pub json: bool,
+    /// Do not write the HTML report into the run directory
+    #[arg(long)]
+    pub no_report: bool,
+    /// Seed for the clients' start and reconnect jitter [default: 1]
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Load-generator processes the clients are split over: this process keeps the publisher,
+    /// the phases and the output, and N `pushbench worker` processes run the clients (each under
+    /// the 20,000-descriptor limit); their raw results are merged exactly. 1: clients run in
+    /// this process [default: 1]
+    #[arg(long, value_name = "N")]
+    pub processes: Option<u32>,
+    /// Processes of the child server (`pushbench serve --processes N`, SO_REUSEPORT); its CPU
+    /// and memory are summed over all of them [default: 1]
+    #[arg(long, value_name = "N")]
+    pub server_processes: Option<u32>,
+    /// With --processes: a shell command that starts one worker instead of this program's own
+    /// `pushbench worker`, `{i}` replaced by the worker's index; it must run `pushbench worker`
+    /// with stdin and stdout connected, e.g. `ssh -T loadgen{i} pushbench worker` or
+    /// `kubectl exec -i lg-{i} -- pushbench worker` (see docs/SCALING.md)
+    #[arg(long, value_name = "CMD")]
+    pub worker_command: Option<String>,
+}
+
+/// A scenario file: the same options as the flags, in kebab-case or snake_case.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Scenario {
+    pub target: Option<String>,
+    pub techniques: Option<Vec<String>>,
+    pub clients: Option<u32>,
+    pub topics: Option<u32>,
+    pub rate: Option<f64>,
+    #[serde(alias = "payload_bytes")]
+    pub payload_bytes: Option<usize>,
+    #[serde(alias = "poll_interval")]
+    pub poll_interval: Option<String>,
+    #[serde(alias = "long_poll_timeout")]
+    pub long_poll_timeout: Option<String>,
+    #[serde(alias = "ramp_up")]
+    pub ramp_up: Option<f64>,
+    pub warmup: Option<String>,
+    pub duration: Option<String>,
+    pub drain: Option<String>,
+    pub pause: Option<String>,
+    #[serde(alias = "connect_timeout")]
+    pub connect_timeout: Option<String>,
+    #[serde(alias = "read_timeout")]
+    pub read_timeout: Option<String>,
+    #[serde(alias = "source_addrs")]
+    pub source_addrs: Option<Vec<String>>,
+    pub retention: Option<u64>,
+    #[serde(alias = "one_server")]
+    pub one_server: Option<bool>,
+    pub out: Option<PathBuf>,
+    pub seed: Option<u64>,
+    pub processes: Option<u32>,
+    #[serde(alias = "server_processes")]
+    pub server_processes: Option<u32>,
+    #[serde(alias = "worker_command")]
+    pub worker_command: Option<String>,
+    /// Free text describing the scenario (kept in the manifest).
+    pub description: Option<String>,
+}
+
+impl RunArgs {
+    /// Reads the scenario file (if any), merges it under the flags and validates the result.
+    pub fn resolve(&self) -> Result<RunConfig, ConfigError> {
+        let sc = match &self.scenario {
+            Some(p) => load_scenario(p)?,
+            None => Scenario::default(),
+        };
+        let techniques = match (&self.techniques, &sc.techniques) {
+            (Some(t), _) => t.clone(),
+            (None, Some(names)) => names
+                .iter()
+                .map(|n| {
+                    n.parse::<Technique>()
+                        .map_err(|e| invalid("--techniques", e.to_string()))
+                })
+                .collect::<Result<_, _>>()?,
+            (None, None) => Technique::ALL.to_vec(),
+        };
+        let source_addrs = match self.source_addrs.as_ref().or(sc.source_addrs.as_ref()) {
+            Some(list) => parse_source_addrs(list)?,
+            None => Vec::new(),
+        };
+        let d = self.durations(&sc)?;
+        let cfg = RunConfig {
+            target: self.target.clone().or(sc.target.clone()),
+            techniques,
+            clients: self.clients.or(sc.clients).unwrap_or(defaults::CLIENTS),
+            topics: self.topics.or(sc.topics).unwrap_or(defaults::TOPICS),
+            rate: self.rate.or(sc.rate).unwrap_or(defaults::RATE),
+            payload_bytes: self
+                .payload_bytes
+                .or(sc.payload_bytes)
+                .unwrap_or(defaults::PAYLOAD_BYTES),
+            poll_interval: d.poll_interval,
+            long_poll_timeout: d.long_poll_timeout,
+            ramp_up: self.ramp_up.or(sc.ramp_up).unwrap_or(defaults::RAMP_UP),
+            warmup: d.warmup,
+            duration: d.duration,
+            drain: d.drain,
+            pause: d.pause,
+            connect_timeout: d.connect_timeout,
+            read_timeout: d.read_timeout,
+            source_addrs,
+            retention: self
+                .retention
+                .or(sc.retention)
+                .unwrap_or(defaults::RETENTION),
+            one_server: self.one_server || sc.one_server.unwrap_or(false),
+            out: self.out.clone().or(sc.out.clone()),
+            json: self.json,
+            no_report: self.no_report,
+            seed: self.seed.or(sc.seed).unwrap_or(defaults::SEED),
+            processes: self.processes.or(sc.processes).unwrap_or(1),
+            server_processes: self.server_processes.or(sc.server_processes).unwrap_or(1),
+            worker_command: self.worker_command.clone().or(sc.worker_command.clone()),
+            scenario: self.scenario.clone(),
+            scenario_description: sc.description.clone(),
+        };
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Every duration option: the flag, else the scenario file's, else the default. A duration
+    /// in the file must parse even when a flag overrides it.
+    fn durations(&self, sc: &Scenario) -> Result<Durations, ConfigError> {
+        let pick = |flag: Option<humantime::Duration>,
+                    name: &'static str,
+                    file: &Option<String>,
+                    default: Duration|
+         -> Result<Duration, ConfigError> {
+            let file = file.as_deref().map(|s| {
+                humantime::parse_duration(s.trim()).map_err(|e| {
+                    invalid(
+                        name,
+                        format!("`{s}` is not a duration ({e}); write e.g. 500ms, 5s, 2m"),
+                    )
+                })
+            });
+            Ok(flag
+                .map(Into::into)
+                .or(file.transpose()?)
+                .unwrap_or(default))
+        };
+        Ok(Durations {
+            poll_interval: pick(
+                self.poll_interval,
+                "--poll-interval",
+                &sc.poll_interval,
+                defaults::POLL_INTERVAL,
+            )?,
+            long_poll_timeout: pick(
+                self.long_poll_timeout,
+                "--long-poll-timeout",
+                &sc.long_poll_timeout,
+                defaults::LONG_POLL_TIMEOUT,
+            )?,
+            warmup: pick(self.warmup, "--warmup", &sc.warmup, defaults::WARMUP)?,
+            duration: pick(
+                self.duration,
+                "--duration",
+                &sc.duration,
+                defaults::DURATION,
+            )?,
+            drain: pick(self.drain, "--drain", &sc.drain, defaults::DRAIN)?,
+            pause: pick(self.pause, "--pause", &sc.pause, defaults::PAUSE)?,
+            connect_timeout: pick(
+                self.connect_timeout,
+                "--connect-timeout",
+                &sc.connect_timeout,
+                defaults::CONNECT_TIMEOUT,
+            )?,
+            read_timeout: pick(
+                self.read_timeout,
+                "--read-timeout",
+                &sc.read_timeout,
+                defaults::READ_TIMEOUT,
+            )?,
+        })
+    }
+}
+
+/// The duration options, resolved.
+struct Durations {
+    poll_interval: Duration,
+    long_poll_timeout: Duration,
+    warmup: Duration,
+    duration: Duration,
+    drain: Duration,
+    pause: Duration,
+    connect_timeout: Duration,
+    read_timeout: Duration,
+}
+
+/// Reads and parses a scenario file; unknown keys are an error naming the key.
+pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
+    let err = |msg: String| ConfigError::Scenario {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
+    toml::from_str(&text).map_err(|e| {
+        // The one-line message, with where it is (toml's Display spans several lines).
+        let line = e.span().map(|s| {
+            text.as_bytes()[..s.start.min(text.len())]
+                .iter()
+                .filter(|&&b| b == b'\n')
+                .count()
+                + 1
+        });
+        match line {
+            Some(n) => err(format!("line {n}: {}", e.message())),
+            None => err(e.message().to_string()),
+        }
+    })
+}

@@ -1,0 +1,200 @@
+//! Options of `pushbench run`: the command-line flags and the TOML scenario file (`args`),
+//! their merge (flags override the file, the file overrides the defaults) and validation
+//! (`validate`) into a [`RunConfig`] whose every error names the flag at fault.
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::technique::Technique;
+
+mod args;
+mod validate;
+
+pub use args::{RunArgs, Scenario, load_scenario};
+pub use validate::parse_source_addrs;
+
+/// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
+pub mod defaults {
+    use std::time::Duration;
+    pub const CLIENTS: u32 = 200;
+    pub const TOPICS: u32 = 1;
+    pub const RATE: f64 = 10.0;
+    pub const PAYLOAD_BYTES: usize = 256;
+    pub const POLL_INTERVAL: Duration = Duration::from_secs(1);
+    pub const LONG_POLL_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const RAMP_UP: f64 = 1000.0;
+    pub const WARMUP: Duration = Duration::from_secs(2);
+    pub const DURATION: Duration = Duration::from_secs(8);
+    pub const DRAIN: Duration = Duration::from_secs(2);
+    pub const PAUSE: Duration = Duration::from_millis(500);
+    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub const READ_TIMEOUT: Duration = Duration::from_secs(10);
+    pub const RETENTION: u64 = 4096;
+    pub const SEED: u64 = 1;
+}
+
+/// The largest payload the protocol's default server accepts (`--max-payload-bytes`, 1 MiB).
+pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
+/// Most worker (or server) processes one run may start.
+pub const MAX_PROCESSES: u32 = 64;
+/// Descriptors kept aside for everything that is not a client socket.
+pub const FD_RESERVE: u64 = 128;
+
+/// Why the options cannot make a run.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{flag}: {msg}")]
+    Invalid { flag: &'static str, msg: String },
+    #[error("--scenario {path}: {msg}")]
+    Scenario { path: PathBuf, msg: String },
+}
+
+pub(super) fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        flag,
+        msg: msg.into(),
+    }
+}
+
+/// A validated run configuration.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunConfig {
+    pub target: Option<String>,
+    pub techniques: Vec<Technique>,
+    pub clients: u32,
+    pub topics: u32,
+    pub rate: f64,
+    pub payload_bytes: usize,
+    #[serde(serialize_with = "ser_ms", rename = "poll_interval_ms")]
+    pub poll_interval: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "long_poll_timeout_ms")]
+    pub long_poll_timeout: Duration,
+    #[serde(rename = "ramp_up_per_s")]
+    pub ramp_up: f64,
+    #[serde(serialize_with = "ser_ms", rename = "warmup_ms")]
+    pub warmup: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "duration_ms")]
+    pub duration: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "drain_ms")]
+    pub drain: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "pause_ms")]
+    pub pause: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "connect_timeout_ms")]
+    pub connect_timeout: Duration,
+    #[serde(serialize_with = "ser_ms", rename = "read_timeout_ms")]
+    pub read_timeout: Duration,
+    /// Empty: the OS picks the source address.
+    pub source_addrs: Vec<Ipv4Addr>,
+    pub retention: u64,
+    pub one_server: bool,
+    #[serde(skip)]
+    pub out: Option<PathBuf>,
+    #[serde(skip)]
+    pub json: bool,
+    #[serde(skip)]
+    pub no_report: bool,
+    pub seed: u64,
+    /// Load-generator worker processes (1: the clients run in this process).
+    pub processes: u32,
+    /// Child-server processes (`pushbench serve --processes N`).
+    pub server_processes: u32,
+    /// Shell command starting one worker (`{i}`: its index); None: this program's own.
+    pub worker_command: Option<String>,
+    pub scenario: Option<PathBuf>,
+    pub scenario_description: Option<String>,
+}
+
+impl RunConfig {
+    /// The clients' source addresses: as given, else spread over 127.0.0.1.. when one address
+    /// has too few ephemeral ports for the clients (each (source, server) pair has ~28k; keep
+    /// under [`CLIENTS_PER_SOURCE_ADDR`]). Empty: the OS picks.
+    pub fn client_addrs(&self) -> Vec<Ipv4Addr> {
+        if !self.source_addrs.is_empty() {
+            return self.source_addrs.clone();
+        }
+        if self.clients <= CLIENTS_PER_SOURCE_ADDR {
+            return Vec::new();
+        }
+        let n = self.clients.div_ceil(CLIENTS_PER_SOURCE_ADDR);
+        (1..=n)
+            .map(|i| Ipv4Addr::from(u32::from(Ipv4Addr::new(127, 0, 0, 0)) + i))
+            .collect()
+    }
+}
+
+/// Most clients put on one source address when spreading automatically.
+pub const CLIENTS_PER_SOURCE_ADDR: u32 = 20_000;
+
+fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_millis() as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<RunConfig, ConfigError> {
+        let mut v = vec!["x"];
+        v.extend_from_slice(args);
+        T::parse_from(v).args.resolve()
+    }
+
+    fn err(args: &[&str]) -> String {
+        parse(args).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.techniques.len(), 5);
+        assert_eq!(c.clients, defaults::CLIENTS);
+        assert!(c.source_addrs.is_empty());
+    }
+
+    #[test]
+    fn bad_values_name_the_flag() {
+        assert!(err(&["--clients", "0"]).starts_with("--clients"));
+        assert!(err(&["--rate", "0"]).starts_with("--rate"));
+        assert!(err(&["--source-addrs", "10.0.0.1"]).starts_with("--source-addrs"));
+        assert!(err(&["--topics", "0"]).starts_with("--topics"));
+        assert!(err(&["--poll-interval", "3s"]).starts_with("--drain"));
+        assert!(err(&["--long-poll-timeout", "20s"]).starts_with("--read-timeout"));
+        assert!(err(&["--clients", "100000000"]).starts_with("--clients"));
+    }
+
+    #[test]
+    fn source_addr_ranges() {
+        let v = parse_source_addrs(&["127.0.0.1-127.0.0.3".into(), "127.1.0.1".into()]).unwrap();
+        assert_eq!(v.len(), 4);
+        assert_eq!(v[3], Ipv4Addr::new(127, 1, 0, 1));
+    }
+
+    #[test]
+    fn scenario_merges_under_flags_and_rejects_unknown_keys() {
+        let dir = std::env::temp_dir().join(format!("pb-scn-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        std::fs::write(
+            &p,
+            "clients = 7\nduration = \"3s\"\ntechniques = [\"sse\", \"ws\"]\n",
+        )
+        .unwrap();
+        let ps = p.to_str().unwrap();
+        let c = parse(&["--scenario", ps, "--clients", "9"]).unwrap();
+        assert_eq!(c.clients, 9);
+        assert_eq!(c.duration, Duration::from_secs(3));
+        assert_eq!(c.techniques, vec![Technique::Sse, Technique::Ws]);
+        std::fs::write(&p, "clientz = 7\n").unwrap();
+        let e = err(&["--scenario", ps]);
+        assert!(e.contains("clientz"), "{e}");
+        std::fs::remove_dir_all(&dir).ok();
+    }
+}

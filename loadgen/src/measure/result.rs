@@ -1,0 +1,61 @@
+//! What one technique's measurement produced: its raw counters and histograms plus the
+//! phase's context (window, publisher, server figures), as the output files and the verdict
+//! read it.
+
+use std::time::{Duration, SystemTime};
+
+use crate::group::local::RawResult;
+use crate::sut::target::TechniqueStats;
+use crate::technique::Technique;
+
+/// What was measured for one technique (raw results plus the phase's context).
+#[derive(Debug)]
+pub struct TechniqueResult {
+    pub raw: RawResult,
+    pub topics: u32,
+    pub payload_bytes: usize,
+    /// Length of the steady-state window actually measured.
+    pub duration: Duration,
+    /// Wall-clock start of the window.
+    pub window_start: SystemTime,
+    pub published: u64,
+    pub expected: u64,
+    pub publish_failures: u64,
+    pub publish_lag_max_us: u64,
+    pub server_window: Option<TechniqueStats>,
+    pub server_phase: Option<TechniqueStats>,
+    pub server_cpu_s: Option<f64>,
+    pub server_rss_bytes: Option<u64>,
+    pub server_rss_idle_bytes: Option<u64>,
+    pub loadgen_cpu_s: Option<f64>,
+    pub loadgen_rss_bytes: Option<u64>,
+    /// Clients that had to be aborted because they did not close in time.
+    pub clients_not_closed: usize,
+    pub failure: Option<String>,
+}
+
+impl TechniqueResult {
+    /// A result with nothing measured.
+    pub fn empty(tech: Technique, topics: u32, payload_bytes: usize) -> TechniqueResult {
+        TechniqueResult {
+            raw: RawResult::empty(tech),
+            topics,
+            payload_bytes,
+            duration: Duration::ZERO,
+            window_start: SystemTime::now(),
+            published: 0,
+            expected: 0,
+            publish_failures: 0,
+            publish_lag_max_us: 0,
+            server_window: None,
+            server_phase: None,
+            server_cpu_s: None,
+            server_rss_bytes: None,
+            server_rss_idle_bytes: None,
+            loadgen_cpu_s: None,
+            loadgen_rss_bytes: None,
+            clients_not_closed: 0,
+            failure: None,
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The readable summary table printed at the end of a run (when `--json` is not given).
+
+use contract::run_dir::TechniqueSummary;
+
+fn ms(us: Option<u64>) -> String {
+    format!("{:.1}", us.unwrap_or(0) as f64 / 1000.0)
+}
+
+fn per(n: Option<u64>, d: Option<u64>) -> String {
+    match (n, d) {
+        (Some(n), Some(d)) if d > 0 => format!("{:.2}", n as f64 / d as f64),
+        _ => "-".into(),
+    }
+}
+
+fn count(n: Option<u64>) -> String {
+    n.map_or_else(|| "-".into(), |n| n.to_string())
+}
+
+/// Formats the table: one line per technique.
+pub fn render(rows: &[TechniqueSummary]) -> String {
+    let head = [
+        "technique",
+        "delivered/expected",
+        "lost",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "req/msg",
+        "bytes/msg",
+        "srv CPU s",
+        "srv RSS MiB",
+        "errors",
+    ];
+    let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
+    for r in rows {
+        let l = &r.latency_us;
+        lines.push(vec![
+            r.technique.name().to_string(),
+            format!("{}/{}", count(r.delivered), count(r.expected)),
+            count(r.lost),
+            ms(l.p50),
+            ms(l.p99),
+            ms(l.max),
+            per(r.requests, r.delivered),
+            per(
+                r.bytes_up.zip(r.bytes_down).map(|(u, d)| u + d),
+                r.delivered,
+            ),
+            r.server_cpu_s
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(|| "-".into()),
+            r.server_rss_bytes
+                .map(|b| format!("{:.1}", b as f64 / (1024.0 * 1024.0)))
+                .unwrap_or_else(|| "-".into()),
+            r.errors_total().to_string(),
+        ]);
+    }
+    let widths: Vec<usize> = (0..head.len())
+        .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
+        .collect();
+    let mut out = String::new();
+    for (i, l) in lines.iter().enumerate() {
+        let cells: Vec<String> = l
+            .iter()
+            .enumerate()
+            .map(|(c, s)| {
+                if c == 0 {
+                    format!("{s:<w$}", w = widths[c])
+                } else {
+                    format!("{s:>w$}", w = widths[c])
+                }
+            })
+            .collect();
+        out.push_str(cells.join("  ").trim_end());
+        out.push('\n');
+        if i == 0 {
+            out.push_str(&"-".repeat(widths.iter().sum::<usize>() + 2 * (widths.len() - 1)));
+            out.push('\n');
+        }
+    }
+    out
+}

@@ -1,0 +1,148 @@
+//! The server a run measures: a `--target`, or a child `pushbench serve` of its own, started
+//! again for each technique (unless `--one-server`) so each technique's memory and CPU are its
+//! own. A child that dies on its own stops the run, with the reason.
+
+use std::time::Duration;
+
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::{RunError, Shutdown};
+use crate::config::RunConfig;
+use crate::sut::child::{self, ChildOptions, ChildServer};
+use crate::sut::sampler::ServerProbe;
+use crate::sut::target::Target;
+
+/// The server of the technique being measured.
+#[derive(Debug)]
+pub struct Server {
+    pub target: Target,
+    /// The child server and how to start another (None with `--target`).
+    child: Option<(ChildServer, ChildOptions)>,
+    stats_timeout: Duration,
+}
+
+impl Server {
+    /// The `--target`, checked to answer, or a child server of our own.
+    pub async fn start(cfg: &RunConfig, sd: &Shutdown) -> Result<Server, RunError> {
+        let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
+        if let Some(url) = &cfg.target {
+            let target = Target::from_url(url).await?;
+            target.check_reachable(cfg.connect_timeout).await?;
+            return Ok(Server {
+                target,
+                child: None,
+                stats_timeout,
+            });
+        }
+        let opts = ChildOptions {
+            exe: std::env::current_exe().map_err(RunError::Exe)?,
+            retention: cfg.retention,
+            long_poll_timeout: cfg.long_poll_timeout,
+            heartbeat: child::heartbeat_for(cfg.read_timeout),
+            processes: cfg.server_processes,
+            max_connections: child::max_connections(cfg.clients, cfg.server_processes),
+            start_timeout: Duration::from_secs(10),
+        };
+        let (target, c) = start_child(&opts, cfg, sd).await?;
+        Ok(Server {
+            target,
+            child: Some((c, opts)),
+            stats_timeout,
+        })
+    }
+
+    /// Whether the run started this server (a child process).
+    pub fn is_child(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// The child server's command line (None with `--target`).
+    pub fn command(&self) -> Option<Vec<String>> {
+        self.child.as_ref().map(|(c, _)| c.command.clone())
+    }
+
+    /// Where the server's CPU and memory come from: /proc for a child, `/stats` otherwise.
+    pub fn probe(&self) -> ServerProbe {
+        match &self.child {
+            Some((c, _)) => ServerProbe::Child(c.pid),
+            None => ServerProbe::Remote(self.target.clone(), self.stats_timeout),
+        }
+    }
+
+    /// A fresh child server in place of this one (nothing to do with `--target`): the old one
+    /// is stopped first. Err: the new one could not be started; the run is stopped then.
+    pub async fn renew(&mut self, cfg: &RunConfig, sd: &Shutdown) -> Result<(), RunError> {
+        let Some((old, opts)) = self.child.take() else {
+            return Ok(());
+        };
+        stop_child(old, sd).await;
+        if sd.token.is_cancelled() {
+            return Ok(());
+        }
+        let (target, c) = start_child(&opts, cfg, sd).await?;
+        self.target = target;
+        self.child = Some((c, opts));
+        Ok(())
+    }
+
+    /// Ends the run (with the reason) if the child server dies on its own before `stop`.
+    pub fn watch(&self, sd: &Shutdown, stop: &CancellationToken) -> Option<JoinHandle<()>> {
+        let (c, _) = self.child.as_ref()?;
+        let pid = c.pid;
+        let sd = sd.clone();
+        let stop = stop.clone();
+        let mut exited = c.exited_watch();
+        Some(tokio::spawn(async move {
+            tokio::select! {
+                _ = stop.cancelled() => {}
+                r = exited.wait_for(|e| e.is_some()) => {
+                    if let Ok(why) = r {
+                        let why = why.clone().unwrap_or_default();
+                        sd.trigger(format!("{why} (pid {pid})"));
+                    }
+                }
+            }
+        }))
+    }
+
+    /// Stops the child server, if any, recording why if it had died on its own.
+    pub async fn stop(self, sd: &Shutdown) {
+        if let Some((c, _)) = self.child {
+            stop_child(c, sd).await;
+        }
+    }
+
+    /// Stops the child server without a word (the run could not start).
+    pub async fn abandon(self) {
+        if let Some((c, _)) = self.child {
+            c.stop().await;
+        }
+    }
+}
+
+/// Starts a child server and checks it answers.
+async fn start_child(
+    opts: &ChildOptions,
+    cfg: &RunConfig,
+    sd: &Shutdown,
+) -> Result<(Target, ChildServer), RunError> {
+    let c = ChildServer::start(opts).await?;
+    sd.child_pid
+        .store(c.pid, std::sync::atomic::Ordering::Relaxed);
+    let t = Target::local(c.addr);
+    if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
+        c.stop().await;
+        return Err(e.into());
+    }
+    Ok((t, c))
+}
+
+/// Stops a child server, recording why if it had died on its own.
+async fn stop_child(c: ChildServer, sd: &Shutdown) {
+    if let Some(why) = c.exited() {
+        sd.trigger(format!("{why} (pid {})", c.pid));
+    }
+    c.stop().await;
+    sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
+}

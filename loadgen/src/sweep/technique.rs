@@ -1,0 +1,225 @@
+//! One technique's sweep: its steps in turn, each a normal run directory, until the first that
+//! breaks the objective, has no room on this machine, or fails.
+
+use std::path::Path;
+use std::time::Duration;
+
+use reports::sweep::{self as sw, Outcome, SweepDoc};
+
+use super::args::SweepArgs;
+use super::room::{DEFAULT_BYTES_PER_CLIENT, Need, Room};
+use super::step;
+use crate::config::{ConfigError, RunConfig};
+use crate::run::{self, Shutdown};
+use crate::technique::Technique;
+
+/// What every step of one technique's sweep shares.
+#[derive(Debug)]
+pub struct Sweeping<'a> {
+    pub args: &'a SweepArgs,
+    pub tech: Technique,
+    /// The sweep directory: each step's run directory is made in it.
+    pub dir: &'a Path,
+    pub command_line: &'a [String],
+    pub sd: &'a Shutdown,
+}
+
+/// Where one technique's sweep stands.
+#[derive(Debug)]
+struct State {
+    out: Outcome,
+    /// Memory one client took (server and load generator) in the last step: the room check's
+    /// estimate for the next.
+    bytes_per_client: f64,
+    /// Why the first step failed outright, if it did.
+    first_failure: Option<String>,
+}
+
+impl State {
+    fn stop(&mut self, tech: Technique, n: u64, why: String) {
+        eprintln!("sweep: {tech} stopped at {n} clients: {why}");
+        self.out.broke_at = Some(n);
+        self.out.broke_reason = Some(why);
+    }
+}
+
+impl Sweeping<'_> {
+    /// Sweeps the technique: steps until the first that breaks the objective or has no room.
+    /// Also returns why its first step failed outright, if it did (see
+    /// [`super::SweepOutcome::failed`]).
+    pub async fn run(&self, steps: &[u64], doc: &mut SweepDoc) -> (Outcome, Option<String>) {
+        let mut state = State {
+            out: Outcome {
+                technique: self.tech.name().to_string(),
+                knee_clients: None,
+                broke_at: None,
+                broke_reason: None,
+            },
+            bytes_per_client: DEFAULT_BYTES_PER_CLIENT,
+            first_failure: None,
+        };
+        for (i, &n) in steps.iter().enumerate() {
+            if self.sd.token.is_cancelled() {
+                state.out.broke_reason = Some(format!("interrupted before {n} clients"));
+                break;
+            }
+            let Some(pause) = self.step(n, i == 0, &mut state, doc).await else {
+                break;
+            };
+            state.out.knee_clients = Some(n);
+            if i + 1 < steps.len() {
+                tokio::select! {
+                    _ = self.sd.token.cancelled() => {}
+                    _ = tokio::time::sleep(pause) => {}
+                }
+            }
+        }
+        (state.out, state.first_failure)
+    }
+
+    /// Runs the step of `n` clients and records its row. Returns the pause before the next
+    /// step if it met the objective, None if the sweep of this technique stops here.
+    async fn step(
+        &self,
+        n: u64,
+        first: bool,
+        state: &mut State,
+        doc: &mut SweepDoc,
+    ) -> Option<Duration> {
+        let tech = self.tech;
+        let name = format!("{tech}-{n}");
+        let prepared = self
+            .config(n, &name)
+            .and_then(|cfg| Ok((check_room(&cfg, n, state.bytes_per_client)?, cfg)));
+        let (room, cfg) = match prepared {
+            Ok(p) => p,
+            Err(why) => {
+                state.stop(tech, n, why);
+                return None;
+            }
+        };
+        let (rate, pause) = (cfg.rate, cfg.pause);
+        let outcome = match run::execute(cfg, self.command_line.to_vec(), self.sd.clone()).await {
+            Ok(o) => o,
+            Err(e) => {
+                if first {
+                    state.first_failure = Some(e.to_string());
+                }
+                state.stop(tech, n, format!("run failed: {e}"));
+                return None;
+            }
+        };
+        if outcome.partial && self.sd.token.is_cancelled() {
+            // A step cut short measures nothing worth judging.
+            state.out.broke_reason = Some(format!("interrupted during {n} clients"));
+            return None;
+        }
+        let Some(s) = outcome.doc.techniques.first() else {
+            if first {
+                state.first_failure = Some("nothing measured".into());
+            }
+            state.stop(tech, n, "run failed: nothing measured".into());
+            return None;
+        };
+        if first {
+            state.first_failure.clone_from(&s.failure);
+        }
+        if !self.args.run.no_report {
+            if let Err(e) = reports::write_report(std::slice::from_ref(&outcome.dir), None) {
+                eprintln!("sweep: warning: report of {name} not written: {e}");
+            }
+        }
+        let both = s.server_rss_bytes.unwrap_or(0) + s.loadgen_rss_bytes.unwrap_or(0);
+        if both > 0 {
+            state.bytes_per_client = (both as f64 / n as f64).max(4096.0);
+        }
+        let row = step::row(s, &doc.slo, rate, name, room.time_wait);
+        let met = self.record(n, row, doc);
+        match met {
+            Ok(()) => Some(pause),
+            Err(why) => {
+                state.stop(tech, n, why);
+                None
+            }
+        }
+    }
+
+    /// The run options of the step of `n` clients (its run directory `name` in the sweep's).
+    fn config(&self, n: u64, name: &str) -> Result<RunConfig, String> {
+        let mut a = self.args.run.clone();
+        a.clients = Some(n as u32);
+        a.techniques = Some(vec![self.tech]);
+        a.out = Some(self.dir.join(name));
+        a.json = false;
+        a.no_report = true;
+        a.resolve().map_err(|e| match &e {
+            ConfigError::Invalid { msg, .. } if msg.contains("descriptor") => {
+                format!("out of descriptors: {msg}")
+            }
+            _ => format!("cannot run: {e}"),
+        })
+    }
+
+    /// Adds the step's row to the sweep (written at once) and says how it went; Err: why it
+    /// missed the objective.
+    fn record(&self, n: u64, row: sw::StepRow, doc: &mut SweepDoc) -> Result<(), String> {
+        eprintln!(
+            "sweep: {} at {n} clients: p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
+            self.tech,
+            row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
+            row.lost,
+            row.errors,
+            row.server_cores
+                .map(|c| format!("{c:.2}"))
+                .unwrap_or_else(|| "?".into()),
+            row.server_rss_bytes.map(|b| b >> 20).unwrap_or(0),
+            row.broke_reason.as_deref().unwrap_or("met the objective")
+        );
+        let met = row.slo_met;
+        let why = row.broke_reason.clone();
+        doc.steps.push(row);
+        if let Err(e) = sw::write_data(self.dir, doc) {
+            eprintln!("sweep: warning: {e}");
+        }
+        if met {
+            Ok(())
+        } else {
+            Err(why.unwrap_or_default())
+        }
+    }
+}
+
+/// Whether this machine has room for the step (descriptors, ports, memory); Err: why not.
+/// Warns when the ramp-up is long enough for the first clients to time out.
+fn check_room(cfg: &RunConfig, n: u64, bytes_per_client: f64) -> Result<Room, String> {
+    let room = Room::read();
+    let need = Need {
+        clients: n,
+        loadgen_processes: u64::from(cfg.processes),
+        server_processes: u64::from(cfg.server_processes),
+        // As the run will use them (spread over 127.0.0.x past one address's ports).
+        source_addrs: cfg.client_addrs().len() as u64,
+        local_server: cfg.target.is_none(),
+        bytes_per_client,
+    };
+    if let Some(why) = room.check(&need) {
+        return Err(why);
+    }
+    eprintln!(
+        "sweep: {} at {n} clients ({} sockets in TIME_WAIT)",
+        cfg.techniques[0],
+        room.time_wait.unwrap_or(0)
+    );
+    let ramp_s = n as f64 / cfg.ramp_up.max(1e-9);
+    if ramp_s + cfg.warmup.as_secs_f64() >= 0.5 * cfg.read_timeout.as_secs_f64() {
+        // Measured here: 40,000 clients at 5000/s with the default 10 s read timeout gave
+        // ~20,000 timeouts (everything delivered); with 30 s, none.
+        eprintln!(
+            "sweep: warning: ramp-up takes {ramp_s:.1} s: the first clients may hear nothing \
+             for longer than --read-timeout ({}) and count timeouts; raise --read-timeout or \
+             --ramp-up",
+            humantime::format_duration(cfg.read_timeout)
+        );
+    }
+    Ok(room)
+}
