@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clients;
 pub mod exit;
+pub mod link;
 pub mod merge;
 pub mod net;
 pub mod payload;
