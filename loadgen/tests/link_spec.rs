@@ -6,7 +6,7 @@ use std::time::Duration;
 use clap::Parser;
 use loadgen::link::presets::PRESETS;
 use loadgen::link::spec::{HELP, preset_names};
-use loadgen::link::{LinkSpec, LinkSpecError, Rate, parse_link_list};
+use loadgen::link::{LinkSpec, LinkSpecError, Rate, parse_link_list, queue_bound};
 
 fn spec(s: &str) -> LinkSpec {
     s.parse().unwrap_or_else(|e| panic!("{s}: {e}"))
@@ -217,6 +217,16 @@ fn errors_are_one_line_listing_keys_and_presets() {
              second); {HELP}"
         )
     );
+}
+
+#[test]
+fn queue_bound_is_a_bdp_plus_slack() {
+    let one_mbit = Rate::from_bits_per_s(1_000_000);
+    assert_eq!(
+        queue_bound(Some(one_mbit), ms(100)),
+        12_500 + loadgen::link::QUEUE_SLACK
+    );
+    assert_eq!(queue_bound(None, ms(100)), loadgen::link::UNLIMITED_QUEUE);
 }
 
 /// A command line with `--link`, as `pushbench run` will have.
