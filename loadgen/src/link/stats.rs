@@ -90,6 +90,11 @@ pub fn thread_cpu_seconds(tid: u32) -> Option<f64> {
     parse_stat_cpu(&stat)
 }
 
+/// User + system CPU seconds of this whole process; `None` without /proc.
+pub fn process_cpu_seconds() -> Option<f64> {
+    parse_stat_cpu(&std::fs::read_to_string("/proc/self/stat").ok()?)
+}
+
 /// utime + stime (fields 14 and 15) of a /proc stat line, in seconds. The command name
 /// (field 2) may hold spaces and parentheses, so fields are counted after its last ')'.
 fn parse_stat_cpu(stat: &str) -> Option<f64> {
