@@ -246,3 +246,19 @@ fn clap_reports_a_bad_link_in_one_line_with_exit_status_2() {
     assert!(text.contains("unknown key 'loss'"), "{text}");
     assert!(text.contains("satellite"), "{text}");
 }
+
+#[test]
+fn serde_keeps_a_link_as_its_label() {
+    for text in [
+        "fast-3g",
+        "rtt=150ms,jitter=20ms,down=1.44mbit,up=675kbit",
+        "none",
+    ] {
+        let l = spec(text);
+        let json = serde_json::to_string(&l).unwrap();
+        assert_eq!(json, format!("\"{text}\""));
+        assert_eq!(serde_json::from_str::<LinkSpec>(&json).unwrap(), l);
+    }
+    let e = serde_json::from_str::<LinkSpec>("\"rtt=-1ms\"").unwrap_err();
+    assert!(e.to_string().contains("a delay cannot be negative"), "{e}");
+}

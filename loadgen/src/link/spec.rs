@@ -174,6 +174,21 @@ impl fmt::Display for LinkSpec {
     }
 }
 
+/// As its [`LinkSpec::label`] (a preset's name, or the canonical form): how a link is kept
+/// in a manifest, a scenario file or a worker's plan.
+impl serde::Serialize for LinkSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.label())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for LinkSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 /// A delay in the largest unit that keeps it whole: `600ms`, `1s`, `250us`.
 struct DelayFmt(Duration);
 
