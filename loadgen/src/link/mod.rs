@@ -5,7 +5,7 @@
 //! real sockets of emulated connections. A client calls [`Link::connect`] instead of
 //! [`crate::net::connect`] and gets a [`LinkedStream`], one end of an in-memory duplex; the
 //! emulator pumps bytes between the other end and the socket through a delay line and a
-//! pacer per direction ([`pipe`]). So the emulator's work runs on its own threads, off the
+//! pacer per direction (`pipe.rs`). So the emulator's work runs on its own threads, off the
 //! measuring clients' runtime, its CPU is measured per thread
 //! ([`Emulator::cpu_seconds`]), and a connection costs no descriptor beyond its socket.
 

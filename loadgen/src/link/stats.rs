@@ -1,6 +1,6 @@
 //! What a link counts (connections, bytes and segments delivered each way, bytes waiting in
 //! its queues) and what its emulator's threads cost in CPU, read from
-//! /proc/self/task/<tid>/stat.
+//! `/proc/self/task/<tid>/stat`.
 
 use std::sync::atomic::AtomicU64;
 use std::sync::atomic::Ordering::Relaxed;
