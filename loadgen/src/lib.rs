@@ -16,14 +16,16 @@
 //!   test: a child server, a target URL, /proc, the per-second sampler);
 //! - the options: [`config`] (flags, scenario file, validation);
 //! - the foundations: [`clients`] (one simulated client per technique), [`net`] (counted
-//!   sockets), [`stats`] (per-technique counters and histograms), [`payload`] (the payload
-//!   header), [`technique`] (the five techniques' names).
+//!   sockets), [`link`] (the emulated network link between a client and the server),
+//!   [`stats`] (per-technique counters and histograms), [`payload`] (the payload header),
+//!   [`technique`] (the five techniques' names).
 
 pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod exit;
 pub mod group;
+pub mod link;
 pub mod measure;
 pub mod merge;
 pub mod net;

@@ -5,6 +5,8 @@
 //! `bytes_down` and every byte written to `bytes_up`: request and response heads, chunk
 //! framing, SSE field names, WebSocket frame headers and the upgrade, all of it. It also keeps
 //! the technique's open-connection gauge: +1 when a stream is wrapped, -1 when it is dropped.
+//! The stream it counts is a [`ClientStream`]: a plain socket, or a connection through an
+//! emulated link ([`crate::link`]).
 
 use std::io;
 use std::net::{IpAddr, SocketAddr};
@@ -18,6 +20,7 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 
+pub use crate::link::ClientStream;
 use crate::stats::Recorder;
 
 /// Why a connection could not be opened.
@@ -40,6 +43,19 @@ pub async fn connect(
     timeout: Duration,
     rec: &Arc<Recorder>,
 ) -> Result<CountingStream, ConnectError> {
+    let stream = connect_tcp(server, source, timeout).await?;
+    Ok(CountingStream::new(
+        ClientStream::Tcp(stream),
+        Arc::clone(rec),
+    ))
+}
+
+/// The socket of [`connect`], uncounted (an emulated link carries it).
+pub async fn connect_tcp(
+    server: SocketAddr,
+    source: Option<IpAddr>,
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
     let refused = |error| ConnectError::Refused {
         addr: server,
         error,
@@ -80,7 +96,7 @@ pub async fn connect(
     // 50,000 clients, most of a source address's ~28k ports. Linger 0 closes with a reset
     // instead, leaving nothing behind. Best effort.
     let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
-    Ok(CountingStream::new(stream, Arc::clone(rec)))
+    Ok(stream)
 }
 
 /// Sets `IP_BIND_ADDRESS_NO_PORT` (Linux 4.2+), which socket2 does not expose.
@@ -92,7 +108,7 @@ fn set_bind_address_no_port(socket: &Socket) -> io::Result<()> {
 /// A stream whose bytes are counted into a [`Recorder`] (`bytes_down` read, `bytes_up`
 /// written) and which counts as one open connection while it lives.
 #[derive(Debug)]
-pub struct CountingStream<S = TcpStream> {
+pub struct CountingStream<S = ClientStream> {
     inner: S,
     rec: Arc<Recorder>,
 }
@@ -219,6 +235,6 @@ mod tests {
             .unwrap();
         let (_peer, from) = l.accept().await.unwrap();
         assert_eq!(from.ip(), src);
-        assert!(s.get_ref().nodelay().unwrap());
+        assert!(s.get_ref().as_tcp().unwrap().nodelay().unwrap());
     }
 }
