@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hdrhistogram::Histogram;
-use loadgen::link::stats::process_cpu_seconds;
 use loadgen::link::{ClientStream, Emulator, Link, LinkSpec};
+use server::procinfo;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -119,7 +119,10 @@ async fn push(via: &Via, a: &Args) -> (Histogram<u64>, f64, f64) {
             })
         })
         .collect();
-    let (cpu0, link0) = (process_cpu_seconds().unwrap_or(0.0), via.link_cpu());
+    let (cpu0, link0) = (
+        procinfo::own_usage().map_or(0.0, |u| u.cpu_seconds),
+        via.link_cpu(),
+    );
     let mut tick = tokio::time::interval(Duration::from_secs(1) / a.rate);
     let end = Instant::now() + Duration::from_secs(a.seconds);
     let mut msg = vec![b'x'; size];
@@ -135,7 +138,7 @@ async fn push(via: &Via, a: &Args) -> (Histogram<u64>, f64, f64) {
     for r in readers {
         all.add(r.await.unwrap()).unwrap();
     }
-    let cpu = process_cpu_seconds().unwrap_or(0.0) - cpu0;
+    let cpu = procinfo::own_usage().map_or(0.0, |u| u.cpu_seconds) - cpu0;
     (all, cpu, via.link_cpu() - link0)
 }
 

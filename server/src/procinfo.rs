@@ -31,6 +31,22 @@ pub fn own_open_fds() -> Option<u64> {
     Some(Process::myself().ok()?.fd_count().ok()? as u64)
 }
 
+/// The calling thread's id (Linux tid), from the `/proc/thread-self` link.
+pub fn current_tid() -> Option<u32> {
+    let target = std::fs::read_link("/proc/thread-self").ok()?;
+    target.file_name()?.to_str()?.parse().ok()
+}
+
+/// User + system CPU seconds of thread `tid` of this process; `None` if it is gone.
+pub fn own_thread_cpu_seconds(tid: u32) -> Option<f64> {
+    let task = Process::myself()
+        .ok()?
+        .task_from_tid(i32::try_from(tid).ok()?)
+        .ok()?;
+    let stat = task.stat().ok()?;
+    Some((stat.utime + stat.stime) as f64 / procfs::ticks_per_second() as f64)
+}
+
 fn of(p: &Process) -> Option<Usage> {
     let stat = p.stat().ok()?;
     let ticks = (stat.utime + stat.stime) as f64;
@@ -78,5 +94,19 @@ mod tests {
         let _ = child.kill();
         let _ = child.wait();
         assert_eq!(usage(u32::MAX), None);
+    }
+
+    #[test]
+    fn reads_this_threads_cpu() {
+        let tid = current_tid().expect("Linux has /proc/thread-self");
+        let start = std::time::Instant::now();
+        let mut x = 0u64;
+        while start.elapsed() < std::time::Duration::from_millis(50) {
+            x = x.wrapping_mul(31).wrapping_add(7);
+        }
+        std::hint::black_box(x);
+        let s = own_thread_cpu_seconds(tid).expect("this thread's stat");
+        assert!(s > 0.0 && s < 3600.0, "{s}");
+        assert_eq!(own_thread_cpu_seconds(u32::MAX), None);
     }
 }

@@ -12,14 +12,15 @@
 mod conn;
 mod pipe;
 pub mod presets;
+mod rate;
 pub mod spec;
 pub mod stats;
-mod stream;
 
+pub use crate::net::{ClientStream, LinkedStream};
 pub use pipe::{QUEUE_SLACK, UNLIMITED_QUEUE, queue_bound};
-pub use spec::{LinkSpec, LinkSpecError, Rate, parse_link_list};
+pub use rate::Rate;
+pub use spec::{LinkSpec, LinkSpecError, parse_link_list};
 pub use stats::{DirStats, LinkStats};
-pub use stream::{ClientStream, LinkedStream};
 
 use std::future::Future;
 use std::io;
@@ -32,12 +33,13 @@ use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 use tokio::task::JoinHandle;
 
+use crate::net::stream::Shared;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::stats::Recorder;
 use conn::Conn;
 use pipe::{Pipe, Shape};
+use server::procinfo;
 use stats::Counters;
-use stream::Shared;
 
 /// Bytes the client's end of a linked connection buffers each way (its socket buffers).
 const DUPLEX_BUFFER: usize = 64 * 1024;
@@ -78,7 +80,7 @@ impl Emulator {
             .thread_name("pb-link")
             .enable_all()
             .on_thread_start(move || {
-                if let Some(tid) = stats::current_tid() {
+                if let Some(tid) = procinfo::current_tid() {
                     record.lock().unwrap_or_else(|e| e.into_inner()).push(tid);
                 }
             })
@@ -113,7 +115,7 @@ impl Emulator {
         let tids = self.inner.tids.lock().unwrap_or_else(|e| e.into_inner());
         let mut total = None;
         for &tid in tids.iter() {
-            if let Some(s) = stats::thread_cpu_seconds(tid) {
+            if let Some(s) = procinfo::own_thread_cpu_seconds(tid) {
                 *total.get_or_insert(0.0) += s;
             }
         }
