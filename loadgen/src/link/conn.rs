@@ -22,7 +22,7 @@ use tokio::net::TcpStream;
 
 use super::pipe::{End, Outcome, Pipe};
 use super::stats::Counters;
-use super::stream::Shared;
+use crate::net::stream::Shared;
 
 /// The connection task: completes when the connection is over on both sides.
 pub struct Conn {

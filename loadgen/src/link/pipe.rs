@@ -24,7 +24,7 @@ use bytes::{Buf, Bytes};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::{Instant, Sleep};
 
-use super::spec::Rate;
+use super::rate::Rate;
 use super::stats::DirCounters;
 
 /// Most bytes taken from the source in one read.

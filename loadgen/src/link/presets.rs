@@ -19,7 +19,7 @@
 
 use std::time::Duration;
 
-use super::spec::Rate;
+use super::rate::Rate;
 
 /// One named preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use super::presets::{self, PRESETS};
+use super::rate::Rate;
 
 /// The valid forms, appended to every parse error so that one line says what to write.
 pub const HELP: &str = "valid: rtt=DELAY, jitter=DELAY, down=RATE, up=RATE (DELAY like 100ms \
@@ -50,40 +51,6 @@ pub enum LinkSpecError {
     BadRate { item: String },
     #[error("'{key}' is given twice; {HELP}")]
     Duplicate { key: String },
-}
-
-/// A bandwidth, in bits per second (always more than zero).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Rate(u64);
-
-impl Rate {
-    /// `bits` per second; callers pass more than zero (parsing rejects zero).
-    pub const fn from_bits_per_s(bits: u64) -> Rate {
-        Rate(bits)
-    }
-    pub fn bits_per_s(self) -> u64 {
-        self.0
-    }
-    pub fn bytes_per_s(self) -> f64 {
-        self.0 as f64 / 8.0
-    }
-    /// How long `bytes` take to serialize at this rate.
-    pub fn time_for(self, bytes: usize) -> Duration {
-        Duration::from_nanos((bytes as u128 * 8 * 1_000_000_000 / self.0.max(1) as u128) as u64)
-    }
-}
-
-impl fmt::Display for Rate {
-    /// The largest unit that keeps the number readable: `400kbit`, `1.44mbit`, `25mbit`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (scale, unit) = match self.0 {
-            b if b >= 1_000_000_000 => (1e9, "gbit"),
-            b if b >= 1_000_000 => (1e6, "mbit"),
-            b if b >= 1_000 => (1e3, "kbit"),
-            _ => (1.0, "bit"),
-        };
-        write!(f, "{}{unit}", self.0 as f64 / scale)
-    }
 }
 
 /// One emulated link: the same for every connection that goes through it, each connection
@@ -355,7 +322,7 @@ fn parse_rate(value: &str, item: &str) -> Result<Rate, LinkSpecError> {
     if !(1.0..=1e12).contains(&bits) {
         return Err(bad());
     }
-    Ok(Rate(bits as u64))
+    Ok(Rate::from_bits_per_s(bits as u64))
 }
 
 /// Parses a list of links (`pushbench sweep --links`): items separated by `;`, or, when

@@ -20,8 +20,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 
-pub use crate::link::ClientStream;
+pub(crate) mod stream;
+
 use crate::stats::Recorder;
+pub use stream::{ClientStream, LinkedStream};
 
 /// Why a connection could not be opened.
 #[derive(Debug, thiserror::Error)]
