@@ -69,22 +69,7 @@ const TAIL_LINES: usize = 20;
 impl ChildServer {
     /// Starts the server and waits for its `listening on http://ADDR:PORT` line.
     pub async fn start(opts: &ChildOptions) -> Result<ChildServer, ChildError> {
-        let mut args: Vec<String> = vec![
-            "serve".into(),
-            "--listen".into(),
-            "127.0.0.1:0".into(),
-            "--retention".into(),
-            opts.retention.to_string(),
-            "--long-poll-timeout".into(),
-            format!("{}ms", opts.long_poll_timeout.as_millis()),
-            "--max-connections".into(),
-            opts.max_connections.to_string(),
-            "--heartbeat".into(),
-            format!("{}ms", opts.heartbeat.as_millis().max(1)),
-        ];
-        if opts.processes > 1 {
-            args.extend(["--processes".into(), opts.processes.to_string()]);
-        }
+        let args = serve_args(opts);
         let mut cmd = Command::new(&opts.exe);
         cmd.args(&args)
             .stdout(Stdio::piped())
@@ -100,49 +85,21 @@ impl ChildServer {
         let lifeline = child.stdin.take();
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
         if let Some(err) = child.stderr.take() {
-            let tail = stderr_tail.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(err).lines();
-                while let Ok(Some(l)) = lines.next_line().await {
-                    let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
-                    if t.len() == TAIL_LINES {
-                        t.pop_front();
-                    }
-                    t.push_back(l);
-                }
-            });
+            tokio::spawn(keep_tail(err, stderr_tail.clone()));
         }
         let out = child.stdout.take().expect("stdout is piped");
         let mut lines = BufReader::new(out).lines();
         let first = tokio::time::timeout(opts.start_timeout, lines.next_line()).await;
-        let tail_text = |t: &Arc<Mutex<VecDeque<String>>>| {
-            let t = t.lock().unwrap_or_else(|e| e.into_inner());
-            if t.is_empty() {
-                String::new()
-            } else {
-                format!(
-                    "; it said: {}",
-                    t.iter().cloned().collect::<Vec<_>>().join(" / ")
-                )
-            }
+        let Ok(Ok(Some(line))) = first else {
+            let _ = child.start_kill();
+            let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            return Err(ChildError::NoAddress(
+                opts.start_timeout,
+                tail_text(&stderr_tail),
+            ));
         };
-        let line = match first {
-            Ok(Ok(Some(l))) => l,
-            _ => {
-                let _ = child.start_kill();
-                let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                return Err(ChildError::NoAddress(
-                    opts.start_timeout,
-                    tail_text(&stderr_tail),
-                ));
-            }
-        };
-        let addr = line
-            .trim()
-            .strip_prefix("listening on http://")
-            .and_then(|a| a.trim_end_matches('/').parse::<SocketAddr>().ok());
-        let Some(addr) = addr else {
+        let Some(addr) = listening_addr(&line) else {
             let _ = child.start_kill();
             return Err(ChildError::BadFirstLine(line));
         };
@@ -190,6 +147,59 @@ impl ChildServer {
             let _ = t.await;
         }
     }
+}
+
+/// The `serve` command line for `opts`.
+fn serve_args(opts: &ChildOptions) -> Vec<String> {
+    let mut args: Vec<String> = vec![
+        "serve".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--retention".into(),
+        opts.retention.to_string(),
+        "--long-poll-timeout".into(),
+        format!("{}ms", opts.long_poll_timeout.as_millis()),
+        "--max-connections".into(),
+        opts.max_connections.to_string(),
+        "--heartbeat".into(),
+        format!("{}ms", opts.heartbeat.as_millis().max(1)),
+    ];
+    if opts.processes > 1 {
+        args.extend(["--processes".into(), opts.processes.to_string()]);
+    }
+    args
+}
+
+/// Keeps the last [`TAIL_LINES`] lines the server writes to stderr, for error messages.
+async fn keep_tail(err: tokio::process::ChildStderr, tail: Arc<Mutex<VecDeque<String>>>) {
+    let mut lines = BufReader::new(err).lines();
+    while let Ok(Some(l)) = lines.next_line().await {
+        let mut t = tail.lock().unwrap_or_else(|e| e.into_inner());
+        if t.len() == TAIL_LINES {
+            t.pop_front();
+        }
+        t.push_back(l);
+    }
+}
+
+/// `; it said: A / B` from the kept stderr lines, or nothing when there are none.
+fn tail_text(t: &Mutex<VecDeque<String>>) -> String {
+    let t = t.lock().unwrap_or_else(|e| e.into_inner());
+    if t.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; it said: {}",
+            t.iter().cloned().collect::<Vec<_>>().join(" / ")
+        )
+    }
+}
+
+/// The address in the server's first line, `listening on http://ADDR:PORT`.
+fn listening_addr(line: &str) -> Option<SocketAddr> {
+    line.trim()
+        .strip_prefix("listening on http://")
+        .and_then(|a| a.trim_end_matches('/').parse::<SocketAddr>().ok())
 }
 
 async fn supervise(
