@@ -43,6 +43,8 @@ fn sse_step(clients: u64) -> StepRow {
         slo_met: met,
         broke_reason: (!met).then(|| "p99 900.0ms over the objective 250.0ms".into()),
         run_dir: format!("sse-{clients}"),
+        link: "none".into(),
+        link_rtt_us: 0,
     }
 }
 
@@ -65,6 +67,7 @@ fn write_sweep(dir: &Path, steps: Vec<StepRow>) {
         },
         techniques: vec!["sse".into()],
         clients: steps.iter().map(|s| s.clients).collect(),
+        links: Vec::new(),
         run_params: serde_json::json!({"poll_interval_ms": 1000}),
         machine: SweepMachine {
             cpu_model: Some("synthetic".into()),
@@ -75,6 +78,7 @@ fn write_sweep(dir: &Path, steps: Vec<StepRow>) {
         },
         outcomes: vec![Outcome {
             technique: "sse".into(),
+            link: None,
             knee_clients: knee,
             broke_at: broke.map(|s| s.clients),
             broke_reason: broke.and_then(|s| s.broke_reason.clone()),

@@ -43,6 +43,8 @@ fn step(technique: &str, clients: u64, p99_ms: u64, met: bool) -> StepRow {
         slo_met: met,
         broke_reason: (!met).then(|| format!("p99 {p99_ms}.0ms over the objective 250.0ms")),
         run_dir: format!("{technique}-{clients}"),
+        link: "none".into(),
+        link_rtt_us: 0,
     }
 }
 
@@ -62,6 +64,7 @@ fn doc() -> SweepDoc {
         },
         techniques: vec!["sse".into(), "ws".into(), "poll".into()],
         clients: vec![1000, 5000, 20000],
+        links: Vec::new(),
         run_params: serde_json::json!({"rate": 1.0}),
         machine: SweepMachine {
             cpu_model: Some("synthetic <cpu>".into()),
@@ -81,18 +84,21 @@ fn doc() -> SweepDoc {
         outcomes: vec![
             Outcome {
                 technique: "sse".into(),
+                link: None,
                 knee_clients: Some(5000),
                 broke_at: Some(20000),
                 broke_reason: Some("p99 400.0ms over the objective 250.0ms".into()),
             },
             Outcome {
                 technique: "ws".into(),
+                link: None,
                 knee_clients: Some(5000),
                 broke_at: Some(20000),
                 broke_reason: Some("out of descriptors: 20000 clients need ...".into()),
             },
             Outcome {
                 technique: "poll".into(),
+                link: None,
                 knee_clients: None,
                 broke_at: Some(1000),
                 broke_reason: Some("p99 900.0ms over the objective 250.0ms".into()),

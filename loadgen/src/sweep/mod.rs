@@ -144,6 +144,7 @@ fn new_doc(base: &RunConfig, steps: &[u64], slo: Slo, command_line: &[String]) -
             .map(|t| t.name().to_string())
             .collect(),
         clients: steps.to_vec(),
+        links: Vec::new(),
         run_params: params,
         machine: SweepMachine {
             cpu_model: m.cpu_model,

@@ -97,5 +97,7 @@ pub fn row(
         slo_met: broke.is_none(),
         broke_reason: broke,
         run_dir,
+        link: "none".into(),
+        link_rtt_us: 0,
     }
 }

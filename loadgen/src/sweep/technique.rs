@@ -51,6 +51,7 @@ impl Sweeping<'_> {
         let mut state = State {
             out: Outcome {
                 technique: self.tech.name().to_string(),
+                link: None,
                 knee_clients: None,
                 broke_at: None,
                 broke_reason: None,

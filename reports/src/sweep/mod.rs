@@ -87,12 +87,27 @@ pub struct StepRow {
     pub broke_reason: Option<String>,
     /// The step's run directory, relative to the sweep directory.
     pub run_dir: String,
+    /// The emulated link the step's subscribers were on (`--link` label, `none` when they
+    /// connected straight to the server; docs/NETWORK.md). Absent in sweeps written before
+    /// links existed, which read as `none`.
+    #[serde(default = "no_link")]
+    pub link: String,
+    /// That link's round-trip time, µs (0 for `none`).
+    #[serde(default)]
+    pub link_rtt_us: u64,
+}
+
+fn no_link() -> String {
+    "none".into()
 }
 
 /// How one technique's sweep ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
     pub technique: String,
+    /// The link this outcome is for, in a sweep over links (`None` without a link axis).
+    #[serde(default)]
+    pub link: Option<String>,
     /// Largest client count that met the objective (None: no step met it).
     pub knee_clients: Option<u64>,
     /// The client count at which the technique stopped (a step that broke the objective, or
@@ -132,6 +147,10 @@ pub struct SweepDoc {
     pub techniques: Vec<String>,
     /// Client counts tried, in order (a technique stops at its first break).
     pub clients: Vec<u64>,
+    /// Links tried (`sweep --links`), in order, as labels; empty when the sweep had no link
+    /// axis (every step then has the run's one link).
+    #[serde(default)]
+    pub links: Vec<String>,
     /// The run options every step shares (as in a run's manifest `params`).
     pub run_params: serde_json::Value,
     pub machine: SweepMachine,
@@ -228,7 +247,7 @@ pub fn write_data(dir: &Path, doc: &SweepDoc) -> Result<(), ReportError> {
 }
 
 /// The columns of sweep.csv, in order.
-pub const STEP_COLUMNS: [&str; 23] = [
+pub const STEP_COLUMNS: [&str; 25] = [
     "technique",
     "clients",
     "p99_us",
@@ -252,6 +271,8 @@ pub const STEP_COLUMNS: [&str; 23] = [
     "slo_met",
     "broke_reason",
     "run_dir",
+    "link",
+    "link_rtt_us",
 ];
 
 /// What the sweep report wrote.
