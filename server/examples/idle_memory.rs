@@ -124,7 +124,10 @@ struct Server {
 
 impl Server {
     fn start(opts: &Opts) -> Result<Server> {
-        let mut child = Command::new(&opts.server)
+        let mut cmd = Command::new(&opts.server);
+        // The server stops when this benchmark dies, however it dies.
+        server::lifeline::tie_std(&mut cmd);
+        let mut child = cmd
             .args([
                 "serve",
                 "--listen",

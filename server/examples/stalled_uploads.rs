@@ -50,7 +50,10 @@ fn rss_mib(pid: u32) -> Result<f64> {
 }
 
 fn start(opts: &Opts) -> Result<(Child, SocketAddr)> {
-    let mut child = Command::new(&opts.server)
+    let mut cmd = Command::new(&opts.server);
+    // The server stops when this benchmark dies, however it dies.
+    server::lifeline::tie_std(&mut cmd);
+    let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
         .args(&opts.serve_args)
         .stdout(Stdio::piped())

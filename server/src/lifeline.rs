@@ -46,6 +46,14 @@ pub fn tie(cmd: &mut tokio::process::Command) {
         .stdin(std::process::Stdio::piped());
 }
 
+/// [`tie`] for a `std::process::Command` (the benchmark examples, which start a server
+/// without a runtime). The caller keeps the returned `Child`'s stdin open (leaves it in the
+/// `Child`) for the child's life, and spawns from a thread that lives as long as the child.
+pub fn tie_std(cmd: &mut std::process::Command) {
+    cmd.env(ENV, std::process::id().to_string())
+        .stdin(std::process::Stdio::piped());
+}
+
 /// For a command that is not a pushbench process started directly (a shell, `ssh`): make sure
 /// it does not inherit this process's own tie.
 pub fn untie(cmd: &mut tokio::process::Command) {
