@@ -79,6 +79,7 @@ fn workers_run_from_plans_and_merge() {
             window: Some(window.clone()),
             close_at_us: Some(t0 + 2_000_000),
             params: serde_json::json!({"payload_bytes": 64, "clients": 6}),
+            link: None,
         };
         let p = tmp.join(&format!("plan{k}.json"));
         std::fs::write(&p, serde_json::to_string(&plan).unwrap()).unwrap();

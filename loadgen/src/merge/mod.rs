@@ -243,6 +243,7 @@ mod tests {
             window: None,
             close_at_us: None,
             params,
+            link: None,
         };
         let mut latency = new_histogram();
         latency.record(1_000).unwrap();
@@ -267,6 +268,8 @@ mod tests {
             window_start_us: 1_000_000,
             window_end_us: 3_000_000,
             failure: None,
+            link: None,
+            link_cpu_s: None,
         };
         crate::worker::dir::write(dir, &plan, &report, &latency, chrono::Utc::now()).unwrap();
     }
