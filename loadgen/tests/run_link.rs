@@ -124,7 +124,10 @@ fn each_technique_over_rtt_200ms_has_the_latency_its_protocol_predicts() {
         assert!(link["down_bits_per_s"].is_null(), "{link}");
         assert!(u(link, "connects") >= 40, "{tech}: {link}");
         // The link carried at least what the clients counted at their sockets.
-        assert!(u(link, "bytes_down") >= u(t, "bytes_down"), "{tech}: {link}");
+        assert!(
+            u(link, "bytes_down") >= u(t, "bytes_down"),
+            "{tech}: {link}"
+        );
         assert!(t["publisher_link"].is_null(), "publisher direct: {t}");
         assert_eq!(u(&t["link_emulator"], "processes"), 1);
         assert_eq!(u(&t["link_emulator"], "threads"), 1);
@@ -158,12 +161,18 @@ fn a_64_kib_payload_over_1_mbit_takes_its_serialization_time() {
     let p50 = t["latency_us"]["p50"].as_u64().unwrap();
     let serialization_us = 65_536 * 8;
     assert!(p50 >= serialization_us, "p50 {p50} µs, sooner than 524 ms");
-    assert!(p50 <= serialization_us + 150_000, "p50 {p50} µs: far past 524 ms");
+    assert!(
+        p50 <= serialization_us + 150_000,
+        "p50 {p50} µs: far past 524 ms"
+    );
     let link = &t["link"];
     assert_eq!(link["spec"], "rtt=0,down=1mbit", "the canonical form");
     assert_eq!(u(link, "down_bits_per_s"), 1_000_000);
     assert!(link["up_bits_per_s"].is_null());
-    assert!(u(link, "bytes_down") >= 65_536 * u(t, "delivered"), "{link}");
+    assert!(
+        u(link, "bytes_down") >= 65_536 * u(t, "delivered"),
+        "{link}"
+    );
     let emu = &t["link_emulator"];
     assert!(emu["cpu_s"].as_f64().is_some(), "{emu}");
     assert!(emu["cpu_us_per_message"].as_f64().is_some(), "{emu}");

@@ -294,7 +294,9 @@ impl RunArgs {
 /// (one line listing the valid keys and presets).
 fn link_option(flag: &'static str, text: Option<&String>) -> Result<LinkSpec, ConfigError> {
     match text {
-        Some(t) => t.parse().map_err(|e: LinkSpecError| invalid(flag, e.to_string())),
+        Some(t) => t
+            .parse()
+            .map_err(|e: LinkSpecError| invalid(flag, e.to_string())),
         None => Ok(LinkSpec::none()),
     }
 }

@@ -102,10 +102,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         failure: r.failure.clone(),
         link: link_of(r.link.as_ref().and_then(|l| l.subscribers.as_ref())),
         publisher_link: link_of(r.link.as_ref().and_then(|l| l.publisher.as_ref())),
-        link_emulator: r
-            .link
-            .as_ref()
-            .map(|l| emulator_of(l, p.received_total)),
+        link_emulator: r.link.as_ref().map(|l| emulator_of(l, p.received_total)),
     }
 }
 

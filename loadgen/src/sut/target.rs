@@ -116,12 +116,11 @@ impl Target {
     ) -> Result<SendRequest<Full<Bytes>>, TargetError> {
         let stream = match link {
             None => {
-                let tcp =
-                    match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
-                        Err(_) => return Err(TargetError::ConnectTimeout(self.addr, timeout)),
-                        Ok(Err(e)) => return Err(TargetError::Connect(self.addr, e)),
-                        Ok(Ok(s)) => s,
-                    };
+                let tcp = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
+                    Err(_) => return Err(TargetError::ConnectTimeout(self.addr, timeout)),
+                    Ok(Err(e)) => return Err(TargetError::Connect(self.addr, e)),
+                    Ok(Ok(s)) => s,
+                };
                 tcp.set_nodelay(true).ok();
                 ClientStream::Tcp(tcp)
             }

@@ -125,7 +125,9 @@ pub async fn execute(
             };
             let (o, first_failure) = sweeping.run(&steps, &mut doc).await;
             if let Some(why) = first_failure {
-                let over = link.map(|l| format!(" over {}", l.label())).unwrap_or_default();
+                let over = link
+                    .map(|l| format!(" over {}", l.label()))
+                    .unwrap_or_default();
                 failed.push(format!(
                     "{tech}{over} failed at {} clients ({why})",
                     steps[0]
