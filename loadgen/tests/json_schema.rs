@@ -197,7 +197,10 @@ fn json_output_follows_the_contract() {
         // No link asked for: the keys are there, null (docs/RUN_FORMAT.md; run_link.rs checks
         // their objects).
         for k in ["link", "publisher_link", "link_emulator"] {
-            assert!(t.get(k).is_some_and(Value::is_null), "`{k}` should be null: {t}");
+            assert!(
+                t.get(k).is_some_and(Value::is_null),
+                "`{k}` should be null: {t}"
+            );
         }
     }
 
