@@ -91,20 +91,7 @@ pub async fn execute(
     })?;
     let mut doc = new_doc(&base, &steps, links.as_deref(), slo, &command_line);
     sw::write_data(&dir, &doc)?;
-    eprintln!(
-        "sweep: {} × {:?} clients{}; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
-        doc.techniques.join(","),
-        steps,
-        if doc.links.is_empty() {
-            String::new()
-        } else {
-            format!(" × links {}", doc.links.join(" "))
-        },
-        step::us(doc.slo.p99_us),
-        doc.slo.max_lost,
-        doc.slo.max_errors,
-        dir.display()
-    );
+    announce(&doc, &dir);
     let mut failed = Vec::new();
     let axis: Vec<Option<LinkSpec>> = match &links {
         Some(v) => v.iter().copied().map(Some).collect(),
@@ -142,6 +129,24 @@ pub async fn execute(
     doc.ended_at = Some(manifest::rfc3339(chrono::Utc::now()));
     sw::write_all(&dir, &doc)?;
     Ok(SweepOutcome { dir, doc, failed })
+}
+
+/// The sweep's first line on stderr: techniques, steps, links, objective, directory.
+fn announce(doc: &SweepDoc, dir: &std::path::Path) {
+    eprintln!(
+        "sweep: {} × {:?} clients{}; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
+        doc.techniques.join(","),
+        doc.clients,
+        if doc.links.is_empty() {
+            String::new()
+        } else {
+            format!(" × links {}", doc.links.join(" "))
+        },
+        step::us(doc.slo.p99_us),
+        doc.slo.max_lost,
+        doc.slo.max_errors,
+        dir.display()
+    );
 }
 
 /// The sweep's document as it starts (`partial` until it ends): the objective, the steps, the
