@@ -101,6 +101,8 @@ fn worker_dir(dir: &Path, latency: String) -> PathBuf {
         window_start_us: 1,
         window_end_us: 2,
         failure: None,
+        link: None,
+        link_cpu_s: None,
     };
     let raw = serde_json::to_string(&r).unwrap();
     std::fs::write(dir.join("raw/sse.json"), raw).unwrap();

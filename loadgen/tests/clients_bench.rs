@@ -50,6 +50,7 @@ fn poll_throughput_against_wrk() {
         since: 0,
         seed: 1,
         index: 0,
+        link: None,
     };
     let tasks: Vec<_> = (0..connections)
         .map(|i| {

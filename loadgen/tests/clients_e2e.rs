@@ -118,6 +118,7 @@ fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
         since: 0,
         seed: 1,
         index: 0,
+        link: None,
     }
 }
 

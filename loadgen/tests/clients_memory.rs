@@ -81,6 +81,7 @@ fn memory_per_idle_client() {
         since: 0,
         seed: 1,
         index: 0,
+        link: None,
     };
     let before = rss_kib();
     let start = Instant::now();

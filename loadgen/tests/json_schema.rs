@@ -108,9 +108,13 @@ fn json_output_follows_the_contract() {
         ("source_addrs", Ty::Arr),
         ("seed", Ty::U64),
         ("techniques", Ty::Arr),
+        ("link", Ty::Str),
+        ("publisher_link", Ty::Str),
     ] {
         check(&m["params"], k, t);
     }
+    assert_eq!(m["params"]["link"], "none", "no --link: direct");
+    assert_eq!(m["params"]["publisher_link"], "none");
     assert_eq!(m["params"]["duration_ms"], 1000);
     for (k, t) in [
         ("cores", Ty::U64),
@@ -190,6 +194,14 @@ fn json_output_follows_the_contract() {
             assert!(n.is_u64());
         }
         check(t, "failure", Ty::StrOrNull);
+        // No link asked for: the keys are there, null (docs/RUN_FORMAT.md; run_link.rs checks
+        // their objects).
+        for k in ["link", "publisher_link", "link_emulator"] {
+            assert!(
+                t.get(k).is_some_and(Value::is_null),
+                "`{k}` should be null: {t}"
+            );
+        }
     }
 
     // summary.json holds the very same document.

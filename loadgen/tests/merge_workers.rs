@@ -79,6 +79,8 @@ fn workers_run_from_plans_and_merge() {
             window: Some(window.clone()),
             close_at_us: Some(t0 + 2_000_000),
             params: serde_json::json!({"payload_bytes": 64, "clients": 6}),
+            // Each worker carries its clients through an emulator of its own.
+            link: Some("rtt=20ms".parse().unwrap()),
         };
         let p = tmp.join(&format!("plan{k}.json"));
         std::fs::write(&p, serde_json::to_string(&plan).unwrap()).unwrap();
@@ -159,6 +161,11 @@ fn workers_run_from_plans_and_merge() {
     assert_eq!(u(sse, "delivered"), 36);
     assert_eq!(u(sse, "lost"), 0);
     assert_eq!(u(&sse["latency_us"], "count"), 36);
+    // The workers' links, added up: 10 ms one way at least.
+    assert!(u(&sse["latency_us"], "min") >= 10_000, "{sse}");
+    assert_eq!(sse["link"]["spec"], "rtt=20ms");
+    assert!(u(&sse["link"], "connects") >= 6, "{sse}");
+    assert_eq!(u(&sse["link_emulator"], "processes"), 2, "{sse}");
     assert_eq!(doc["manifest"]["loadgen_processes"], 2);
     assert_eq!(doc["manifest"]["merged_from"].as_array().unwrap().len(), 2);
     assert!(

@@ -11,6 +11,7 @@
 pub mod csv;
 pub mod hlog;
 mod lenient;
+pub mod link;
 pub mod manifest;
 pub mod summary;
 pub mod technique;
@@ -18,6 +19,7 @@ pub mod timeseries;
 
 use serde::{Deserialize, Serialize};
 
+pub use link::{LinkEmulatorSummary, LinkSummary};
 pub use manifest::{Machine, Manifest, MergedFrom, Params, Versions};
 pub use summary::{LatencyUs, Millis, SummaryRow, TechniqueSummary};
 pub use technique::{Technique, UnknownTechnique};

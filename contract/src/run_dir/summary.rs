@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::csv::opt_num;
 use super::lenient::null_default;
+use super::link::{LinkEmulatorSummary, LinkSummary};
 use super::technique::Technique;
 
 /// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
@@ -89,6 +90,15 @@ pub struct TechniqueSummary {
     /// Why this technique failed, if it did.
     #[serde(default)]
     pub failure: Option<String>,
+    /// The subscribers' emulated link (`--link`); `null`: direct connections.
+    #[serde(default)]
+    pub link: Option<LinkSummary>,
+    /// The publisher's emulated link (`--publisher-link`); `null`: direct.
+    #[serde(default)]
+    pub publisher_link: Option<LinkSummary>,
+    /// The emulator that carried them; `null` when none ran.
+    #[serde(default)]
+    pub link_emulator: Option<LinkEmulatorSummary>,
 }
 
 impl TechniqueSummary {
@@ -150,6 +160,15 @@ pub struct SummaryRow {
     pub server_phase_bytes_up: Option<u64>,
     pub server_phase_bytes_down: Option<u64>,
     pub publish_failures: Option<u64>,
+    /// The subscribers' link label (`none`: direct) and its RTT, µs.
+    #[serde(default)]
+    pub link: Option<String>,
+    pub link_rtt_us: Option<u64>,
+    /// The link emulator's CPU seconds and µs per received message (empty: none ran).
+    #[serde(default, serialize_with = "opt_num")]
+    pub link_cpu_s: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub link_cpu_us_per_message: Option<f64>,
 }
 
 impl From<&TechniqueSummary> for SummaryRow {
@@ -198,6 +217,10 @@ impl From<&TechniqueSummary> for SummaryRow {
             server_phase_bytes_up: s.server_phase_bytes_up,
             server_phase_bytes_down: s.server_phase_bytes_down,
             publish_failures: s.publish_failures,
+            link: Some(s.link.as_ref().map_or("none", |l| &l.spec).to_string()),
+            link_rtt_us: Some(s.link.as_ref().and_then(|l| l.rtt_us).unwrap_or(0)),
+            link_cpu_s: s.link_emulator.as_ref().and_then(|e| e.cpu_s),
+            link_cpu_us_per_message: s.link_emulator.as_ref().and_then(|e| e.cpu_us_per_message),
         }
     }
 }
@@ -234,7 +257,8 @@ mod tests {
             phase_bytes_up phase_bytes_down server_phase_requests server_phase_bytes_up \
             server_phase_bytes_down received_total latency_us connect_ms first_message_ms \
             server_cpu_s server_rss_bytes server_rss_idle_bytes loadgen_cpu_s loadgen_rss_bytes \
-            publish_failures publish_lag_max_ms clients_not_closed errors failure";
+            publish_failures publish_lag_max_ms clients_not_closed errors failure link \
+            publisher_link link_emulator";
         let mut expected = String::from("{");
         for k in keys.split_whitespace() {
             let v = match k {
@@ -261,7 +285,8 @@ mod tests {
             latency_p99_us, latency_p999_us, latency_max_us, connect_p50_ms, connect_p99_ms, \
             first_message_p50_ms, server_cpu_s, server_rss_bytes, server_rss_idle_bytes, \
             loadgen_cpu_s, loadgen_rss_bytes, errors_total, phase_bytes_up, phase_bytes_down, \
-            server_phase_bytes_up, server_phase_bytes_down, publish_failures";
+            server_phase_bytes_up, server_phase_bytes_down, publish_failures, link, link_rtt_us, \
+            link_cpu_s, link_cpu_us_per_message";
         let documented: Vec<&str> = doc.split(", ").collect();
         assert_eq!(super::super::csv::columns::<SummaryRow>(), documented);
     }

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::link::Link;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::payload;
 use crate::stats::{ErrorKind, Recorder, SeqTracker};
@@ -79,6 +80,8 @@ pub struct ClientSpec {
     /// The client's index among the run's clients of its technique (whichever worker process
     /// runs it).
     pub index: u32,
+    /// The emulated link every connection of this client goes through (None: direct).
+    pub link: Option<Link>,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
@@ -257,13 +260,18 @@ impl Client {
         if self.opened == 0 {
             self.sink.started = t0;
         }
-        let s = net::connect(
+        let (server, source, timeout) = (
             self.spec.server,
             self.spec.source_addr,
             self.spec.connect_timeout,
-            &self.rec,
-        )
-        .await?;
+        );
+        let s = match &self.spec.link {
+            None => net::connect(server, source, timeout, &self.rec).await?,
+            Some(link) => {
+                link.connect_counted(server, source, timeout, &self.rec)
+                    .await?
+            }
+        };
         if self.opened > 0 {
             self.rec.reconnect();
         }
@@ -333,6 +341,7 @@ mod tests {
             since: 0,
             seed,
             index,
+            link: None,
         };
         let rec = Arc::new(Recorder::new(Technique::Sse, 1));
         Client::new(spec, rec, CancellationToken::new())

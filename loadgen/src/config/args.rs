@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
+use crate::link::{LinkSpec, LinkSpecError};
 use crate::technique::Technique;
 
 /// `pushbench run`: measure every push technique side by side on identical work.
@@ -107,6 +108,16 @@ pub struct RunArgs {
     /// `kubectl exec -i lg-{i} -- pushbench worker` (see docs/SCALING.md)
     #[arg(long, value_name = "CMD")]
     pub worker_command: Option<String>,
+    /// Emulated network link between every subscriber and the server: round-trip time,
+    /// jitter, bandwidth each way, e.g. `rtt=200ms`, `rtt=100ms,down=1mbit,up=1mbit`, or a
+    /// preset (slow-3g, fast-3g, slow-4g, fast-4g, dsl, satellite); see docs/NETWORK.md
+    /// [default: none]
+    #[arg(long, value_name = "SPEC")]
+    pub link: Option<String>,
+    /// Emulated link of the publisher's connections, apart from the subscribers' (same
+    /// syntax as --link) [default: none: the publisher sits next to the server]
+    #[arg(long, value_name = "SPEC")]
+    pub publisher_link: Option<String>,
 }
 
 /// A scenario file: the same options as the flags, in kebab-case or snake_case.
@@ -146,6 +157,9 @@ pub struct Scenario {
     pub server_processes: Option<u32>,
     #[serde(alias = "worker_command")]
     pub worker_command: Option<String>,
+    pub link: Option<String>,
+    #[serde(alias = "publisher_link")]
+    pub publisher_link: Option<String>,
     /// Free text describing the scenario (kept in the manifest).
     pub description: Option<String>,
 }
@@ -205,6 +219,11 @@ impl RunArgs {
             processes: self.processes.or(sc.processes).unwrap_or(1),
             server_processes: self.server_processes.or(sc.server_processes).unwrap_or(1),
             worker_command: self.worker_command.clone().or(sc.worker_command.clone()),
+            link: link_option("--link", self.link.as_ref().or(sc.link.as_ref()))?,
+            publisher_link: link_option(
+                "--publisher-link",
+                self.publisher_link.as_ref().or(sc.publisher_link.as_ref()),
+            )?,
             scenario: self.scenario.clone(),
             scenario_description: sc.description.clone(),
         };
@@ -268,6 +287,17 @@ impl RunArgs {
                 defaults::READ_TIMEOUT,
             )?,
         })
+    }
+}
+
+/// A `--link`-style option: `none` when absent; a malformed spec is an error naming `flag`
+/// (one line listing the valid keys and presets).
+fn link_option(flag: &'static str, text: Option<&String>) -> Result<LinkSpec, ConfigError> {
+    match text {
+        Some(t) => t
+            .parse()
+            .map_err(|e: LinkSpecError| invalid(flag, e.to_string())),
+        None => Ok(LinkSpec::none()),
     }
 }
 

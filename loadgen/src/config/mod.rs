@@ -6,6 +6,7 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::link::LinkSpec;
 use crate::technique::Technique;
 
 mod args;
@@ -103,6 +104,10 @@ pub struct RunConfig {
     pub worker_command: Option<String>,
     pub scenario: Option<PathBuf>,
     pub scenario_description: Option<String>,
+    /// The subscribers' emulated link (`none`: direct), kept as its label.
+    pub link: LinkSpec,
+    /// The publisher's emulated link (`none`: direct).
+    pub publisher_link: LinkSpec,
 }
 
 impl RunConfig {

@@ -13,6 +13,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::{ClientSpec, run_client};
+use crate::link::Link;
 use crate::stats::{Recorder, Snapshot, new_histogram};
 use crate::sut::target::Target;
 use crate::technique::Technique;
@@ -37,6 +38,8 @@ pub struct GroupPlan {
     /// unless the clients are split over worker processes): client `i` of the group is client
     /// `first_index + i` of the run, which picks its topic and source address.
     pub first_index: u32,
+    /// The subscribers' emulated link (None: direct connections).
+    pub link: Option<Link>,
 }
 
 impl GroupPlan {
@@ -61,6 +64,7 @@ impl GroupPlan {
             since: 0,
             seed: self.seed,
             index: i,
+            link: self.link.clone(),
         }
     }
 
@@ -269,6 +273,7 @@ mod tests {
             read_timeout: Duration::from_secs(2),
             seed: 1,
             first_index: 0,
+            link: None,
         }
     }
 

@@ -11,6 +11,7 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
+use crate::link::{LinkCounts, LinkSpec};
 use crate::stats::{Snapshot, Window, new_histogram};
 use crate::technique::Technique;
 
@@ -52,6 +53,10 @@ pub struct WorkerPlan {
     /// The run's resolved options, copied into the worker's manifest.
     #[serde(default)]
     pub params: serde_json::Value,
+    /// The subscribers' emulated link, as its label: the worker starts its own emulator and
+    /// connects every client through it (absent or `none`: direct).
+    #[serde(default)]
+    pub link: Option<LinkSpec>,
 }
 
 /// The steady-state window: which messages count (by sequence number, per topic) and when the
@@ -161,6 +166,12 @@ pub struct WorkerReport {
     pub window_start_us: u64,
     pub window_end_us: u64,
     pub failure: Option<String>,
+    /// What the worker's subscriber link carried over the phase (absent: no link).
+    #[serde(default)]
+    pub link: Option<LinkCounts>,
+    /// CPU seconds of the worker's link emulator threads over the phase.
+    #[serde(default)]
+    pub link_cpu_s: Option<f64>,
 }
 
 /// A histogram that could not be decoded.

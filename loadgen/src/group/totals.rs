@@ -3,6 +3,7 @@
 
 use super::RawResult;
 use super::protocol::{self, WorkerReport};
+use crate::link::LinkCounts;
 use crate::technique::Technique;
 
 /// What the workers of one technique measured, added up: counters and histograms exactly,
@@ -22,6 +23,11 @@ pub struct WorkerTotals {
     /// The earliest window start and the latest end the workers measured, wall-clock µs.
     pub window_us: Option<(u64, u64)>,
     pub failures: Vec<String>,
+    /// Σ of what the workers' subscriber links carried (zero without `--link`).
+    pub link: LinkCounts,
+    /// Workers that ran a link emulator, and Σ of its CPU seconds (None if any is unknown).
+    pub link_processes: u64,
+    pub link_cpu_s: Option<f64>,
 }
 
 impl WorkerTotals {
@@ -36,6 +42,9 @@ impl WorkerTotals {
             loadgen_rss_bytes: None,
             window_us: None,
             failures: Vec::new(),
+            link: LinkCounts::default(),
+            link_processes: 0,
+            link_cpu_s: Some(0.0),
         }
     }
 
@@ -50,6 +59,11 @@ impl WorkerTotals {
         if let Some(b) = r.loadgen_rss_bytes {
             self.loadgen_rss_bytes = Some(self.loadgen_rss_bytes.unwrap_or(0) + b);
         }
+        if let Some(l) = &r.link {
+            self.link.add(l);
+            self.link_processes += 1;
+            self.link_cpu_s = self.link_cpu_s.zip(r.link_cpu_s).map(|(a, b)| a + b);
+        }
         self.window_us = Some(match self.window_us {
             Some((a, b)) => (a.min(r.window_start_us), b.max(r.window_end_us)),
             None => (r.window_start_us, r.window_end_us),
@@ -60,6 +74,7 @@ impl WorkerTotals {
     /// A worker gave no results: the workers' CPU sum is unknown.
     pub fn lost_one(&mut self) {
         self.loadgen_cpu_s = None;
+        self.link_cpu_s = None;
     }
 }
 

@@ -20,7 +20,7 @@ pub use crate::net::{ClientStream, LinkedStream};
 pub use pipe::{QUEUE_SLACK, UNLIMITED_QUEUE, queue_bound};
 pub use rate::Rate;
 pub use spec::{LinkSpec, LinkSpecError, parse_link_list};
-pub use stats::{DirStats, LinkStats};
+pub use stats::{DirStats, LinkCounts, LinkStats};
 
 use std::future::Future;
 use std::io;
@@ -40,6 +40,15 @@ use conn::Conn;
 use pipe::{Pipe, Shape};
 use server::procinfo;
 use stats::Counters;
+
+/// Threads of the emulator a run starts (per process: each `--processes` worker starts its
+/// own). One: the measured cost is 2-4 µs of CPU per delivered message (docs/NETWORK.md), so
+/// one thread carries ~250,000 messages/s, far above what one load-generator process drives;
+/// and on the 2-core machines this runs on, every further thread would only compete for a
+/// core with the server and the measuring clients (which the emulator must not slow down),
+/// and spread each connection's timers over threads that then wake more often. More load
+/// needs more load-generator processes, which bring an emulator each.
+pub const DEFAULT_THREADS: usize = 1;
 
 /// Bytes the client's end of a linked connection buffers each way (its socket buffers).
 const DUPLEX_BUFFER: usize = 64 * 1024;

@@ -73,3 +73,35 @@ impl Counters {
         }
     }
 }
+
+/// What a link carried, as a worker process reports it and a run adds it up: connection
+/// attempts and bytes each way (over the phase).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct LinkCounts {
+    pub connects: u64,
+    pub connect_failures: u64,
+    /// Client to server.
+    pub bytes_up: u64,
+    /// Server to client.
+    pub bytes_down: u64,
+}
+
+impl LinkCounts {
+    /// The counts of a link's snapshot.
+    pub fn of(s: &LinkStats) -> LinkCounts {
+        LinkCounts {
+            connects: s.connects,
+            connect_failures: s.connect_failures,
+            bytes_up: s.up.bytes,
+            bytes_down: s.down.bytes,
+        }
+    }
+
+    /// Adds another process's counts.
+    pub fn add(&mut self, o: &LinkCounts) {
+        self.connects += o.connects;
+        self.connect_failures += o.connect_failures;
+        self.bytes_up += o.bytes_up;
+        self.bytes_down += o.bytes_down;
+    }
+}

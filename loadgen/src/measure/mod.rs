@@ -7,6 +7,7 @@
 //! a [`TechniqueResult`], judged by [`verdict`]; the worker command waits with [`wait`] as the
 //! phases do.
 
+pub mod links;
 pub mod phases;
 pub mod progress;
 pub mod result;
@@ -23,12 +24,14 @@ use crate::config::RunConfig;
 use crate::group::pool::split;
 use crate::group::protocol::WorkerPlan;
 use crate::group::{Clients, Closed, GroupPlan};
+use crate::link::Link;
 use crate::publisher::PublisherStats;
 use crate::stats::Recorder;
 use crate::sut::procfs::ProcSample;
 use crate::sut::sampler::{Peaks, Phase, Sampler, ServerProbe};
 use crate::sut::target::{Target, TechniqueStats};
 use crate::technique::Technique;
+use links::PhaseLinks;
 use phases::{Before, Steady};
 use progress::Progress;
 pub use result::TechniqueResult;
@@ -95,7 +98,11 @@ impl RunCtx {
 
 /// Measures technique `tech`: ramp-up, warm-up, steady state, drain, close.
 pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
-    let plan = group_plan(ctx, tech);
+    let links = match PhaseLinks::start(&ctx.cfg) {
+        Ok(l) => l,
+        Err(e) => return not_started(ctx, tech, format!("cannot start the link emulator: {e}")),
+    };
+    let plan = group_plan(ctx, tech, links.subscribers.clone());
     let before = phases::before(ctx, tech).await;
     let mut clients = match start_clients(ctx, plan).await {
         Ok(c) => c,
@@ -104,7 +111,7 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
     let rec = clients.rec();
     ctx.sampler.begin(rec.clone());
     phases::ramp_up(ctx, &mut clients).await;
-    let warm = phases::warm_up(ctx, &mut clients).await;
+    let warm = phases::warm_up(ctx, &mut clients, links.publisher.clone()).await;
     let steady = phases::steady(ctx, tech, &rec, warm.steady_end).await;
     let publisher = phases::drain(ctx, &mut clients, warm).await;
     // Close the clients, then let the server see the closes before its last snapshot.
@@ -119,11 +126,11 @@ pub async fn run_technique(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         server_after,
         peaks: ctx.sampler.end(),
     };
-    measured.result(ctx, closed)
+    measured.result(ctx, closed, &links)
 }
 
 /// What the run's clients of `tech` run: every client, on topics named after the run.
-fn group_plan(ctx: &RunCtx, tech: Technique) -> GroupPlan {
+fn group_plan(ctx: &RunCtx, tech: Technique, link: Option<Link>) -> GroupPlan {
     let cfg = &ctx.cfg;
     GroupPlan {
         technique: tech,
@@ -140,6 +147,7 @@ fn group_plan(ctx: &RunCtx, tech: Technique) -> GroupPlan {
         read_timeout: cfg.read_timeout,
         seed: cfg.seed,
         first_index: 0,
+        link,
     }
 }
 
@@ -185,6 +193,7 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
             window: None,
             close_at_us: None,
             params: serde_json::to_value(cfg).unwrap_or_default(),
+            link: (!cfg.link.is_none()).then_some(cfg.link),
         })
         .collect()
 }
@@ -228,7 +237,7 @@ fn between(pair: (Option<TechniqueStats>, Option<TechniqueStats>)) -> Option<Tec
 impl Measured<'_> {
     /// The technique's result, and whether it failed: the run's reason if it was stopped,
     /// else the workers' and [`verdict::judge`]'s (it ran to its end with nothing to show).
-    fn result(self, ctx: &RunCtx, closed: Closed) -> TechniqueResult {
+    fn result(self, ctx: &RunCtx, closed: Closed, links: &PhaseLinks) -> TechniqueResult {
         let cfg = &ctx.cfg;
         let s = &self.steady;
         let rss = |p: (Option<ProcSample>, Option<ProcSample>)| {
@@ -260,6 +269,7 @@ impl Measured<'_> {
                 .map(|r| r + workers.and_then(|w| w.loadgen_rss_bytes).unwrap_or(0)),
             clients_not_closed: closed.not_closed,
             failure: None,
+            link: links.figures(cfg, workers),
         };
         result.failure = if ctx.shutdown.is_cancelled() {
             ctx.failure()

@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use super::{RunCtx, wait};
 use crate::group::Clients;
 use crate::group::protocol::WindowSpec;
+use crate::link::Link;
 use crate::payload;
 use crate::publisher::{self, PublisherStats, Schedule};
 use crate::stats::{Recorder, Snapshot};
@@ -67,7 +68,7 @@ pub struct Warm {
 
 /// Warm-up: starts the publisher on its schedule (telling worker processes the window before
 /// its first message is due, a warm-up away) and waits until the steady state begins.
-pub async fn warm_up(ctx: &RunCtx, clients: &mut Clients) -> Warm {
+pub async fn warm_up(ctx: &RunCtx, clients: &mut Clients, link: Option<Link>) -> Warm {
     let cfg = &ctx.cfg;
     let rec = clients.rec();
     let topics = clients.plan().topics.clone();
@@ -95,6 +96,7 @@ pub async fn warm_up(ctx: &RunCtx, clients: &mut Clients) -> Warm {
         steady_end,
         connect_timeout: cfg.connect_timeout,
         request_timeout: cfg.read_timeout,
+        link,
     };
     let stats = Arc::new(PublisherStats::default());
     let stop = ctx.shutdown.child_token();

@@ -4,6 +4,7 @@
 
 use std::time::{Duration, SystemTime};
 
+use super::links::LinkFigures;
 use crate::group::local::RawResult;
 use crate::sut::target::TechniqueStats;
 use crate::technique::Technique;
@@ -32,6 +33,8 @@ pub struct TechniqueResult {
     /// Clients that had to be aborted because they did not close in time.
     pub clients_not_closed: usize,
     pub failure: Option<String>,
+    /// The emulated links' figures (None: no `--link` nor `--publisher-link`).
+    pub link: Option<LinkFigures>,
 }
 
 impl TechniqueResult {
@@ -56,6 +59,7 @@ impl TechniqueResult {
             loadgen_rss_bytes: None,
             clients_not_closed: 0,
             failure: None,
+            link: None,
         }
     }
 }

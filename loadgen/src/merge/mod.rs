@@ -17,7 +17,9 @@ use serde_json::Value;
 mod inputs;
 
 use crate::group::WorkerTotals;
+use crate::link::LinkSpec;
 use crate::measure::TechniqueResult;
+use crate::measure::links::LinkFigures;
 use crate::measure::verdict;
 use crate::output::{self, manifest::rfc3339};
 use inputs::{Inputs, WorkerDir};
@@ -81,6 +83,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
     let totals = add_up(&inputs.workers)?;
     let topics = first.manifest.plan.as_ref().map_or(1, |p| p.topics.len()) as u32;
     let payload_bytes = first.manifest.params["payload_bytes"].as_u64().unwrap_or(0) as usize;
+    let link = first.manifest.plan.as_ref().and_then(|p| p.link);
     let failures: Vec<String> = totals.iter().flat_map(|t| t.failures.clone()).collect();
     let run_start = totals
         .iter()
@@ -89,7 +92,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<MergeOutcome, MergeError> {
         .map_or(SystemTime::now(), at);
     let results: Vec<TechniqueResult> = totals
         .into_iter()
-        .map(|t| result_of(t, topics, payload_bytes))
+        .map(|t| result_of(t, topics, payload_bytes, link))
         .collect();
     let mut doc = output::document(manifest_of(&inputs, &failures), &results);
     if let Some(server) = &inputs.server {
@@ -130,8 +133,13 @@ fn add_up(workers: &[WorkerDir]) -> Result<Vec<WorkerTotals>, MergeError> {
 }
 
 /// One technique's merged result, judged as a run judges it (the publisher is not in the
-/// worker directories: only deliveries are).
-fn result_of(t: WorkerTotals, topics: u32, payload_bytes: usize) -> TechniqueResult {
+/// worker directories: only deliveries are). `link`: the workers' plan's subscriber link.
+fn result_of(
+    t: WorkerTotals,
+    topics: u32,
+    payload_bytes: usize,
+    link: Option<LinkSpec>,
+) -> TechniqueResult {
     let (start, end) = t.window_us.unwrap_or_default();
     let technique = t.raw.technique;
     let mut r = TechniqueResult {
@@ -143,6 +151,15 @@ fn result_of(t: WorkerTotals, topics: u32, payload_bytes: usize) -> TechniqueRes
         loadgen_cpu_s: t.loadgen_cpu_s,
         loadgen_rss_bytes: t.loadgen_rss_bytes,
         clients_not_closed: t.clients_not_closed,
+        link: link
+            .filter(|l| !l.is_none() && t.link_processes > 0)
+            .map(|l| LinkFigures {
+                subscribers: Some((l, t.link)),
+                publisher: None,
+                processes: t.link_processes,
+                threads: crate::link::DEFAULT_THREADS as u64,
+                cpu_s: t.link_cpu_s,
+            }),
         ..TechniqueResult::empty(technique, topics, payload_bytes)
     };
     let workers_failed = (!t.failures.is_empty()).then(|| t.failures.join("; "));
@@ -243,6 +260,7 @@ mod tests {
             window: None,
             close_at_us: None,
             params,
+            link: None,
         };
         let mut latency = new_histogram();
         latency.record(1_000).unwrap();
@@ -267,6 +285,8 @@ mod tests {
             window_start_us: 1_000_000,
             window_end_us: 3_000_000,
             failure: None,
+            link: None,
+            link_cpu_s: None,
         };
         crate::worker::dir::write(dir, &plan, &report, &latency, chrono::Utc::now()).unwrap();
     }

@@ -4,10 +4,14 @@
 
 use std::path::Path;
 
-use contract::run_dir::{LatencyUs, Millis, SummaryRow, TechniqueSummary};
+use contract::run_dir::{
+    LatencyUs, LinkEmulatorSummary, LinkSummary, Millis, SummaryRow, TechniqueSummary,
+};
 use hdrhistogram::Histogram;
 
+use crate::link::{LinkCounts, LinkSpec};
 use crate::measure::TechniqueResult;
+use crate::measure::links::LinkFigures;
 
 fn latency(h: &Histogram<u64>) -> LatencyUs {
     if h.is_empty() {
@@ -96,6 +100,39 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         // Errors over the whole phase: a failed connect in ramp-up matters too.
         errors: p.error_map(),
         failure: r.failure.clone(),
+        link: link_of(r.link.as_ref().and_then(|l| l.subscribers.as_ref())),
+        publisher_link: link_of(r.link.as_ref().and_then(|l| l.publisher.as_ref())),
+        link_emulator: r.link.as_ref().map(|l| emulator_of(l, p.received_total)),
+    }
+}
+
+/// One link's entry: its spec's numbers and what it carried.
+fn link_of(l: Option<&(LinkSpec, LinkCounts)>) -> Option<LinkSummary> {
+    let (spec, c) = l?;
+    let us = |d: std::time::Duration| Some(d.as_micros() as u64);
+    Some(LinkSummary {
+        spec: spec.label(),
+        rtt_us: us(spec.rtt),
+        jitter_us: us(spec.jitter),
+        down_bits_per_s: spec.down.map(|r| r.bits_per_s()),
+        up_bits_per_s: spec.up.map(|r| r.bits_per_s()),
+        connects: Some(c.connects),
+        connect_failures: Some(c.connect_failures),
+        bytes_down: Some(c.bytes_down),
+        bytes_up: Some(c.bytes_up),
+    })
+}
+
+/// The emulator's entry: its CPU, also per message the subscribers received in the phase.
+fn emulator_of(l: &LinkFigures, received: u64) -> LinkEmulatorSummary {
+    LinkEmulatorSummary {
+        processes: Some(l.processes),
+        threads: Some(l.threads),
+        cpu_s: l.cpu_s.map(|c| (c * 1e4).round() / 1e4),
+        cpu_us_per_message: l
+            .cpu_s
+            .filter(|_| received > 0)
+            .map(|c| (c * 1e6 / received as f64 * 100.0).round() / 100.0),
     }
 }
 

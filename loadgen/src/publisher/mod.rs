@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 mod stats;
 
+use crate::link::Link;
 use crate::payload;
 use crate::stats::Recorder;
 use crate::sut::target::Target;
@@ -40,6 +41,8 @@ pub struct Schedule {
     pub steady_end: Instant,
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    /// The publisher's emulated link (None: direct connections).
+    pub link: Option<Link>,
 }
 
 /// The steady-state window the schedule will mark, computed in advance: for each topic the
@@ -195,7 +198,10 @@ async fn worker(
         );
         let c = match conn.as_mut() {
             Some(c) => c,
-            None => match target.connect(sched.connect_timeout).await {
+            None => match target
+                .connect_via(sched.link.as_ref(), sched.connect_timeout)
+                .await
+            {
                 Ok(c) => conn.insert(c),
                 Err(e) => {
                     stats.failed(e);
@@ -313,6 +319,7 @@ mod tests {
             steady_end: t0 + Duration::from_millis(700),
             connect_timeout: Duration::from_secs(2),
             request_timeout: Duration::from_secs(2),
+            link: None,
         };
         run(
             Target::local(addr),

@@ -12,6 +12,9 @@ use tokio::net::TcpStream;
 
 use contract::stats::Stats;
 
+use crate::link::Link;
+use crate::net::{ClientStream, ConnectError};
+
 /// Errors talking to the server outside the measured clients.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
@@ -102,13 +105,36 @@ impl Target {
         &self,
         timeout: Duration,
     ) -> Result<SendRequest<Full<Bytes>>, TargetError> {
-        let tcp = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
-            Err(_) => return Err(TargetError::ConnectTimeout(self.addr, timeout)),
-            Ok(Err(e)) => return Err(TargetError::Connect(self.addr, e)),
-            Ok(Ok(s)) => s,
+        self.connect_via(None, timeout).await
+    }
+
+    /// [`Target::connect`], through the emulated `link` when given (the publisher's).
+    pub async fn connect_via(
+        &self,
+        link: Option<&Link>,
+        timeout: Duration,
+    ) -> Result<SendRequest<Full<Bytes>>, TargetError> {
+        let stream = match link {
+            None => {
+                let tcp = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
+                    Err(_) => return Err(TargetError::ConnectTimeout(self.addr, timeout)),
+                    Ok(Err(e)) => return Err(TargetError::Connect(self.addr, e)),
+                    Ok(Ok(s)) => s,
+                };
+                tcp.set_nodelay(true).ok();
+                ClientStream::Tcp(tcp)
+            }
+            Some(link) => match link.connect(self.addr, None, timeout).await {
+                Ok(s) => ClientStream::Linked(s),
+                Err(ConnectError::TimedOut { .. }) => {
+                    return Err(TargetError::ConnectTimeout(self.addr, timeout));
+                }
+                Err(e) => {
+                    return Err(TargetError::Connect(self.addr, std::io::Error::other(e)));
+                }
+            },
         };
-        tcp.set_nodelay(true).ok();
-        let io = hyper_util::rt::TokioIo::new(tcp);
+        let io = hyper_util::rt::TokioIo::new(stream);
         let (send, conn) = tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(io))
             .await
             .map_err(|_| TargetError::Timeout(self.addr, timeout))?

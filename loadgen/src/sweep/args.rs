@@ -5,6 +5,7 @@
 use clap::{Args, FromArgMatches};
 
 use crate::config::RunArgs;
+use crate::link::{LinkSpec, parse_link_list};
 
 /// The sweep's own options.
 #[derive(Debug, Clone, clap::Args)]
@@ -36,6 +37,14 @@ pub struct SweepOwnArgs {
     /// Objective: most errors (connect, timeout, HTTP status, ...) a step may count
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_errors: u64,
+    /// Emulated links to run every technique over, one after another, e.g.
+    /// `0,20ms,100ms,300ms,1s` (RTTs), `fast-3g,satellite` (presets) or
+    /// `rtt=100ms,down=1mbit;rtt=300ms,down=1mbit` (`;` between full specs); see
+    /// docs/NETWORK.md. Without --clients, one step at the run's client count (200). A links
+    /// sweep runs every step (technique × link × clients), judging each against the objective
+    /// rather than stopping at the first miss
+    #[arg(long, value_name = "LIST")]
+    pub links: Option<String>,
 }
 
 /// `pushbench sweep`: run each technique at growing client counts until the objective breaks.
@@ -85,6 +94,39 @@ fn hide_run_clients(cmd: clap::Command) -> clap::Command {
 pub struct StepsError {
     pub flag: &'static str,
     pub msg: String,
+}
+
+/// At most this many links in `--links`.
+pub const MAX_LINKS: usize = 32;
+
+impl SweepOwnArgs {
+    /// The links of `--links` (None: no link axis), each a distinct label; `fixed`: whether
+    /// `--link` was given too (it may not be: each step's link is the axis').
+    pub fn links(&self, fixed: bool) -> Result<Option<Vec<LinkSpec>>, StepsError> {
+        let Some(text) = &self.links else {
+            return Ok(None);
+        };
+        let err = |msg: String| StepsError {
+            flag: "--links",
+            msg,
+        };
+        if fixed {
+            return Err(err(
+                "cannot be given with --link (each step takes its link from --links)".into(),
+            ));
+        }
+        let links = parse_link_list(text).map_err(|e| err(e.to_string()))?;
+        if links.len() > MAX_LINKS {
+            return Err(err(format!("more than {MAX_LINKS} links")));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for l in &links {
+            if !seen.insert(l.label()) {
+                return Err(err(format!("`{}` is listed twice", l.label())));
+            }
+        }
+        Ok(Some(links))
+    }
 }
 
 /// At most this many steps per technique.

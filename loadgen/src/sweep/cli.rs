@@ -3,6 +3,8 @@
 
 use anyhow::Context;
 
+use reports::sweep::SweepDoc;
+
 use super::SweepError;
 use super::args::SweepArgs;
 use crate::exit::{self, Status};
@@ -28,6 +30,8 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
     let doc = &out.doc;
     if args.run.json {
         println!("{}", serde_json::to_string_pretty(doc)?);
+    } else if !doc.links.is_empty() {
+        print_link_steps(doc);
     } else {
         println!("{:<10} {:>12}  what broke it", "technique", "knee");
         for o in &doc.outcomes {
@@ -44,6 +48,8 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
                 }
             );
         }
+    }
+    if !args.run.json {
         println!("sweep directory: {}", out.dir.display());
     }
     if doc.partial {
@@ -67,4 +73,25 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         ));
     }
     Ok(())
+}
+
+/// A links sweep's table: one line per step (technique, link, clients), its p50 and p99 and
+/// whether it met the objective.
+fn print_link_steps(doc: &SweepDoc) {
+    println!(
+        "{:<10} {:<24} {:>8} {:>10} {:>10}  objective",
+        "technique", "link", "clients", "p50", "p99"
+    );
+    let us = |v: Option<u64>| v.map(super::step::us).unwrap_or_else(|| "n/a".into());
+    for r in &doc.steps {
+        println!(
+            "{:<10} {:<24} {:>8} {:>10} {:>10}  {}",
+            r.technique,
+            r.link,
+            r.clients,
+            us(r.p50_us),
+            us(r.p99_us),
+            r.broke_reason.as_deref().unwrap_or("met")
+        );
+    }
 }

@@ -1,6 +1,7 @@
 //! `pushbench sweep`: each chosen technique at growing client counts until a service-level
 //! objective breaks (p99 latency, loss, errors) or the machine runs out of room
-//! (descriptors, ports, memory: checked before each step, see [`room`]). Each step is a normal
+//! (descriptors, ports, memory: checked before each step, see [`room`]); with `--links`,
+//! each technique over each emulated link too (every step run, each judged). Each step is a normal
 //! run directory made by [`crate::run::execute`]; the sweep directory holds them plus
 //! `sweep.json`, `sweep.csv`, charts and `index.html` (formats and drawing in
 //! [`reports::sweep`]; docs/CAPACITY.md). Ctrl-C stops after writing what was measured.
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use reports::sweep::{self as sw, Slo, SweepDoc, SweepMachine};
 
 use crate::config::{ConfigError, RunConfig};
+use crate::link::LinkSpec;
 use crate::output::manifest;
 use crate::run::Shutdown;
 use crate::sut::procfs;
@@ -64,7 +66,12 @@ pub async fn execute(
     command_line: Vec<String>,
     sd: Shutdown,
 ) -> Result<SweepOutcome, SweepError> {
-    let steps = args.sweep.steps()?;
+    let links = args.sweep.links(args.run.link.is_some())?;
+    let steps = match (&links, &args.sweep.clients) {
+        // A links sweep without a client list: one step, at the run's client count.
+        (Some(_), None) => vec![u64::from(args.run.resolve()?.clients)],
+        _ => args.sweep.steps()?,
+    };
     let slo = step::slo(
         args.sweep.slo_p99.into(),
         args.sweep.max_lost,
@@ -82,35 +89,40 @@ pub async fn execute(
         path: dir.clone(),
         error,
     })?;
-    let mut doc = new_doc(&base, &steps, slo, &command_line);
+    let mut doc = new_doc(&base, &steps, links.as_deref(), slo, &command_line);
     sw::write_data(&dir, &doc)?;
-    eprintln!(
-        "sweep: {} × {:?} clients; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
-        doc.techniques.join(","),
-        steps,
-        step::us(doc.slo.p99_us),
-        doc.slo.max_lost,
-        doc.slo.max_errors,
-        dir.display()
-    );
+    announce(&doc, &dir);
     let mut failed = Vec::new();
-    for &tech in &base.techniques {
-        if sd.token.is_cancelled() {
-            break;
+    let axis: Vec<Option<LinkSpec>> = match &links {
+        Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None],
+    };
+    'techniques: for &tech in &base.techniques {
+        for &link in &axis {
+            if sd.token.is_cancelled() {
+                break 'techniques;
+            }
+            let sweeping = technique::Sweeping {
+                args,
+                tech,
+                link,
+                dir: &dir,
+                command_line: &command_line,
+                sd: &sd,
+            };
+            let (o, first_failure) = sweeping.run(&steps, &mut doc).await;
+            if let Some(why) = first_failure {
+                let over = link
+                    .map(|l| format!(" over {}", l.label()))
+                    .unwrap_or_default();
+                failed.push(format!(
+                    "{tech}{over} failed at {} clients ({why})",
+                    steps[0]
+                ));
+            }
+            doc.outcomes.push(o);
+            sw::write_data(&dir, &doc)?;
         }
-        let sweeping = technique::Sweeping {
-            args,
-            tech,
-            dir: &dir,
-            command_line: &command_line,
-            sd: &sd,
-        };
-        let (o, first_failure) = sweeping.run(&steps, &mut doc).await;
-        if let Some(why) = first_failure {
-            failed.push(format!("{tech} failed at {} clients ({why})", steps[0]));
-        }
-        doc.outcomes.push(o);
-        sw::write_data(&dir, &doc)?;
     }
     doc.partial = sd.token.is_cancelled();
     doc.failure = if doc.partial { sd.reason() } else { None };
@@ -119,15 +131,42 @@ pub async fn execute(
     Ok(SweepOutcome { dir, doc, failed })
 }
 
+/// The sweep's first line on stderr: techniques, steps, links, objective, directory.
+fn announce(doc: &SweepDoc, dir: &std::path::Path) {
+    eprintln!(
+        "sweep: {} × {:?} clients{}; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
+        doc.techniques.join(","),
+        doc.clients,
+        if doc.links.is_empty() {
+            String::new()
+        } else {
+            format!(" × links {}", doc.links.join(" "))
+        },
+        step::us(doc.slo.p99_us),
+        doc.slo.max_lost,
+        doc.slo.max_errors,
+        dir.display()
+    );
+}
+
 /// The sweep's document as it starts (`partial` until it ends): the objective, the steps, the
 /// run options common to every step, the machine.
-fn new_doc(base: &RunConfig, steps: &[u64], slo: Slo, command_line: &[String]) -> SweepDoc {
+fn new_doc(
+    base: &RunConfig,
+    steps: &[u64],
+    links: Option<&[LinkSpec]>,
+    slo: Slo,
+    command_line: &[String],
+) -> SweepDoc {
     let m = procfs::machine();
     let room0 = Room::read();
     let mut params = serde_json::to_value(base).unwrap_or_default();
     if let Some(o) = params.as_object_mut() {
         o.remove("clients");
         o.remove("techniques");
+        if links.is_some() {
+            o.remove("link");
+        }
     }
     SweepDoc {
         format: sw::FORMAT.into(),
@@ -144,7 +183,11 @@ fn new_doc(base: &RunConfig, steps: &[u64], slo: Slo, command_line: &[String]) -
             .map(|t| t.name().to_string())
             .collect(),
         clients: steps.to_vec(),
-        links: Vec::new(),
+        links: links
+            .unwrap_or_default()
+            .iter()
+            .map(LinkSpec::label)
+            .collect(),
         run_params: params,
         machine: SweepMachine {
             cpu_model: m.cpu_model,

@@ -1,5 +1,7 @@
-//! One technique's sweep: its steps in turn, each a normal run directory, until the first that
-//! breaks the objective, has no room on this machine, or fails.
+//! One technique's sweep (over one link of `--links`): its steps in turn, each a normal run
+//! directory, until the first that breaks the objective, has no room on this machine, or
+//! fails. A links sweep goes on past a step that misses the objective (it measures the whole
+//! grid): only a step without room or a failed run stops it.
 
 use std::path::Path;
 use std::time::Duration;
@@ -10,6 +12,7 @@ use super::args::SweepArgs;
 use super::room::{DEFAULT_BYTES_PER_CLIENT, Need, Room};
 use super::step;
 use crate::config::{ConfigError, RunConfig};
+use crate::link::LinkSpec;
 use crate::run::{self, Shutdown};
 use crate::technique::Technique;
 
@@ -18,6 +21,8 @@ use crate::technique::Technique;
 pub struct Sweeping<'a> {
     pub args: &'a SweepArgs,
     pub tech: Technique,
+    /// The link of this pass of `--links` (None: no link axis).
+    pub link: Option<LinkSpec>,
     /// The sweep directory: each step's run directory is made in it.
     pub dir: &'a Path,
     pub command_line: &'a [String],
@@ -38,9 +43,26 @@ struct State {
 impl State {
     fn stop(&mut self, tech: Technique, n: u64, why: String) {
         eprintln!("sweep: {tech} stopped at {n} clients: {why}");
-        self.out.broke_at = Some(n);
-        self.out.broke_reason = Some(why);
+        self.missed(n, why);
     }
+
+    /// The step of `n` clients missed the objective: the first miss is where it broke.
+    fn missed(&mut self, n: u64, why: String) {
+        if self.out.broke_at.is_none() {
+            self.out.broke_at = Some(n);
+            self.out.broke_reason = Some(why);
+        }
+    }
+}
+
+/// How a step went.
+enum Step {
+    /// Met the objective; pause this long before the next.
+    Met(Duration),
+    /// Missed the objective, but a links sweep goes on after this pause.
+    Missed(Duration),
+    /// The sweep of this technique stops here.
+    Stop,
 }
 
 impl Sweeping<'_> {
@@ -51,7 +73,7 @@ impl Sweeping<'_> {
         let mut state = State {
             out: Outcome {
                 technique: self.tech.name().to_string(),
-                link: None,
+                link: self.link.map(|l| l.label()),
                 knee_clients: None,
                 broke_at: None,
                 broke_reason: None,
@@ -64,10 +86,16 @@ impl Sweeping<'_> {
                 state.out.broke_reason = Some(format!("interrupted before {n} clients"));
                 break;
             }
-            let Some(pause) = self.step(n, i == 0, &mut state, doc).await else {
-                break;
+            let pause = match self.step(n, i == 0, &mut state, doc).await {
+                Step::Met(pause) => {
+                    if state.out.broke_at.is_none() {
+                        state.out.knee_clients = Some(n);
+                    }
+                    pause
+                }
+                Step::Missed(pause) => pause,
+                Step::Stop => break,
             };
-            state.out.knee_clients = Some(n);
             if i + 1 < steps.len() {
                 tokio::select! {
                     _ = self.sd.token.cancelled() => {}
@@ -78,17 +106,13 @@ impl Sweeping<'_> {
         (state.out, state.first_failure)
     }
 
-    /// Runs the step of `n` clients and records its row. Returns the pause before the next
-    /// step if it met the objective, None if the sweep of this technique stops here.
-    async fn step(
-        &self,
-        n: u64,
-        first: bool,
-        state: &mut State,
-        doc: &mut SweepDoc,
-    ) -> Option<Duration> {
+    /// Runs the step of `n` clients and records its row; says how it went.
+    async fn step(&self, n: u64, first: bool, state: &mut State, doc: &mut SweepDoc) -> Step {
         let tech = self.tech;
-        let name = format!("{tech}-{n}");
+        let name = match self.link {
+            Some(l) => format!("{tech}-{n}-{}", dir_slug(&l)),
+            None => format!("{tech}-{n}"),
+        };
         let prepared = self
             .config(n, &name)
             .and_then(|cfg| Ok((check_room(&cfg, n, state.bytes_per_client)?, cfg)));
@@ -96,10 +120,10 @@ impl Sweeping<'_> {
             Ok(p) => p,
             Err(why) => {
                 state.stop(tech, n, why);
-                return None;
+                return Step::Stop;
             }
         };
-        let (rate, pause) = (cfg.rate, cfg.pause);
+        let (rate, pause, link) = (cfg.rate, cfg.pause, cfg.link);
         let outcome = match run::execute(cfg, self.command_line.to_vec(), self.sd.clone()).await {
             Ok(o) => o,
             Err(e) => {
@@ -107,20 +131,20 @@ impl Sweeping<'_> {
                     state.first_failure = Some(e.to_string());
                 }
                 state.stop(tech, n, format!("run failed: {e}"));
-                return None;
+                return Step::Stop;
             }
         };
         if outcome.partial && self.sd.token.is_cancelled() {
             // A step cut short measures nothing worth judging.
             state.out.broke_reason = Some(format!("interrupted during {n} clients"));
-            return None;
+            return Step::Stop;
         }
         let Some(s) = outcome.doc.techniques.first() else {
             if first {
                 state.first_failure = Some("nothing measured".into());
             }
             state.stop(tech, n, "run failed: nothing measured".into());
-            return None;
+            return Step::Stop;
         };
         if first {
             state.first_failure.clone_from(&s.failure);
@@ -134,13 +158,18 @@ impl Sweeping<'_> {
         if both > 0 {
             state.bytes_per_client = (both as f64 / n as f64).max(4096.0);
         }
-        let row = step::row(s, &doc.slo, rate, name, room.time_wait);
-        let met = self.record(n, row, doc);
-        match met {
-            Ok(()) => Some(pause),
+        let mut row = step::row(s, &doc.slo, rate, name, room.time_wait);
+        row.link = link.label();
+        row.link_rtt_us = link.rtt.as_micros() as u64;
+        match self.record(n, row, doc) {
+            Ok(()) => Step::Met(pause),
+            Err(why) if self.link.is_some() => {
+                state.missed(n, why);
+                Step::Missed(pause)
+            }
             Err(why) => {
                 state.stop(tech, n, why);
-                None
+                Step::Stop
             }
         }
     }
@@ -151,6 +180,9 @@ impl Sweeping<'_> {
         a.clients = Some(n as u32);
         a.techniques = Some(vec![self.tech]);
         a.out = Some(self.dir.join(name));
+        if let Some(l) = self.link {
+            a.link = Some(l.label());
+        }
         a.json = false;
         a.no_report = true;
         a.resolve().map_err(|e| match &e {
@@ -165,8 +197,12 @@ impl Sweeping<'_> {
     /// missed the objective.
     fn record(&self, n: u64, row: sw::StepRow, doc: &mut SweepDoc) -> Result<(), String> {
         eprintln!(
-            "sweep: {} at {n} clients: p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
+            "sweep: {}{} at {n} clients: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
             self.tech,
+            self.link
+                .map(|l| format!(" over {}", l.label()))
+                .unwrap_or_default(),
+            row.p50_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.lost,
             row.errors,
@@ -188,6 +224,20 @@ impl Sweeping<'_> {
             Err(why.unwrap_or_default())
         }
     }
+}
+
+/// A link as part of a directory name: its label with `=` dropped, `,` as `-`, and anything
+/// but letters, digits, `.`, `-` and `_` as `_` (`rtt=100ms,down=1mbit` → `rtt100ms-down1mbit`).
+pub fn dir_slug(link: &LinkSpec) -> String {
+    link.label()
+        .chars()
+        .filter(|&c| c != '=')
+        .map(|c| match c {
+            ',' => '-',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') => c,
+            _ => '_',
+        })
+        .collect()
 }
 
 /// Whether this machine has room for the step (descriptors, ports, memory); Err: why not.

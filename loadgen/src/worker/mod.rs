@@ -21,6 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite};
 
 use crate::group::{ClientGroup, GroupPlan};
+use crate::link::{self, Emulator, Link, LinkCounts};
 use crate::measure::wait;
 use crate::payload;
 use crate::sut::target::{Target, TargetError};
@@ -42,6 +43,8 @@ pub enum WorkerError {
     Output(#[from] crate::output::OutputError),
     #[error("writing to stdout: {0}")]
     Stdout(std::io::Error),
+    #[error("cannot start the link emulator: {0}")]
+    Link(std::io::Error),
 }
 
 /// Options of `pushbench worker`.
@@ -82,8 +85,20 @@ pub fn validate(plan: &WorkerPlan) -> Result<(), WorkerError> {
     Ok(())
 }
 
+/// The plan's link, on an emulator of this worker's own (None: no link, nothing started).
+fn start_link(plan: &WorkerPlan) -> Result<Option<(Emulator, Link)>, WorkerError> {
+    match plan.link {
+        Some(spec) if !spec.is_none() => {
+            let emu = Emulator::start(link::DEFAULT_THREADS).map_err(WorkerError::Link)?;
+            let l = emu.link(spec);
+            Ok(Some((emu, l)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// The group of clients a plan describes.
-fn group_plan(plan: &WorkerPlan, target: Target) -> GroupPlan {
+fn group_plan(plan: &WorkerPlan, target: Target, link: Option<Link>) -> GroupPlan {
     let ms = Duration::from_millis;
     GroupPlan {
         technique: plan.technique,
@@ -98,6 +113,7 @@ fn group_plan(plan: &WorkerPlan, target: Target) -> GroupPlan {
         read_timeout: ms(plan.read_timeout_ms),
         seed: plan.seed,
         first_index: plan.first_index,
+        link,
     }
 }
 
@@ -117,7 +133,9 @@ where
     validate(&plan)?;
     let started_at = chrono::Utc::now();
     let target = Target::from_url(&plan.target).await?;
-    let mut group = ClientGroup::new(group_plan(&plan, target));
+    let links = start_link(&plan)?;
+    let link = links.as_ref().map(|(_, l)| l.clone());
+    let mut group = ClientGroup::new(group_plan(&plan, target, link));
     let rec = group.rec.clone();
     let (events, writer) = control::events(out);
     let mut commands = control::listen(control, &plan);
@@ -149,7 +167,11 @@ where
     commands.stop();
     marking.iter().for_each(|t| t.abort());
 
-    let (report, raw) = window::report(&plan, &group, &marks, not_closed);
+    let (mut report, raw) = window::report(&plan, &group, &marks, not_closed);
+    if let Some((emu, link)) = &links {
+        report.link = Some(LinkCounts::of(&link.stats()));
+        report.link_cpu_s = emu.cpu_seconds();
+    }
     if let Some(d) = dir {
         dir::write(&d, &plan, &report, &raw.latency, started_at)?;
     }

@@ -155,6 +155,8 @@ pub fn report(
         window_start_us: t0,
         window_end_us: t1,
         failure,
+        link: None,
+        link_cpu_s: None,
     };
     (report, raw)
 }

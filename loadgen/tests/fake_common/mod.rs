@@ -35,6 +35,7 @@ pub fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) ->
         since: 0,
         seed: 1,
         index: 0,
+        link: None,
     }
 }
 
