@@ -1,6 +1,8 @@
 //! The readable summary table printed at the end of a run (when `--json` is not given).
 
-use contract::run_dir::TechniqueSummary;
+use contract::run_dir::{LinkSummary, TechniqueSummary};
+
+use crate::link::Rate;
 
 fn ms(us: Option<u64>) -> String {
     format!("{:.1}", us.unwrap_or(0) as f64 / 1000.0)
@@ -79,5 +81,58 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             out.push('\n');
         }
     }
+    out.push_str(&links_line(rows));
     out
+}
+
+/// Under the table when a link was emulated: which links, and what the emulator cost per
+/// message for each technique (so a reader sees the emulator was not the bottleneck).
+fn links_line(rows: &[TechniqueSummary]) -> String {
+    let Some(first) = rows.first() else {
+        return String::new();
+    };
+    if first.link.is_none() && first.publisher_link.is_none() {
+        return String::new();
+    }
+    let side = |l: &Option<LinkSummary>| l.as_ref().map_or("direct".to_string(), describe);
+    let cost: Vec<String> = rows
+        .iter()
+        .filter_map(|r| {
+            let e = r.link_emulator.as_ref()?;
+            let us = e.cpu_us_per_message?;
+            // /proc counts CPU in clock ticks (10 ms): a short, light run may show none.
+            let tick = if e.cpu_s == Some(0.0) {
+                " (under one clock tick)"
+            } else {
+                ""
+            };
+            Some(format!("{} {us:.1}{tick}", r.technique.name()))
+        })
+        .collect();
+    let mut line = format!(
+        "link: subscribers {}, publisher {}",
+        side(&first.link),
+        side(&first.publisher_link)
+    );
+    if !cost.is_empty() {
+        line.push_str(&format!(
+            "; emulator CPU µs per message: {}",
+            cost.join(", ")
+        ));
+    }
+    line + "\n"
+}
+
+/// `fast-3g (rtt 150 ms, down 1.44 mbit/s, up 675 kbit/s)`.
+fn describe(l: &LinkSummary) -> String {
+    let mut parts = vec![format!("rtt {} ms", l.rtt_us.unwrap_or(0) as f64 / 1000.0)];
+    if let Some(j) = l.jitter_us.filter(|&j| j > 0) {
+        parts.push(format!("jitter {} ms", j as f64 / 1000.0));
+    }
+    for (name, bits) in [("down", l.down_bits_per_s), ("up", l.up_bits_per_s)] {
+        if let Some(b) = bits {
+            parts.push(format!("{name} {}/s", Rate::from_bits_per_s(b)));
+        }
+    }
+    format!("{} ({})", l.spec, parts.join(", "))
 }
