@@ -248,6 +248,17 @@ fn a_preset_link_shows_its_rtt_and_a_narrow_link_its_serialization_time() {
     assert!((e.point_ms() - 76.4222).abs() < 1e-3, "{e:?}");
     assert!(!fast.flagged);
     assert_eq!(rtt::link_name(fast), "fast-3g (150 ms)");
+    // A step that delivered nothing: no measurement, no flag, no per-message figures.
+    let mut dead = step("ws", "rtt=20ms", 20, 0.0);
+    (dead.p50_us, dead.p99_us, dead.delivered) = (None, None, 0);
+    doc.steps.push(dead);
+    let rows = rtt::rows(&doc);
+    let ws = rows.iter().find(|r| r.technique == "ws").unwrap();
+    assert_eq!(
+        (ws.p50_ms, ws.flagged, ws.requests_per_msg),
+        (None, false, None)
+    );
+    assert_eq!(ws.expected.unwrap().point_ms(), 10.0);
 }
 
 #[test]

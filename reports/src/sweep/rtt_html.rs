@@ -24,7 +24,8 @@ fn expected_cell(r: &RttRow) -> String {
 fn flag_cell(r: &RttRow) -> String {
     let dep = r.departure.map(|d| format!("{:+.0}%", d * 100.0));
     match (r.expected, r.p50_ms) {
-        (None, _) | (_, None) => "<span class=\"x\">no model</span>".into(),
+        (None, _) => "<span class=\"x\">no model (a setting it needs is unknown)</span>".into(),
+        (_, None) => "<span class=\"x\">nothing measured</span>".into(),
         _ if r.flagged => format!(
             "<span class=\"missed\">⚑ off the model</span>{}",
             dep.map(|d| format!(" ({d})")).unwrap_or_default()
