@@ -14,15 +14,17 @@
 //!   in between (`RTT ≤ T ≲ 1.1 RTT + 5 ms`, where the re-arm's own few milliseconds decide
 //!   which case holds) anything from `d` to `d + RTT/2`.
 //!
-//! A measurement is flagged when it lies more than 20% (plus 2 ms, so loopback noise and the
+//! A measurement is flagged when it lies more than 20% (plus 5 ms, so loopback noise and the
 //! emulator's ~1 ms timer rounding per hop are not flagged) outside the expected range.
 
 use crate::link::LinkInfo;
 
 /// How far a measurement may depart from the expected range, as a share of it.
 pub const TOLERANCE: f64 = 0.20;
-/// The absolute allowance on top of [`TOLERANCE`], ms.
-pub const ALLOWANCE_MS: f64 = 2.0;
+/// The absolute allowance on top of [`TOLERANCE`], ms: loopback's own latency on a busy
+/// machine (1.6 to 2.4 ms p50 measured at 50 clients on 2 shared cores) and the emulator's
+/// timer rounding (0 to 2 ms late per hop, docs/NETWORK.md).
+pub const ALLOWANCE_MS: f64 = 5.0;
 /// The long-poll band above the RTT in which either case may hold: up to
 /// `BAND_SHARE × (RTT + 2·jitter) + BAND_MS`.
 pub const BAND_SHARE: f64 = 1.1;
@@ -84,6 +86,13 @@ impl Expected {
     /// The single figure shown: the middle of the range.
     pub fn point_ms(&self) -> f64 {
         (self.lo_ms + self.hi_ms) / 2.0
+    }
+    /// The same shifted by `ms` (a technique's loopback floor).
+    pub fn plus(self, ms: f64) -> Expected {
+        Expected {
+            lo_ms: self.lo_ms + ms,
+            hi_ms: self.hi_ms + ms,
+        }
     }
     /// Whether the model gives a range rather than a value.
     pub fn is_range(&self) -> bool {
@@ -236,26 +245,33 @@ mod tests {
     }
 
     #[test]
-    fn departures_beyond_twenty_percent_and_two_ms_are_flagged() {
+    fn departures_beyond_twenty_percent_and_five_ms_are_flagged() {
         let e = Expected::at(100.0);
         assert_eq!(departure(100.0, &e), Some(0.0));
         assert!((departure(130.0, &e).unwrap() - 0.3).abs() < 1e-12);
-        assert!(!flagged(121.9, &e));
-        assert!(flagged(122.1, &e));
-        assert!(!flagged(78.1, &e));
-        assert!(flagged(77.9, &e));
-        // Loopback: expected 0, measured a fraction of a millisecond, not flagged.
+        assert!(!flagged(124.9, &e));
+        assert!(flagged(125.1, &e));
+        assert!(!flagged(75.1, &e));
+        assert!(flagged(74.9, &e));
+        // Loopback: expected 0, measured a few milliseconds, not flagged.
         let zero = Expected::at(0.0);
-        assert_eq!(departure(0.4, &zero), None);
-        assert!(!flagged(0.4, &zero));
-        assert!(flagged(2.5, &zero));
+        assert_eq!(departure(2.4, &zero), None);
+        assert!(!flagged(2.4, &zero));
+        assert!(flagged(5.5, &zero));
         // A range: anything inside it is on the model.
         let r = Expected {
             lo_ms: 50.0,
             hi_ms: 100.0,
         };
         assert_eq!(departure(70.0, &r), Some(0.0));
-        assert!(!flagged(41.0, &r) && flagged(37.0, &r));
-        assert!(!flagged(121.0, &r) && flagged(123.0, &r));
+        assert!(!flagged(36.0, &r) && flagged(34.0, &r));
+        assert!(!flagged(124.0, &r) && flagged(126.0, &r));
+        assert_eq!(
+            r.plus(1.5),
+            Expected {
+                lo_ms: 51.5,
+                hi_ms: 101.5
+            }
+        );
     }
 }

@@ -167,19 +167,28 @@ fn links_sweep_writes_the_rtt_table_with_expected_values_and_flags() {
     for (t, values) in expected {
         for ((link, rtt), want) in LINKS.iter().zip(values) {
             let r = &rows[&(t.to_string(), link.to_string())];
-            assert_eq!(num(&r["expected_p50_ms"]), num(want), "{t} at {link}");
+            // Steps at RTT > 0 expect the model plus the technique's loopback floor: its
+            // p50 at RTT 0 (0.3 ms over the model in every on-model step built here).
+            let floor = if *rtt == 0 { "" } else { "0.3" };
+            assert_eq!(r["loopback_floor_ms"], floor, "{t} at {link}");
+            let floor = if *rtt == 0 { 0.0 } else { 0.3 };
+            let exp = num(&r["expected_p50_ms"]);
+            assert!(
+                (exp - floor - num(want)).abs() < 1e-9,
+                "{t} at {link}: {exp}"
+            );
             assert_eq!(num(&r["rtt_ms"]), *rtt as f64, "{t} at {link}");
             let off = t == "sse" && *rtt == 300;
             assert_eq!(r["flagged"], off.to_string(), "{t} at {link}: {r:?}");
         }
     }
     let lp = &rows[&("long-poll".into(), "rtt=100ms".into())];
-    assert_eq!(num(&lp["expected_p50_lo_ms"]), 50.0);
-    assert_eq!(num(&lp["expected_p50_hi_ms"]), 100.0);
+    assert_eq!(num(&lp["expected_p50_lo_ms"]), 50.3);
+    assert_eq!(num(&lp["expected_p50_hi_ms"]), 100.3);
     let sse = &rows[&("sse".into(), "rtt=300ms".into())];
     assert_eq!(num(&sse["p50_ms"]), 250.3);
-    // 250.3 against 150: 66.9% over.
-    assert_eq!(num(&sse["departure_pct"]), 66.8667);
+    // 250.3 against 150 + 0.3: 66.5% over.
+    assert_eq!(num(&sse["departure_pct"]), 66.5336);
     assert_eq!(num(&sse["requests_per_msg"]), 0.0125);
     assert_eq!(num(&sse["bytes_down_per_msg"]), 300.0);
     // Loopback: 0.3 ms measured against 0 expected is not flagged (no share of nothing).
@@ -220,7 +229,7 @@ fn links_sweep_writes_the_rtt_table_with_expected_values_and_flags() {
         "<h2>Knee per technique and link</h2>",
         "<span class=\"missed\">⚑ off the model</span> (+67%)",
         "<b>1 measurement off the model.</b>",
-        "<td>50.0–100 ms</td>",
+        "<td>50.3–100 ms</td>",
         "href=\"sweep_rtt.csv\"",
         "src=\"sweep_rtt_p50.png\"",
         "src=\"sweep_rtt_bytes.png\"",
@@ -238,14 +247,16 @@ fn a_preset_link_shows_its_rtt_and_a_narrow_link_its_serialization_time() {
     let mut doc = links_doc();
     doc.steps
         .retain(|s| s.technique == "sse" && s.link_rtt_us <= 20_000);
-    // A preset: 150 ms and 1.44 mbit/s down, so 256 B take 1.42 ms: 76.42 ms expected.
+    // A preset: 150 ms and 1.44 mbit/s down, so 256 B take 1.42 ms: 76.42 ms of model.
     let mut s = step("sse", "fast-3g", 150, 76.0);
     s.p50_us = Some(76_000);
     doc.steps.push(s);
     let rows = rtt::rows(&doc);
     let fast = rows.iter().find(|r| r.link == "fast-3g").unwrap();
     let e = fast.expected.unwrap();
-    assert!((e.point_ms() - 76.4222).abs() < 1e-3, "{e:?}");
+    // Plus SSE's loopback floor, 0.3 ms at RTT 0.
+    assert!((e.point_ms() - 76.7222).abs() < 1e-3, "{e:?}");
+    assert_eq!(fast.floor_ms, Some(0.3));
     assert!(!fast.flagged);
     assert_eq!(rtt::link_name(fast), "fast-3g (150 ms)");
     // A step that delivered nothing: no measurement, no flag, no per-message figures.

@@ -4,6 +4,10 @@
 //! delivered message. Written as `sweep_rtt.csv`, shown as a table on the sweep's page
 //! ([`super::rtt_html`]) and drawn against RTT ([`super::rtt_charts`]).
 //!
+//! The expected value at a link adds the technique's loopback floor, its measured p50 at RTT 0
+//! above the model's (when the sweep has that step and it is itself on the model): the model
+//! describes what the link adds, the floor what this machine takes without one.
+//!
 //! A sweep that also varies clients is read at one client count: the one with the most steps
 //! (the largest on a tie), so each technique has one point per link.
 
@@ -30,8 +34,13 @@ pub struct RttRow {
     pub clients: u64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
-    /// `None` when a setting the model needs is unknown.
+    /// `None` when a setting the model needs is unknown. Includes [`RttRow::floor_ms`].
     pub expected: Option<Expected>,
+    /// The technique's loopback floor added to the model: its measured p50 at RTT 0 above
+    /// the model's value there (the machine's own processing and fan-out, which the model
+    /// leaves out). `None` on the RTT-0 step itself, and when the sweep has no RTT-0 step
+    /// for the technique or that step is itself off the model.
+    pub floor_ms: Option<f64>,
     /// Signed share outside the expected range (0 inside; `None` when unknown or the
     /// expected value is 0).
     pub departure: Option<f64>,
@@ -107,10 +116,7 @@ pub fn row(doc: &SweepDoc, step: &StepRow) -> RttRow {
     let link = step_link(step);
     let expected = expect::p50(&step.technique, &link, &settings(doc, step));
     let p50_ms = step.p50_us.map(|v| v as f64 / 1000.0);
-    let (departure, flagged) = match (p50_ms, expected) {
-        (Some(m), Some(e)) => (expect::departure(m, &e), expect::flagged(m, &e)),
-        _ => (None, false),
-    };
+    let (departure, flagged) = judge(p50_ms, expected);
     RttRow {
         technique: step.technique.clone(),
         link: step.link.clone(),
@@ -119,10 +125,40 @@ pub fn row(doc: &SweepDoc, step: &StepRow) -> RttRow {
         p50_ms,
         p99_ms: step.p99_us.map(|v| v as f64 / 1000.0),
         expected,
+        floor_ms: None,
         departure,
         flagged,
         requests_per_msg: per_msg(step.requests, step.delivered),
         bytes_down_per_msg: per_msg(step.bytes_down, step.delivered),
+    }
+}
+
+/// The departure and flag of a measured p50 against an expected one.
+fn judge(p50_ms: Option<f64>, expected: Option<Expected>) -> (Option<f64>, bool) {
+    match (p50_ms, expected) {
+        (Some(m), Some(e)) => (expect::departure(m, &e), expect::flagged(m, &e)),
+        _ => (None, false),
+    }
+}
+
+/// Adds each technique's loopback floor (its on-model RTT-0 step's p50 above the model) to
+/// its expected value at every other RTT, and judges those steps again.
+fn apply_floors(rows: &mut [RttRow]) {
+    let floors: Vec<(String, f64)> = rows
+        .iter()
+        .filter(|r| r.rtt_ms == 0.0 && !r.flagged)
+        .filter_map(|r| {
+            let floor = r.p50_ms? - r.expected?.point_ms();
+            Some((r.technique.clone(), floor.max(0.0)))
+        })
+        .collect();
+    for r in rows.iter_mut().filter(|r| r.rtt_ms > 0.0) {
+        let Some(floor) = floors.iter().find(|f| f.0 == r.technique).map(|f| f.1) else {
+            continue;
+        };
+        r.floor_ms = Some(floor);
+        r.expected = r.expected.map(|e| e.plus(floor));
+        (r.departure, r.flagged) = judge(r.p50_ms, r.expected);
     }
 }
 
@@ -142,6 +178,7 @@ pub fn rows(doc: &SweepDoc) -> Vec<RttRow> {
             .cmp(&colors::order_key(&b.technique))
             .then(a.rtt_ms.total_cmp(&b.rtt_ms))
     });
+    apply_floors(&mut v);
     v
 }
 
@@ -157,6 +194,7 @@ struct CsvRow<'a> {
     expected_p50_ms: Option<f64>,
     expected_p50_lo_ms: Option<f64>,
     expected_p50_hi_ms: Option<f64>,
+    loopback_floor_ms: Option<f64>,
     departure_pct: Option<f64>,
     flagged: bool,
     requests_per_msg: Option<f64>,
@@ -164,7 +202,7 @@ struct CsvRow<'a> {
 }
 
 /// The columns of `sweep_rtt.csv`, in order.
-pub const CSV_COLUMNS: [&str; 13] = [
+pub const CSV_COLUMNS: [&str; 14] = [
     "technique",
     "link",
     "rtt_ms",
@@ -174,6 +212,7 @@ pub const CSV_COLUMNS: [&str; 13] = [
     "expected_p50_ms",
     "expected_p50_lo_ms",
     "expected_p50_hi_ms",
+    "loopback_floor_ms",
     "departure_pct",
     "flagged",
     "requests_per_msg",
@@ -204,6 +243,7 @@ pub fn write_csv(dir: &Path, rows: &[RttRow]) -> Result<PathBuf, ReportError> {
             expected_p50_ms: r.expected.map(|e| round(e.point_ms())),
             expected_p50_lo_ms: r.expected.map(|e| round(e.lo_ms)),
             expected_p50_hi_ms: r.expected.map(|e| round(e.hi_ms)),
+            loopback_floor_ms: r.floor_ms.map(round),
             departure_pct: r.departure.map(|d| round(d * 100.0)),
             flagged: r.flagged,
             requests_per_msg: r.requests_per_msg.map(round),

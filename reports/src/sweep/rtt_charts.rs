@@ -32,9 +32,9 @@ const SPECS: [Spec; 4] = [
         title: "p50 latency against RTT",
         y_desc: "p50 publish-to-receive latency (ms)",
         caption: "Median publish-to-receive latency at each link's round-trip time; thin \
-                  dotted, same colour: the technique's expected p50 from the settings (a \
-                  band's middle where the model gives a range); crossed: a step more than \
-                  20% (plus 2 ms) off the model.",
+                  dotted, darker: the technique's expected p50 from the settings and its \
+                  loopback floor (a bar spans the range where the model gives one); crossed: a step more than \
+                  20% (plus 5 ms) off the model.",
         value: |r| r.p50_ms,
         expected: true,
     },

@@ -43,7 +43,7 @@ fn flag_cell(r: &RttRow) -> String {
 pub fn table(h: &mut String, rows: &[RttRow], clients_note: Option<String>) {
     h.push_str(
         "<h2>Latency against the link</h2>\n<table>\n<tr><th class=\"l\">technique</th>\
-         <th class=\"l\">link</th><th>RTT</th><th>p50</th><th>p99</th><th>expected p50</th>\
+         <th class=\"l\">link</th><th>RTT</th><th>p50</th><th>p99</th><th>expected p50</th><th>of which loopback floor</th>\
          <th class=\"l\">against the model</th><th>requests per message</th>\
          <th>bytes down per message</th></tr>\n",
     );
@@ -51,13 +51,14 @@ pub fn table(h: &mut String, rows: &[RttRow], clients_note: Option<String>) {
         let _ = writeln!(
             h,
             "<tr><td class=\"l\">{}</td><td class=\"l\"><code>{}</code></td><td>{}</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td></tr>",
             swatch(&r.technique),
             esc(&rtt::link_name(r)),
             ms(r.rtt_ms),
             fmt::opt(r.p50_ms, ms),
             fmt::opt(r.p99_ms, ms),
             expected_cell(r),
+            fmt::opt(r.floor_ms, ms),
             flag_cell(r),
             fmt::opt(r.requests_per_msg, fmt::sig),
             fmt::opt(r.bytes_down_per_msg, fmt::bytes),
@@ -72,7 +73,9 @@ pub fn table(h: &mut String, rows: &[RttRow], clients_note: Option<String>) {
          poll RTT/2 + max(interval, RTT)/2; long poll RTT/2 while messages are further apart \
          than a round trip, RTT when they come faster (the poll is re-armed one round trip \
          after each answer), a range between the two where they are about one round trip \
-         apart. Jitter adds half its mean, a narrow link one payload's serialization time. \
+         apart. Jitter adds half its mean, a narrow link one payload's serialization time; at \
+         RTT &gt; 0 each technique's loopback floor (its p50 at RTT 0 above the model: this \
+         machine's own processing) is added. \
          <b>⚑ off the model</b>: the measured p50 lies more than {}% plus {} ms outside the \
          expected value (the {} ms keep loopback noise and the emulator's timer rounding from \
          being flagged). {} docs/REPORTS.md derives the formulas. All rows: \
