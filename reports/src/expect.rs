@@ -7,7 +7,8 @@
 //! - stream, SSE, WebSocket: `d` (the message just travels down);
 //! - short poll every `P`: `d + max(P, RTT)/2` (a message waits half a poll period on the
 //!   server; when a round trip outlasts `P` the next poll goes as soon as the answer lands,
-//!   so the period is the round trip);
+//!   so the period is the round trip); a range around it when the clients started too close
+//!   together for their polls' phases to spread over the message period ([`poll_lock`]);
 //! - long poll: `d` when `T` is longer than a round trip (every message finds a poll armed);
 //!   `d + RTT/2` when `T < RTT` (the poll is re-armed one round trip after each answer, so it
 //!   is answered every RTT with what arrived meanwhile: waits spread evenly over `0..RTT`);
@@ -42,6 +43,9 @@ pub struct Settings {
     pub payload_bytes: Option<f64>,
     /// The publisher's one-way delay to the server, ms (0: the publisher is direct).
     pub publisher_one_way_ms: f64,
+    /// How long the clients of a technique took to start (clients / ramp-up rate), ms;
+    /// `None`: unknown, taken as long enough to spread the short polls' phases.
+    pub start_spread_ms: Option<f64>,
 }
 
 /// The subscribers' link, as far as latency goes (all zero: no link).
@@ -118,10 +122,7 @@ pub fn p50(technique: &str, link: &Link, s: &Settings) -> Option<Expected> {
     let round_trip = link.rtt_ms + link.jitter_ms;
     match technique {
         "stream" | "sse" | "ws" => Some(Expected::at(d)),
-        "poll" => {
-            let p = s.poll_interval_ms.filter(|p| *p >= 0.0)?;
-            Some(Expected::at(d + p.max(round_trip) / 2.0))
-        }
+        "poll" => short_poll(d, round_trip, s),
         "long-poll" => {
             let rate = s.rate_per_s.filter(|r| *r > 0.0 && r.is_finite())?;
             let t = 1000.0 / rate;
@@ -139,6 +140,38 @@ pub fn p50(technique: &str, link: &Link, s: &Settings) -> Option<Expected> {
         }
         _ => None,
     }
+}
+
+/// Short poll every `P`: `d + max(P, RTT)/2`, or a range around it when its polls may be in
+/// step with the messages (see [`poll_lock`]).
+fn short_poll(d: f64, round_trip: f64, s: &Settings) -> Option<Expected> {
+    let p = s.poll_interval_ms.filter(|p| *p >= 0.0)?;
+    if p <= round_trip {
+        // Polls follow the answers, whose round trips drift against the messages.
+        return Some(Expected::at(d + round_trip / 2.0));
+    }
+    Some(match poll_lock(p, s) {
+        Some((lo, hi)) => Expected {
+            lo_ms: d + lo,
+            hi_ms: d + hi,
+        },
+        None => Expected::at(d + p / 2.0),
+    })
+}
+
+/// The range of a short poll's median wait when the clients started too close together
+/// (within less than `min(P, T)`) for their poll phases to spread over the message period:
+/// every client then polls at about the same phase of the publisher's schedule, and the
+/// pooled median is that phase's, anywhere in `P/2 ± min(T, P/2)` (within `0..P`), not
+/// `P/2`. `None` when the phases spread (or the rate or the spread is unknown).
+pub fn poll_lock(p: f64, s: &Settings) -> Option<(f64, f64)> {
+    let t = 1000.0 / s.rate_per_s.filter(|r| *r > 0.0 && r.is_finite())?;
+    let spread = s.start_spread_ms?;
+    if p <= 0.0 || spread >= t.min(p) {
+        return None;
+    }
+    let h = t.min(p / 2.0);
+    Some(((p / 2.0 - h).max(0.0), (p / 2.0 + h).min(p)))
 }
 
 /// How far `measured_ms` lies outside the expected range, as a signed share of the nearer
@@ -171,6 +204,7 @@ mod tests {
             poll_interval_ms: Some(poll_ms),
             payload_bytes: Some(256.0),
             publisher_one_way_ms: 0.0,
+            start_spread_ms: None,
         }
     }
 
@@ -216,6 +250,27 @@ mod tests {
             ..s
         };
         assert_eq!(p50("poll", &Link::rtt(100.0), &unknown), None);
+    }
+
+    #[test]
+    fn short_polls_started_together_poll_in_step_with_the_messages() {
+        // 200 clients at 1,000/s start over 200 ms, more than T = 100 ms: phases spread.
+        let spread = |ms: f64, rate: f64| Settings {
+            start_spread_ms: Some(ms),
+            ..settings(rate, 1000.0)
+        };
+        assert_eq!(at("poll", 100.0, &spread(200.0, 10.0)), Expected::at(550.0));
+        // 50 clients start within 50 ms: one phase, median anywhere in 500 ± 100.
+        let e = at("poll", 100.0, &spread(50.0, 10.0));
+        assert_eq!((e.lo_ms, e.hi_ms), (450.0, 650.0));
+        // 2 msg/s: two messages per poll, the median anywhere in the interval.
+        let e = at("poll", 200.0, &spread(20.0, 2.0));
+        assert_eq!((e.lo_ms, e.hi_ms), (100.0, 1100.0));
+        // A round trip longer than the interval: polls follow the answers, no lock.
+        assert_eq!(
+            at("poll", 2000.0, &spread(20.0, 10.0)),
+            Expected::at(2000.0)
+        );
     }
 
     #[test]

@@ -37,6 +37,7 @@ fn model_p50_ms(technique: &str, rtt_ms: u64) -> f64 {
         poll_interval_ms: Some(1000.0),
         payload_bytes: Some(256.0),
         publisher_one_way_ms: 0.0,
+        start_spread_ms: None,
     };
     expect::p50(technique, &Link::rtt(rtt_ms as f64), &s)
         .unwrap()
@@ -117,7 +118,8 @@ fn links_doc() -> SweepDoc {
         clients: vec![200],
         links: LINKS.iter().map(|l| l.0.to_string()).collect(),
         run_params: serde_json::json!({"rate": 10.0, "poll_interval_ms": 1000,
-            "long_poll_timeout_ms": 5000, "payload_bytes": 256, "publisher_link": "none"}),
+            "long_poll_timeout_ms": 5000, "payload_bytes": 256, "publisher_link": "none",
+            "ramp_up_per_s": 1000.0}),
         machine: SweepMachine::default(),
         steps,
         outcomes,

@@ -92,6 +92,9 @@ fn settings(doc: &SweepDoc, step: &StepRow) -> Settings {
         payload_bytes: payload,
         publisher_one_way_ms: link::publisher_from_value(&doc.run_params)
             .map_or(0.0, |l| l.rtt_ms / 2.0 + l.jitter_ms / 2.0),
+        start_spread_ms: param("ramp_up_per_s")
+            .filter(|r| *r > 0.0)
+            .map(|r| step.clients as f64 / r * 1000.0),
     }
 }
 
@@ -148,7 +151,9 @@ fn apply_floors(rows: &mut [RttRow]) {
         .iter()
         .filter(|r| r.rtt_ms == 0.0 && !r.flagged)
         .filter_map(|r| {
-            let floor = r.p50_ms? - r.expected?.point_ms();
+            // Within a range the distance from the model is not the machine's.
+            let e = r.expected.filter(|e| !e.is_range())?;
+            let floor = r.p50_ms? - e.point_ms();
             Some((r.technique.clone(), floor.max(0.0)))
         })
         .collect();

@@ -70,7 +70,8 @@ pub fn table(h: &mut String, rows: &[RttRow], clients_note: Option<String>) {
         h,
         "<p class=\"sub\">Expected p50, from the settings, with the publisher next to the \
          server and the subscribers on the link: HTTP stream, SSE and WebSocket RTT/2; short \
-         poll RTT/2 + max(interval, RTT)/2; long poll RTT/2 while messages are further apart \
+         poll RTT/2 + max(interval, RTT)/2 (a range when its clients started too close \
+         together for their polls to spread over the publisher's schedule); long poll RTT/2 while messages are further apart \
          than a round trip, RTT when they come faster (the poll is re-armed one round trip \
          after each answer), a range between the two where they are about one round trip \
          apart. Jitter adds half its mean, a narrow link one payload's serialization time; at \
