@@ -296,3 +296,23 @@ fn an_ordinary_sweep_has_no_link_outputs() {
     assert!(!html.contains("Latency against the link"));
     assert!(!html.contains("sweep_rtt"));
 }
+
+#[test]
+fn a_slow_loopback_is_flagged_once_and_carried_as_the_floor() {
+    let mut doc = links_doc();
+    doc.steps.retain(|s| s.technique == "stream");
+    // A server that takes 12 ms to deliver on loopback, then adds exactly the link's RTT/2.
+    for s in &mut doc.steps {
+        s.p50_us = Some((s.link_rtt_us / 2) + 12_000);
+    }
+    let rows = rtt::rows(&doc);
+    let flagged: Vec<f64> = rows
+        .iter()
+        .filter(|r| r.flagged)
+        .map(|r| r.rtt_ms)
+        .collect();
+    assert_eq!(flagged, [0.0], "{rows:?}");
+    let at_300 = rows.iter().find(|r| r.rtt_ms == 300.0).unwrap();
+    assert_eq!(at_300.floor_ms, Some(12.0));
+    assert_eq!(at_300.expected.unwrap().point_ms(), 162.0);
+}

@@ -5,8 +5,8 @@
 //! ([`super::rtt_html`]) and drawn against RTT ([`super::rtt_charts`]).
 //!
 //! The expected value at a link adds the technique's loopback floor, its measured p50 at RTT 0
-//! above the model's (when the sweep has that step and it is itself on the model): the model
-//! describes what the link adds, the floor what this machine takes without one.
+//! above the model's (when the sweep has that step): the model describes what the link adds,
+//! the floor what this machine takes without one.
 //!
 //! A sweep that also varies clients is read at one client count: the one with the most steps
 //! (the largest on a tie), so each technique has one point per link.
@@ -38,8 +38,8 @@ pub struct RttRow {
     pub expected: Option<Expected>,
     /// The technique's loopback floor added to the model: its measured p50 at RTT 0 above
     /// the model's value there (the machine's own processing and fan-out, which the model
-    /// leaves out). `None` on the RTT-0 step itself, and when the sweep has no RTT-0 step
-    /// for the technique or that step is itself off the model.
+    /// leaves out). `None` on the RTT-0 step itself, when the sweep has no RTT-0 step for
+    /// the technique, or when the model gives a range there.
     pub floor_ms: Option<f64>,
     /// Signed share outside the expected range (0 inside; `None` when unknown or the
     /// expected value is 0).
@@ -144,12 +144,14 @@ fn judge(p50_ms: Option<f64>, expected: Option<Expected>) -> (Option<f64>, bool)
     }
 }
 
-/// Adds each technique's loopback floor (its on-model RTT-0 step's p50 above the model) to
-/// its expected value at every other RTT, and judges those steps again.
+/// Adds each technique's loopback floor (its RTT-0 step's p50 above the model) to its
+/// expected value at every other RTT, and judges those steps again. The RTT-0 step itself is
+/// judged against the bare model, so a technique off the model on loopback is flagged there,
+/// once, and its other steps show whether the link adds what the model says.
 fn apply_floors(rows: &mut [RttRow]) {
     let floors: Vec<(String, f64)> = rows
         .iter()
-        .filter(|r| r.rtt_ms == 0.0 && !r.flagged)
+        .filter(|r| r.rtt_ms == 0.0)
         .filter_map(|r| {
             // Within a range the distance from the model is not the machine's.
             let e = r.expected.filter(|e| !e.is_range())?;
