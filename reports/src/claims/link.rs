@@ -73,6 +73,13 @@ fn long_poll_round_trip(run: &Run, l: &LinkInfo) -> (Verdict, String) {
         return not_measured("not decidable: the run's message rate is unknown".into());
     };
     let rtt = l.rtt_ms;
+    if rtt <= 0.0 {
+        return not_measured(
+            "not decidable: the link has no round-trip delay, so a re-arm costs nothing; run \
+             with --link rtt=200ms to judge"
+                .into(),
+        );
+    }
     let product = rate * rtt / 1000.0;
     let compared = format!(
         "long poll p50 {} vs {} {}: {}{} ms = {} RTT",
@@ -81,13 +88,9 @@ fn long_poll_round_trip(run: &Run, l: &LinkInfo) -> (Verdict, String) {
         ms(push_ms),
         if lp >= push_ms { "+" } else { "" },
         fmt::sig(lp - push_ms),
-        if rtt > 0.0 {
-            fmt::sig((lp - push_ms) / rtt)
-        } else {
-            "n/a".into()
-        }
+        fmt::sig((lp - push_ms) / rtt)
     );
-    if rtt <= 0.0 || product < 1.0 {
+    if product < 1.0 {
         return not_measured(format!(
             "not decidable at this rate: messages every {} against a {} round trip \
              (rate × RTT = {}), so every message finds a poll armed ({compared}); run with \
@@ -95,11 +98,7 @@ fn long_poll_round_trip(run: &Run, l: &LinkInfo) -> (Verdict, String) {
             ms(1000.0 / rate),
             ms(rtt),
             num(product),
-            if rtt > 0.0 {
-                num(1000.0 / rtt)
-            } else {
-                "n/a".into()
-            }
+            num(1000.0 / rtt)
         ));
     }
     (
@@ -215,6 +214,10 @@ mod tests {
         assert_eq!(*v, Verdict::NotMeasured);
         assert!(figure.starts_with("not decidable at this rate"), "{figure}");
         assert!(figure.contains("--rate above 5 msg/s"), "{figure}");
+        // A link with bandwidth alone has no round trip to pay.
+        let narrow = check(&run("down=1mbit", 10.0, &on_model))[0].clone();
+        assert_eq!(narrow.0, Verdict::NotMeasured);
+        assert!(narrow.1.contains("no round-trip delay"), "{}", narrow.1);
         // No push technique to compare with.
         let alone = [("long-poll", 302, 330, 400_000)];
         let (v, figure) = &check(&run("rtt=300ms", 10.0, &alone))[0];
