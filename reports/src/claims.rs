@@ -1,6 +1,9 @@
 //! The "usual claims" table: what people say about these techniques, checked against one run.
 //! Each claim has a precise rule (shown on the page as written here) and gets "holds", "does
 //! not hold" or "not measured" (a technique or figure missing), with the figure that decided it.
+//! The last claims are those only a run over an emulated link can decide ([`link`]).
+
+mod link;
 
 use crate::colors::display_name as name;
 use crate::fmt;
@@ -81,6 +84,11 @@ pub const CLAIMS: [(&str, &str); 7] = [
          messages than that: no request per message",
     ),
 ];
+
+/// Every claim with its rule, in the table's order: the usual ones, then the link's.
+pub fn rules() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    CLAIMS.iter().chain(link::CLAIMS.iter())
+}
 
 fn not_measured(what: String) -> (Verdict, String) {
     (Verdict::NotMeasured, what)
@@ -210,9 +218,8 @@ pub fn check(run: &Run) -> Vec<Claim> {
         one_request(run, "stream"),
         one_request(run, "sse"),
     ];
-    CLAIMS
-        .iter()
-        .zip(outcomes)
+    rules()
+        .zip(outcomes.into_iter().chain(link::check(run)))
         .map(|((claim, rule), (verdict, figure))| Claim {
             claim,
             rule,

@@ -5,6 +5,8 @@
 //! [`load`] reads and validates a run ([`hlog`] its histograms, within bounds), [`csv_out`]
 //! writes the CSV files, [`charts`] the PNG charts, [`html`] the page, with [`findings`] and
 //! [`claims`] computing its sentences and its usual-claims table from the run's numbers.
+//! [`link`] reads back the emulated link a run was measured over, and [`expect`] gives each
+//! technique's expected latency over it (the sweep's RTT table and the link claims use both).
 //! docs/REPORTS.md describes the outputs.
 //!
 //! Output layout, in the run directory (one run) or in `out` (a comparison):
@@ -25,10 +27,12 @@ pub mod claims;
 pub mod colors;
 pub mod csv_out;
 mod error;
+pub mod expect;
 pub mod findings;
 pub mod fmt;
 pub mod hlog;
 pub mod html;
+pub mod link;
 pub mod load;
 pub mod model;
 pub mod plan_page;

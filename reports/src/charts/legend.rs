@@ -18,6 +18,8 @@ pub enum Mark {
     Box(RGBColor),
     /// A dot (a marked point).
     Dot(RGBColor),
+    /// A cross (a flagged point).
+    Cross(RGBColor),
     /// A short text (a run letter: "A = label").
     Tag(String),
 }
@@ -104,6 +106,13 @@ pub fn split<DB: DrawingBackend>(
             }
             Mark::Dot(c) => side
                 .draw(&Circle::new((36, y), 8, c.filled()))
+                .map_err(msg)?,
+            Mark::Cross(c) => side
+                .draw(&Cross::new(
+                    (36, y),
+                    10,
+                    ShapeStyle::from(c).stroke_width(4),
+                ))
                 .map_err(msg)?,
             Mark::Tag(t) => side
                 .draw(&Text::new(

@@ -1,12 +1,14 @@
 //! The sweep's page, `index.html`: the objective, the knee per technique and what broke it,
 //! every step with a link to its own report, the charts, and a link to the capacity plan when
-//! `pushbench plan` has written one. Self-contained (inline CSS, no script); everything from
+//! `pushbench plan` has written one; for a sweep over links, the knee per technique and link
+//! and the latency table against the link ([`super::rtt_html`]). Self-contained (inline CSS, no script); everything from
 //! the sweep's files is HTML-escaped.
 
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::SweepDoc;
+use super::rtt::RttRow;
+use super::{Outcome, SweepDoc, rtt_html};
 use crate::charts::{Chart, HEIGHT, WIDTH};
 use crate::fmt;
 use crate::html::{esc, swatch};
@@ -40,8 +42,17 @@ fn head(h: &mut String, title: &str) {
     );
 }
 
+/// The link part of the page, for a sweep with a link axis.
+#[derive(Debug, Clone)]
+pub struct LinkSection {
+    /// The table technique × link.
+    pub rows: Vec<RttRow>,
+    /// Which steps the table and the charts show, when that needs saying.
+    pub note: Option<String>,
+}
+
 /// Renders the page of the sweep in `dir`.
-pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart]) -> String {
+pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart], links: Option<&LinkSection>) -> String {
     let mut h = String::new();
     head(&mut h, "pushbench sweep");
     let _ = writeln!(
@@ -77,35 +88,98 @@ pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart]) -> String {
     if dir.join("plan.html").is_file() {
         h.push_str("<p>Capacity plan from this sweep: <a href=\"plan.html\">plan.html</a></p>\n");
     }
+    match links {
+        Some(_) => knee_table_by_link(&mut h, doc),
+        None => knee_table(&mut h, doc),
+    }
+    if let Some(l) = links {
+        rtt_html::table(&mut h, &l.rows, l.note.clone());
+    }
+    steps_table(&mut h, dir, doc, links.is_some());
+    h.push_str("<h2>Charts</h2>\n");
+    for c in charts {
+        let _ = writeln!(
+            h,
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"{WIDTH}\" height=\"{HEIGHT}\">\
+             <figcaption><b>{}.</b> {}</figcaption></figure>",
+            esc(&c.file),
+            esc(&c.title),
+            esc(&c.title),
+            esc(&c.caption)
+        );
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Command</h2>\n<p><code>{}</code></p>\n</main>\n</body>\n</html>",
+        esc(&doc.command_line.join(" "))
+    );
+    h
+}
 
+fn knee_cells(o: Option<&Outcome>) -> String {
+    let knee = o.and_then(|o| o.knee_clients);
+    format!(
+        "<td>{}</td><td>{}</td><td class=\"l\">{}</td>",
+        match knee {
+            Some(k) => fmt::count(k),
+            None => "none".into(),
+        },
+        fmt::opt(o.and_then(|o| o.broke_at), fmt::count),
+        match o.and_then(|o| o.broke_reason.as_deref()) {
+            Some(r) => esc(r),
+            None if knee.is_some() =>
+                "nothing: every step met the objective (the knee is a lower bound)".into(),
+            None => "not swept".into(),
+        }
+    )
+}
+
+fn knee_table(h: &mut String, doc: &SweepDoc) {
     h.push_str("<h2>Knee per technique</h2>\n<table>\n<tr><th class=\"l\">technique</th>\
                 <th>knee (clients)</th><th>stopped at</th><th class=\"l\">what broke it</th></tr>\n");
     for t in &doc.techniques {
-        let o = doc.outcome(t);
-        let knee = o.and_then(|o| o.knee_clients);
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            "<tr><td class=\"l\">{}</td>{}</tr>",
             swatch(t),
-            match knee {
-                Some(k) => fmt::count(k),
-                None => "none".into(),
-            },
-            fmt::opt(o.and_then(|o| o.broke_at), fmt::count),
-            match o.and_then(|o| o.broke_reason.as_deref()) {
-                Some(r) => esc(r),
-                None if knee.is_some() =>
-                    "nothing: every step met the objective (the knee is a lower bound)".into(),
-                None => "not swept".into(),
-            }
+            knee_cells(doc.outcome(t))
         );
     }
     h.push_str("</table>\n");
+}
 
-    h.push_str("<h2>Steps</h2>\n<table>\n<tr><th class=\"l\">technique</th><th>clients</th>\
-                <th>p99</th><th>lost</th><th>errors</th><th>delivered/s</th><th>server CPU (cores)</th>\
-                <th>server RSS</th><th>requests</th><th class=\"l\">objective</th>\
-                <th class=\"l\">report</th></tr>\n");
+/// The knee table of a sweep over links: one row per technique and link.
+fn knee_table_by_link(h: &mut String, doc: &SweepDoc) {
+    h.push_str(
+        "<h2>Knee per technique and link</h2>\n<table>\n<tr><th class=\"l\">technique</th>\
+                <th class=\"l\">link</th><th>knee (clients)</th><th>stopped at</th>\
+                <th class=\"l\">what broke it</th></tr>\n",
+    );
+    for o in &doc.outcomes {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\"><code>{}</code></td>{}</tr>",
+            swatch(&o.technique),
+            esc(o.link.as_deref().unwrap_or("none")),
+            knee_cells(Some(o))
+        );
+    }
+    h.push_str("</table>\n");
+}
+
+fn steps_table(h: &mut String, dir: &Path, doc: &SweepDoc, by_link: bool) {
+    let link_th = if by_link {
+        "<th class=\"l\">link</th>"
+    } else {
+        ""
+    };
+    let _ = writeln!(
+        h,
+        "<h2>Steps</h2>\n<table>\n<tr><th class=\"l\">technique</th>{link_th}<th>clients</th>\
+         <th>p99</th><th>lost</th><th>errors</th><th>delivered/s</th><th>server CPU (cores)</th>\
+         <th>server RSS</th><th>requests</th><th class=\"l\">objective</th>\
+         <th class=\"l\">report</th></tr>"
+    );
     for s in &doc.steps {
         let link = format!("{}/index.html", s.run_dir);
         let report = if dir.join(&link).is_file() {
@@ -113,9 +187,14 @@ pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart]) -> String {
         } else {
             format!("<code>{}</code>", esc(&s.run_dir))
         };
+        let link_td = if by_link {
+            format!("<td class=\"l\"><code>{}</code></td>", esc(&s.link))
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+            "<tr><td class=\"l\">{}</td>{link_td}<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
              <td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td><td class=\"l\">{}</td></tr>",
             swatch(&s.technique),
             fmt::count(s.clients),
@@ -142,25 +221,6 @@ pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart]) -> String {
                 All rows: <a href=\"sweep.csv\">sweep.csv</a>; parameters and outcomes: \
                 <a href=\"sweep.json\">sweep.json</a>.</p>\n",
     );
-
-    h.push_str("<h2>Charts</h2>\n");
-    for c in charts {
-        let _ = writeln!(
-            h,
-            "<figure><img src=\"{}\" alt=\"{}\" width=\"{WIDTH}\" height=\"{HEIGHT}\">\
-             <figcaption><b>{}.</b> {}</figcaption></figure>",
-            esc(&c.file),
-            esc(&c.title),
-            esc(&c.title),
-            esc(&c.caption)
-        );
-    }
-    let _ = writeln!(
-        h,
-        "<h2>Command</h2>\n<p><code>{}</code></p>\n</main>\n</body>\n</html>",
-        esc(&doc.command_line.join(" "))
-    );
-    h
 }
 
 /// The head of a page in the same style (for the plan page).

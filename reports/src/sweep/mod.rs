@@ -8,12 +8,18 @@
 //!   sweep.json   parameters, objective, steps, knee and what broke each technique
 //!   sweep.csv    one row per technique × step
 //!   sweep_p99.png, sweep_server_cpu.png, sweep_server_memory.png
+//!   sweep_rtt.csv  a sweep over links (`--links`): technique × link, measured and expected p50
+//!   sweep_rtt_p50.png, sweep_rtt_p99.png, sweep_rtt_requests.png, sweep_rtt_bytes.png
+//!                  the same against the link's RTT ([`rtt`], [`rtt_charts`], [`rtt_html`])
 //!   index.html   the knee per technique and what broke it; links each step's report
 //!   <technique>-<clients>/   each step: a normal run directory (docs/RUN_FORMAT.md)
 //! ```
 
 pub mod charts;
 pub mod html;
+pub mod rtt;
+pub mod rtt_charts;
+pub mod rtt_html;
 
 use std::path::{Path, PathBuf};
 
@@ -288,14 +294,74 @@ pub fn write_all(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepError> 
     write_report(dir, doc)
 }
 
-/// Draws the charts and index.html of a sweep already written (or loaded) into `dir`.
+/// Draws the charts and index.html of a sweep already written (or loaded) into `dir`; for a
+/// sweep over links also `sweep_rtt.csv` and the charts against RTT.
 pub fn write_report(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepError> {
-    let drawn = charts::draw_all(doc, dir)?;
-    let page = html::render(dir, doc, &drawn);
+    let (drawn, links) = if rtt::has_link_axis(doc) {
+        let (drawn, section) = link_outputs(dir, doc)?;
+        (drawn, Some(section))
+    } else {
+        (charts::draw_all(doc, dir)?, None)
+    };
+    let page = html::render(dir, doc, &drawn, links.as_ref());
     let index = dir.join("index.html");
     std::fs::write(&index, page).map_err(|e| ReportError::io(&index, e))?;
     Ok(SweepReport {
         index,
         charts: drawn.iter().map(|c| dir.join(&c.file)).collect(),
     })
+}
+
+/// The outputs of a sweep over links: `sweep_rtt.csv`, the charts against RTT (when the links
+/// differ in RTT), and the client-count charts only when the sweep also varies clients (drawn
+/// from the steps on its first link: with one client count each technique would be a single
+/// point on them, so they are left out).
+fn link_outputs(
+    dir: &Path,
+    doc: &SweepDoc,
+) -> Result<(Vec<crate::charts::Chart>, html::LinkSection), SweepError> {
+    let rows = rtt::rows(doc);
+    rtt::write_csv(dir, &rows)?;
+    let mut drawn = Vec::new();
+    if rtt::is_rtt_sweep(doc) {
+        drawn.extend(rtt_charts::draw_all(&rows, dir)?);
+    }
+    let mut counts: Vec<u64> = doc.steps.iter().map(|s| s.clients).collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let at = rtt::client_count(doc).unwrap_or(0);
+    let note = if counts.len() > 1 {
+        let first = doc
+            .steps
+            .first()
+            .map(|s| s.link.clone())
+            .unwrap_or_default();
+        let mut one = doc.clone();
+        one.steps.retain(|s| s.link == first);
+        drawn.extend(charts::draw_all(&one, dir)?);
+        format!(
+            "This sweep varies clients as well as the link: the table and the charts against \
+             RTT show the steps at {} clients; the charts against clients show the steps on \
+             link {first}.",
+            crate::fmt::count(at)
+        )
+    } else {
+        format!(
+            "Every step ran {} clients, so the charts against clients (one point per \
+             technique) are not drawn{}.",
+            crate::fmt::count(at),
+            if rtt::is_rtt_sweep(doc) {
+                "; the charts against RTT take their place"
+            } else {
+                ", nor charts against RTT: every link has the same RTT"
+            }
+        )
+    };
+    Ok((
+        drawn,
+        html::LinkSection {
+            rows,
+            note: Some(note),
+        },
+    ))
 }
