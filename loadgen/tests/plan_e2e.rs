@@ -220,6 +220,18 @@ fn bad_input_fails_clearly() {
     );
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--machine-memory"));
+    // A sweep over links: the clients' costs cannot be told from the link's.
+    let links = tmp.join("links");
+    let mut steps = [1000, 2000].map(sse_step).to_vec();
+    let mut far = sse_step(1000);
+    (far.link, far.link_rtt_us) = ("rtt=100ms".into(), 100_000);
+    steps.push(far);
+    write_sweep(&links, steps);
+    let out = run(&["plan", links.to_str().unwrap()], Duration::from_secs(30));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("2 links (none, rtt=100ms)"), "{stderr}");
+    assert!(!links.join("plan.csv").exists(), "nothing planned");
 }
 
 #[test]

@@ -50,6 +50,7 @@ pub fn load_sweeps(dirs: &[PathBuf]) -> Result<(SweepDoc, Vec<StepRow>), PlanCmd
         }
     }
     let mut doc = merged.ok_or_else(|| invalid("SWEEP_DIR", "no sweep directory given"))?;
+    one_link(&rows)?;
     rows.sort_by(|a, b| {
         a.technique
             .cmp(&b.technique)
@@ -57,6 +58,26 @@ pub fn load_sweeps(dirs: &[PathBuf]) -> Result<(SweepDoc, Vec<StepRow>), PlanCmd
     });
     doc.steps = rows.clone();
     Ok((doc, rows))
+}
+
+/// A plan fits costs against client counts at one link: steps over several links (a
+/// `sweep --links`) would mix what the link costs with what the clients cost.
+fn one_link(rows: &[StepRow]) -> Result<(), PlanCmdError> {
+    let mut links: Vec<&str> = rows.iter().map(|r| r.link.as_str()).collect();
+    links.sort_unstable();
+    links.dedup();
+    if links.len() > 1 {
+        return Err(invalid(
+            "SWEEP_DIR",
+            format!(
+                "the sweep's steps are on {} links ({}); a plan fits costs against client \
+                 counts on one link: sweep client counts (--clients A,B,C) with one --link",
+                links.len(),
+                links.join(", ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// The measured machine's cores and memory: sweep.json, else a step's manifest.json.
