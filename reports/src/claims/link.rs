@@ -1,4 +1,4 @@
-//! The claims only a link can decide (issue 12): on loopback every technique delivers within
+//! The claims only a link can decide: on loopback every technique delivers within
 //! a millisecond, so long poll's re-arm and short poll's interval cost nothing visible. Judged
 //! from the run's own numbers when its manifest names a link (`params.link`, read by
 //! [`crate::link`]); without one each says what to run to judge it.
