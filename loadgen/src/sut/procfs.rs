@@ -163,18 +163,46 @@ mod tests {
 
     #[test]
     fn samples_a_process_tree() {
-        let mut child = std::process::Command::new("sleep")
-            .arg("5")
+        // A shell and its `sleep`: two processes whose memory is still once they have
+        // exec'd, so the tree's sum can be checked exactly (this test process's own RSS
+        // moves with the tests running beside it).
+        let mut shell = std::process::Command::new("sh")
+            .args(["-c", "sleep 5 & wait"])
             .spawn()
             .unwrap();
-        let me = std::process::id();
-        let tree = process_tree(me);
-        assert_eq!(tree[0], me);
-        assert!(tree.contains(&child.id()), "{tree:?}");
-        let one = sample("self").unwrap();
-        let all = sample_tree(me).unwrap();
-        assert!(all.rss_bytes > one.rss_bytes);
-        let _ = child.kill();
-        let _ = child.wait();
+        let root = shell.id();
+        let tree = process_tree(std::process::id());
+        assert!(tree.contains(&root), "{tree:?}");
+        let rss = |tree: &[u32]| -> Vec<u64> {
+            tree.iter()
+                .filter_map(|p| sample(&p.to_string()).map(|s| s.rss_bytes))
+                .collect()
+        };
+        // Both must have started and exec'd (a forked child briefly shows no RSS) and their
+        // memory must hold still across the sample (a fresh process still faults pages in).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let (tree, parts, all) = loop {
+            let tree = process_tree(root);
+            let before = rss(&tree);
+            let all = sample_tree(root).unwrap();
+            let after = rss(&tree);
+            if tree.len() == 2 && before.len() == 2 && before == after && !before.contains(&0) {
+                break (tree, before, all);
+            }
+            assert!(std::time::Instant::now() < deadline, "{tree:?} {before:?}");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        };
+        assert_eq!(tree[0], root);
+        assert_eq!(
+            all.rss_bytes,
+            parts.iter().sum::<u64>(),
+            "{tree:?} {parts:?}"
+        );
+        assert!(all.rss_bytes > parts[0], "the child's memory is counted");
+        let _ = std::process::Command::new("kill")
+            .arg(tree[1].to_string())
+            .status();
+        let _ = shell.kill();
+        let _ = shell.wait();
     }
 }
