@@ -20,6 +20,7 @@
 //!   [`stats`] (per-technique counters and histograms), [`payload`] (the payload header),
 //!   [`technique`] (the five techniques' names).
 
+pub mod check;
 pub mod cli;
 pub mod clients;
 pub mod config;

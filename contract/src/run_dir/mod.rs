@@ -8,6 +8,7 @@
 //! keys and CSV columns are the fields' names, in the fields' order: renaming or reordering a
 //! field changes the format.
 
+pub mod checks;
 pub mod csv;
 pub mod hlog;
 mod lenient;
@@ -19,6 +20,7 @@ pub mod timeseries;
 
 use serde::{Deserialize, Serialize};
 
+pub use checks::CheckVerdict;
 pub use link::{LinkEmulatorSummary, LinkSummary};
 pub use manifest::{Machine, Manifest, MergedFrom, Params, Versions};
 pub use summary::{LatencyUs, Millis, SummaryRow, TechniqueSummary};
