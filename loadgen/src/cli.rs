@@ -6,15 +6,17 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use crate::check;
 use crate::config::RunArgs;
 use crate::exit::{self, Status};
 use crate::run::{self, Shutdown};
-use contract::run_dir::TechniqueSummary;
+use contract::run_dir::checks::CHECKS_JSON;
+use contract::run_dir::{CheckVerdict, TechniqueSummary};
 
 /// pushbench: benchmark server-push techniques (short poll, long poll, HTTP streaming,
 /// Server-Sent Events, WebSocket) side by side on identical work.
 #[derive(Debug, Parser)]
-#[command(name = "pushbench", version)]
+#[command(name = "pushbench", version, after_help = exit::HELP)]
 pub struct Opts {
     #[command(subcommand)]
     pub command: Command,
@@ -25,6 +27,7 @@ pub enum Command {
     /// Run the instrumented push server (every technique on one port).
     Serve(server::ServeArgs),
     /// Measure every technique side by side and write a run directory.
+    #[command(after_help = crate::check::figures::help())]
     Run(RunArgs),
     /// Redraw the report (CSV, charts, index.html) of run directories; several runs are
     /// compared side by side.
@@ -116,6 +119,9 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
 
 fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
     let cfg = args.resolve().map_err(exit::usage)?;
+    check::require_techniques(&cfg.checks, &cfg.techniques)
+        .map_err(|e| exit::usage(anyhow::anyhow!("--check: {e}")))?;
+    let checks = cfg.checks.clone();
     let json = cfg.json;
     let no_report = cfg.no_report;
     let command_line: Vec<String> = std::env::args().collect();
@@ -132,17 +138,17 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         e => e.into(),
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));
+    let verdicts = check::judge(&checks, &outcome.doc.techniques);
+    if !checks.is_empty() {
+        // Before the report, which shows them.
+        crate::output::write_json(&outcome.dir.join(CHECKS_JSON), &verdicts)?;
+    }
     if !no_report {
         if let Err(e) = reports::write_report(std::slice::from_ref(&outcome.dir), None) {
             eprintln!("pushbench: warning: report not written: {e}");
         }
     }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&outcome.doc)?);
-    } else {
-        print!("{}", crate::output::table::render(&outcome.doc.techniques));
-        println!("run directory: {}", outcome.dir.display());
-    }
+    print_outcome(&outcome, json, &checks, &verdicts)?;
     if outcome.partial {
         return Err(exit::fail(
             Status::Partial,
@@ -153,7 +159,59 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
             ),
         ));
     }
-    check_techniques(&outcome.doc.techniques, &outcome.dir)
+    check_techniques(&outcome.doc.techniques, &outcome.dir)?;
+    if verdicts.iter().any(|v| !v.passed()) {
+        return Err(exit::fail(
+            Status::ChecksFailed,
+            anyhow::anyhow!(
+                "{}; verdicts in {}",
+                check::tally(&verdicts),
+                outcome.dir.join(CHECKS_JSON).display()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Prints the run's summary (`--json`: the document, with `checks` when checks were given)
+/// and each check's verdict after the table (on stderr with `--json`).
+fn print_outcome(
+    outcome: &run::RunOutcome,
+    json: bool,
+    checks: &[check::Check],
+    verdicts: &[CheckVerdict],
+) -> anyhow::Result<()> {
+    #[derive(serde::Serialize)]
+    struct WithChecks<'a, D> {
+        #[serde(flatten)]
+        doc: &'a D,
+        checks: &'a [CheckVerdict],
+    }
+    let lines: Vec<String> = verdicts.iter().map(check::line).collect();
+    if json {
+        let text = if checks.is_empty() {
+            serde_json::to_string_pretty(&outcome.doc)?
+        } else {
+            serde_json::to_string_pretty(&WithChecks {
+                doc: &outcome.doc,
+                checks: verdicts,
+            })?
+        };
+        println!("{text}");
+        for l in &lines {
+            eprintln!("{l}");
+        }
+    } else {
+        print!("{}", crate::output::table::render(&outcome.doc.techniques));
+        for l in &lines {
+            println!("{l}");
+        }
+        if !checks.is_empty() {
+            println!("{}", check::tally(verdicts));
+        }
+        println!("run directory: {}", outcome.dir.display());
+    }
+    Ok(())
 }
 
 /// Fails with [`Status::TechniqueFailed`] when a technique has a `failure`, naming each.

@@ -4,6 +4,11 @@
 
 use std::fmt;
 
+/// The exit statuses, as `pushbench --help` lists them.
+pub const HELP: &str = "Exit status: 0 done; 1 an error stopped the command; 2 bad command line \
+(nothing measured); 3 the run finished but a technique failed; 4 cut short (partial results \
+written); 5 `run --check`: a threshold failed (a failed or partial run exits 3 or 4 instead).";
+
 /// What a `pushbench` command ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -22,11 +27,13 @@ pub enum Status {
     /// 4: cut short (Ctrl-C, SIGTERM, the server died, partial worker results): what was
     /// measured is written and marked `partial`.
     Partial,
+    /// 5: the run was whole and every technique measured, but a `--check` threshold failed
+    /// (checks.json says which). A failed (3) or partial (4) run exits with its own code.
+    ChecksFailed,
 }
 
 impl Status {
-    /// The process exit code. 5 is kept for failed `--check` thresholds; a second Ctrl-C exits
-    /// 130 at once, without writing results.
+    /// The process exit code. A second Ctrl-C exits 130 at once, without writing results.
     pub fn code(self) -> u8 {
         match self {
             Status::Ok => 0,
@@ -34,6 +41,7 @@ impl Status {
             Status::Usage => 2,
             Status::TechniqueFailed => 3,
             Status::Partial => 4,
+            Status::ChecksFailed => 5,
         }
     }
 
@@ -96,9 +104,10 @@ mod tests {
             Status::Usage,
             Status::TechniqueFailed,
             Status::Partial,
+            Status::ChecksFailed,
         ]
         .map(Status::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 3, 4]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
     }
 }

@@ -200,7 +200,7 @@ pub const FIGURES: &[Figure] = &[
     Figure {
         name: "server_cpu_per_1m_s",
         kind: Kind::Seconds,
-        doc: "server CPU seconds per million deliveries: server_cpu_s × 10⁶ / delivered",
+        doc: "server_cpu_s × 10⁶ / delivered (CPU s per 1M deliveries)",
         value: |s| ratio(s.server_cpu_s.map(|c| c * 1e6), s.delivered),
     },
     Figure {
@@ -249,6 +249,28 @@ pub fn markdown() -> String {
             f.doc
         ));
     }
+    out
+}
+
+/// The figures as `pushbench run --help` lists them after the options.
+pub fn help() -> String {
+    let mut out = String::from(
+        "Checks (--check EXPR, or `checks` in a scenario): TECHNIQUE.FIGURE OP VALUE[UNIT], \
+         TECHNIQUE one of poll, long-poll, stream, sse, ws or * (every technique that ran), OP \
+         one of < <= > >= == !=, e.g. `sse.p99 < 50ms`, `*.lost == 0`, \
+         `*.delivered_ratio >= 0.999`, `ws.server_rss < 64MiB`. A figure not measured fails \
+         its check. Figures:\n",
+    );
+    for f in FIGURES {
+        out.push_str(&format!(
+            "  {:<22} {:<12} {}\n",
+            f.name,
+            kind_word(f.kind),
+            f.doc
+        ));
+    }
+    out.push('\n');
+    out.push_str(crate::exit::HELP);
     out
 }
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
+use crate::check::{self, Check};
 use crate::link::{LinkSpec, LinkSpecError};
 use crate::technique::Technique;
 
@@ -118,6 +119,12 @@ pub struct RunArgs {
     /// syntax as --link) [default: none: the publisher sits next to the server]
     #[arg(long, value_name = "SPEC")]
     pub publisher_link: Option<String>,
+    /// A threshold the run must meet, TECHNIQUE.FIGURE OP VALUE[UNIT] (repeatable), e.g.
+    /// `sse.p99 < 50ms`, `*.lost == 0` (`*`: every technique that ran),
+    /// `long-poll.requests_per_message <= 1.1`; the scenario's `checks` add to these. Any
+    /// failed check makes the run exit 5. Figures: see docs/CHECKS.md
+    #[arg(long = "check", value_name = "EXPR")]
+    pub check: Vec<String>,
 }
 
 /// A scenario file: the same options as the flags, in kebab-case or snake_case.
@@ -162,6 +169,31 @@ pub struct Scenario {
     pub publisher_link: Option<String>,
     /// Free text describing the scenario (kept in the manifest).
     pub description: Option<String>,
+    /// Thresholds, as `--check` (docs/CHECKS.md).
+    pub checks: Option<ScenarioChecks>,
+}
+
+/// A scenario's `checks`: a list of expressions (`checks = ["sse.p99 < 50ms", "*.lost == 0"]`),
+/// or a `[checks]` table of lists per technique, each without its technique
+/// (`sse = ["p99 < 50ms"]`, `"*" = ["lost == 0"]`).
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum ScenarioChecks {
+    List(Vec<String>),
+    Table(std::collections::BTreeMap<String, Vec<String>>),
+}
+
+impl ScenarioChecks {
+    /// Every expression, written out in full (`TECHNIQUE.FIGURE OP VALUE`).
+    pub fn exprs(&self) -> Vec<String> {
+        match self {
+            ScenarioChecks::List(v) => v.clone(),
+            ScenarioChecks::Table(t) => t
+                .iter()
+                .flat_map(|(tech, v)| v.iter().map(move |e| format!("{tech}.{}", e.trim())))
+                .collect(),
+        }
+    }
 }
 
 impl RunArgs {
@@ -226,6 +258,7 @@ impl RunArgs {
             )?,
             scenario: self.scenario.clone(),
             scenario_description: sc.description.clone(),
+            checks: self.checks(&sc)?,
         };
         cfg.validate()?;
         Ok(cfg)
@@ -287,6 +320,29 @@ impl RunArgs {
                 defaults::READ_TIMEOUT,
             )?,
         })
+    }
+}
+
+impl RunArgs {
+    /// The scenario's checks then `--check`'s, parsed (their techniques are checked against the
+    /// run's by [`crate::check::require_techniques`]).
+    fn checks(&self, sc: &Scenario) -> Result<Vec<Check>, ConfigError> {
+        let mut out = Vec::new();
+        for e in sc
+            .checks
+            .as_ref()
+            .map(ScenarioChecks::exprs)
+            .unwrap_or_default()
+        {
+            out.push(check::parse(&e).map_err(|e| ConfigError::Scenario {
+                path: self.scenario.clone().unwrap_or_default(),
+                msg: format!("checks: {e}"),
+            })?);
+        }
+        for e in &self.check {
+            out.push(check::parse(e).map_err(|e| invalid("--check", e.to_string()))?);
+        }
+        Ok(out)
     }
 }
 

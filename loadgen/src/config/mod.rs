@@ -12,7 +12,7 @@ use crate::technique::Technique;
 mod args;
 mod validate;
 
-pub use args::{RunArgs, Scenario, load_scenario};
+pub use args::{RunArgs, Scenario, ScenarioChecks, load_scenario};
 pub use validate::parse_source_addrs;
 
 /// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
@@ -108,6 +108,10 @@ pub struct RunConfig {
     pub link: LinkSpec,
     /// The publisher's emulated link (`none`: direct).
     pub publisher_link: LinkSpec,
+    /// Thresholds judged after the run (`--check`, the scenario's `checks`); in checks.json,
+    /// not in the manifest's params.
+    #[serde(skip)]
+    pub checks: Vec<crate::check::Check>,
 }
 
 impl RunConfig {

@@ -83,9 +83,11 @@ impl Args for SweepArgs {
     }
 }
 
-/// The run's `--clients N` gives way to the sweep's list (each step sets it).
+/// The run's `--clients N` gives way to the sweep's list (each step sets it); `--check` is the
+/// run's alone (the sweep has its objective), hidden and refused.
 fn hide_run_clients(cmd: clap::Command) -> clap::Command {
     cmd.mut_arg("clients", |a| a.long("run-clients").hide(true))
+        .mut_arg("check", |a| a.hide(true))
 }
 
 /// Why the sweep's own options make no sense.

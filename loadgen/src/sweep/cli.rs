@@ -14,6 +14,12 @@ use crate::run::{self, Shutdown};
 /// fails when the sweep was cut short (exit 4) or a technique failed at its first step
 /// (exit 3).
 pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
+    if !args.run.check.is_empty() {
+        return Err(exit::usage(anyhow::anyhow!(
+            "--check is for `pushbench run`; a sweep judges each step by --slo-p99, --max-lost \
+             and --max-errors (a scenario's `checks` are ignored here)"
+        )));
+    }
     let command_line: Vec<String> = std::env::args().collect();
     let rt = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     let out = rt
