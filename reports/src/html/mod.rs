@@ -4,6 +4,7 @@
 //! rule, the charts, the run's parameters and machine, and the CSV files' columns. Everything
 //! that comes from the run's files is HTML-escaped.
 
+mod checks;
 mod params;
 mod tables;
 mod text;
@@ -121,10 +122,16 @@ pub fn render(page: &Page) -> String {
             );
         }
     }
-    h.push_str(
-        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>\
+    let _ = writeln!(
+        h,
+        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}\
          <a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
-         <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>\n",
+         <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>",
+        if checks::any(runs) {
+            "<a href=\"#checks\">Checks</a>"
+        } else {
+            ""
+        }
     );
 
     h.push_str("<h2 id=\"findings\">Findings</h2>\n");
@@ -151,6 +158,7 @@ pub fn render(page: &Page) -> String {
          own count beside them); CPU is the server's user + system time.</p>\n",
     );
     summary_table(&mut h, runs);
+    checks::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
     claims_table(&mut h, runs);
