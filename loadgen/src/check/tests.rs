@@ -180,6 +180,17 @@ fn verdicts_on_summaries_with_not_measured_failing() {
 }
 
 #[test]
+fn docs_hold_the_figure_table() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CHECKS.md");
+    let doc = std::fs::read_to_string(path).unwrap();
+    assert!(
+        doc.contains(&figures::markdown()),
+        "docs/CHECKS.md: paste the table again:\n{}",
+        figures::markdown()
+    );
+}
+
+#[test]
 fn the_figure_table_is_whole() {
     let md = figures::markdown();
     for f in figures::FIGURES {
