@@ -206,4 +206,33 @@ mod tests {
         assert!(e.contains("clientz"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
     }
+
+    #[test]
+    fn scenario_checks_as_a_list_or_a_table_come_before_the_flags() {
+        let dir = std::env::temp_dir().join(format!("pb-scn-checks-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("s.toml");
+        let ps = p.to_str().unwrap();
+        let exprs = |c: &RunConfig| c.checks.iter().map(|c| c.expr.clone()).collect::<Vec<_>>();
+        std::fs::write(&p, "checks = [\"sse.p99 < 50ms\"]\n").unwrap();
+        let c = parse(&["--scenario", ps, "--check", "*.lost == 0"]).unwrap();
+        assert_eq!(exprs(&c), ["sse.p99 < 50ms", "*.lost == 0"]);
+        std::fs::write(
+            &p,
+            "[checks]\n\"*\" = [\"lost == 0\"]\nws = [\" p99 < 1s\"]\n",
+        )
+        .unwrap();
+        assert_eq!(
+            exprs(&parse(&["--scenario", ps]).unwrap()),
+            ["*.lost == 0", "ws.p99 < 1s"]
+        );
+        std::fs::write(&p, "checks = [\"ws.p99 < 1\"]\n").unwrap();
+        let e = err(&["--scenario", ps]);
+        assert!(
+            e.starts_with("--scenario ") && e.contains("checks: `ws.p99 < 1`"),
+            "{e}"
+        );
+        assert!(err(&["--check", "ws.p99"]).starts_with("--check: `ws.p99`"));
+        std::fs::remove_dir_all(&dir).ok();
+    }
 }
