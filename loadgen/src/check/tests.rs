@@ -169,7 +169,7 @@ fn verdicts_on_summaries_with_not_measured_failing() {
     );
     let ratio = judge(
         &[parse("sse.requests_per_message <= 0.1").unwrap()],
-        &[sse.clone()],
+        std::slice::from_ref(&sse),
     );
     assert_eq!(ratio[0].verdict, "pass");
     let cpu = judge(&[parse("sse.server_cpu_per_1m_s < 300").unwrap()], &[sse]);
