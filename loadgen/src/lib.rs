@@ -14,7 +14,8 @@
 //!   processes speaking the worker protocol);
 //! - what the clients meet: [`publisher`] (the open-model schedule), [`sut`] (the server under
 //!   test: a child server, a target URL, /proc, the per-second sampler);
-//! - the options: [`config`] (flags, scenario file, validation);
+//! - the options: [`config`] (flags, scenario file, validation), with [`check`] (the
+//!   thresholds of `--check`: their expressions, the figures they name, their verdicts);
 //! - the foundations: [`clients`] (one simulated client per technique), [`net`] (counted
 //!   sockets), [`link`] (the emulated network link between a client and the server),
 //!   [`stats`] (per-technique counters and histograms), [`payload`] (the payload header),

@@ -1,14 +1,15 @@
 //! `pushbench run --check` end to end (README, "Checks"): a check that must pass exits 0 with
 //! its verdicts in checks.json and `--json`; a check that must fail exits 5 with the failing
 //! figure printed, in checks.json and on the report page; a bad check exits 2 with one line
-//! before anything starts; a scenario's `[checks]` table is judged like the flags.
+//! before anything starts; a scenario's `[checks]` table is judged like the flags; a failed run
+//! exits 3 over its checks, which are not measured.
 
 mod run_common;
 
 use std::path::Path;
 use std::time::Duration;
 
-use run_common::{TempDir, run, run_json};
+use run_common::{NotAPushServer, TempDir, run, run_json};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
@@ -215,4 +216,34 @@ fn a_scenario_checks_table_is_judged() {
     assert_eq!(r.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("s.toml: checks: `sse.p99 < 5`"), "{stderr}");
     assert!(!bad.exists());
+}
+
+#[test]
+fn a_failed_run_exits_3_over_its_checks_which_are_not_measured() {
+    let server = NotAPushServer::start();
+    let url = server.url();
+    let dir = TempDir::new("check-exit3");
+    let out = dir.join("run");
+    let o = out.to_str().unwrap();
+    let extra = [
+        "--target",
+        &url,
+        "--techniques",
+        "sse",
+        "--no-report",
+        "--check",
+        "sse.p99 < 1s",
+    ];
+    let r = run(&args(o, &extra), LIMIT);
+    let stdout = String::from_utf8_lossy(&r.stdout);
+    assert_eq!(r.status.code(), Some(3), "{stdout}");
+    assert!(
+        stdout.contains("check sse.p99 < 1s: fail (p99 not measured)"),
+        "{stdout}"
+    );
+    let v = checks_json(&out);
+    assert_eq!(
+        (v[0]["verdict"].as_str(), &v[0]["value"]),
+        (Some("fail"), &serde_json::Value::Null)
+    );
 }
