@@ -22,6 +22,9 @@ pub enum Status {
     /// 4: cut short (Ctrl-C, SIGTERM, the server died, partial worker results): what was
     /// measured is written and marked `partial`.
     Partial,
+    /// 6: `pushbench compare` found a regression: a figure worse than both its threshold and
+    /// the run-to-run spread (docs/CI.md).
+    Regression,
 }
 
 impl Status {
@@ -34,6 +37,7 @@ impl Status {
             Status::Usage => 2,
             Status::TechniqueFailed => 3,
             Status::Partial => 4,
+            Status::Regression => 6,
         }
     }
 
@@ -96,9 +100,10 @@ mod tests {
             Status::Usage,
             Status::TechniqueFailed,
             Status::Partial,
+            Status::Regression,
         ]
         .map(Status::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 3, 4]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 6]);
     }
 }
