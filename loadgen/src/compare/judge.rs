@@ -45,7 +45,7 @@ pub struct Row {
     pub unit: &'static str,
     pub base: Option<f64>,
     pub new: Option<f64>,
-    /// (new − base) / base, %; `None` when either is unknown or base is 0.
+    /// (new − base) / base, %; ±infinity from a base of 0; `None` when either is unknown.
     pub change_pct: Option<f64>,
     pub threshold_pct: f64,
     pub spread: Spread,
@@ -107,6 +107,8 @@ fn row(
     let change_pct = match (base, new) {
         (Some(b), Some(n)) if b != 0.0 => Some((n - b) / b.abs() * 100.0),
         (Some(b), Some(n)) if b == n => Some(0.0),
+        // From 0: infinitely large (JSON: null; the table says "from 0").
+        (Some(_), Some(n)) => Some(f64::INFINITY.copysign(n)),
         _ => None,
     };
     let verdict = verdict(figure, base, new, change_pct, threshold_pct, spread.pct);
@@ -135,13 +137,8 @@ fn verdict(
         return Verdict::NotMeasured;
     };
     let worse_up = figure.higher_is_worse();
-    // From 0: any move in the worse direction is infinitely large.
-    let worse = match change_pct {
-        Some(c) if worse_up => c,
-        Some(c) => -c,
-        None if (n > b) == worse_up => f64::INFINITY,
-        None => f64::NEG_INFINITY,
-    };
+    // The change in the worse direction (from 0: infinitely large).
+    let worse = change_pct.map_or(0.0, |c| if worse_up { c } else { -c });
     if figure.is_count() && b == 0.0 && n > 0.0 {
         return Verdict::Regression;
     }

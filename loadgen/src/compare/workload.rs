@@ -63,6 +63,11 @@ pub fn difference(a: &Run, b: &Run) -> Option<String> {
         let va = normalized(key, a.manifest.params.get(key));
         let vb = normalized(key, b.manifest.params.get(key));
         if va != vb {
+            let shown = |v: Option<&Value>| v.map_or("absent".into(), Value::to_string);
+            let (va, vb) = (
+                shown(a.manifest.params.get(key)),
+                shown(b.manifest.params.get(key)),
+            );
             return Some(format!(
                 "{} and {} measured different workloads: {key} is {va} in one and {vb} in the \
                  other",
