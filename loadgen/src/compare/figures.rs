@@ -92,7 +92,7 @@ impl Figure {
         let hist = run
             .histograms
             .get(t.technique.name())
-            .filter(|h| h.len() > 0);
+            .filter(|h| !h.is_empty());
         match self {
             Figure::P50 => match hist {
                 Some(h) => Some(ms(h.value_at_quantile(0.5))),

@@ -135,60 +135,57 @@ pub fn markdown(rows: &[Row], base: &[Run], new: &[Run]) -> String {
     out
 }
 
-/// Both sides' parameters and provenance, one row per item.
-fn runs_table(base: &[Run], new: &[Run]) -> String {
-    let side = |runs: &[Run], f: &dyn Fn(&Run) -> String| {
-        let vals: Vec<String> = runs.iter().map(f).collect();
-        cell(&vals.join(", "))
-    };
-    let param = |key: &'static str| {
-        move |r: &Run| {
-            r.manifest.params.get(key).map_or("n/a".into(), |v| {
-                v.to_string().trim_matches('"').to_string()
-            })
-        }
-    };
-    let items: Vec<(&str, Box<dyn Fn(&Run) -> String>)> = vec![
-        ("directory", Box::new(|r: &Run| r.dir.display().to_string())),
-        (
-            "started",
-            Box::new(|r: &Run| r.manifest.started_at.clone().unwrap_or("n/a".into())),
-        ),
-        (
-            "git revision",
-            Box::new(|r: &Run| r.manifest.git_revision.clone().unwrap_or("n/a".into())),
-        ),
-        (
-            "pushbench",
-            Box::new(|r: &Run| {
-                r.manifest
-                    .versions
-                    .pushbench
-                    .clone()
-                    .unwrap_or("n/a".into())
-            }),
-        ),
+/// What the runs table shows of one run: (item, value).
+fn facts(r: &Run) -> Vec<(&'static str, String)> {
+    let na = |v: Option<&str>| v.unwrap_or("n/a").to_string();
+    let m = &r.manifest;
+    let mut out = vec![
+        ("directory", r.dir.display().to_string()),
+        ("started", na(m.started_at.as_deref())),
+        ("git revision", na(m.git_revision.as_deref())),
+        ("pushbench", na(m.versions.pushbench.as_deref())),
         (
             "machine",
-            Box::new(|r: &Run| {
-                let m = &r.manifest.machine;
-                format!(
-                    "{} ({} cores)",
-                    m.cpu_model.as_deref().unwrap_or("n/a"),
-                    m.cores.map_or("?".into(), |c| c.to_string())
-                )
-            }),
+            format!(
+                "{} ({} cores)",
+                na(m.machine.cpu_model.as_deref()),
+                m.machine.cores.map_or("?".into(), |c| c.to_string())
+            ),
         ),
-        ("techniques", Box::new(param("techniques"))),
-        ("clients", Box::new(param("clients"))),
-        ("rate (msg/s)", Box::new(param("rate"))),
-        ("payload_bytes", Box::new(param("payload_bytes"))),
-        ("duration_ms", Box::new(param("duration_ms"))),
-        ("link", Box::new(param("link"))),
     ];
+    for key in [
+        "techniques",
+        "clients",
+        "rate",
+        "payload_bytes",
+        "duration_ms",
+        "link",
+    ] {
+        let v = m
+            .params
+            .get(key)
+            .map_or("n/a".into(), |v| v.to_string().replace('"', ""));
+        out.push((key, v));
+    }
+    out
+}
+
+/// Both sides' parameters and provenance, one row per item.
+fn runs_table(base: &[Run], new: &[Run]) -> String {
+    let side = |runs: &[Run], i: usize| {
+        let vals: Vec<String> = runs.iter().map(|r| facts(r).swap_remove(i).1).collect();
+        cell(&vals.join(", "))
+    };
     let mut out = String::from("| | base | new |\n|---|---|---|\n");
-    for (name, f) in &items {
-        let _ = writeln!(out, "| {name} | {} | {} |", side(base, f), side(new, f));
+    let names: Vec<&str> = base
+        .first()
+        .map(facts)
+        .unwrap_or_default()
+        .iter()
+        .map(|f| f.0)
+        .collect();
+    for (i, name) in names.iter().enumerate() {
+        let _ = writeln!(out, "| {name} | {} | {} |", side(base, i), side(new, i));
     }
     out
 }
