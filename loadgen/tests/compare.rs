@@ -295,3 +295,94 @@ fn two_real_runs_of_one_workload_in_two_directories_compare() {
         assert!(!line(&out, t, "p99").contains("n/a"), "{out}");
     }
 }
+
+#[test]
+fn with_one_run_per_side_a_noisy_run_calls_a_larger_change_noise() {
+    use contract::run_dir::TimeseriesRow;
+    let tmp = TempDir::new("cmp-within");
+    let base = copy_run(&tmp, "base");
+    let new = copy_run(&tmp, "new");
+    scale_tail(&new, "sse", 1.2);
+    let (code, out, _) = compare(&[s(&base), s(&new)]);
+    assert_eq!(
+        code,
+        Some(6),
+        "steady per-second p99s: a 20 % change is beyond them\n{out}"
+    );
+    // The new run's per-second p99 swings by ±60 % in its steady state: 20 % is within that.
+    let path = new.join("timeseries.csv");
+    let mut rows: Vec<TimeseriesRow> = csv::Reader::from_path(&path)
+        .unwrap()
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let steady =
+        |r: &TimeseriesRow| r.technique.name() == "sse" && r.phase.as_deref() == Some("steady");
+    for (i, r) in rows.iter_mut().filter(|r| steady(r)).enumerate() {
+        let f = if i % 2 == 0 { 0.4 } else { 1.6 };
+        r.latency_p99_us = r.latency_p99_us.map(|v| (v as f64 * f) as u64);
+    }
+    contract::run_dir::csv::write_file(&path, &rows).unwrap();
+    let (code, out, err) = compare(&[s(&base), s(&new)]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(line(&out, "sse", "p99").contains("within noise"), "{out}");
+}
+
+/// The compare command of docs/CI.md's workflow, run as written on two runs: its options exist
+/// and it writes the step summary and the JUnit file. The run command's options exist too
+/// (`--check` comes with the result thresholds of `pushbench run`).
+#[test]
+fn the_ci_example_commands_run_as_written() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CI.md"))
+        .unwrap();
+    let command = |start: &str| -> Vec<String> {
+        let at = doc
+            .find(start)
+            .unwrap_or_else(|| panic!("CI.md has no `{start}`"));
+        let block: Vec<&str> = doc[at..]
+            .lines()
+            .take_while(|l| !l.trim().is_empty() && !l.trim_start().starts_with("- "))
+            .collect();
+        block
+            .join(" ")
+            .split_whitespace()
+            .skip(1)
+            .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_string())
+            .collect()
+    };
+    let tmp = TempDir::new("cmp-ci");
+    let bench = tmp.join("bench");
+    std::fs::create_dir_all(&bench).unwrap();
+    copy_run(&tmp, "bench/base");
+    copy_run(&tmp, "bench/new");
+    let summary = tmp.join("summary.md");
+    let args: Vec<String> = command("./target/release/pushbench compare")
+        .into_iter()
+        .map(|w| match w.as_str() {
+            "bench/base" | "bench/new" => s(&tmp.join(&w)).to_string(),
+            "$GITHUB_STEP_SUMMARY" => s(&summary).to_string(),
+            "junit.xml" => s(&tmp.join("junit.xml")).to_string(),
+            _ => w,
+        })
+        .collect();
+    assert_eq!(args[0], "compare", "{args:?}");
+    let refs: Vec<&str> = args.iter().skip(1).map(String::as_str).collect();
+    let (code, out, err) = compare(&refs);
+    assert_eq!(code, Some(0), "{args:?}: {out}{err}");
+    assert!(
+        std::fs::read_to_string(&summary)
+            .unwrap()
+            .contains("✅ **No regression**")
+    );
+    assert!(tmp.join("junit.xml").is_file());
+
+    let run_args = command("./target/release/pushbench run");
+    let help = run(&["run", "--help"], Duration::from_secs(30));
+    let help = String::from_utf8_lossy(&help.stdout);
+    for opt in run_args
+        .iter()
+        .filter(|w| w.starts_with("--") && *w != "--check")
+    {
+        assert!(help.contains(&format!("{opt} ")), "run has no {opt}");
+    }
+}
