@@ -81,9 +81,14 @@ fn mark(v: Verdict) -> &'static str {
     }
 }
 
-/// Markdown cells: `|` and line breaks would break the table.
+/// Markdown cells: `|` and line breaks would break the table, `<` `>` `&` would be read as
+/// HTML (a CPU model `<fixture>` would vanish).
 fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace(['\n', '\r'], " ")
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
 }
 
 /// The Markdown summary: a headline, the table, the spreads used and both sides' parameters.
@@ -164,7 +169,10 @@ fn facts(r: &Run) -> Vec<(&'static str, String)> {
         let v = m
             .params
             .get(key)
-            .map_or("n/a".into(), |v| v.to_string().replace('"', ""));
+            // An absent link is a direct connection (runs from before links existed).
+            .map_or(if key == "link" { "none" } else { "n/a" }.into(), |v| {
+                v.to_string().replace('"', "")
+            });
         out.push((key, v));
     }
     out
