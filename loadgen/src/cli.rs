@@ -36,6 +36,9 @@ pub enum Command {
     Sweep(crate::sweep::args::SweepArgs),
     /// Size a push tier from a sweep: machines, cores, memory, bandwidth per technique.
     Plan(crate::plan::cmd::PlanArgs),
+    /// Compare a new run with a baseline run of the same workload, technique by technique;
+    /// exit 6 when a figure is worse than both its threshold and the run-to-run spread.
+    Compare(crate::compare::CompareArgs),
     /// Internal: run one share of one technique's clients as told by a plan (JSON) and report
     /// raw results; started by `pushbench run --processes N` (docs/SCALING.md).
     #[command(hide = true)]
@@ -69,6 +72,7 @@ pub fn run(opts: Opts) -> anyhow::Result<()> {
         Command::Run(args) => run_bench(&args),
         Command::Sweep(args) => crate::sweep::cli::main(&args),
         Command::Plan(args) => crate::plan::cli::main(&args),
+        Command::Compare(args) => crate::compare::main(&args),
         Command::Merge(args) => {
             let out = crate::merge::merge(&args.dirs, &args.out)?;
             if !args.no_report {

@@ -7,7 +7,8 @@ use std::fmt;
 /// The exit statuses, as `pushbench --help` lists them.
 pub const HELP: &str = "Exit status: 0 done; 1 an error stopped the command; 2 bad command line \
 (nothing measured); 3 the run finished but a technique failed; 4 cut short (partial results \
-written); 5 `run --check`: a threshold failed (a failed or partial run exits 3 or 4 instead).";
+written); 5 `run --check`: a threshold failed (a failed or partial run exits 3 or 4 instead); \
+6 `compare`: a regression.";
 
 /// What a `pushbench` command ended with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,9 @@ pub enum Status {
     /// 5: the run was whole and every technique measured, but a `--check` threshold failed
     /// (checks.json says which). A failed (3) or partial (4) run exits with its own code.
     ChecksFailed,
+    /// 6: `pushbench compare` found a regression: a figure worse than both its threshold and
+    /// the run-to-run spread (docs/CI.md).
+    Regression,
 }
 
 impl Status {
@@ -42,6 +46,7 @@ impl Status {
             Status::TechniqueFailed => 3,
             Status::Partial => 4,
             Status::ChecksFailed => 5,
+            Status::Regression => 6,
         }
     }
 
@@ -105,9 +110,10 @@ mod tests {
             Status::TechniqueFailed,
             Status::Partial,
             Status::ChecksFailed,
+            Status::Regression,
         ]
         .map(Status::code)
         .to_vec();
-        assert_eq!(codes, [0, 1, 2, 3, 4, 5]);
+        assert_eq!(codes, [0, 1, 2, 3, 4, 5, 6]);
     }
 }

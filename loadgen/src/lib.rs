@@ -6,7 +6,8 @@
 //! - the commands: [`cli`] (the command line, thin), [`run`] (`pushbench run`: orchestration
 //!   over the techniques), [`worker`] (`pushbench worker`: one share of a technique's clients
 //!   in another process), [`merge`] (worker run directories into one run directory),
-//!   [`sweep`] and [`plan`] (capacity), [`exit`] (exit statuses);
+//!   [`sweep`] and [`plan`] (capacity), [`compare`] (two runs' figures against each other,
+//!   for CI), [`exit`] (exit statuses);
 //! - the run directory written: [`output`] (files, and the final table);
 //! - one technique measured: [`measure`] (ramp-up, warm-up, steady state, drain; what they
 //!   produce and whether the technique failed);
@@ -24,6 +25,7 @@
 pub mod check;
 pub mod cli;
 pub mod clients;
+pub mod compare;
 pub mod config;
 pub mod exit;
 pub mod group;

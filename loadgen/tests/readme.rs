@@ -70,7 +70,9 @@ fn has(help: &[String], opt: &str) -> bool {
     })
 }
 
-const COMMANDS: [&str; 7] = ["run", "serve", "report", "sweep", "plan", "merge", "worker"];
+const COMMANDS: [&str; 8] = [
+    "run", "serve", "report", "sweep", "plan", "merge", "worker", "compare",
+];
 
 #[test]
 fn every_option_the_readme_names_exists() {
