@@ -46,8 +46,10 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         return Err(not_a_run("it has no manifest.json"));
     }
     let manifest = load_manifest(&manifest_path)?;
-    let techniques = load_summary(&dir.join("summary.json"))?;
+    let mut techniques = load_summary(&dir.join("summary.json"))?;
     check_summary_csv(&dir.join("summary.csv"), &techniques)?;
+    // A technique the target does not offer (`skipped`) has no figures: nothing to show.
+    techniques.retain(|t| t.skipped.is_none());
     let timeseries = load_timeseries(&dir.join("timeseries.csv"))?;
     let mut histograms = BTreeMap::new();
     for t in &techniques {

@@ -38,6 +38,8 @@ pub struct ChunkedDecoder {
     state: State,
     size: u64,
     digits: u8,
+    /// Pass an empty slice to the sink at the end of each chunk's data.
+    mark_ends: bool,
 }
 
 impl Default for ChunkedDecoder {
@@ -46,11 +48,18 @@ impl Default for ChunkedDecoder {
             state: State::Size,
             size: 0,
             digits: 0,
+            mark_ends: false,
         }
     }
 }
 
 impl ChunkedDecoder {
+    /// From now on, the end of each chunk's data is passed to the sink as an empty slice (for
+    /// servers whose chunk boundaries delimit messages). Chunks of data are never empty.
+    pub fn mark_chunk_ends(&mut self) {
+        self.mark_ends = true;
+    }
+
     /// Whether the whole body (last chunk and trailers) has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
@@ -72,6 +81,9 @@ impl ChunkedDecoder {
                 i += n;
                 if self.size == 0 {
                     self.state = State::DataCr;
+                    if self.mark_ends {
+                        sink(&[])?;
+                    }
                 }
                 continue;
             }

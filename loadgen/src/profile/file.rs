@@ -112,7 +112,9 @@ fn subscription(technique: Technique, s: RawSubscribe) -> Result<Subscribe, Stri
     let cursor = match s.cursor.as_deref() {
         None => Cursor::None,
         Some(c) => Cursor::parse(c).ok_or_else(|| {
-            format!("{at}.cursor: unknown cursor style `{c}` (since-param, last-event-id, etag, none)")
+            format!(
+                "{at}.cursor: unknown cursor style `{c}` (since-param, last-event-id, etag, none)"
+            )
         })?,
     };
     check_cursor(&at, technique, &framing, cursor, &s.path)?;
@@ -138,7 +140,10 @@ fn check_path(key: &str, path: &str) -> Result<(), String> {
     if !path.contains("{topic}") {
         return Err(format!("{key}: the template has no {{topic}} placeholder"));
     }
-    if path.chars().any(|c| c.is_ascii_whitespace() || c.is_ascii_control()) {
+    if path
+        .chars()
+        .any(|c| c.is_ascii_whitespace() || c.is_ascii_control())
+    {
         return Err(format!("{key}: `{path}` has a space or control character"));
     }
     Ok(())

@@ -140,7 +140,10 @@ impl Framing {
 
     /// Whether the messages carry a server id a cursor can be taken from.
     pub fn has_ids(&self) -> bool {
-        matches!(self, Framing::Pushbench | Framing::Sse | Framing::JsonEnvelope(_))
+        matches!(
+            self,
+            Framing::Pushbench | Framing::Sse | Framing::JsonEnvelope(_)
+        )
     }
 }
 
@@ -204,6 +207,14 @@ impl Profile {
     /// How `t` subscribes on this target; None: not offered.
     pub fn subscribe(&self, t: Technique) -> Option<&Subscribe> {
         self.subscribe.iter().find(|s| s.technique == t)
+    }
+
+    /// How `t` subscribes: this profile's entry, else pushbench's (a technique a profile does
+    /// not offer is skipped before any client starts).
+    pub fn subscription(&self, t: Technique) -> Subscribe {
+        self.subscribe(t)
+            .cloned()
+            .unwrap_or_else(|| pushbench::subscription(t))
     }
 
     /// Whether this is the default profile (the target speaks docs/PROTOCOL.md).

@@ -64,7 +64,13 @@ pub fn profile() -> Profile {
                 Cursor::LastEventId,
                 &[],
             ),
-            sub(Technique::Ws, "/ws/{topic}", Framing::WsText, Cursor::None, &[]),
+            sub(
+                Technique::Ws,
+                "/ws/{topic}",
+                Framing::WsText,
+                Cursor::None,
+                &[],
+            ),
         ],
     }
 }

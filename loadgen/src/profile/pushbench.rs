@@ -24,44 +24,44 @@ pub(super) fn publish() -> Publish {
 
 /// Every technique on docs/PROTOCOL.md's paths, framing and `since` cursors.
 pub(super) fn subscribe() -> Vec<Subscribe> {
-    let sub = |technique, path: &str, framing, cursor| Subscribe {
-        technique,
-        path: path.into(),
-        framing,
-        cursor,
-        headers: Vec::new(),
-    };
-    vec![
-        sub(
-            Technique::Poll,
+    Technique::ALL.into_iter().map(subscription).collect()
+}
+
+/// How `t` subscribes on pushbench's server.
+pub(super) fn subscription(t: Technique) -> Subscribe {
+    let (path, framing, cursor) = match t {
+        Technique::Poll => (
             "/poll/{topic}?since={cursor}",
             Framing::Pushbench,
             Cursor::SinceParam,
         ),
-        sub(
-            Technique::LongPoll,
+        Technique::LongPoll => (
             "/long-poll/{topic}?since={cursor}&timeout={timeout}",
             Framing::Pushbench,
             Cursor::SinceParam,
         ),
-        sub(
-            Technique::Stream,
+        Technique::Stream => (
             "/stream/{topic}?since={cursor}",
             Framing::Pushbench,
             Cursor::SinceParam,
         ),
-        // The first request asks for everything retained; a reconnect sends Last-Event-ID.
-        sub(
-            Technique::Sse,
-            "/sse/{topic}?since=0",
+        // `{cursor}` stays the starting cursor; a reconnect sends Last-Event-ID.
+        Technique::Sse => (
+            "/sse/{topic}?since={cursor}",
             Framing::Sse,
             Cursor::LastEventId,
         ),
-        sub(
-            Technique::Ws,
+        Technique::Ws => (
             "/ws/{topic}?since={cursor}",
             Framing::Pushbench,
             Cursor::SinceParam,
         ),
-    ]
+    };
+    Subscribe {
+        technique: t,
+        path: path.into(),
+        framing,
+        cursor,
+        headers: Vec::new(),
+    }
 }

@@ -45,17 +45,29 @@ fn the_committed_example_file_parses() {
 
 #[test]
 fn errors_are_one_line_naming_the_key() {
-    let unknown = err(&GOOD.replace("cursor = \"since-param\"", "cursor = \"since-param\"\nfoo = 1"));
+    let unknown = err(&GOOD.replace(
+        "cursor = \"since-param\"",
+        "cursor = \"since-param\"\nfoo = 1",
+    ));
     assert!(unknown.contains("unknown field `foo`"), "{unknown}");
     assert!(unknown.starts_with("line "), "{unknown}");
     let missing = err(&GOOD.replace("framing = \"sse\"\n", ""));
     assert!(missing.contains("missing field `framing`"), "{missing}");
     let body = err(&GOOD.replace("body = \"{payload}\"", "body = \"x\""));
-    assert!(body.contains("publish.body") && body.contains("{payload}"), "{body}");
+    assert!(
+        body.contains("publish.body") && body.contains("{payload}"),
+        "{body}"
+    );
     let framing = err(&GOOD.replace("json-envelope(data)", "xml"));
-    assert!(framing.contains("subscribe.stream.framing") && framing.contains("xml"), "{framing}");
+    assert!(
+        framing.contains("subscribe.stream.framing") && framing.contains("xml"),
+        "{framing}"
+    );
     let cursor = err(&GOOD.replace("last-event-id", "cookie"));
-    assert!(cursor.contains("subscribe.sse.cursor") && cursor.contains("cookie"), "{cursor}");
+    assert!(
+        cursor.contains("subscribe.sse.cursor") && cursor.contains("cookie"),
+        "{cursor}"
+    );
     let technique = err(&GOOD.replace("[subscribe.sse]", "[subscribe.grpc]"));
     assert!(technique.contains("subscribe.grpc"), "{technique}");
     let misfit = err(&GOOD.replace("framing = \"sse\"", "framing = \"ws-text\""));
@@ -64,7 +76,9 @@ fn errors_are_one_line_naming_the_key() {
     assert!(no_cursor.contains("{cursor}"), "{no_cursor}");
     let no_topic = err(&GOOD.replace("/publish/{topic}", "/publish"));
     assert!(no_topic.contains("publish.path"), "{no_topic}");
-    for e in [unknown, missing, body, framing, cursor, technique, misfit, no_cursor, no_topic] {
+    for e in [
+        unknown, missing, body, framing, cursor, technique, misfit, no_cursor, no_topic,
+    ] {
         assert!(!e.contains('\n'), "{e}");
     }
 }
@@ -80,12 +94,18 @@ fn built_ins() {
     let n = Profile::built_in("nchan").unwrap();
     assert!(!n.is_pushbench());
     let lp = n.subscribe(Technique::LongPoll).unwrap();
-    assert_eq!((lp.framing.clone(), lp.cursor), (Framing::Raw, Cursor::Etag));
+    assert_eq!(
+        (lp.framing.clone(), lp.cursor),
+        (Framing::Raw, Cursor::Etag)
+    );
     assert_eq!(lp.path_for("t", "0", 5000), "/long-poll/t");
     let p = Profile::built_in("pushpin").unwrap();
     assert_eq!(p.subscribe, pb.subscribe);
     assert!(Profile::built_in("nope").is_none());
-    assert!(matches!(Profile::load("nope"), Err(ProfileError::Unknown(_))));
+    assert!(matches!(
+        Profile::load("nope"),
+        Err(ProfileError::Unknown(_))
+    ));
 }
 
 #[test]
