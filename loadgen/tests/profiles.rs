@@ -140,6 +140,63 @@ fn a_custom_profile_skips_what_it_does_not_offer() {
     );
 }
 
+/// A JSON envelope per NDJSON line with string ids (`m-N`) and a since-param cursor: delivery
+/// and loss still come from the payloads' pb1 header.
+#[test]
+fn a_custom_json_envelope_profile_with_string_ids() {
+    let addr = peer_common::start_nchan_like();
+    let dir = TempDir::new("prof-envelope");
+    let file = dir.join("env.toml");
+    std::fs::write(
+        &file,
+        "[publish]\npath = \"/publish/{topic}\"\n[subscribe.stream]\n\
+         path = \"/env-stream/{topic}?since={cursor}\"\nframing = \"json-envelope(data)\"\n\
+         cursor = \"since-param\"\n",
+    )
+    .unwrap();
+    let out = dir.join("run");
+    let url = format!("http://{addr}");
+    let args = short_run(
+        out.to_str().unwrap(),
+        &[
+            "--target",
+            &url,
+            "--profile",
+            file.to_str().unwrap(),
+            "--techniques",
+            "stream",
+        ],
+    );
+    let doc = run_json(&args, Duration::from_secs(120));
+    assert_all_delivered(&doc, &["stream"]);
+
+    // Streams ended every 3 messages: each client resumes after the last string id it saw.
+    std::fs::write(
+        &file,
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .replace("/env-stream/", "/env-stream-short/"),
+    )
+    .unwrap();
+    let out = dir.join("run2");
+    let args = short_run(
+        out.to_str().unwrap(),
+        &[
+            "--target",
+            &url,
+            "--profile",
+            file.to_str().unwrap(),
+            "--techniques",
+            "stream",
+        ],
+    );
+    let doc = run_json(&args, Duration::from_secs(120));
+    let t = technique(&doc, "stream");
+    assert_eq!(u(t, "delivered"), u(t, "expected"), "{t}");
+    assert_eq!((u(t, "lost"), u(t, "duplicates")), (0, 0), "{t}");
+    assert!(u(t, "reconnects") > 0, "{t}");
+}
+
 /// The table says which techniques were skipped and why.
 #[test]
 fn the_table_names_skipped_techniques() {

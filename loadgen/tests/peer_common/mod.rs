@@ -11,6 +11,10 @@
 //! - `GET /ws/{t}`: one text message per raw payload.
 //!
 //! No cursor: the oldest retained message first (nchan_subscriber_first_message oldest).
+//!
+//! For custom profiles, also `GET /env-stream/{t}?since=CURSOR`: NDJSON lines
+//! `{"id": "m-N", "data": PAYLOAD}` (string ids), resumed after `since` (`0`: from the oldest);
+//! `/env-stream-short/{t}` the same, closed after 3 messages.
 
 #![allow(dead_code)]
 
@@ -137,6 +141,9 @@ async fn serve(s: TcpStream, store: Arc<Store>) {
             ("GET", "sse") => return sse(r, &store, &topic, &req).await,
             ("GET", "stream") => return stream(r, &store, &topic, &req).await,
             ("GET", "ws") => return ws(r, &store, &topic, &req).await,
+            ("GET", "env-stream") => return env_stream(r, &store, &topic, &req, usize::MAX).await,
+            // Ends the stream after 3 messages: the client must resume from its string id.
+            ("GET", "env-stream-short") => return env_stream(r, &store, &topic, &req, 3).await,
             _ => answer(&mut r, "404 Not Found", &[], b"not here\n").await,
         };
         if !keep {
@@ -308,5 +315,34 @@ async fn ws(mut r: BufReader<TcpStream>, store: &Store, topic: &str, req: &Reque
             return;
         }
         i += 1;
+    }
+}
+
+async fn env_stream(
+    mut r: BufReader<TcpStream>,
+    store: &Store,
+    topic: &str,
+    req: &Request,
+    most: usize,
+) {
+    let since = req.path.split_once("?since=").map_or("0", |(_, c)| c);
+    let first = since
+        .strip_prefix("m-")
+        .and_then(|n| n.parse::<usize>().ok())
+        .map_or(0, |n| n + 1);
+    let s = r.get_mut();
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\nConnection: close\r\n\r\n";
+    if s.write_all(head.as_bytes()).await.is_err() {
+        return;
+    }
+    for i in first..first.saturating_add(most) {
+        let Some(m) = store.wait(topic, i, Duration::from_secs(3600)).await else {
+            return;
+        };
+        let data = serde_json::to_string(&m).unwrap();
+        let line = format!("{{\"id\": \"m-{i}\", \"data\": {data}}}\n");
+        if s.write_all(line.as_bytes()).await.is_err() {
+            return;
+        }
     }
 }
