@@ -80,6 +80,30 @@ fn nchan_profile_against_an_nchan_like_server() {
     assert_all_delivered(&doc, &["poll", "long-poll", "stream", "sse", "ws"]);
 }
 
+/// With worker processes, each worker gets the profile in its plan.
+#[test]
+fn the_profile_reaches_worker_processes() {
+    let addr = peer_common::start_nchan_like();
+    let dir = TempDir::new("prof-workers");
+    let out = dir.join("run");
+    let url = format!("http://{addr}");
+    let args = short_run(
+        out.to_str().unwrap(),
+        &[
+            "--target",
+            &url,
+            "--profile",
+            "nchan",
+            "--techniques",
+            "stream,ws",
+            "--processes",
+            "2",
+        ],
+    );
+    let doc = run_json(&args, Duration::from_secs(120));
+    assert_all_delivered(&doc, &["stream", "ws"]);
+}
+
 /// The pushpin profile: pushbench's wire (what the GRIP origin serves through Pushpin).
 #[test]
 fn pushpin_profile_speaks_the_protocol() {
