@@ -240,4 +240,28 @@ mod tests {
         );
         assert!(run(b"ffffffffffffffffff\r\n", 30).is_err());
     }
+
+    /// With chunk ends marked, each chunk's data comes out whole, wherever the input is split.
+    #[test]
+    fn marks_chunk_ends_at_every_split() {
+        let input = b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+        for step in 1..=input.len() {
+            let mut d = ChunkedDecoder::default();
+            d.mark_chunk_ends();
+            let (mut chunks, mut cur) = (Vec::new(), Vec::new());
+            for piece in input.chunks(step) {
+                d.decode(piece, &mut |b: &[u8]| -> Result<(), ChunkedError> {
+                    if b.is_empty() {
+                        chunks.push(std::mem::take(&mut cur));
+                    } else {
+                        cur.extend_from_slice(b);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert_eq!(chunks, [b"hello".to_vec(), b"abc".to_vec()], "step {step}");
+            assert!(d.is_done());
+        }
+    }
 }
