@@ -36,6 +36,7 @@ pub mod net;
 pub mod output;
 pub mod payload;
 pub mod plan;
+pub mod profile;
 pub mod publisher;
 pub mod run;
 pub mod stats;

@@ -51,6 +51,7 @@ fn poll_throughput_against_wrk() {
         seed: 1,
         index: 0,
         link: None,
+        profile: Default::default(),
     };
     let tasks: Vec<_> = (0..connections)
         .map(|i| {

@@ -119,6 +119,7 @@ fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
         seed: 1,
         index: 0,
         link: None,
+        profile: Default::default(),
     }
 }
 

@@ -82,6 +82,7 @@ fn memory_per_idle_client() {
         seed: 1,
         index: 0,
         link: None,
+        profile: Default::default(),
     };
     let before = rss_kib();
     let start = Instant::now();

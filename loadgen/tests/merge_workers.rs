@@ -81,6 +81,7 @@ fn workers_run_from_plans_and_merge() {
             params: serde_json::json!({"payload_bytes": 64, "clients": 6}),
             // Each worker carries its clients through an emulator of its own.
             link: Some("rtt=20ms".parse().unwrap()),
+            profile: None,
         };
         let p = tmp.join(&format!("plan{k}.json"));
         std::fs::write(&p, serde_json::to_string(&plan).unwrap()).unwrap();

@@ -244,6 +244,7 @@ mod tests {
             label: "x".into(),
             manifest,
             techniques: serde_json::from_value(techniques).unwrap(),
+            skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
         }

@@ -46,8 +46,11 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         return Err(not_a_run("it has no manifest.json"));
     }
     let manifest = load_manifest(&manifest_path)?;
-    let techniques = load_summary(&dir.join("summary.json"))?;
+    let mut techniques = load_summary(&dir.join("summary.json"))?;
     check_summary_csv(&dir.join("summary.csv"), &techniques)?;
+    // A technique the target does not offer (`skipped`) has no figures: only a line says so.
+    let (skipped, measured) = techniques.drain(..).partition(|t| t.skipped.is_some());
+    techniques = measured;
     let timeseries = load_timeseries(&dir.join("timeseries.csv"))?;
     let mut histograms = BTreeMap::new();
     for t in &techniques {
@@ -71,6 +74,7 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         label: label.to_string(),
         manifest,
         techniques,
+        skipped,
         timeseries,
         histograms,
     })

@@ -24,8 +24,10 @@ pub struct Run {
     /// A short name for comparison mode (the directory's name, made unique).
     pub label: String,
     pub manifest: Manifest,
-    /// One entry per technique, in run order.
+    /// One entry per technique measured, in run order.
     pub techniques: Vec<TechniqueSummary>,
+    /// The techniques not measured (`skipped`, e.g. not offered by the target), no figures.
+    pub skipped: Vec<TechniqueSummary>,
     /// One row per second per technique.
     pub timeseries: Vec<TimeseriesRow>,
     /// Publish-to-receive latency (µs) per technique name, from `histograms/*.hlog`.

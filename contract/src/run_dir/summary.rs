@@ -99,9 +99,62 @@ pub struct TechniqueSummary {
     /// The emulator that carried them; `null` when none ran.
     #[serde(default)]
     pub link_emulator: Option<LinkEmulatorSummary>,
+    /// Why this technique was not measured, e.g. `not offered by this target` (its profile has
+    /// no such technique); every figure is then `null`. `null`: measured.
+    #[serde(default)]
+    pub skipped: Option<String>,
 }
 
 impl TechniqueSummary {
+    /// A technique that was not measured, for `reason`: every figure unknown.
+    pub fn skipped(technique: Technique, reason: &str) -> TechniqueSummary {
+        TechniqueSummary {
+            technique,
+            clients: None,
+            topics: None,
+            payload_bytes: None,
+            duration_s: None,
+            published: None,
+            expected: None,
+            delivered: None,
+            lost: None,
+            duplicates: None,
+            out_of_order: None,
+            requests: None,
+            empty_responses: None,
+            reconnects: None,
+            bytes_up: None,
+            bytes_down: None,
+            server_bytes_up: None,
+            server_bytes_down: None,
+            server_requests: None,
+            phase_requests: None,
+            phase_bytes_up: None,
+            phase_bytes_down: None,
+            server_phase_requests: None,
+            server_phase_bytes_up: None,
+            server_phase_bytes_down: None,
+            received_total: None,
+            latency_us: LatencyUs::default(),
+            connect_ms: None,
+            first_message_ms: None,
+            server_cpu_s: None,
+            server_rss_bytes: None,
+            server_rss_idle_bytes: None,
+            loadgen_cpu_s: None,
+            loadgen_rss_bytes: None,
+            publish_failures: None,
+            publish_lag_max_ms: None,
+            clients_not_closed: None,
+            errors: BTreeMap::new(),
+            failure: None,
+            link: None,
+            publisher_link: None,
+            link_emulator: None,
+            skipped: Some(reason.to_string()),
+        }
+    }
+
     /// Errors of every kind.
     pub fn errors_total(&self) -> u64 {
         self.errors.values().sum()
@@ -258,7 +311,7 @@ mod tests {
             server_phase_bytes_down received_total latency_us connect_ms first_message_ms \
             server_cpu_s server_rss_bytes server_rss_idle_bytes loadgen_cpu_s loadgen_rss_bytes \
             publish_failures publish_lag_max_ms clients_not_closed errors failure link \
-            publisher_link link_emulator";
+            publisher_link link_emulator skipped";
         let mut expected = String::from("{");
         for k in keys.split_whitespace() {
             let v = match k {

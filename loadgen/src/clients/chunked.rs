@@ -38,6 +38,8 @@ pub struct ChunkedDecoder {
     state: State,
     size: u64,
     digits: u8,
+    /// Pass an empty slice to the sink at the end of each chunk's data.
+    mark_ends: bool,
 }
 
 impl Default for ChunkedDecoder {
@@ -46,11 +48,18 @@ impl Default for ChunkedDecoder {
             state: State::Size,
             size: 0,
             digits: 0,
+            mark_ends: false,
         }
     }
 }
 
 impl ChunkedDecoder {
+    /// From now on, the end of each chunk's data is passed to the sink as an empty slice (for
+    /// servers whose chunk boundaries delimit messages). Chunks of data are never empty.
+    pub fn mark_chunk_ends(&mut self) {
+        self.mark_ends = true;
+    }
+
     /// Whether the whole body (last chunk and trailers) has been read.
     pub fn is_done(&self) -> bool {
         self.state == State::Done
@@ -72,6 +81,9 @@ impl ChunkedDecoder {
                 i += n;
                 if self.size == 0 {
                     self.state = State::DataCr;
+                    if self.mark_ends {
+                        sink(&[])?;
+                    }
                 }
                 continue;
             }
@@ -227,5 +239,29 @@ mod tests {
             Err(ChunkedError("chunk data longer than its size"))
         );
         assert!(run(b"ffffffffffffffffff\r\n", 30).is_err());
+    }
+
+    /// With chunk ends marked, each chunk's data comes out whole, wherever the input is split.
+    #[test]
+    fn marks_chunk_ends_at_every_split() {
+        let input = b"5\r\nhello\r\n3\r\nabc\r\n0\r\n\r\n";
+        for step in 1..=input.len() {
+            let mut d = ChunkedDecoder::default();
+            d.mark_chunk_ends();
+            let (mut chunks, mut cur) = (Vec::new(), Vec::new());
+            for piece in input.chunks(step) {
+                d.decode(piece, &mut |b: &[u8]| -> Result<(), ChunkedError> {
+                    if b.is_empty() {
+                        chunks.push(std::mem::take(&mut cur));
+                    } else {
+                        cur.extend_from_slice(b);
+                    }
+                    Ok(())
+                })
+                .unwrap();
+            }
+            assert_eq!(chunks, [b"hello".to_vec(), b"abc".to_vec()], "step {step}");
+            assert!(d.is_done());
+        }
     }
 }

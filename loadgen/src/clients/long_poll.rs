@@ -4,16 +4,14 @@
 //! The answer may take the long-poll timeout plus the read timeout.
 
 use super::Client;
-use super::poll::{Conn, exchange};
+use super::poll::{Conn, PollCursor, exchange};
 
 pub(super) async fn run(c: &mut Client) {
     let mut conn: Conn = None;
-    let mut since = c.spec.since;
-    let timeout_ms = c.spec.long_poll_timeout.as_millis().clamp(1, 300_000);
+    let mut cur = PollCursor::new(c.spec.since);
     let answer_timeout = c.spec.long_poll_timeout + c.spec.read_timeout;
     while !c.shutdown.is_cancelled() {
-        let path = format!("{}?since={since}&timeout={timeout_ms}", c.path());
-        if let Err(e) = exchange(c, &mut conn, &path, &mut since, answer_timeout).await {
+        if let Err(e) = exchange(c, &mut conn, &mut cur, answer_timeout).await {
             conn = None;
             let wait = c.failed(&e);
             if !c.pause(wait).await {

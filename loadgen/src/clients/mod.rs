@@ -9,6 +9,7 @@
 //! its cursor (the server's `id` of the last message it received).
 
 mod chunked;
+mod framing;
 mod http;
 mod jitter;
 mod long_poll;
@@ -37,6 +38,7 @@ use tokio_util::sync::CancellationToken;
 use crate::link::Link;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::payload;
+use crate::profile::{Profile, Subscribe};
 use crate::stats::{ErrorKind, Recorder, SeqTracker};
 use crate::technique::Technique;
 
@@ -82,6 +84,8 @@ pub struct ClientSpec {
     pub index: u32,
     /// The emulated link every connection of this client goes through (None: direct).
     pub link: Option<Link>,
+    /// How the target is asked (paths, framing, cursor); pushbench's protocol by default.
+    pub profile: Arc<Profile>,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
@@ -224,11 +228,15 @@ struct Client {
     failures: u32,
     /// Spreads the waits before reconnecting ([`Client::pause`]).
     jitter: Jitter,
+    /// This technique's entry of the profile.
+    sub: Subscribe,
 }
 
 impl Client {
     fn new(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) -> Self {
+        let sub = spec.profile.subscription(spec.technique);
         Client {
+            sub,
             jitter: Jitter::new(spec.seed, spec.index),
             spec,
             sink: Deliverer {
@@ -244,14 +252,22 @@ impl Client {
         }
     }
 
-    /// The request path of this client's technique and topic, without query.
-    fn path(&self) -> String {
+    /// The request path (and query) of this client's technique and topic at `cursor`.
+    fn path_at(&self, cursor: &str) -> String {
+        let timeout_ms = self.spec.long_poll_timeout.as_millis().clamp(1, 300_000);
         format!(
-            "{}{}{}",
+            "{}{}",
             self.spec.path_prefix.trim_end_matches('/'),
-            self.spec.technique.path_prefix(),
-            self.spec.topic
+            self.sub.path_for(&self.spec.topic, cursor, timeout_ms)
         )
+    }
+
+    /// The profile's extra request headers.
+    fn extra_headers(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.sub
+            .headers
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
     /// Opens a connection; returns it and when the attempt started (for the connect time).
@@ -342,6 +358,7 @@ mod tests {
             seed,
             index,
             link: None,
+            profile: Default::default(),
         };
         let rec = Arc::new(Recorder::new(Technique::Sse, 1));
         Client::new(spec, rec, CancellationToken::new())

@@ -10,18 +10,20 @@ use std::time::{Duration, Instant};
 
 use tokio::time::MissedTickBehavior;
 
+use super::framing::{self, Reader};
 use super::http::{HttpConn, get_request};
 use super::wire::parse_poll;
 use super::{Client, ClientError, MAX_MESSAGE};
 use crate::net::CountingStream;
 use crate::payload;
+use crate::profile::{Cursor, Framing};
 
 /// The connection a polling client keeps between requests.
 pub(super) type Conn = Option<HttpConn<CountingStream>>;
 
 pub(super) async fn run(c: &mut Client) {
     let mut conn: Conn = None;
-    let mut since = c.spec.since;
+    let mut cur = PollCursor::new(c.spec.since);
     let period = c.spec.poll_interval;
     let mut ticker = (!period.is_zero()).then(|| {
         let mut t = tokio::time::interval(period);
@@ -39,9 +41,8 @@ pub(super) async fn run(c: &mut Client) {
         if c.shutdown.is_cancelled() {
             return;
         }
-        let path = format!("{}?since={since}", c.path());
         let answer_timeout = c.spec.read_timeout;
-        if let Err(e) = exchange(c, &mut conn, &path, &mut since, answer_timeout).await {
+        if let Err(e) = exchange(c, &mut conn, &mut cur, answer_timeout).await {
             conn = None;
             let wait = c.failed(&e);
             if !c.pause(wait).await {
@@ -62,11 +63,10 @@ pub(super) async fn run(c: &mut Client) {
 pub(super) async fn exchange(
     c: &mut Client,
     conn: &mut Conn,
-    path: &str,
-    since: &mut u64,
+    cur: &mut PollCursor,
     answer_timeout: Duration,
 ) -> Result<(), ClientError> {
-    let request = get_request(path, &c.spec.host, &[("Accept", "application/json")]);
+    let request = cur.request(c);
     let mut retried = false;
     let (h, head) = loop {
         let mut opened_at: Option<Instant> = None;
@@ -97,7 +97,10 @@ pub(super) async fn exchange(
             Err(e) => return Err(e),
         }
     };
-    if let Some(e) = head.status_error() {
+    // A target with an etag cursor answers "nothing new" with 304 (or 408 when it ends a
+    // held request): an empty answer.
+    let nothing_new = c.sub.cursor == Cursor::Etag && matches!(head.status, 304 | 408);
+    if let Some(e) = head.status_error().filter(|_| !nothing_new) {
         return Err(e);
     }
     let mut body = head.body;
@@ -107,7 +110,29 @@ pub(super) async fn exchange(
     if !head.keep_alive {
         *conn = None;
     }
-    let answer = parse_poll(&bytes)?;
+    if c.sub.cursor == Cursor::Etag && !nothing_new {
+        cur.etag = head.etag.clone();
+        cur.last_modified = head.last_modified.clone();
+    }
+    if c.sub.framing != Framing::Pushbench {
+        if nothing_new || bytes.is_empty() {
+            c.rec.empty_response();
+        } else {
+            let mut reader = Reader {
+                technique: c.spec.technique,
+                rec: &c.rec,
+                sink: &mut c.sink,
+            };
+            let id = reader.message(&c.sub.framing, &bytes);
+            if let Some(id) = id.filter(|_| c.sub.cursor == Cursor::SinceParam) {
+                cur.since = id;
+            }
+        }
+        c.succeeded();
+        return Ok(());
+    }
+    let answer = parse_poll(&bytes)
+        .map_err(|e| framing::offending(c.spec.technique, &e.to_string(), &bytes))?;
     let received_us = payload::now_us();
     if answer.messages.is_empty() {
         c.rec.empty_response();
@@ -115,7 +140,39 @@ pub(super) async fn exchange(
     for m in &answer.messages {
         c.sink.deliver_at(&m.data, received_us);
     }
-    *since = answer.next;
+    cur.since = answer.next.to_string();
     c.succeeded();
     Ok(())
+}
+
+/// Where a polling client is: the `since` of the next request, or the validators of the last
+/// answer (an etag cursor).
+#[derive(Debug, Default)]
+pub(super) struct PollCursor {
+    since: String,
+    etag: Option<String>,
+    last_modified: Option<String>,
+}
+
+impl PollCursor {
+    pub(super) fn new(since: u64) -> Self {
+        PollCursor {
+            since: since.to_string(),
+            ..PollCursor::default()
+        }
+    }
+
+    /// The next request of `c` from here.
+    fn request(&self, c: &Client) -> Vec<u8> {
+        let path = c.path_at(&self.since);
+        let mut headers = vec![("Accept", "application/json")];
+        if let Some(v) = &self.last_modified {
+            headers.push(("If-Modified-Since", v));
+        }
+        if let Some(v) = &self.etag {
+            headers.push(("If-None-Match", v));
+        }
+        headers.extend(c.extra_headers());
+        get_request(&path, &c.spec.host, &headers)
+    }
 }

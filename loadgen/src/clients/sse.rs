@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use super::http::get_request;
 use super::sse_parser::{Event, SseParser};
-use super::{Client, ClientError, HttpConn, MAX_MESSAGE};
+use super::{Client, ClientError, HttpConn, MAX_MESSAGE, framing};
+use crate::profile::Cursor;
 
 /// The reconnection time before the stream sets one (browsers use a few seconds).
 const DEFAULT_RETRY: Duration = Duration::from_secs(3);
@@ -43,14 +44,19 @@ pub(super) async fn run(c: &mut Client) {
 async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientError> {
     let (s, t0) = c.open().await?;
     let mut h = HttpConn::new(s);
-    let path = format!("{}?since={}", c.path(), c.spec.since);
+    let last_id = parser.last_event_id();
+    let path = match c.sub.cursor {
+        Cursor::SinceParam if !last_id.is_empty() => c.path_at(last_id),
+        _ => c.path_at(&c.spec.since.to_string()),
+    };
     let mut headers = vec![
         ("Accept", "text/event-stream"),
         ("Cache-Control", "no-cache"),
     ];
-    if !parser.last_event_id().is_empty() {
-        headers.push(("Last-Event-ID", parser.last_event_id()));
+    if c.sub.cursor == Cursor::LastEventId && !last_id.is_empty() {
+        headers.push(("Last-Event-ID", last_id));
     }
+    headers.extend(c.extra_headers());
     let request = get_request(&path, &c.spec.host, &headers);
     c.rec.request();
     h.send(&request, c.spec.read_timeout).await?;
@@ -69,13 +75,19 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
     let mut body = head.body;
     let Client {
         spec,
+        rec,
         shutdown,
         sink,
         ..
     } = c;
     let mut on_event = |e: Event<'_>| -> Result<(), ClientError> {
-        if e.event != "gap" {
-            sink.deliver(e.data);
+        if e.event == "gap" {
+            return Ok(());
+        }
+        // Counted per event; the connection goes on (as a browser's EventSource does).
+        match framing::raw(spec.technique, e.data.as_bytes()) {
+            Ok(data) => sink.deliver(data),
+            Err(err) => rec.error(err.kind()),
         }
         Ok(())
     };

@@ -2,14 +2,19 @@
 //! (an XHR at `readyState 3`). The body is newline-delimited JSON, split into lines wherever
 //! chunks and reads end; empty lines are heartbeats. When the stream ends or fails, the client
 //! reconnects with `since` = the id of the last message it received.
+//!
+//! Other targets' framings (the profile's): one raw payload per line (`ndjson`), a JSON
+//! envelope per line (`json-envelope(FIELD)`), or one raw payload per HTTP chunk
+//! (`raw-chunks`, nchan's http-chunked: the chunk boundary is the only delimiter).
 
-use super::http::get_request;
+use super::framing::Reader;
+use super::http::{Body, get_request};
 use super::ndjson::LineSplitter;
-use super::wire::{Item, parse_item};
 use super::{Client, ClientError, HttpConn, MAX_MESSAGE};
+use crate::profile::{Cursor, Framing};
 
 pub(super) async fn run(c: &mut Client) {
-    let mut since = c.spec.since;
+    let mut since = c.spec.since.to_string();
     while !c.shutdown.is_cancelled() {
         match session(c, &mut since).await {
             Ok(()) => return,
@@ -23,13 +28,13 @@ pub(super) async fn run(c: &mut Client) {
     }
 }
 
-/// One streaming connection, until shutdown (`Ok`) or an error (including the end of the
-/// stream, which should not end).
-async fn session(c: &mut Client, since: &mut u64) -> Result<(), ClientError> {
+async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> {
     let (s, t0) = c.open().await?;
     let mut h = HttpConn::new(s);
-    let path = format!("{}?since={since}", c.path());
-    let request = get_request(&path, &c.spec.host, &[("Accept", "*/*")]);
+    let path = c.path_at(since);
+    let mut headers = vec![("Accept", "*/*")];
+    headers.extend(c.extra_headers());
+    let request = get_request(&path, &c.spec.host, &headers);
     c.rec.request();
     h.send(&request, c.spec.read_timeout).await?;
     let head = h.read_head(c.spec.read_timeout).await?;
@@ -37,29 +42,56 @@ async fn session(c: &mut Client, since: &mut u64) -> Result<(), ClientError> {
     if let Some(e) = head.status_error() {
         return Err(e);
     }
-    c.succeeded();
     let mut body = head.body;
+    let chunks = c.sub.framing == Framing::RawChunks;
+    if chunks {
+        let Body::Chunked(d) = &mut body else {
+            return Err(ClientError::Protocol(
+                "the profile's raw-chunks framing needs a chunked answer".into(),
+            ));
+        };
+        d.mark_chunk_ends();
+    }
+    c.succeeded();
     let mut lines = LineSplitter::new(MAX_MESSAGE);
+    let mut chunk = Vec::new();
     let Client {
         spec,
         rec,
         shutdown,
         sink,
+        sub,
         ..
     } = c;
+    let keep_cursor = sub.cursor == Cursor::SinceParam;
     let mut on_line = |line: &[u8]| -> Result<(), ClientError> {
-        match parse_item(line) {
-            Ok(Item::Message(m)) => {
-                sink.deliver(&m.data);
-                *since = m.id;
-            }
-            Ok(Item::Gap(_)) => {}
-            // One bad line is counted; the stream goes on.
-            Err(e) => rec.error(ClientError::from(e).kind()),
+        let mut r = Reader {
+            technique: spec.technique,
+            rec,
+            sink,
+        };
+        if let Some(id) = r.message(&sub.framing, line).filter(|_| keep_cursor) {
+            *since = id;
         }
         Ok(())
     };
-    let mut on_bytes = |bytes: &[u8]| lines.feed(bytes, &mut on_line);
+    let mut on_bytes = |bytes: &[u8]| -> Result<(), ClientError> {
+        if !chunks {
+            return lines.feed(bytes, &mut on_line);
+        }
+        if !bytes.is_empty() {
+            if chunk.len() + bytes.len() > MAX_MESSAGE {
+                return Err(ClientError::Protocol(format!(
+                    "chunk longer than {MAX_MESSAGE} bytes"
+                )));
+            }
+            chunk.extend_from_slice(bytes);
+            return Ok(());
+        }
+        on_line(&chunk)?;
+        chunk.clear();
+        Ok(())
+    };
     loop {
         let more = tokio::select! {
             _ = shutdown.cancelled() => return Ok(()),

@@ -9,14 +9,18 @@ use futures_util::StreamExt;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message as Frame};
 
-use super::wire::{Item, parse_item};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
+
+use super::framing::Reader;
 use super::{Client, ClientError};
+use crate::profile::Cursor;
 
 /// tungstenite's read buffer per connection (its default, 128 KiB, would dominate memory).
 pub const WS_READ_BUFFER: usize = 4096;
 
 pub(super) async fn run(c: &mut Client) {
-    let mut since = c.spec.since;
+    let mut since = c.spec.since.to_string();
     while !c.shutdown.is_cancelled() {
         match session(c, &mut since).await {
             Ok(()) => return,
@@ -38,11 +42,23 @@ fn config() -> WebSocketConfig {
 
 /// One WebSocket connection, until shutdown (`Ok`) or an error (including a close by the
 /// server).
-async fn session(c: &mut Client, since: &mut u64) -> Result<(), ClientError> {
+async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> {
     let (s, t0) = c.open().await?;
-    let url = format!("ws://{}{}?since={since}", c.spec.host, c.path());
+    let url = format!("ws://{}{}", c.spec.host, c.path_at(since));
+    let mut request = url.into_client_request().map_err(from_ws)?;
+    for (name, value) in c.extra_headers() {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) else {
+            return Err(ClientError::Protocol(format!(
+                "bad header `{name}` in the profile"
+            )));
+        };
+        request.headers_mut().insert(name, value);
+    }
     c.rec.request();
-    let upgrade = tokio_tungstenite::client_async_with_config(url, s, Some(config()));
+    let upgrade = tokio_tungstenite::client_async_with_config(request, s, Some(config()));
     let (mut ws, _response) = match tokio::time::timeout(c.spec.read_timeout, upgrade).await {
         Ok(r) => r.map_err(from_ws)?,
         Err(_) => return Err(ClientError::Timeout("the WebSocket upgrade")),
@@ -72,13 +88,14 @@ async fn session(c: &mut Client, since: &mut u64) -> Result<(), ClientError> {
             // the stream then ends.
             Frame::Ping(_) | Frame::Pong(_) | Frame::Close(_) | Frame::Frame(_) => continue,
         };
-        match parse_item(bytes) {
-            Ok(Item::Message(m)) => {
-                c.sink.deliver(&m.data);
-                *since = m.id;
-            }
-            Ok(Item::Gap(_)) => {}
-            Err(e) => c.rec.error(ClientError::from(e).kind()),
+        let mut reader = Reader {
+            technique: c.spec.technique,
+            rec: &c.rec,
+            sink: &mut c.sink,
+        };
+        let id = reader.message(&c.sub.framing, bytes);
+        if let Some(id) = id.filter(|_| c.sub.cursor == Cursor::SinceParam) {
+            *since = id;
         }
     }
 }

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
 use crate::check::{self, Check};
 use crate::link::{LinkSpec, LinkSpecError};
+use crate::profile::Profile;
 use crate::technique::Technique;
 
 /// `pushbench run`: measure every push technique side by side on identical work.
@@ -27,6 +28,10 @@ pub struct RunArgs {
     /// starting one.
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
+    /// How to talk to the --target: a built-in profile (pushbench, nchan, pushpin) or a
+    /// profile file (TOML, see docs/PROFILES.md) [default: pushbench]
+    #[arg(long, value_name = "NAME|FILE")]
+    pub profile: Option<String>,
     /// Techniques to measure, in order, comma-separated [default: poll,long-poll,stream,sse,ws]
     #[arg(long, value_delimiter = ',', value_name = "LIST")]
     pub techniques: Option<Vec<Technique>>,
@@ -132,6 +137,7 @@ pub struct RunArgs {
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Scenario {
     pub target: Option<String>,
+    pub profile: Option<String>,
     pub techniques: Option<Vec<String>>,
     pub clients: Option<u32>,
     pub topics: Option<u32>,
@@ -219,8 +225,26 @@ impl RunArgs {
             None => Vec::new(),
         };
         let d = self.durations(&sc)?;
+        let target = self.target.clone().or(sc.target.clone());
+        let profile = match self.profile.as_ref().or(sc.profile.as_ref()) {
+            None => Profile::default(),
+            Some(name) => {
+                let p = Profile::load(name)?;
+                if target.is_none() && !p.is_pushbench() {
+                    return Err(invalid(
+                        "--profile",
+                        format!(
+                            "`{name}` describes another server: give its URL with --target \
+                             (without --target pushbench starts its own server)"
+                        ),
+                    ));
+                }
+                p
+            }
+        };
         let cfg = RunConfig {
-            target: self.target.clone().or(sc.target.clone()),
+            target,
+            profile,
             techniques,
             clients: self.clients.or(sc.clients).unwrap_or(defaults::CLIENTS),
             topics: self.topics.or(sc.topics).unwrap_or(defaults::TOPICS),

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::link::LinkSpec;
+use crate::profile::{Profile, ProfileError};
 use crate::technique::Technique;
 
 mod args;
@@ -49,6 +50,12 @@ pub enum ConfigError {
     Invalid { flag: &'static str, msg: String },
     #[error("--scenario {path}: {msg}")]
     Scenario { path: PathBuf, msg: String },
+    #[error(transparent)]
+    Profile(#[from] ProfileError),
+}
+
+fn ser_profile_name<S: serde::Serializer>(p: &Profile, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&p.name)
 }
 
 pub(super) fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError {
@@ -62,6 +69,9 @@ pub(super) fn invalid(flag: &'static str, msg: impl Into<String>) -> ConfigError
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunConfig {
     pub target: Option<String>,
+    /// How to talk to the target (`pushbench` by default); its name in the manifest.
+    #[serde(serialize_with = "ser_profile_name")]
+    pub profile: Profile,
     pub techniques: Vec<Technique>,
     pub clients: u32,
     pub topics: u32,

@@ -65,6 +65,7 @@ impl GroupPlan {
             seed: self.seed,
             index: i,
             link: self.link.clone(),
+            profile: self.target.profile.clone(),
         }
     }
 

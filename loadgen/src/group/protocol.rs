@@ -11,6 +11,8 @@ use hdrhistogram::Histogram;
 use hdrhistogram::serialization::{Serializer, V2DeflateSerializer};
 use serde::{Deserialize, Serialize};
 
+use crate::profile::Profile;
+
 use crate::link::{LinkCounts, LinkSpec};
 use crate::stats::{Snapshot, Window, new_histogram};
 use crate::technique::Technique;
@@ -57,6 +59,9 @@ pub struct WorkerPlan {
     /// connects every client through it (absent or `none`: direct).
     #[serde(default)]
     pub link: Option<LinkSpec>,
+    /// How to talk to the target (absent: pushbench's own protocol).
+    #[serde(default)]
+    pub profile: Option<Profile>,
 }
 
 /// The steady-state window: which messages count (by sequence number, per topic) and when the

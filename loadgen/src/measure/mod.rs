@@ -34,7 +34,7 @@ use crate::technique::Technique;
 use links::PhaseLinks;
 use phases::{Before, Steady};
 use progress::Progress;
-pub use result::TechniqueResult;
+pub use result::{NOT_OFFERED, TechniqueResult};
 
 /// Everything the phases of one run share.
 #[derive(Debug)]
@@ -194,6 +194,7 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
             close_at_us: None,
             params: serde_json::to_value(cfg).unwrap_or_default(),
             link: (!cfg.link.is_none()).then_some(cfg.link),
+            profile: (!ctx.target.profile.is_pushbench()).then(|| (*ctx.target.profile).clone()),
         })
         .collect()
 }
@@ -270,6 +271,7 @@ impl Measured<'_> {
             clients_not_closed: closed.not_closed,
             failure: None,
             link: links.figures(cfg, workers),
+            skipped: None,
         };
         result.failure = if ctx.shutdown.is_cancelled() {
             ctx.failure()

@@ -35,7 +35,12 @@ pub struct TechniqueResult {
     pub failure: Option<String>,
     /// The emulated links' figures (None: no `--link` nor `--publisher-link`).
     pub link: Option<LinkFigures>,
+    /// Not measured, and why (e.g. [`NOT_OFFERED`]): not a failure, every figure unknown.
+    pub skipped: Option<String>,
 }
+
+/// Why a technique the target's profile does not describe is skipped.
+pub const NOT_OFFERED: &str = "not offered by this target";
 
 impl TechniqueResult {
     /// A result with nothing measured.
@@ -60,6 +65,15 @@ impl TechniqueResult {
             clients_not_closed: 0,
             failure: None,
             link: None,
+            skipped: None,
+        }
+    }
+
+    /// A technique not measured, for `reason`.
+    pub fn skipped(tech: Technique, reason: &str) -> TechniqueResult {
+        TechniqueResult {
+            skipped: Some(reason.to_string()),
+            ..TechniqueResult::empty(tech, 0, 0)
         }
     }
 }

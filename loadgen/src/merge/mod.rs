@@ -261,6 +261,7 @@ mod tests {
             close_at_us: None,
             params,
             link: None,
+            profile: None,
         };
         let mut latency = new_histogram();
         latency.record(1_000).unwrap();

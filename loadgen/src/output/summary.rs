@@ -54,6 +54,9 @@ fn round3(x: f64) -> f64 {
 
 /// One technique's line of the summary.
 pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
+    if let Some(reason) = &r.skipped {
+        return TechniqueSummary::skipped(r.raw.technique, reason);
+    }
     let w = &r.raw.window;
     let p = &r.raw.phase;
     // Deliveries are gated by the message's window (its sequence number), so the phase
@@ -103,6 +106,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         link: link_of(r.link.as_ref().and_then(|l| l.subscribers.as_ref())),
         publisher_link: link_of(r.link.as_ref().and_then(|l| l.publisher.as_ref())),
         link_emulator: r.link.as_ref().map(|l| emulator_of(l, p.received_total)),
+        skipped: None,
     }
 }
 

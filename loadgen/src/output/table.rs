@@ -35,7 +35,8 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
         "errors",
     ];
     let mut lines: Vec<Vec<String>> = vec![head.iter().map(|s| s.to_string()).collect()];
-    for r in rows {
+    let (skipped, rows): (Vec<_>, Vec<_>) = rows.iter().partition(|r| r.skipped.is_some());
+    for r in &rows {
         let l = &r.latency_us;
         lines.push(vec![
             r.technique.name().to_string(),
@@ -81,13 +82,21 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             out.push('\n');
         }
     }
-    out.push_str(&links_line(rows));
+    for r in skipped {
+        let why = r.skipped.as_deref().unwrap_or_default();
+        out.push_str(&format!(
+            "{:<w$}  skipped: {why}\n",
+            r.technique.name(),
+            w = widths[0]
+        ));
+    }
+    out.push_str(&links_line(&rows));
     out
 }
 
 /// Under the table when a link was emulated: which links, and what the emulator cost per
 /// message for each technique (so a reader sees the emulator was not the bottleneck).
-fn links_line(rows: &[TechniqueSummary]) -> String {
+fn links_line(rows: &[&TechniqueSummary]) -> String {
     let Some(first) = rows.first() else {
         return String::new();
     };

@@ -209,15 +209,14 @@ async fn worker(
                 }
             },
         };
-        let path = format!("/publish/{}", sched.topics[job.topic]);
+        let publish = &target.profile.publish;
+        let topic = &sched.topics[job.topic];
+        let path = publish.path_for(topic);
+        let body = publish.body_for(topic, &body);
+        let method =
+            http::Method::from_bytes(publish.method.as_bytes()).unwrap_or(http::Method::POST);
         match target
-            .request(
-                c,
-                http::Method::POST,
-                &path,
-                Bytes::from(body),
-                sched.request_timeout,
-            )
+            .request(c, method, &path, Bytes::from(body), sched.request_timeout)
             .await
         {
             Ok((status, _)) if status.is_success() => {

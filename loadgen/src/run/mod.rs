@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::RunConfig;
 use crate::measure::progress::Progress;
-use crate::measure::{self, RunCtx, TechniqueResult};
+use crate::measure::{self, NOT_OFFERED, RunCtx, TechniqueResult};
 use crate::output::{self, manifest};
 use crate::sut::sampler::Sampler;
 use crate::sut::{child, procfs, target};
@@ -167,6 +167,12 @@ async fn measure_all(
     let mut results = Vec::new();
     let mut failed_start = None;
     for (i, &tech) in cfg.techniques.iter().enumerate() {
+        if server.target.profile.subscribe(tech).is_none() {
+            let r = TechniqueResult::skipped(tech, NOT_OFFERED);
+            progress.println(&format!("{tech:>9}: skipped ({NOT_OFFERED})"));
+            results.push(r);
+            continue;
+        }
         let fresh = i > 0 && !cfg.one_server && server.is_child();
         if fresh && !sd.token.is_cancelled() {
             if let Err(e) = server.renew(cfg, sd).await {

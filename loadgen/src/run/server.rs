@@ -27,7 +27,9 @@ impl Server {
     pub async fn start(cfg: &RunConfig, sd: &Shutdown) -> Result<Server, RunError> {
         let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
         if let Some(url) = &cfg.target {
-            let target = Target::from_url(url).await?;
+            let target = Target::from_url(url)
+                .await?
+                .with_profile(cfg.profile.clone());
             target.check_reachable(cfg.connect_timeout).await?;
             return Ok(Server {
                 target,

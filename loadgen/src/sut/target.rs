@@ -3,6 +3,7 @@
 //! `/stats`, and the parsed `/stats` snapshot (docs/PROTOCOL.md).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -14,6 +15,7 @@ use contract::stats::Stats;
 
 use crate::link::Link;
 use crate::net::{ClientStream, ConnectError};
+use crate::profile::Profile;
 
 /// Errors talking to the server outside the measured clients.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +49,8 @@ pub struct Target {
     pub host: String,
     /// Path prefix before the protocol's paths, without a trailing `/` ("" for none).
     pub prefix: String,
+    /// How to talk to it (`--profile`; pushbench's own protocol by default).
+    pub profile: Arc<Profile>,
 }
 
 impl Target {
@@ -87,6 +91,7 @@ impl Target {
             addr,
             host: authority.to_string(),
             prefix: uri.path().trim_end_matches('/').to_string(),
+            profile: Arc::default(),
         })
     }
 
@@ -97,7 +102,14 @@ impl Target {
             addr,
             host: addr.to_string(),
             prefix: String::new(),
+            profile: Arc::default(),
         }
+    }
+
+    /// This target, talked to as `profile` says.
+    pub fn with_profile(mut self, profile: Profile) -> Target {
+        self.profile = Arc::new(profile);
+        self
     }
 
     /// A new keep-alive HTTP/1.1 connection, within `timeout`.
@@ -158,7 +170,10 @@ impl Target {
             .method(method)
             .uri(format!("{}{path}", self.prefix))
             .header(http::header::HOST, &self.host)
-            .header(http::header::CONTENT_TYPE, "text/plain; charset=utf-8")
+            .header(
+                http::header::CONTENT_TYPE,
+                self.profile.publish.content_type.as_str(),
+            )
             .body(Full::new(body))
             .map_err(|e| TargetError::Http(self.addr, e.to_string()))?;
         let fut = async {

@@ -98,6 +98,13 @@ pub async fn execute(
         None => vec![None],
     };
     'techniques: for &tech in &base.techniques {
+        if base.profile.subscribe(tech).is_none() {
+            eprintln!(
+                "pushbench: {tech}: skipped ({})",
+                crate::measure::NOT_OFFERED
+            );
+            continue;
+        }
         for &link in &axis {
             if sd.token.is_cancelled() {
                 break 'techniques;

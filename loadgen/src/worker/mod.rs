@@ -132,7 +132,9 @@ where
 {
     validate(&plan)?;
     let started_at = chrono::Utc::now();
-    let target = Target::from_url(&plan.target).await?;
+    let target = Target::from_url(&plan.target)
+        .await?
+        .with_profile(plan.profile.clone().unwrap_or_default());
     let links = start_link(&plan)?;
     let link = links.as_ref().map(|(_, l)| l.clone());
     let mut group = ClientGroup::new(group_plan(&plan, target, link));

@@ -36,6 +36,7 @@ pub fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) ->
         seed: 1,
         index: 0,
         link: None,
+        profile: Default::default(),
     }
 }
 

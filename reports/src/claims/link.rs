@@ -174,6 +174,7 @@ mod tests {
             label: "x".into(),
             manifest,
             techniques: serde_json::from_value(techniques.into()).unwrap(),
+            skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
         }

@@ -121,6 +121,19 @@ pub fn render(page: &Page) -> String {
                 esc(t.failure.as_deref().unwrap_or_default())
             );
         }
+        for t in &run.skipped {
+            let _ = writeln!(
+                h,
+                "<p class=\"skipped\">{}{}: {}, not measured.</p>",
+                esc(&colors::display_name(t.technique.name())),
+                if compare {
+                    format!(" ({})", esc(&run.label))
+                } else {
+                    String::new()
+                },
+                esc(t.skipped.as_deref().unwrap_or_default())
+            );
+        }
     }
     let _ = writeln!(
         h,

@@ -38,6 +38,9 @@ pub struct Head {
     /// `Retry-After` in seconds, when given as a number.
     pub retry_after: Option<Duration>,
     pub content_type: Option<String>,
+    /// `Etag` and `Last-Modified`, kept for a cursor of that style (nchan's long poll).
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
 }
 
 impl Head {
@@ -86,6 +89,7 @@ pub(super) fn parse_head(raw: &[u8]) -> Result<Head, ClientError> {
     let mut other_coding = false;
     let mut retry_after = None;
     let mut content_type = None;
+    let (mut etag, mut last_modified) = (None, None);
     for line in lines.filter(|l| !l.is_empty()) {
         let Some((name, value)) = line.split_once(':') else {
             return Err(bad("a field without a colon"));
@@ -113,6 +117,10 @@ pub(super) fn parse_head(raw: &[u8]) -> Result<Head, ClientError> {
             retry_after = value.parse().ok().map(Duration::from_secs);
         } else if name.eq_ignore_ascii_case("content-type") {
             content_type = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("etag") {
+            etag = Some(value.to_string());
+        } else if name.eq_ignore_ascii_case("last-modified") {
+            last_modified = Some(value.to_string());
         }
     }
     let body = if (100..200).contains(&status) || status == 204 || status == 304 {
@@ -131,5 +139,7 @@ pub(super) fn parse_head(raw: &[u8]) -> Result<Head, ClientError> {
         body,
         retry_after,
         content_type,
+        etag,
+        last_modified,
     })
 }
