@@ -329,8 +329,7 @@ fn with_one_run_per_side_a_noisy_run_calls_a_larger_change_noise() {
 }
 
 /// The compare command of docs/CI.md's workflow, run as written on two runs: its options exist
-/// and it writes the step summary and the JUnit file. The run command's options exist too
-/// (`--check` comes with the result thresholds of `pushbench run`).
+/// and it writes the step summary and the JUnit file. The run command's options exist too.
 #[test]
 fn the_ci_example_commands_run_as_written() {
     let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/CI.md"))
@@ -379,10 +378,7 @@ fn the_ci_example_commands_run_as_written() {
     let run_args = command("./target/release/pushbench run");
     let help = run(&["run", "--help"], Duration::from_secs(30));
     let help = String::from_utf8_lossy(&help.stdout);
-    for opt in run_args
-        .iter()
-        .filter(|w| w.starts_with("--") && *w != "--check")
-    {
+    for opt in run_args.iter().filter(|w| w.starts_with("--")) {
         assert!(help.contains(&format!("{opt} ")), "run has no {opt}");
     }
 }
