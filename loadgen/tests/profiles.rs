@@ -107,7 +107,8 @@ fn the_profile_reaches_worker_processes() {
 /// The pushpin profile: pushbench's wire (what the GRIP origin serves through Pushpin).
 #[test]
 fn pushpin_profile_speaks_the_protocol() {
-    let (mut server, url) = start_own_server();
+    let server = ServeChild::start(&[]);
+    let url = server.url();
     let dir = TempDir::new("prof-pushpin");
     let out = dir.join("run");
     let args = short_run(
@@ -122,8 +123,7 @@ fn pushpin_profile_speaks_the_protocol() {
         ],
     );
     let doc = run_json(&args, Duration::from_secs(120));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     assert_eq!(doc["manifest"]["params"]["profile"], "pushpin");
     assert_all_delivered(&doc, &["long-poll", "stream", "sse", "ws"]);
 }
@@ -261,7 +261,8 @@ fn the_table_names_skipped_techniques() {
 /// run says so (the first offending bytes, once per technique), ends and exits 3.
 #[test]
 fn a_target_in_another_framing_is_a_protocol_error() {
-    let (mut server, url) = start_own_server();
+    let server = ServeChild::start(&[]);
+    let url = server.url();
     let dir = TempDir::new("prof-mismatch");
     let out = dir.join("run");
     let args = short_run(
@@ -276,8 +277,7 @@ fn a_target_in_another_framing_is_a_protocol_error() {
         ],
     );
     let o = run(&args, Duration::from_secs(120));
-    let _ = server.kill();
-    let _ = server.wait();
+    drop(server);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "{stderr}");
     for name in ["long-poll", "ws"] {
@@ -372,30 +372,4 @@ fn bad_profiles_are_usage_errors() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {stderr}");
         assert!(stderr.contains("--profile"), "{args:?}: {stderr}");
     }
-}
-
-/// `pushbench serve` on a free port (its URL), stopped by the caller.
-fn start_own_server() -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let child = std::process::Command::new(bin())
-        .args(["serve", "--listen", &listen])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let url = format!("http://{listen}");
-    assert!(
-        wait_until(Duration::from_secs(10), || std::net::TcpStream::connect(
-            &listen
-        )
-        .is_ok()),
-        "pushbench serve did not listen"
-    );
-    (child, url)
 }

@@ -9,28 +9,11 @@ mod run_common;
 use std::path::Path;
 use std::time::Duration;
 
-use run_common::{NotAPushServer, TempDir, run, run_json};
+use run_common::{NotAPushServer, SHORT_RUN, TempDir, run, run_json};
 
 const LIMIT: Duration = Duration::from_secs(90);
 
 /// A short run of two techniques with few clients.
-const SHORT: &[&str] = &[
-    "--clients",
-    "3",
-    "--rate",
-    "10",
-    "--warmup",
-    "0s",
-    "--duration",
-    "1s",
-    "--drain",
-    "500ms",
-    "--poll-interval",
-    "200ms",
-    "--pause",
-    "0s",
-];
-
 fn checks_json(dir: &Path) -> Vec<serde_json::Value> {
     let text = std::fs::read_to_string(dir.join("checks.json")).unwrap();
     serde_json::from_str(&text).unwrap()
@@ -38,7 +21,7 @@ fn checks_json(dir: &Path) -> Vec<serde_json::Value> {
 
 fn args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec!["run", "--out", out];
-    v.extend_from_slice(SHORT);
+    v.extend_from_slice(SHORT_RUN);
     v.extend_from_slice(extra);
     v
 }

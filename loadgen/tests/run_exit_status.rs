@@ -6,25 +6,7 @@ mod run_common;
 
 use std::time::Duration;
 
-use run_common::{NotAPushServer, TempDir, run, technique};
-
-const SHORT: &[&str] = &[
-    "--clients",
-    "3",
-    "--rate",
-    "10",
-    "--warmup",
-    "0s",
-    "--duration",
-    "1s",
-    "--drain",
-    "500ms",
-    "--poll-interval",
-    "200ms",
-    "--pause",
-    "0s",
-    "--no-report",
-];
+use run_common::{NotAPushServer, SHORT_RUN, TempDir, run, technique};
 
 #[test]
 fn a_target_that_is_not_a_push_server_fails_the_run_with_exit_3() {
@@ -41,7 +23,8 @@ fn a_target_that_is_not_a_push_server_fails_the_run_with_exit_3() {
         "--out",
         out.to_str().unwrap(),
     ];
-    args.extend_from_slice(SHORT);
+    args.extend_from_slice(SHORT_RUN);
+    args.push("--no-report");
     let o = run(&args, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(3), "stderr: {stderr}");
@@ -80,7 +63,8 @@ fn a_healthy_run_exits_0_with_no_failure() {
     let dir = TempDir::new("exit0");
     let out = dir.join("run");
     let mut args = vec!["run", "--techniques", "sse", "--out", out.to_str().unwrap()];
-    args.extend_from_slice(SHORT);
+    args.extend_from_slice(SHORT_RUN);
+    args.push("--no-report");
     let o = run(&args, Duration::from_secs(60));
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(0), "stderr: {stderr}");
@@ -98,7 +82,8 @@ fn a_payload_smaller_than_the_header_is_refused_with_the_minimum() {
         let out = dir.join(&format!("run-{size}"));
         let mut args = vec!["run", "--payload-bytes", size, "--techniques", "sse"];
         args.extend_from_slice(&["--out", out.to_str().unwrap()]);
-        args.extend_from_slice(SHORT);
+        args.extend_from_slice(SHORT_RUN);
+        args.push("--no-report");
         let o = run(&args, Duration::from_secs(30));
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{size}: {stderr}");

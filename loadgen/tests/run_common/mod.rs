@@ -183,6 +183,25 @@ impl Drop for ServeChild {
     }
 }
 
+/// Options of a short, small run (3 clients, a 1 s window, no pauses) for tests that judge
+/// what a run says rather than what it measures.
+pub const SHORT_RUN: &[&str] = &[
+    "--clients",
+    "3",
+    "--rate",
+    "10",
+    "--warmup",
+    "0s",
+    "--duration",
+    "1s",
+    "--drain",
+    "500ms",
+    "--poll-interval",
+    "200ms",
+    "--pause",
+    "0s",
+];
+
 /// The environment variable `name` parsed, or `default` when unset or unparsable.
 pub fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)
