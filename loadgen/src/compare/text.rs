@@ -84,9 +84,7 @@ fn mark(v: Verdict) -> &'static str {
 /// Markdown cells: `|` and line breaks would break the table, `<` `>` `&` would be read as
 /// HTML (a CPU model `<fixture>` would vanish).
 fn cell(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    reports::html::esc(s)
         .replace('|', "\\|")
         .replace(['\n', '\r'], " ")
 }
