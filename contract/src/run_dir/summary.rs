@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::csv::opt_num;
 use super::lenient::null_default;
 use super::link::{LinkEmulatorSummary, LinkSummary};
+use super::repetitions::Repetitions;
 use super::technique::Technique;
 
 /// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
@@ -103,6 +104,10 @@ pub struct TechniqueSummary {
     /// no such technique); every figure is then `null`. `null`: measured.
     #[serde(default)]
     pub skipped: Option<String>,
+    /// With `--repeat N` (N > 1): every figure's min, median and max over the repetitions;
+    /// the figures above are then the medians. `null`: one repetition.
+    #[serde(default)]
+    pub repetitions: Option<Repetitions>,
 }
 
 impl TechniqueSummary {
@@ -152,6 +157,7 @@ impl TechniqueSummary {
             publisher_link: None,
             link_emulator: None,
             skipped: Some(reason.to_string()),
+            repetitions: None,
         }
     }
 

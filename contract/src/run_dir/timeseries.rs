@@ -40,6 +40,9 @@ pub struct TimeseriesRow {
     /// The load generator's CPU seconds in that second (worker processes included).
     #[serde(default, serialize_with = "opt_num")]
     pub loadgen_cpu_s: Option<f64>,
+    /// With `--repeat N`: which repetition (1..=N) this second belongs to; empty otherwise.
+    #[serde(default)]
+    pub repetition: Option<u32>,
 }
 
 #[cfg(test)]
@@ -63,6 +66,7 @@ mod tests {
                 "server_cpu_s",
                 "server_rss_bytes",
                 "loadgen_cpu_s",
+                "repetition",
             ]
         );
     }
@@ -82,13 +86,14 @@ mod tests {
             server_cpu_s: None,
             server_rss_bytes: Some(6475776),
             loadgen_cpu_s: Some(0.004),
+            repetition: None,
         };
         let mut out = Vec::new();
         super::super::csv::write(&mut out, std::slice::from_ref(&row)).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert_eq!(
             text.lines().nth(1),
-            Some("1.002,long-poll,steady,20,200,,60731.5,0,20,,6475776,0.004")
+            Some("1.002,long-poll,steady,20,200,,60731.5,0,20,,6475776,0.004,")
         );
         let back: Vec<TimeseriesRow> = csv::Reader::from_reader(text.as_bytes())
             .deserialize()

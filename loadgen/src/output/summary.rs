@@ -107,6 +107,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         publisher_link: link_of(r.link.as_ref().and_then(|l| l.publisher.as_ref())),
         link_emulator: r.link.as_ref().map(|l| emulator_of(l, p.received_total)),
         skipped: None,
+        repetitions: None,
     }
 }
 

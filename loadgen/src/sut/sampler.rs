@@ -268,6 +268,7 @@ impl Sampler {
                 None => None,
             }
             .map(round3),
+            repetition: None,
         };
         c.last = snap;
         c.last_at = now;
