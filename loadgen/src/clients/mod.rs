@@ -15,6 +15,8 @@ mod jitter;
 mod long_poll;
 mod ndjson;
 mod poll;
+#[cfg(test)]
+mod props;
 mod sse;
 mod sse_parser;
 mod stream;
