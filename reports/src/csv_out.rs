@@ -200,6 +200,34 @@ pub fn timeseries_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
             w.serialize(p).expect("write to memory");
         }
     }
+    let bytes = w.into_inner().expect("flush to memory");
+    let repeated = runs
+        .iter()
+        .any(|r| r.timeseries.iter().any(|p| p.repetition.is_some()));
+    if repeated {
+        bytes
+    } else {
+        without_column(&bytes, "repetition")
+    }
+}
+
+/// `bytes` (CSV written above, so well-formed) without the column `name`: a run measured once
+/// keeps the columns its timeseries.csv had before `--repeat` added one.
+fn without_column(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut drop = None;
+    for rec in r.records().map_while(Result::ok) {
+        let at = *drop.get_or_insert_with(|| rec.iter().position(|f| f == name));
+        let kept = rec
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != at)
+            .map(|(_, f)| f);
+        w.write_record(kept).expect("write to memory");
+    }
     w.into_inner().expect("flush to memory")
 }
 

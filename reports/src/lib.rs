@@ -36,6 +36,7 @@ pub mod link;
 pub mod load;
 pub mod model;
 pub mod plan_page;
+pub mod repeat;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};
