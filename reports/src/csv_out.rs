@@ -172,11 +172,24 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
 
 /// [`TECHNIQUES_CSV`] as bytes. With `with_run`, a leading `run` column holds each run's label.
 pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
+    // A repeated run appends the repetitions' min and max columns (add-only: a run measured
+    // once keeps exactly the usual columns).
+    let ranges = crate::repeat::any(runs);
+    let extra = if ranges {
+        crate::repeat::csv_header()
+    } else {
+        Vec::new()
+    };
     let mut header: Vec<&str> = SUMMARY_COLUMNS.iter().map(|(c, _)| *c).collect();
+    header.extend(extra.iter().map(String::as_str));
     let rows = runs.iter().flat_map(|r| {
-        r.techniques
-            .iter()
-            .map(move |t| (r.label.as_str(), summary_row(t)))
+        r.techniques.iter().map(move |t| {
+            let mut row = summary_row(t);
+            if ranges {
+                row.extend(crate::repeat::csv_cells(t));
+            }
+            (r.label.as_str(), row)
+        })
     });
     table(&mut header, rows, with_run)
 }

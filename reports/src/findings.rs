@@ -15,6 +15,7 @@ pub fn findings(run: &Run) -> Vec<String> {
         out.push("No technique has results in this run.".into());
         return out;
     }
+    out.extend(crate::repeat::sentence(run));
     out.extend(at_a_glance(ts));
     out.extend(delivery(ts));
     out.extend(ts.iter().filter_map(|t| {

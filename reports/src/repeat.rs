@@ -40,6 +40,47 @@ pub const SERVER_RSS: &str = "server_rss";
 /// (Peak − idle server RSS) / clients (bytes).
 pub const RSS_PER_CLIENT: &str = "server_rss_per_client";
 
+/// The columns `report/techniques.csv` gains when a run has repetitions, appended after the
+/// usual ones: `repetitions`, then `<column>_min` and `<column>_max` of each (column, figure)
+/// here, in the usual column's unit (the medians stay in the usual columns).
+pub const CSV_RANGES: [(&str, &str); 12] = [
+    ("delivered", DELIVERED),
+    ("lost", LOST),
+    ("latency_p50_us", P50),
+    ("latency_p99_us", P99),
+    ("latency_p999_us", P999),
+    ("latency_max_us", MAX),
+    ("requests_per_msg", REQUESTS_PER_MSG),
+    ("bytes_per_msg", BYTES_PER_MSG),
+    ("server_cpu_s", SERVER_CPU_S),
+    ("server_cpu_ms_per_1k_msgs", CPU_PER_1M),
+    ("server_rss_bytes", SERVER_RSS),
+    ("server_rss_per_conn_bytes", RSS_PER_CLIENT),
+];
+
+/// The header of the columns [`CSV_RANGES`] adds, `repetitions` first.
+pub fn csv_header() -> Vec<String> {
+    std::iter::once("repetitions".to_string())
+        .chain(
+            CSV_RANGES
+                .iter()
+                .flat_map(|(c, _)| [format!("{c}_min"), format!("{c}_max")]),
+        )
+        .collect()
+}
+
+/// A technique's cells of those columns (empty: unknown, or a run of one), rounded to 6
+/// decimals.
+pub fn csv_cells(t: &TechniqueSummary) -> Vec<String> {
+    let round = |v: f64| ((v * 1e6).round() / 1e6).to_string();
+    std::iter::once(count(t).map(|n| n.to_string()).unwrap_or_default())
+        .chain(CSV_RANGES.iter().flat_map(|(_, fig)| match range(t, fig) {
+            Some((lo, hi)) => [round(lo), round(hi)],
+            None => [String::new(), String::new()],
+        }))
+        .collect()
+}
+
 /// The min and max of figure `name` over a technique's repetitions, when both are known.
 pub fn range(t: &TechniqueSummary, name: &str) -> Option<(f64, f64)> {
     let r = t.repetitions.as_ref()?.get(name)?;
@@ -54,7 +95,8 @@ pub fn count(t: &TechniqueSummary) -> Option<u64> {
 
 /// Whether any technique of any run has repetitions.
 pub fn any(runs: &[Run]) -> bool {
-    runs.iter().any(|r| r.techniques.iter().any(|t| count(t).is_some()))
+    runs.iter()
+        .any(|r| r.techniques.iter().any(|t| count(t).is_some()))
 }
 
 /// The number of repetitions of a run: `params.repeat`, else the most any technique had.
@@ -95,9 +137,8 @@ pub fn sentence(run: &Run) -> Option<String> {
         .filter(|(_, c)| *c < n)
         .map(|(t, c)| format!("{} {c}", crate::colors::display_name(t.technique.name())))
         .collect();
-    let mut s = format!(
-        "Median of {n} repetitions, each on a fresh server; whiskers/ranges are min–max."
-    );
+    let mut s =
+        format!("Median of {n} repetitions, each on a fresh server; whiskers/ranges are min–max.");
     if !short.is_empty() {
         s += &format!(" Fewer repetitions measured: {}.", short.join(", "));
     }

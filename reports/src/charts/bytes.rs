@@ -53,6 +53,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 segments,
                 label,
                 tag: compare.then(|| run_letter(r)),
+                whisker: t.and_then(|t| crate::repeat::range(t, crate::repeat::BYTES_PER_MSG)),
             });
         }
     }
@@ -98,6 +99,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         caption: "Bytes the clients read (solid) and wrote (light) per delivered message, \
                   counted at the client sockets over the steady-state window. The dashed line \
                   is the payload; everything above it is the technique's overhead."
-            .into(),
+            .to_string()
+            + super::cost::whisker_note(runs),
     })
 }

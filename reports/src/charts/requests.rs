@@ -40,6 +40,9 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 segments,
                 label,
                 tag: compare.then(|| run_letter(r)),
+                whisker: run
+                    .technique(name)
+                    .and_then(|t| crate::repeat::range(t, crate::repeat::REQUESTS_PER_MSG)),
             });
         }
     }
@@ -64,6 +67,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         caption: "HTTP requests sent in the steady-state window (polls, long polls, \
                   reconnects, WebSocket upgrades) divided by messages delivered; logarithmic \
                   axis. A bar at the floor with label 0 means no request at all in the window."
-            .into(),
+            .to_string()
+            + super::cost::whisker_note(runs),
     })
 }

@@ -170,10 +170,31 @@ pub fn render(page: &Page) -> String {
          message's scheduled send time. Bytes are counted at the client sockets (the server's \
          own count beside them); CPU is the server's user + system time.</p>\n",
     );
+    for run in runs {
+        if let Some(s) = crate::repeat::sentence(run) {
+            let who = if compare {
+                format!("{}: ", esc(&run.label))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                h,
+                "<p class=\"sub repeat\">{who}{} Cells read median (min–max).</p>",
+                esc(&s)
+            );
+        }
+    }
     summary_table(&mut h, runs);
     checks::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
+    if crate::repeat::any(runs) {
+        h.push_str(
+            "<p class=\"sub\">In a repeated run the figures are medians; a claim comparing \
+             two techniques calls no difference (not measured) when their min–max over the \
+             repetitions overlap.</p>\n",
+        );
+    }
     claims_table(&mut h, runs);
 
     h.push_str("<h2 id=\"charts\">Charts</h2>\n");
