@@ -278,6 +278,11 @@ pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
     }
+    if with_run {
+        let path = dir.join(crate::servers::SERVERS_CSV);
+        std::fs::write(&path, crate::servers::csv(runs)).map_err(|e| ReportError::io(&path, e))?;
+        written.push(path);
+    }
     let old = dir.join(OLD_TECHNIQUES_CSV);
     match std::fs::remove_file(&old) {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -14,6 +14,7 @@
 //! index.html                       the page; opens from disk, no network
 //! report/techniques.csv            one row per technique (per run, with a `run` column)
 //! report/timeseries.csv            one row per second per technique
+//! report/servers.csv               comparing: one row per technique per run (servers compared)
 //! report/latency_percentiles.png   1. latency by percentile
 //! report/bytes_per_message.png     2. bytes on the wire per delivered message
 //! report/requests_per_message.png  3. requests per delivered message
@@ -37,6 +38,7 @@ pub mod load;
 pub mod model;
 pub mod plan_page;
 pub mod repeat;
+pub mod servers;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};

@@ -6,6 +6,7 @@
 
 mod checks;
 mod params;
+mod servers;
 mod tables;
 mod text;
 
@@ -137,11 +138,16 @@ pub fn render(page: &Page) -> String {
     }
     let _ = writeln!(
         h,
-        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}\
+        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}{}\
          <a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
          <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>",
         if checks::any(runs) {
             "<a href=\"#checks\">Checks</a>"
+        } else {
+            ""
+        },
+        if compare {
+            "<a href=\"#servers\">Servers compared</a>"
         } else {
             ""
         }
@@ -186,6 +192,8 @@ pub fn render(page: &Page) -> String {
     }
     summary_table(&mut h, runs);
     checks::section(&mut h, runs);
+
+    servers::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
     if crate::repeat::any(runs) {
