@@ -127,6 +127,18 @@ pub fn overlap(a: &TechniqueSummary, b: &TechniqueSummary, name: &str) -> bool {
     }
 }
 
+/// The techniques of `ts` other than `best` whose range of figure `name` overlaps `best`'s:
+/// over the repetitions, none of them is clearly above it.
+pub fn overlapping<'a>(
+    best: &TechniqueSummary,
+    ts: &'a [TechniqueSummary],
+    name: &str,
+) -> Vec<&'a TechniqueSummary> {
+    ts.iter()
+        .filter(|t| t.technique != best.technique && overlap(best, t, name))
+        .collect()
+}
+
 /// The sentence that says what a repeated run's figures are, or `None` for a run of one.
 pub fn sentence(run: &Run) -> Option<String> {
     let n = run_count(run).filter(|_| run.techniques.iter().any(|t| count(t).is_some()))?;

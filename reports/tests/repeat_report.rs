@@ -101,6 +101,11 @@ fn the_table_shows_each_median_with_its_min_max() {
         "RSS range"
     );
     assert!(html.contains("<td>0 (0–2)</td>"), "lost range");
+    // p99: WebSocket 5.5–6.6 ms, SSE 7.0–9.5 ms: a clear lead.
+    assert!(
+        html.contains("lowest p99 latency: WebSocket (6.00 ms)"),
+        "at a glance"
+    );
 }
 
 #[test]
@@ -115,10 +120,20 @@ fn claims_call_no_difference_on_overlapping_ranges() {
     let (mut ts, rows) = repeated();
     let ws = ts[1].repetitions.as_mut().unwrap();
     ws.figures.get_mut("server_cpu_per_1m_s").unwrap().min = Some(5.5);
+    let sse = ts[0].repetitions.as_mut().unwrap();
+    sse.figures.get_mut("p99").unwrap().min = Some(6500.0);
     let html = render("repeat-claims-overlap", (ts, rows), 3);
     assert!(
         html.contains("over the repetitions SSE ranged 4.20–6.10 and WebSocket 5.50–9.00"),
         "overlap not reported"
+    );
+    assert!(
+        html.contains("lowest p99 latency: SSE and WebSocket (ranges overlap) (6.00 ms)"),
+        "at a glance calls a lead"
+    );
+    assert!(
+        html.contains("its min–max over the repetitions overlaps SSE&#39;s, so no clear lead"),
+        "lowest p99 calls a lead"
     );
 }
 
