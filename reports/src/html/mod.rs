@@ -231,7 +231,7 @@ pub fn render(page: &Page) -> String {
         h,
         "<p><a href=\"{0}/{2}\">{2}</a> (one row per technique{1}) and \
          <a href=\"{0}/timeseries.csv\">timeseries.csv</a> (one row per second per technique{1}). \
-         Units are in the column names; an empty cell means unknown.</p>",
+         {3}Units are in the column names; an empty cell means unknown.</p>",
         esc(page.report_dir),
         if compare {
             ", per run, first column run"
@@ -239,6 +239,16 @@ pub fn render(page: &Page) -> String {
             ""
         },
         csv_out::TECHNIQUES_CSV,
+        if compare {
+            format!(
+                "<a href=\"{0}/{1}\">{1}</a> holds the servers compared, one row per \
+                 technique per run. ",
+                esc(page.report_dir),
+                crate::servers::SERVERS_CSV
+            )
+        } else {
+            String::new()
+        },
     );
     let _ = writeln!(
         h,
