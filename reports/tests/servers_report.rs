@@ -96,7 +96,10 @@ fn the_page_compares_servers_technique_by_technique() {
     let html = fs::read_to_string(out.join("index.html")).unwrap();
     assert!(html.contains("<h2 id=\"servers\">Servers compared</h2>"));
     for target in golden_common::references(&html) {
-        assert!(out.join(&target).is_file(), "the page links {target}, not written");
+        assert!(
+            out.join(&target).is_file(),
+            "the page links {target}, not written"
+        );
     }
     assert!(html.contains("href=\"report/servers.csv\""));
     let own = html_row(&html, "SSE", "own");
