@@ -7,6 +7,9 @@
 //! [`claims`] computing its sentences and its usual-claims table from the run's numbers.
 //! [`link`] reads back the emulated link a run was measured over, and [`expect`] gives each
 //! technique's expected latency over it (the sweep's RTT table and the link claims use both).
+//! [`repeat`] reads a `--repeat N` run's min–max ranges (table cells, whiskers, CSV columns, and
+//! no difference called where ranges overlap); [`servers`] compares the servers of several runs
+//! technique by technique.
 //! docs/REPORTS.md describes the outputs.
 //!
 //! Output layout, in the run directory (one run) or in `out` (a comparison):

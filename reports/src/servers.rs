@@ -3,7 +3,7 @@
 //! with the figures that compare servers on the same technique: deliveries per second,
 //! delivered / expected, p50 / p99, server CPU seconds per 10⁶ deliveries, server memory per
 //! connection and client bytes per delivered message. The page shows it ([`crate::html`]) and
-//! `report/servers.csv` holds it ([`csv`]).
+//! `report/servers.csv` holds it ([`csv()`]).
 //!
 //! A server figure the run did not measure (a `--target` with neither `/stats` nor
 //! `--server-pid`) is "not measured"; a technique the run skipped (e.g. `not offered by this

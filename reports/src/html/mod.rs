@@ -1,8 +1,9 @@
 //! The report page, `index.html`: one self-contained file that opens from disk with no network
 //! (inline CSS, no script, no web fonts; charts and CSV by relative path). It shows a banner for
-//! a partial run, the findings, the summary table with units, the usual-claims table with each
-//! rule, the charts, the run's parameters and machine, and the CSV files' columns. Everything
-//! that comes from the run's files is HTML-escaped.
+//! a partial run, the findings, the summary table with units (`median (min–max)` in a repeated
+//! run), the servers compared (several runs), the usual-claims table with each rule, the charts,
+//! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
+//! run's files is HTML-escaped.
 
 mod checks;
 mod params;
