@@ -81,6 +81,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     if let Some(p) = payload {
         entries.push((Mark::Dashed(BLACK, 9, 6), format!("payload: {p} B")));
     }
+    entries.extend(super::whiskers::legend(runs));
     entries.extend(legend::runs(runs));
     let chart = BarChart {
         title: None,

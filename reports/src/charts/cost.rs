@@ -61,7 +61,12 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let body = legend::titled(&root, &title).map_err(chart_err(&path))?;
     let plot = legend::split(
         &body,
-        &[legend::techniques(&groups), legend::runs(runs)].concat(),
+        &[
+            legend::techniques(&groups),
+            super::whiskers::legend(runs),
+            legend::runs(runs),
+        ]
+        .concat(),
     )
     .map_err(chart_err(&path))?;
     let (_, h) = plot.dim_in_pixel();

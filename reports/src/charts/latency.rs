@@ -158,6 +158,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             Mark::Dot(RGBColor(90, 90, 90)),
             "maximum".to_string(),
         )))
+        .chain(super::whiskers::legend(runs))
         .chain(legend::runs(runs))
         .collect();
     let root = canvas(&path);

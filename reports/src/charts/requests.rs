@@ -49,6 +49,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let title = "HTTP requests per delivered message".to_string();
     let mut entries = legend::techniques(&groups);
     entries.push((Mark::Dashed(BLACK, 9, 6), "one request per message".into()));
+    entries.extend(super::whiskers::legend(runs));
     entries.extend(legend::runs(runs));
     let chart = BarChart {
         title: None,

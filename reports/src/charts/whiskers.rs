@@ -31,6 +31,18 @@ pub fn whisker(
     ]
 }
 
+/// The legend entry explaining the whiskers, for charts of a repeated run (none otherwise).
+pub fn legend(runs: &[crate::model::Run]) -> Vec<super::legend::Entry> {
+    if crate::repeat::any(runs) {
+        vec![(
+            super::legend::Mark::Line(ON_BAR),
+            "min–max over repetitions".into(),
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
