@@ -200,3 +200,45 @@ pub fn draw(run: &Run, index: usize, compare: bool, dir: &Path) -> Result<Chart,
             },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::run_dir::Technique;
+
+    fn row(t_s: f64, repetition: Option<u32>) -> TimeseriesRow {
+        TimeseriesRow {
+            t_s,
+            technique: Technique::Sse,
+            phase: Some("steady".into()),
+            connections: Some(1),
+            delivered_per_s: Some(1.0),
+            latency_p99_us: None,
+            bytes_down_per_s: None,
+            bytes_up_per_s: None,
+            requests_per_s: None,
+            server_cpu_s: None,
+            server_rss_bytes: None,
+            loadgen_cpu_s: None,
+            repetition,
+        }
+    }
+
+    #[test]
+    fn each_repetition_is_a_window_of_its_own() {
+        let names = vec!["sse".to_string()];
+        let once: Vec<TimeseriesRow> = (1..=4).map(|t| row(f64::from(t), None)).collect();
+        assert_eq!(repetitions(&once), [None]);
+        assert_eq!(steady_windows(&once, &names), [("sse".into(), 0.0, 4.0)]);
+        // Two repetitions, the second restarting its clock: two windows, never one span.
+        let twice: Vec<TimeseriesRow> = [(1.0, 1), (2.0, 1), (1.0, 2), (2.0, 2), (3.0, 2)]
+            .into_iter()
+            .map(|(t, r)| row(t, Some(r)))
+            .collect();
+        assert_eq!(repetitions(&twice), [Some(1), Some(2)]);
+        assert_eq!(
+            steady_windows(&twice, &names),
+            [("sse".into(), 0.0, 2.0), ("sse".into(), 0.0, 3.0)]
+        );
+    }
+}
