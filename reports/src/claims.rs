@@ -98,22 +98,63 @@ fn missing(technique: &str, figure: &str) -> String {
     format!("no {figure} for {}", name(technique))
 }
 
-/// Compares a figure of SSE against WebSocket: lower is lighter.
+/// Compares a figure of SSE against WebSocket: lower is lighter. `range` names the figure in
+/// a repeated run's ranges ([`crate::repeat`]).
 fn lighter(
     run: &Run,
-    figure: &str,
+    (figure, range): (&str, &str),
     value: impl Fn(&TechniqueSummary) -> Option<f64>,
-    show: impl Fn(f64) -> String,
+    (num, unit): (fn(f64) -> String, &str),
 ) -> (Verdict, String) {
+    let show = |v: f64| format!("{}{unit}", num(v));
     let get = |t: &str| run.technique(t).and_then(&value);
     match (get("sse"), get("ws")) {
-        (Some(s), Some(w)) => (
-            Verdict::from(s < w),
-            format!("SSE {} vs WebSocket {}", show(s), show(w)),
+        (Some(s), Some(w)) => spread(
+            run,
+            ("sse", "ws", range),
+            (
+                Verdict::from(s < w),
+                format!("SSE {} vs WebSocket {}", show(s), show(w)),
+            ),
+            num,
         ),
         (None, _) => not_measured(missing("sse", figure)),
         (_, None) => not_measured(missing("ws", figure)),
     }
+}
+
+/// In a repeated run, a comparison of techniques `a` and `b` on figure `range` calls no
+/// difference when their min–max over the repetitions overlap: the outcome becomes "not
+/// measured", with both ranges. Otherwise `outcome` stands.
+fn spread(
+    run: &Run,
+    (a, b, range): (&str, &str, &str),
+    outcome: (Verdict, String),
+    show: impl Fn(f64) -> String,
+) -> (Verdict, String) {
+    let (Some(ta), Some(tb)) = (run.technique(a), run.technique(b)) else {
+        return outcome;
+    };
+    if !crate::repeat::overlap(ta, tb, range) {
+        return outcome;
+    }
+    let span = |t: &TechniqueSummary| {
+        crate::repeat::range(t, range)
+            .map(|(lo, hi)| format!("{}–{}", show(lo), show(hi)))
+            .unwrap_or_default()
+    };
+    (
+        Verdict::NotMeasured,
+        format!(
+            "{} (medians), but over the repetitions {} ranged {} and {} {}: the ranges \
+             overlap, so no difference is called",
+            outcome.1,
+            name(a),
+            span(ta),
+            name(b),
+            span(tb)
+        ),
+    )
 }
 
 fn one_request(run: &Run, technique: &str) -> (Verdict, String) {
@@ -169,29 +210,34 @@ pub fn check(run: &Run) -> Vec<Claim> {
             None => not_measured(format!("{} did not run", name("poll"))),
         },
         match (rpm("long-poll"), rpm("poll")) {
-            (Some(l), Some(p)) => (
-                Verdict::from(l < p),
-                format!(
-                    "long poll {} vs short poll {} requests per message",
-                    fmt::sig(l),
-                    fmt::sig(p)
+            (Some(l), Some(p)) => spread(
+                run,
+                ("long-poll", "poll", crate::repeat::REQUESTS_PER_MSG),
+                (
+                    Verdict::from(l < p),
+                    format!(
+                        "long poll {} vs short poll {} requests per message",
+                        fmt::sig(l),
+                        fmt::sig(p)
+                    ),
                 ),
+                fmt::sig,
             ),
             (None, _) => not_measured(missing("long-poll", "requests per message")),
             (_, None) => not_measured(missing("poll", "requests per message")),
         },
         lighter(
             run,
-            "bytes per message",
+            ("bytes per message", crate::repeat::BYTES_PER_MSG),
             TechniqueSummary::bytes_per_msg,
-            |v| format!("{} per message", fmt::bytes(v)),
+            (fmt::bytes, " per message"),
         ),
         {
             let (v, figure) = lighter(
                 run,
-                "memory per connection",
+                ("memory per connection", crate::repeat::RSS_PER_CLIENT),
                 TechniqueSummary::rss_per_conn,
-                |v| format!("{} per connection", fmt::bytes(v)),
+                (fmt::bytes, " per connection"),
             );
             if v != Verdict::NotMeasured
                 && crate::findings::memory_caveat(&run.techniques).is_some()
@@ -211,9 +257,9 @@ pub fn check(run: &Run) -> Vec<Claim> {
         },
         lighter(
             run,
-            "CPU per message",
+            ("CPU per message", crate::repeat::CPU_PER_1M),
             TechniqueSummary::cpu_ms_per_1k_msgs,
-            |v| format!("{} ms per 1,000 messages", fmt::sig(v)),
+            (fmt::sig, " ms per 1,000 messages"),
         ),
         one_request(run, "stream"),
         one_request(run, "sse"),
@@ -304,6 +350,30 @@ mod tests {
         let c = check(&run(techniques));
         assert_eq!(c[3].verdict, Verdict::NotMeasured, "{}", c[3].figure);
         assert!(c[3].figure.contains("not comparable"), "{}", c[3].figure);
+    }
+
+    #[test]
+    fn overlapping_repetitions_call_no_difference() {
+        let rep = |lo: f64, hi: f64| {
+            serde_json::json!({"count": 3, "figures": {
+                "bytes_per_message": {"min": lo, "median": lo, "max": hi}}})
+        };
+        let mut techniques = serde_json::json!([
+            {"technique": "sse", "delivered": 100, "bytes_up": 0, "bytes_down": 27000,
+             "repetitions": rep(260.0, 290.0)},
+            {"technique": "ws", "delivered": 100, "bytes_up": 0, "bytes_down": 30000,
+             "repetitions": rep(280.0, 310.0)},
+        ]);
+        let c = check(&run(techniques.clone()));
+        assert_eq!(c[2].verdict, Verdict::NotMeasured, "{}", c[2].figure);
+        assert!(
+            c[2].figure.contains("SSE ranged 260 B–290 B"),
+            "{}",
+            c[2].figure
+        );
+        techniques[1]["repetitions"] = rep(295.0, 310.0);
+        let c = check(&run(techniques));
+        assert_eq!(c[2].verdict, Verdict::Holds, "{}", c[2].figure);
     }
 
     #[test]

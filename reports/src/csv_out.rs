@@ -172,11 +172,24 @@ fn summary_row(t: &TechniqueSummary) -> Vec<String> {
 
 /// [`TECHNIQUES_CSV`] as bytes. With `with_run`, a leading `run` column holds each run's label.
 pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
+    // A repeated run appends the repetitions' min and max columns (add-only: a run measured
+    // once keeps exactly the usual columns).
+    let ranges = crate::repeat::any(runs);
+    let extra = if ranges {
+        crate::repeat::csv_header()
+    } else {
+        Vec::new()
+    };
     let mut header: Vec<&str> = SUMMARY_COLUMNS.iter().map(|(c, _)| *c).collect();
+    header.extend(extra.iter().map(String::as_str));
     let rows = runs.iter().flat_map(|r| {
-        r.techniques
-            .iter()
-            .map(move |t| (r.label.as_str(), summary_row(t)))
+        r.techniques.iter().map(move |t| {
+            let mut row = summary_row(t);
+            if ranges {
+                row.extend(crate::repeat::csv_cells(t));
+            }
+            (r.label.as_str(), row)
+        })
     });
     table(&mut header, rows, with_run)
 }
@@ -199,6 +212,34 @@ pub fn timeseries_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
             }
             w.serialize(p).expect("write to memory");
         }
+    }
+    let bytes = w.into_inner().expect("flush to memory");
+    let repeated = runs
+        .iter()
+        .any(|r| r.timeseries.iter().any(|p| p.repetition.is_some()));
+    if repeated {
+        bytes
+    } else {
+        without_column(&bytes, "repetition")
+    }
+}
+
+/// `bytes` (CSV written above, so well-formed) without the column `name`: a run measured once
+/// keeps the columns its timeseries.csv had before `--repeat` added one.
+fn without_column(bytes: &[u8], name: &str) -> Vec<u8> {
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_reader(bytes);
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut drop = None;
+    for rec in r.records().map_while(Result::ok) {
+        let at = *drop.get_or_insert_with(|| rec.iter().position(|f| f == name));
+        let kept = rec
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Some(*i) != at)
+            .map(|(_, f)| f);
+        w.write_record(kept).expect("write to memory");
     }
     w.into_inner().expect("flush to memory")
 }
@@ -235,6 +276,11 @@ pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     ] {
         let path = dir.join(name);
         std::fs::write(&path, bytes).map_err(|e| ReportError::io(&path, e))?;
+        written.push(path);
+    }
+    if with_run {
+        let path = dir.join(crate::servers::SERVERS_CSV);
+        std::fs::write(&path, crate::servers::csv(runs)).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
     }
     let old = dir.join(OLD_TECHNIQUES_CSV);

@@ -15,6 +15,7 @@ pub fn findings(run: &Run) -> Vec<String> {
         out.push("No technique has results in this run.".into());
         return out;
     }
+    out.extend(crate::repeat::sentence(run));
     out.extend(at_a_glance(ts));
     out.extend(delivery(ts));
     out.extend(ts.iter().filter_map(|t| {
@@ -46,10 +47,11 @@ fn capitalize(s: String) -> String {
     }
 }
 
-/// The techniques with the lowest value of a figure (all of them when tied), and that value.
+/// The techniques with the lowest value of a figure (all of them when tied, or, in a repeated
+/// run, when their min–max of `figure` overlaps the lowest one's), and that value.
 fn lowest(
     ts: &[TechniqueSummary],
-    value: impl Fn(&TechniqueSummary) -> Option<f64>,
+    (value, figure): (impl Fn(&TechniqueSummary) -> Option<f64>, &str),
 ) -> Option<(String, f64)> {
     let with: Vec<(&TechniqueSummary, f64)> =
         ts.iter().filter_map(|t| Some((t, value(t)?))).collect();
@@ -57,9 +59,13 @@ fn lowest(
     if !best.is_finite() {
         return None;
     }
+    let first = with.iter().find(|(_, v)| *v <= best * (1.0 + 1e-9))?.0;
+    let near = crate::repeat::overlapping(first, ts, figure);
     let names: Vec<String> = with
         .iter()
-        .filter(|(_, v)| *v <= best * (1.0 + 1e-9))
+        .filter(|(t, v)| {
+            *v <= best * (1.0 + 1e-9) || near.iter().any(|n| n.technique == t.technique)
+        })
         .map(|(t, _)| name(t.technique.name()))
         .collect();
     let joined = match names.as_slice() {
@@ -67,32 +73,38 @@ fn lowest(
         [init @ .., last] => format!("{} and {last}", init.join(", ")),
         [] => return None,
     };
-    Some((joined, best))
+    if near.is_empty() {
+        Some((joined, best))
+    } else {
+        Some((format!("{joined} (ranges overlap)"), best))
+    }
 }
 
 /// One sentence naming the best technique on each figure.
 fn at_a_glance(ts: &[TechniqueSummary]) -> Option<String> {
     let mut parts = Vec::new();
-    if let Some((n, v)) = lowest(ts, |t| t.latency_us.p99.map(|v| v as f64)) {
+    use crate::repeat::{BYTES_PER_MSG, CPU_PER_1M, P99, REQUESTS_PER_MSG, RSS_PER_CLIENT};
+    let p99 = |t: &TechniqueSummary| t.latency_us.p99.map(|v| v as f64);
+    if let Some((n, v)) = lowest(ts, (p99, P99)) {
         parts.push(format!("lowest p99 latency: {n} ({})", fmt::latency_us(v)));
     }
-    if let Some((n, v)) = lowest(ts, TechniqueSummary::requests_per_msg) {
+    if let Some((n, v)) = lowest(ts, (TechniqueSummary::requests_per_msg, REQUESTS_PER_MSG)) {
         parts.push(format!(
             "fewest requests per message: {n} ({})",
             fmt::sig(v)
         ));
     }
-    if let Some((n, v)) = lowest(ts, TechniqueSummary::bytes_per_msg) {
+    if let Some((n, v)) = lowest(ts, (TechniqueSummary::bytes_per_msg, BYTES_PER_MSG)) {
         parts.push(format!("fewest bytes per message: {n} ({})", fmt::bytes(v)));
     }
-    if let Some((n, v)) = lowest(ts, TechniqueSummary::cpu_ms_per_1k_msgs) {
+    if let Some((n, v)) = lowest(ts, (TechniqueSummary::cpu_ms_per_1k_msgs, CPU_PER_1M)) {
         parts.push(format!(
             "least server CPU per message: {n} ({} ms per 1,000)",
             fmt::sig(v)
         ));
     }
     if memory_caveat(ts).is_none()
-        && let Some((n, v)) = lowest(ts, TechniqueSummary::rss_per_conn)
+        && let Some((n, v)) = lowest(ts, (TechniqueSummary::rss_per_conn, RSS_PER_CLIENT))
     {
         parts.push(format!(
             "least server memory per connection: {n} ({})",
@@ -151,6 +163,14 @@ fn lowest_p99(ts: &[TechniqueSummary]) -> Option<String> {
         name(best.technique.name()),
         fmt::latency_us(b)
     );
+    let near = crate::repeat::overlapping(best, ts, crate::repeat::P99);
+    if !near.is_empty() {
+        let names: Vec<String> = near.iter().map(|t| name(t.technique.name())).collect();
+        s += &format!(
+            " (median; its min–max over the repetitions overlaps {}'s, so no clear lead)",
+            names.join(" and ")
+        );
+    }
     if let Some((worst, w)) = with.last().filter(|_| with.len() > 1) {
         s += &format!(
             "; the highest was {}'s, {}{}",

@@ -7,6 +7,9 @@
 //! [`claims`] computing its sentences and its usual-claims table from the run's numbers.
 //! [`link`] reads back the emulated link a run was measured over, and [`expect`] gives each
 //! technique's expected latency over it (the sweep's RTT table and the link claims use both).
+//! [`repeat`] reads a `--repeat N` run's min–max ranges (table cells, whiskers, CSV columns, and
+//! no difference called where ranges overlap); [`servers`] compares the servers of several runs
+//! technique by technique.
 //! docs/REPORTS.md describes the outputs.
 //!
 //! Output layout, in the run directory (one run) or in `out` (a comparison):
@@ -14,6 +17,7 @@
 //! index.html                       the page; opens from disk, no network
 //! report/techniques.csv            one row per technique (per run, with a `run` column)
 //! report/timeseries.csv            one row per second per technique
+//! report/servers.csv               comparing: one row per technique per run (servers compared)
 //! report/latency_percentiles.png   1. latency by percentile
 //! report/bytes_per_message.png     2. bytes on the wire per delivered message
 //! report/requests_per_message.png  3. requests per delivered message
@@ -36,6 +40,8 @@ pub mod link;
 pub mod load;
 pub mod model;
 pub mod plan_page;
+pub mod repeat;
+pub mod servers;
 pub mod sweep;
 
 use std::path::{Path, PathBuf};

@@ -27,6 +27,9 @@ pub struct Bar {
     pub label: String,
     /// Written above the label (the run letter in comparison mode).
     pub tag: Option<String>,
+    /// The figure's min and max over a repeated run's repetitions (the bar is the median),
+    /// drawn as a whisker ([`super::whiskers`]); `None` for a run measured once.
+    pub whisker: Option<(f64, f64)>,
 }
 
 impl Bar {
@@ -76,7 +79,7 @@ pub fn draw<DB: DrawingBackend>(
         .bars
         .iter()
         .filter(|b| !b.segments.is_empty())
-        .map(Bar::total)
+        .map(|b| b.whisker.map_or(b.total(), |(_, hi)| hi.max(b.total())))
         .chain(chart.hline)
         .collect();
     let max = totals.iter().copied().fold(0.0, f64::max);
@@ -180,11 +183,18 @@ pub fn draw<DB: DrawingBackend>(
             .map_err(msg)?;
             base += s.value;
         }
-        let top = if bar.segments.is_empty() {
+        let mut top = if bar.segments.is_empty() {
             y_lo
         } else {
             ty(base)
         };
+        if let Some((lo, hi)) = bar.whisker.filter(|_| !bar.segments.is_empty()) {
+            let x = (x0 + x1) / 2.0;
+            let cap = (x1 - x0) / 5.0;
+            let w = super::whiskers::whisker(x, cap, (ty(lo), ty(hi)), super::whiskers::ON_BAR);
+            ctx.draw_series(w).map_err(msg)?;
+            top = top.max(ty(hi));
+        }
         let text = Text::new(bar.label.clone(), (0, -6), label_style.clone());
         ctx.draw_series(std::iter::once(
             EmptyElement::at(((x0 + x1) / 2.0, top)) + text,

@@ -53,6 +53,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 segments,
                 label,
                 tag: compare.then(|| run_letter(r)),
+                whisker: t.and_then(|t| crate::repeat::range(t, crate::repeat::BYTES_PER_MSG)),
             });
         }
     }
@@ -80,6 +81,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     if let Some(p) = payload {
         entries.push((Mark::Dashed(BLACK, 9, 6), format!("payload: {p} B")));
     }
+    entries.extend(super::whiskers::legend(runs));
     entries.extend(legend::runs(runs));
     let chart = BarChart {
         title: None,
@@ -98,6 +100,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         caption: "Bytes the clients read (solid) and wrote (light) per delivered message, \
                   counted at the client sockets over the steady-state window. The dashed line \
                   is the payload; everything above it is the technique's overhead."
-            .into(),
+            .to_string()
+            + super::cost::whisker_note(runs),
     })
 }

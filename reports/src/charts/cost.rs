@@ -17,6 +17,7 @@ pub const FILE: &str = "server_cost.png";
 fn bars_of(
     runs: &[Run],
     groups: &[String],
+    (figure, scale): (&str, f64),
     value: impl Fn(&TechniqueSummary) -> Option<f64>,
     label: impl Fn(f64) -> String,
 ) -> Vec<Bar> {
@@ -24,7 +25,11 @@ fn bars_of(
     let mut out = Vec::new();
     for (g, name) in groups.iter().enumerate() {
         for (r, run) in runs.iter().enumerate() {
-            let v = run.technique(name).and_then(&value);
+            let t = run.technique(name);
+            let v = t.and_then(&value);
+            let whisker = t
+                .and_then(|t| crate::repeat::range(t, figure))
+                .map(|(lo, hi)| (lo * scale, hi * scale));
             let (segments, text) = match v {
                 Some(v) => (
                     vec![Segment {
@@ -41,6 +46,7 @@ fn bars_of(
                 segments,
                 label: text,
                 tag: compare.then(|| run_letter(r)),
+                whisker,
             });
         }
     }
@@ -55,7 +61,12 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let body = legend::titled(&root, &title).map_err(chart_err(&path))?;
     let plot = legend::split(
         &body,
-        &[legend::techniques(&groups), legend::runs(runs)].concat(),
+        &[
+            legend::techniques(&groups),
+            super::whiskers::legend(runs),
+            legend::runs(runs),
+        ]
+        .concat(),
     )
     .map_err(chart_err(&path))?;
     let (_, h) = plot.dim_in_pixel();
@@ -66,9 +77,13 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         groups: &groups,
         runs: runs.len(),
         log_y: false,
-        bars: bars_of(runs, &groups, TechniqueSummary::cpu_ms_per_1k_msgs, |v| {
-            format!("{} ms", fmt::sig(v))
-        }),
+        bars: bars_of(
+            runs,
+            &groups,
+            (crate::repeat::CPU_PER_1M, 1.0),
+            TechniqueSummary::cpu_ms_per_1k_msgs,
+            |v| format!("{} ms", fmt::sig(v)),
+        ),
         hline: None,
         y_fmt: &fmt::tick,
     };
@@ -82,6 +97,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         bars: bars_of(
             runs,
             &groups,
+            (crate::repeat::RSS_PER_CLIENT, 1.0 / 1024.0),
             |t| t.rss_per_conn().map(|b| b / 1024.0),
             |v| format!("{} KiB", fmt::sig(v)),
         ),
@@ -96,6 +112,16 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         caption: "Left: server CPU time (user + system) in the steady-state window per 1,000 \
                   delivered messages. Right: server memory per client connection, (peak RSS − \
                   RSS before the technique connected) / clients."
-            .into(),
+            .to_string()
+            + whisker_note(runs),
     })
+}
+
+/// The caption's note on whiskers, for a repeated run (the bars are the medians).
+pub(crate) fn whisker_note(runs: &[Run]) -> &'static str {
+    if crate::repeat::any(runs) {
+        " Bars are the medians over the repetitions; whiskers span their min–max."
+    } else {
+        ""
+    }
 }

@@ -69,6 +69,16 @@ pub fn spectrum(h: &Histogram<u64>) -> Vec<(f64, f64)> {
     points
 }
 
+/// A repeated technique's min–max of p50, p90, p99 and p99.9 over its repetitions, at their
+/// places on the axis: (x, min µs, max µs). Empty for a run measured once.
+fn percentile_ranges(t: &crate::model::TechniqueSummary) -> Vec<(f64, f64, f64)> {
+    use crate::repeat::{P50, P90, P99, P999, range};
+    [(2f64.log10(), P50), (1.0, P90), (2.0, P99), (3.0, P999)]
+        .into_iter()
+        .filter_map(|(x, fig)| range(t, fig).map(|(lo, hi)| (x, lo, hi)))
+        .collect()
+}
+
 pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let path = out(dir, FILE);
     let e = chart_err(&path);
@@ -86,6 +96,25 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             }
         }
     }
+    // (x, lo µs, hi µs, colour) of each repeated technique's percentiles where its line
+    // reaches, each line's whiskers shifted a little so that they stand side by side.
+    let n = lines.len() as f64;
+    let whiskers: Vec<(f64, f64, f64, RGBColor)> = lines
+        .iter()
+        .enumerate()
+        .flat_map(|(i, (name, r, pts))| {
+            let end = pts.last().map_or(0.0, |p| p.0);
+            let shift = (i as f64 - (n - 1.0) / 2.0) * 0.05;
+            let color = super::whiskers::shade(colors::color(name));
+            runs[*r]
+                .technique(name)
+                .map(percentile_ranges)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(move |(x, _, _)| *x <= end + 1e-9)
+                .map(move |(x, lo, hi)| (x + shift, lo, hi, color))
+        })
+        .collect();
     let x_end = lines
         .iter()
         .flat_map(|(_, _, p)| p.last().map(|p| p.0))
@@ -94,6 +123,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let (lo, hi) = lines
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|p| p.1))
+        .chain(whiskers.iter().flat_map(|w| [w.1, w.2]))
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -128,6 +158,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             Mark::Dot(RGBColor(90, 90, 90)),
             "maximum".to_string(),
         )))
+        .chain(super::whiskers::legend(runs))
         .chain(legend::runs(runs))
         .collect();
     let root = canvas(&path);
@@ -179,14 +210,27 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             .map_err(msg)
             .map_err(&e)?;
     }
+    let repeated = !whiskers.is_empty();
+    for (x, lo, hi, color) in whiskers {
+        let span = (lo.max(1.0).log10(), hi.max(1.0).log10());
+        let w = super::whiskers::whisker(x, 0.02, span, color);
+        ctx.draw_series(w).map_err(msg).map_err(&e)?;
+    }
     super::present(&root, &path)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Latency by percentile".into(),
-        caption: "Publish-to-receive latency (from each message's scheduled send time, so a \
-                  stalled server shows up) at every percentile, from the steady-state \
-                  histograms. Both axes are logarithmic; each line ends at its maximum (dot)."
-            .into(),
+        caption: format!(
+            "Publish-to-receive latency (from each message's scheduled send time, so a \
+             stalled server shows up) at every percentile, from the steady-state \
+             histograms. Both axes are logarithmic; each line ends at its maximum (dot).{}",
+            if repeated {
+                " The histograms are merged over the repetitions; whiskers at p50, p90, p99 \
+                 and p99.9 show each percentile's min–max over them."
+            } else {
+                ""
+            }
+        ),
     })
 }
 

@@ -11,6 +11,7 @@ pub mod latency;
 pub mod legend;
 pub mod requests;
 pub mod timeline;
+pub mod whiskers;
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;

@@ -40,12 +40,16 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 segments,
                 label,
                 tag: compare.then(|| run_letter(r)),
+                whisker: run
+                    .technique(name)
+                    .and_then(|t| crate::repeat::range(t, crate::repeat::REQUESTS_PER_MSG)),
             });
         }
     }
     let title = "HTTP requests per delivered message".to_string();
     let mut entries = legend::techniques(&groups);
     entries.push((Mark::Dashed(BLACK, 9, 6), "one request per message".into()));
+    entries.extend(super::whiskers::legend(runs));
     entries.extend(legend::runs(runs));
     let chart = BarChart {
         title: None,
@@ -64,6 +68,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         caption: "HTTP requests sent in the steady-state window (polls, long polls, \
                   reconnects, WebSocket upgrades) divided by messages delivered; logarithmic \
                   axis. A bar at the floor with label 0 means no request at all in the window."
-            .into(),
+            .to_string()
+            + super::cost::whisker_note(runs),
     })
 }

@@ -36,14 +36,25 @@ fn series_names(points: &[TimeseriesRow]) -> Vec<String> {
     names
 }
 
-/// (technique, first, last second) of each technique's steady phase.
+/// The repetitions (1..=N) in the series, or `[None]` for a run measured once.
+fn repetitions(points: &[TimeseriesRow]) -> Vec<Option<u32>> {
+    let mut reps: Vec<Option<u32>> = points.iter().map(|p| p.repetition).collect();
+    reps.sort();
+    reps.dedup();
+    reps
+}
+
+/// (technique, first, last second) of each technique's steady phase, one per repetition.
 fn steady_windows(points: &[TimeseriesRow], names: &[String]) -> Vec<(String, f64, f64)> {
+    let reps = repetitions(points);
     names
         .iter()
-        .filter_map(|n| {
+        .flat_map(|n| reps.iter().map(move |rep| (n, *rep)))
+        .filter_map(|(n, rep)| {
             let ts = points
                 .iter()
-                .filter(|p| p.technique.name() == n && p.phase.as_deref() == Some("steady"))
+                .filter(|p| p.technique.name() == n && p.repetition == rep)
+                .filter(|p| p.phase.as_deref() == Some("steady"))
                 .map(|p| p.t_s);
             let (lo, hi) = ts.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), t| {
                 (a.min(t), b.max(t))
@@ -93,16 +104,20 @@ fn panel<DB: DrawingBackend>(
         )))
         .map_err(msg)?;
     }
+    let reps = repetitions(points);
     for name in names {
         let color = colors::color(name);
         let style = ShapeStyle::from(color).stroke_width(4);
-        // Break the line where the technique has no value (it is not running then).
-        let pts: Vec<(f64, f64)> = points
-            .iter()
-            .filter(|p| p.technique.name() == name)
-            .filter_map(|p| Some((p.t_s, value(p)?)))
-            .collect();
-        ctx.draw_series(LineSeries::new(pts, style)).map_err(msg)?;
+        // One line per repetition: seconds of different repetitions (each on its own fresh
+        // server) are never joined into one line.
+        for rep in &reps {
+            let pts: Vec<(f64, f64)> = points
+                .iter()
+                .filter(|p| p.technique.name() == name && p.repetition == *rep)
+                .filter_map(|p| Some((p.t_s, value(p)?)))
+                .collect();
+            ctx.draw_series(LineSeries::new(pts, style)).map_err(msg)?;
+        }
     }
     Ok(())
 }
@@ -176,6 +191,54 @@ pub fn draw(run: &Run, index: usize, compare: bool, dir: &Path) -> Result<Chart,
         caption: "Per-second delivered messages (top) and open client connections (bottom) \
                   through each technique's ramp-up, warm-up, steady state and drain; the shaded \
                   stretch is the steady-state window every summary figure comes from."
-            .into(),
+            .to_string()
+            + if repetitions(points).len() > 1 {
+                " Each repetition (on its own fresh server) is a separate line, never joined \
+                 to the next."
+            } else {
+                ""
+            },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use contract::run_dir::Technique;
+
+    fn row(t_s: f64, repetition: Option<u32>) -> TimeseriesRow {
+        TimeseriesRow {
+            t_s,
+            technique: Technique::Sse,
+            phase: Some("steady".into()),
+            connections: Some(1),
+            delivered_per_s: Some(1.0),
+            latency_p99_us: None,
+            bytes_down_per_s: None,
+            bytes_up_per_s: None,
+            requests_per_s: None,
+            server_cpu_s: None,
+            server_rss_bytes: None,
+            loadgen_cpu_s: None,
+            repetition,
+        }
+    }
+
+    #[test]
+    fn each_repetition_is_a_window_of_its_own() {
+        let names = vec!["sse".to_string()];
+        let once: Vec<TimeseriesRow> = (1..=4).map(|t| row(f64::from(t), None)).collect();
+        assert_eq!(repetitions(&once), [None]);
+        assert_eq!(steady_windows(&once, &names), [("sse".into(), 0.0, 4.0)]);
+        // Two repetitions, the second restarting its clock: two windows, never one span.
+        let twice: Vec<TimeseriesRow> = [(1.0, 1), (2.0, 1), (1.0, 2), (2.0, 2), (3.0, 2)]
+            .into_iter()
+            .map(|(t, r)| row(t, Some(r)))
+            .collect();
+        assert_eq!(repetitions(&twice), [Some(1), Some(2)]);
+        assert_eq!(
+            steady_windows(&twice, &names),
+            [("sse".into(), 0.0, 2.0), ("sse".into(), 0.0, 3.0)]
+        );
+    }
 }

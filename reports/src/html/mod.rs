@@ -1,11 +1,13 @@
 //! The report page, `index.html`: one self-contained file that opens from disk with no network
 //! (inline CSS, no script, no web fonts; charts and CSV by relative path). It shows a banner for
-//! a partial run, the findings, the summary table with units, the usual-claims table with each
-//! rule, the charts, the run's parameters and machine, and the CSV files' columns. Everything
-//! that comes from the run's files is HTML-escaped.
+//! a partial run, the findings, the summary table with units (`median (min–max)` in a repeated
+//! run), the servers compared (several runs), the usual-claims table with each rule, the charts,
+//! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
+//! run's files is HTML-escaped.
 
 mod checks;
 mod params;
+mod servers;
 mod tables;
 mod text;
 
@@ -137,11 +139,16 @@ pub fn render(page: &Page) -> String {
     }
     let _ = writeln!(
         h,
-        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}\
+        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}{}\
          <a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
          <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>",
         if checks::any(runs) {
             "<a href=\"#checks\">Checks</a>"
+        } else {
+            ""
+        },
+        if compare {
+            "<a href=\"#servers\">Servers compared</a>"
         } else {
             ""
         }
@@ -170,10 +177,33 @@ pub fn render(page: &Page) -> String {
          message's scheduled send time. Bytes are counted at the client sockets (the server's \
          own count beside them); CPU is the server's user + system time.</p>\n",
     );
+    for run in runs {
+        if let Some(s) = crate::repeat::sentence(run) {
+            let who = if compare {
+                format!("{}: ", esc(&run.label))
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                h,
+                "<p class=\"sub repeat\">{who}{} Cells read median (min–max).</p>",
+                esc(&s)
+            );
+        }
+    }
     summary_table(&mut h, runs);
     checks::section(&mut h, runs);
 
+    servers::section(&mut h, runs);
+
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
+    if crate::repeat::any(runs) {
+        h.push_str(
+            "<p class=\"sub\">In a repeated run the figures are medians; a claim comparing \
+             two techniques calls no difference (not measured) when their min–max over the \
+             repetitions overlap.</p>\n",
+        );
+    }
     claims_table(&mut h, runs);
 
     h.push_str("<h2 id=\"charts\">Charts</h2>\n");
@@ -202,7 +232,7 @@ pub fn render(page: &Page) -> String {
         h,
         "<p><a href=\"{0}/{2}\">{2}</a> (one row per technique{1}) and \
          <a href=\"{0}/timeseries.csv\">timeseries.csv</a> (one row per second per technique{1}). \
-         Units are in the column names; an empty cell means unknown.</p>",
+         {3}Units are in the column names; an empty cell means unknown.</p>",
         esc(page.report_dir),
         if compare {
             ", per run, first column run"
@@ -210,6 +240,16 @@ pub fn render(page: &Page) -> String {
             ""
         },
         csv_out::TECHNIQUES_CSV,
+        if compare {
+            format!(
+                "<a href=\"{0}/{1}\">{1}</a> holds the servers compared, one row per \
+                 technique per run. ",
+                esc(page.report_dir),
+                crate::servers::SERVERS_CSV
+            )
+        } else {
+            String::new()
+        },
     );
     let _ = writeln!(
         h,

@@ -7,6 +7,7 @@ use super::text::{esc, swatch};
 use crate::claims::{self, Claim, Verdict};
 use crate::fmt;
 use crate::model::{Figures, Run, TechniqueSummary};
+use crate::repeat;
 
 fn opt_lat(v: Option<f64>) -> String {
     fmt::opt(v, fmt::latency_us)
@@ -78,6 +79,9 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
             format!("{} ({})", fmt::count(t.errors_total()), kinds)
         }
     };
+    let lat = |v: Option<u64>, fig: &str| {
+        repeat::cell(t, fig, opt_lat(v.map(|v| v as f64)), fmt::latency_us)
+    };
     let cells = [
         fmt::opt(t.clients, fmt::count),
         match (t.delivered, t.expected) {
@@ -89,21 +93,48 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
             ),
             _ => "n/a".into(),
         },
-        fmt::opt(t.lost, fmt::count),
+        repeat::cell(t, repeat::LOST, fmt::opt(t.lost, fmt::count), |v| {
+            fmt::count(v.round() as u64)
+        }),
         fmt::opt(t.duplicates, fmt::count),
-        opt_lat(t.latency_us.p50.map(|v| v as f64)),
-        opt_lat(t.latency_us.p99.map(|v| v as f64)),
-        opt_lat(t.latency_us.p999.map(|v| v as f64)),
-        opt_lat(t.latency_us.max.map(|v| v as f64)),
-        fmt::opt(t.requests_per_msg(), fmt::sig),
+        lat(t.latency_us.p50, repeat::P50),
+        lat(t.latency_us.p99, repeat::P99),
+        lat(t.latency_us.p999, repeat::P999),
+        lat(t.latency_us.max, repeat::MAX),
+        repeat::cell(
+            t,
+            repeat::REQUESTS_PER_MSG,
+            fmt::opt(t.requests_per_msg(), fmt::sig),
+            fmt::sig,
+        ),
         match (t.bytes_down_per_msg(), t.bytes_up_per_msg()) {
-            (Some(d), Some(u)) => format!("{} ({:.0} + {:.0})", fmt::bytes(d + u), d, u),
+            (Some(d), Some(u)) => repeat::cell(
+                t,
+                repeat::BYTES_PER_MSG,
+                format!("{} ({:.0} + {:.0})", fmt::bytes(d + u), d, u),
+                fmt::bytes,
+            ),
             _ => "n/a".into(),
         },
         server_per_msg,
-        fmt::opt(t.cpu_ms_per_1k_msgs(), fmt::sig),
-        fmt::opt(t.server_rss_bytes, |b| fmt::bytes(b as f64)),
-        fmt::opt(t.rss_per_conn(), fmt::bytes),
+        repeat::cell(
+            t,
+            repeat::CPU_PER_1M,
+            fmt::opt(t.cpu_ms_per_1k_msgs(), fmt::sig),
+            fmt::sig,
+        ),
+        repeat::cell(
+            t,
+            repeat::SERVER_RSS,
+            fmt::opt(t.server_rss_bytes, |b| fmt::bytes(b as f64)),
+            fmt::bytes,
+        ),
+        repeat::cell(
+            t,
+            repeat::RSS_PER_CLIENT,
+            fmt::opt(t.rss_per_conn(), fmt::bytes),
+            fmt::bytes,
+        ),
         fmt::opt(t.loadgen_cpu_s, fmt::sig),
         errors,
     ];
