@@ -197,6 +197,17 @@ pub fn write_log(
     len: Duration,
     tag: &str,
 ) -> std::io::Result<Vec<u8>> {
+    write_log_intervals(&[(h, start, len)], run_start, tag)
+}
+
+/// An interval log holding several intervals, each a histogram with the window it covers
+/// (`start`, `len`), all tagged `tag`, times relative to `run_start` (`run --repeat`: one
+/// interval per repetition; [`read_log`] adds them up).
+pub fn write_log_intervals(
+    intervals: &[(&Histogram<u64>, SystemTime, Duration)],
+    run_start: SystemTime,
+    tag: &str,
+) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
     {
@@ -205,9 +216,11 @@ pub fn write_log(
             .with_start_time(run_start)
             .with_base_time(run_start)
             .begin_log_with(&mut buf, &mut ser)?;
-        let offset = start.duration_since(run_start).unwrap_or(Duration::ZERO);
-        w.write_histogram(h, offset, len, Tag::new(tag))
-            .map_err(|e| std::io::Error::other(format!("cannot write the histogram: {e}")))?;
+        for (h, start, len) in intervals {
+            let offset = start.duration_since(run_start).unwrap_or(Duration::ZERO);
+            w.write_histogram(h, offset, *len, Tag::new(tag))
+                .map_err(|e| std::io::Error::other(format!("cannot write the histogram: {e}")))?;
+        }
     }
     Ok(buf)
 }
