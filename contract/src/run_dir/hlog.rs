@@ -355,6 +355,23 @@ mod tests {
     }
 
     #[test]
+    fn several_intervals_read_back_as_their_sum() {
+        let mut a = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        let mut b = a.clone();
+        a.record_n(100, 3).unwrap();
+        b.record_n(900_000, 2).unwrap();
+        let t = SystemTime::now();
+        let len = Duration::from_secs(1);
+        let log = write_log_intervals(&[(&a, t, len), (&b, t + 3 * len, len)], t, "ws").unwrap();
+        let intervals = IntervalLogIterator::new(&log)
+            .filter(|e| matches!(e, Ok(LogEntry::Interval(_))))
+            .count();
+        assert_eq!(intervals, 2);
+        let sum = read_log(&log).unwrap();
+        assert_eq!((sum.len(), sum.max() >= 899_000), (5, true));
+    }
+
+    #[test]
     fn lines_are_counted_from_one() {
         let b = b"a\nb\nc";
         assert_eq!((line_of(b, 0), line_of(b, 2), line_of(b, 4)), (1, 2, 3));

@@ -38,7 +38,7 @@ pub struct CompareArgs {
     #[arg(value_name = "DIR", num_args = 0..=2)]
     pub dirs: Vec<PathBuf>,
     /// A baseline run directory; repeat it for several runs of the baseline (their min–max
-    /// range is then the spread).
+    /// range is then the spread; a run made with `run --repeat N` counts as its repetitions).
     #[arg(long, value_name = "DIR")]
     pub base: Vec<PathBuf>,
     /// A new run directory; repeat it for several runs of the new build.
