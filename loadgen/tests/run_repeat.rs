@@ -2,7 +2,8 @@
 //! repetition a readable run directory of its own with its own server, the top level each
 //! figure's median with its min–max, the merged histogram every repetition's, the time series
 //! tagged by repetition; checks judged on the median; compare taking its spread across the
-//! repetitions; a run interrupted keeping the repetitions that completed; bad counts refused.
+//! repetitions; a run interrupted keeping the repetitions that completed; a --target measured
+//! again by every repetition; bad counts refused.
 
 mod run_common;
 
@@ -285,4 +286,37 @@ fn a_repeat_of_0_or_over_1000_is_refused_in_one_line() {
         assert_eq!(stderr.trim().lines().count(), 1, "{a:?}: {stderr}");
         assert!(stderr.contains("--repeat"), "{stderr}");
     }
+}
+
+#[test]
+fn with_a_target_every_repetition_measures_that_same_server() {
+    let server = run_common::ServeChild::start(&[]);
+    let url = server.url();
+    let tmp = TempDir::new("repeat-target");
+    let out = tmp.join("run");
+    let o = out.to_str().unwrap();
+    let r = run(
+        &args(o, &["--repeat", "2", "--target", &url, "--no-report"]),
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert!(r.status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "against --target {url} (the same server every time"
+        )),
+        "{stderr}"
+    );
+    for k in 1..=2 {
+        let m = json(&out.join(format!("repetitions/{k}/manifest.json")));
+        assert_eq!(m["server_url"], url.as_str());
+        assert_eq!(m["fresh_server_per_technique"], false);
+    }
+    let doc = json(&out.join("summary.json"));
+    assert_eq!(u(&technique(&doc, "ws")["repetitions"], "count"), 2);
+    let table = String::from_utf8_lossy(&r.stdout);
+    assert!(
+        table.contains("median of 2 repetitions, each against the same server"),
+        "{table}"
+    );
 }
