@@ -1,6 +1,7 @@
 //! `pushbench run`: starts (or finds) the server ([`server`]), measures each technique in turn
 //! ([`crate::measure`]), and writes the run directory ([`crate::output`]); Ctrl-C or a dead
-//! server stops it early with what was measured ([`shutdown`]).
+//! server stops it early with what was measured ([`shutdown`]). With `--repeat N` the whole
+//! of it is made N times over and combined ([`repeat`]).
 
 pub mod repeat;
 pub mod server;
