@@ -207,6 +207,9 @@ fn print_outcome(
         }
     } else {
         print!("{}", crate::output::table::render(&outcome.doc.techniques));
+        if let Some(l) = crate::output::table::repetitions_line(&outcome.doc) {
+            println!("{l}");
+        }
         for l in &lines {
             println!("{l}");
         }

@@ -34,6 +34,14 @@ pub struct CheckVerdict {
     /// or `p99 not measured`.
     #[serde(default)]
     pub detail: Option<String>,
+    /// With `--repeat N`: the repetitions that measured the figure, and its min and max over
+    /// them (`value` is then their median, what the check judged). Absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repetitions: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<f64>,
 }
 
 impl CheckVerdict {

@@ -197,6 +197,17 @@ pub fn write_log(
     len: Duration,
     tag: &str,
 ) -> std::io::Result<Vec<u8>> {
+    write_log_intervals(&[(h, start, len)], run_start, tag)
+}
+
+/// An interval log holding several intervals, each a histogram with the window it covers
+/// (`start`, `len`), all tagged `tag`, times relative to `run_start` (`run --repeat`: one
+/// interval per repetition; [`read_log`] adds them up).
+pub fn write_log_intervals(
+    intervals: &[(&Histogram<u64>, SystemTime, Duration)],
+    run_start: SystemTime,
+    tag: &str,
+) -> std::io::Result<Vec<u8>> {
     let mut buf = Vec::new();
     let mut ser = V2DeflateSerializer::new();
     {
@@ -205,9 +216,11 @@ pub fn write_log(
             .with_start_time(run_start)
             .with_base_time(run_start)
             .begin_log_with(&mut buf, &mut ser)?;
-        let offset = start.duration_since(run_start).unwrap_or(Duration::ZERO);
-        w.write_histogram(h, offset, len, Tag::new(tag))
-            .map_err(|e| std::io::Error::other(format!("cannot write the histogram: {e}")))?;
+        for (h, start, len) in intervals {
+            let offset = start.duration_since(run_start).unwrap_or(Duration::ZERO);
+            w.write_histogram(h, offset, *len, Tag::new(tag))
+                .map_err(|e| std::io::Error::other(format!("cannot write the histogram: {e}")))?;
+        }
     }
     Ok(buf)
 }
@@ -339,6 +352,23 @@ mod tests {
             "line 1: the log holds no histogram, only headers"
         );
         assert_eq!(read_log(b"\n ").unwrap_err().line, 1);
+    }
+
+    #[test]
+    fn several_intervals_read_back_as_their_sum() {
+        let mut a = Histogram::<u64>::new_with_bounds(1, 3_600_000_000, 3).unwrap();
+        let mut b = a.clone();
+        a.record_n(100, 3).unwrap();
+        b.record_n(900_000, 2).unwrap();
+        let t = SystemTime::now();
+        let len = Duration::from_secs(1);
+        let log = write_log_intervals(&[(&a, t, len), (&b, t + 3 * len, len)], t, "ws").unwrap();
+        let intervals = IntervalLogIterator::new(&log)
+            .filter(|e| matches!(e, Ok(LogEntry::Interval(_))))
+            .count();
+        assert_eq!(intervals, 2);
+        let sum = read_log(&log).unwrap();
+        assert_eq!((sum.len(), sum.max() >= 899_000), (5, true));
     }
 
     #[test]

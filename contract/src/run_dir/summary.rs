@@ -228,12 +228,32 @@ pub struct SummaryRow {
     pub link_cpu_s: Option<f64>,
     #[serde(default, serialize_with = "opt_num")]
     pub link_cpu_us_per_message: Option<f64>,
+    /// With `--repeat N`: the repetitions that measured this technique (empty: one run), and
+    /// the min and max over them of p50, p99 and server CPU (the columns above: medians).
+    #[serde(default)]
+    pub repetitions: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub latency_p50_min_us: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub latency_p50_max_us: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub latency_p99_min_us: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub latency_p99_max_us: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub server_cpu_min_s: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub server_cpu_max_s: Option<f64>,
 }
 
 impl From<&TechniqueSummary> for SummaryRow {
     fn from(s: &TechniqueSummary) -> SummaryRow {
         let l = &s.latency_us;
         let ms = |m: &Option<Millis>, f: fn(&Millis) -> Option<f64>| m.as_ref().and_then(f);
+        let reps = s.repetitions.as_ref();
+        let range = |name: &str, f: fn(&super::repetitions::Range) -> Option<f64>| {
+            reps.and_then(|r| r.get(name)).and_then(f)
+        };
         SummaryRow {
             technique: s.technique,
             clients: s.clients,
@@ -280,6 +300,13 @@ impl From<&TechniqueSummary> for SummaryRow {
             link_rtt_us: Some(s.link.as_ref().and_then(|l| l.rtt_us).unwrap_or(0)),
             link_cpu_s: s.link_emulator.as_ref().and_then(|e| e.cpu_s),
             link_cpu_us_per_message: s.link_emulator.as_ref().and_then(|e| e.cpu_us_per_message),
+            repetitions: reps.map(|r| r.count),
+            latency_p50_min_us: range("p50", |r| r.min),
+            latency_p50_max_us: range("p50", |r| r.max),
+            latency_p99_min_us: range("p99", |r| r.min),
+            latency_p99_max_us: range("p99", |r| r.max),
+            server_cpu_min_s: range("server_cpu_s", |r| r.min),
+            server_cpu_max_s: range("server_cpu_s", |r| r.max),
         }
     }
 }
@@ -345,7 +372,9 @@ mod tests {
             first_message_p50_ms, server_cpu_s, server_rss_bytes, server_rss_idle_bytes, \
             loadgen_cpu_s, loadgen_rss_bytes, errors_total, phase_bytes_up, phase_bytes_down, \
             server_phase_bytes_up, server_phase_bytes_down, publish_failures, link, link_rtt_us, \
-            link_cpu_s, link_cpu_us_per_message";
+            link_cpu_s, link_cpu_us_per_message, repetitions, latency_p50_min_us, \
+            latency_p50_max_us, latency_p99_min_us, latency_p99_max_us, server_cpu_min_s, \
+            server_cpu_max_s";
         let documented: Vec<&str> = doc.split(", ").collect();
         assert_eq!(super::super::csv::columns::<SummaryRow>(), documented);
     }

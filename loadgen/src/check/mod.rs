@@ -36,9 +36,26 @@ fn verdict(
     s: Option<&TechniqueSummary>,
 ) -> CheckVerdict {
     let f = c.figure;
-    let value = s.and_then(|s| (f.value)(s)).filter(|v| v.is_finite());
+    // With repetitions: judged on the median over them, the min–max shown beside it.
+    let range = s
+        .and_then(|s| s.repetitions.as_ref())
+        .and_then(|r| Some((r.count, r.get(f.name)?)));
+    let value = match range {
+        Some((_, r)) => r.median,
+        None => s.and_then(|s| (f.value)(s)),
+    }
+    .filter(|v| v.is_finite());
     let pass = value.is_some_and(|v| c.op.holds(v, c.threshold));
-    let shown = value.map_or_else(|| "not measured".to_string(), |v| show(f.kind, v));
+    let mut shown = value.map_or_else(|| "not measured".to_string(), |v| show(f.kind, v));
+    if let (Some((n, r)), Some(_)) = (range, value) {
+        if let (Some(lo), Some(hi)) = (r.min, r.max) {
+            shown.push_str(&format!(
+                ", median of {n}; min–max {}–{}",
+                show(f.kind, lo),
+                show(f.kind, hi)
+            ));
+        }
+    }
     CheckVerdict {
         expr: c.expr.clone(),
         technique: technique.name().to_string(),
@@ -49,6 +66,9 @@ fn verdict(
         op: Some(c.op.symbol().to_string()),
         threshold: Some(c.threshold),
         detail: Some(format!("{} {shown}", f.name)),
+        repetitions: range.map(|(n, _)| n),
+        min: range.and_then(|(_, r)| r.min),
+        max: range.and_then(|(_, r)| r.max),
     }
 }
 

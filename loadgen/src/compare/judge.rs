@@ -66,8 +66,8 @@ fn techniques(base: &[Run], new: &[Run]) -> Vec<Technique> {
 }
 
 /// The value of `figure` for `t` in each run that has it.
-fn values(runs: &[Run], t: Technique, figure: Figure) -> Vec<f64> {
-    runs.iter()
+fn values<'a>(runs: impl IntoIterator<Item = &'a Run>, t: Technique, figure: Figure) -> Vec<f64> {
+    runs.into_iter()
         .filter_map(|r| {
             let s = r.techniques.iter().find(|s| s.technique == t)?;
             figure.value(r, s)
@@ -75,14 +75,28 @@ fn values(runs: &[Run], t: Technique, figure: Figure) -> Vec<f64> {
         .collect()
 }
 
-/// Every row: techniques × [`Figure::ALL`].
-pub fn compare(base: &[Run], new: &[Run], thresholds: &Thresholds) -> Vec<Row> {
+/// What each side's run-to-run spread is measured over: its runs, or, for a run made with
+/// `run --repeat`, its repetitions (`across` names which, for the footnote).
+#[derive(Debug)]
+pub struct Samples<'a> {
+    pub base: Vec<&'a Run>,
+    pub new: Vec<&'a Run>,
+    /// `runs` or `repetitions`.
+    pub across: &'static str,
+}
+
+/// Every row: techniques × [`Figure::ALL`]. The compared value is the median over each side's
+/// runs (a repeated run's own: its merged histogram's p50/p99, its medians otherwise); the
+/// spread is taken over `samples`.
+pub fn compare(base: &[Run], new: &[Run], samples: &Samples, thresholds: &Thresholds) -> Vec<Row> {
     let mut rows = Vec::new();
     for t in techniques(base, new) {
         for figure in Figure::ALL {
             let bv = values(base, t, figure);
             let nv = values(new, t, figure);
-            let spread = spread(figure, t, (base, &bv), (new, &nv));
+            let sb = values(samples.base.iter().copied(), t, figure);
+            let sn = values(samples.new.iter().copied(), t, figure);
+            let spread = spread(figure, t, (base, &sb), (new, &sn), samples.across);
             rows.push(row(
                 t,
                 figure,

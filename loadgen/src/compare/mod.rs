@@ -38,7 +38,7 @@ pub struct CompareArgs {
     #[arg(value_name = "DIR", num_args = 0..=2)]
     pub dirs: Vec<PathBuf>,
     /// A baseline run directory; repeat it for several runs of the baseline (their min–max
-    /// range is then the spread).
+    /// range is then the spread; a run made with `run --repeat N` counts as its repetitions).
     #[arg(long, value_name = "DIR")]
     pub base: Vec<PathBuf>,
     /// A new run directory; repeat it for several runs of the new build.
@@ -86,6 +86,50 @@ fn load(dir: &Path) -> anyhow::Result<Run> {
     })
 }
 
+/// The repetitions of a run made with `run --repeat` (`repetitions/<k>/`, in order), each a
+/// run of its own; none for another run. A repetition that does not load or was cut short is
+/// left out, with a warning.
+fn repetitions(run: &Run) -> Vec<Run> {
+    let Ok(entries) = std::fs::read_dir(run.dir.join("repetitions")) else {
+        return Vec::new();
+    };
+    let mut ks: Vec<u32> = entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    ks.sort_unstable();
+    ks.into_iter()
+        .filter_map(|k| {
+            let dir = run.dir.join("repetitions").join(k.to_string());
+            match reports::load::load_run(&dir, &dir.display().to_string()) {
+                Ok(r) if !r.partial() => Some(r),
+                Ok(_) => {
+                    eprintln!(
+                        "pushbench: warning: {} was cut short: left out of the spread",
+                        dir.display()
+                    );
+                    None
+                }
+                Err(e) => {
+                    eprintln!("pushbench: warning: left out of the spread: {e}");
+                    None
+                }
+            }
+        })
+        .collect()
+}
+
+/// A side's spread samples: each run's repetitions (the union over its repeated runs), or the
+/// run itself when it has none.
+fn samples_of<'a>(runs: &'a [Run], reps: &'a [Vec<Run>]) -> Vec<&'a Run> {
+    runs.iter()
+        .zip(reps)
+        .flat_map(|(run, reps)| match reps.is_empty() {
+            true => vec![run],
+            false => reps.iter().collect(),
+        })
+        .collect()
+}
+
 /// Every run must have the first's workload.
 fn same_workload(runs: &[&Run]) -> anyhow::Result<()> {
     for r in runs.iter().skip(1) {
@@ -122,7 +166,18 @@ pub fn main(args: &CompareArgs) -> anyhow::Result<()> {
             r.dir.display()
         );
     }
-    let rows = judge::compare(&base, &new, &thresholds);
+    let base_reps: Vec<Vec<Run>> = base.iter().map(repetitions).collect();
+    let new_reps: Vec<Vec<Run>> = new.iter().map(repetitions).collect();
+    let samples = judge::Samples {
+        base: samples_of(&base, &base_reps),
+        new: samples_of(&new, &new_reps),
+        across: if base_reps.iter().chain(&new_reps).any(|r| !r.is_empty()) {
+            "repetitions"
+        } else {
+            "runs"
+        },
+    };
+    let rows = judge::compare(&base, &new, &samples, &thresholds);
     let regressions = rows
         .iter()
         .filter(|r| r.verdict == Verdict::Regression)

@@ -92,12 +92,13 @@ fn per_second(run: &Run, t: Technique, figure: Figure) -> Vec<f64> {
 }
 
 /// The spread of `figure` for technique `t`, from the base runs and the new runs, with their
-/// values of the figure (one per run) given.
+/// values of the figure given: one per run, or per repetition (`across` says which).
 pub fn spread(
     figure: Figure,
     t: Technique,
     (base, base_values): (&[Run], &[f64]),
     (new, new_values): (&[Run], &[f64]),
+    across: &str,
 ) -> Spread {
     if figure.is_count() {
         return Spread {
@@ -113,7 +114,7 @@ pub fn spread(
         return Spread {
             pct,
             how: format!(
-                "min–max across runs ({} base, {} new)",
+                "min–max across {across} ({} base, {} new)",
                 base_values.len(),
                 new_values.len()
             ),

@@ -42,6 +42,10 @@ pub const IGNORED: &[(&str, &str)] = &[
         "repeat",
         "repetitions give the spread; each repetition is the same workload",
     ),
+    (
+        "repetition",
+        "which repetition of a repeated run a repetitions/<k>/ directory is",
+    ),
     ("out", "where the run directory was written"),
     ("json", "what is printed"),
     ("no_report", "whether the report was drawn"),

@@ -130,6 +130,12 @@ pub struct RunArgs {
     /// failed check makes the run exit 5. Figures: see docs/CHECKS.md
     #[arg(long = "check", value_name = "EXPR")]
     pub check: Vec<String>,
+    /// Measure every technique N times, each time on a fresh server, in rounds (repetition k
+    /// measures every technique, then k+1); the summary holds each figure's median with its
+    /// min–max, checks are judged on the median (docs/RUN_FORMAT.md, "Repetitions")
+    /// [default: 1]
+    #[arg(long, value_name = "N")]
+    pub repeat: Option<u32>,
 }
 
 /// A scenario file: the same options as the flags, in kebab-case or snake_case.
@@ -177,6 +183,8 @@ pub struct Scenario {
     pub description: Option<String>,
     /// Thresholds, as `--check` (docs/CHECKS.md).
     pub checks: Option<ScenarioChecks>,
+    /// Repetitions, as `--repeat`.
+    pub repeat: Option<u32>,
 }
 
 /// A scenario's `checks`: a list of expressions (`checks = ["sse.p99 < 50ms", "*.lost == 0"]`),
@@ -283,6 +291,8 @@ impl RunArgs {
             scenario: self.scenario.clone(),
             scenario_description: sc.description.clone(),
             checks: self.checks(&sc)?,
+            repeat: self.repeat.or(sc.repeat).unwrap_or(1),
+            repetition: None,
         };
         cfg.validate()?;
         Ok(cfg)

@@ -40,6 +40,8 @@ pub mod defaults {
 pub const MAX_PAYLOAD_BYTES: usize = 1 << 20;
 /// Most worker (or server) processes one run may start.
 pub const MAX_PROCESSES: u32 = 64;
+/// Most repetitions one run may make (`--repeat`).
+pub const MAX_REPEAT: u32 = 1000;
 /// Descriptors kept aside for everything that is not a client socket.
 pub const FD_RESERVE: u64 = 128;
 
@@ -122,6 +124,12 @@ pub struct RunConfig {
     /// not in the manifest's params.
     #[serde(skip)]
     pub checks: Vec<crate::check::Check>,
+    /// Repetitions (`--repeat N`, 1..=[`MAX_REPEAT`]): every technique measured N times.
+    pub repeat: u32,
+    /// In a repetition's own run directory (`repetitions/<k>/`): which one it is (1..=N);
+    /// absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repetition: Option<u32>,
 }
 
 impl RunConfig {

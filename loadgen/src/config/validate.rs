@@ -49,7 +49,23 @@ impl RunConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.check_work()?;
         self.check_timing()?;
-        self.check_processes()
+        self.check_processes()?;
+        self.check_repeat()
+    }
+
+    /// `--repeat`: at least one repetition, at most [`super::MAX_REPEAT`].
+    fn check_repeat(&self) -> Result<(), ConfigError> {
+        if self.repeat == 0 || self.repeat > super::MAX_REPEAT {
+            return Err(invalid(
+                "--repeat",
+                format!(
+                    "{} repetitions: give 1 to {} (each measures every technique once)",
+                    self.repeat,
+                    super::MAX_REPEAT
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The work: techniques, clients, topics, the window, the rate, the payload.

@@ -5,6 +5,7 @@
 
 pub mod histograms;
 pub mod manifest;
+pub mod median;
 pub mod summary;
 pub mod table;
 pub mod timeseries;
@@ -80,14 +81,7 @@ pub fn write_all<P: Serialize>(
     rows: &[TimeseriesRow],
     run_start: SystemTime,
 ) -> Result<(), OutputError> {
-    create_dir(dir)?;
-    write_manifest(dir, &doc.manifest)?;
-    write_json(&dir.join("summary.json"), doc)?;
-    let csv_err = |path: PathBuf| move |error| OutputError::Csv { path, error };
-    let p = dir.join("summary.csv");
-    summary::write_csv(&p, &doc.techniques).map_err(csv_err(p.clone()))?;
-    let p = dir.join("timeseries.csv");
-    timeseries::write_csv(&p, rows).map_err(csv_err(p.clone()))?;
+    write_docs(dir, doc, rows)?;
     for r in results {
         let name = r.raw.technique.name();
         let p = dir.join("histograms").join(format!("{name}.hlog"));
@@ -101,5 +95,23 @@ pub fn write_all<P: Serialize>(
         )
         .map_err(io(&p))?;
     }
+    Ok(())
+}
+
+/// Writes every file of the run directory but the histograms: manifest.json, summary.json,
+/// summary.csv and timeseries.csv.
+pub fn write_docs<P: Serialize>(
+    dir: &Path,
+    doc: &Document<P>,
+    rows: &[TimeseriesRow],
+) -> Result<(), OutputError> {
+    create_dir(dir)?;
+    write_manifest(dir, &doc.manifest)?;
+    write_json(&dir.join("summary.json"), doc)?;
+    let csv_err = |path: PathBuf| move |error| OutputError::Csv { path, error };
+    let p = dir.join("summary.csv");
+    summary::write_csv(&p, &doc.techniques).map_err(csv_err(p.clone()))?;
+    let p = dir.join("timeseries.csv");
+    timeseries::write_csv(&p, rows).map_err(csv_err(p.clone()))?;
     Ok(())
 }

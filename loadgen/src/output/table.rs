@@ -19,6 +19,31 @@ fn count(n: Option<u64>) -> String {
     n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
+/// ` (min–max)` of latency figure `name` in ms over the repetitions; empty without them.
+fn spread(r: &TechniqueSummary, name: &str) -> String {
+    let range = r.repetitions.as_ref().and_then(|reps| reps.get(name));
+    match range.map(|x| (x.min, x.max)) {
+        Some((Some(lo), Some(hi))) => format!(" ({:.1}–{:.1})", lo / 1000.0, hi / 1000.0),
+        _ => String::new(),
+    }
+}
+
+/// Under the table of a run with `--repeat N`: what its figures are.
+pub fn repetitions_line(doc: &contract::run_dir::Document<impl Sized>) -> Option<String> {
+    let n = doc
+        .techniques
+        .iter()
+        .filter_map(|t| t.repetitions.as_ref().map(|r| r.count))
+        .max()?;
+    let server = match doc.manifest.fresh_server_per_technique {
+        Some(true) => "each on a fresh server",
+        _ => "each against the same server",
+    };
+    Some(format!(
+        "median of {n} repetitions, {server}; (min–max) over them"
+    ))
+}
+
 /// Formats the table: one line per technique.
 pub fn render(rows: &[TechniqueSummary]) -> String {
     let head = [
@@ -42,8 +67,8 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             r.technique.name().to_string(),
             format!("{}/{}", count(r.delivered), count(r.expected)),
             count(r.lost),
-            ms(l.p50),
-            ms(l.p99),
+            ms(l.p50) + &spread(r, "p50"),
+            ms(l.p99) + &spread(r, "p99"),
             ms(l.max),
             per(r.requests, r.delivered),
             per(

@@ -1,7 +1,9 @@
 //! `pushbench run`: starts (or finds) the server ([`server`]), measures each technique in turn
 //! ([`crate::measure`]), and writes the run directory ([`crate::output`]); Ctrl-C or a dead
-//! server stops it early with what was measured ([`shutdown`]).
+//! server stops it early with what was measured ([`shutdown`]). With `--repeat N` the whole
+//! of it is made N times over and combined ([`repeat`]).
 
+pub mod repeat;
 pub mod server;
 pub mod shutdown;
 
@@ -76,6 +78,9 @@ pub async fn execute(
     if dir.join("manifest.json").exists() {
         return Err(RunError::OutExists(dir));
     }
+    if cfg.repeat > 1 {
+        return repeat::execute(cfg, command_line, sd, dir).await;
+    }
     let progress = Progress::new();
     let server = Server::start(&cfg, &sd).await?;
     let id = run_id();
@@ -86,7 +91,7 @@ pub async fn execute(
         server.abandon().await;
         return Err(e.into());
     }
-    let result = measure_all(&cfg, server, &sd, &progress, run_start, &id).await;
+    let result = measure_all(&cfg, server, &sd, &progress, run_start, &id, "").await;
     progress.finish();
     let (results, rows) = result?;
 
@@ -152,7 +157,7 @@ fn manifest_of(
 
 /// Measures each technique in turn. With a child server, each technique gets a fresh one
 /// (unless `--one-server`), so its memory and CPU are its own and no earlier technique's
-/// topics linger in it.
+/// topics linger in it. `label` follows the technique in progress lines (` [rep 2/5]`).
 async fn measure_all(
     cfg: &RunConfig,
     mut server: Server,
@@ -160,6 +165,7 @@ async fn measure_all(
     progress: &Progress,
     run_start: Instant,
     run_id: &str,
+    label: &str,
 ) -> Result<(Vec<TechniqueResult>, Vec<TimeseriesRow>), RunError> {
     let sampler = Sampler::new(run_start, Some(server.probe()));
     let stop_sampler = CancellationToken::new();
@@ -169,7 +175,7 @@ async fn measure_all(
     for (i, &tech) in cfg.techniques.iter().enumerate() {
         if server.target.profile.subscribe(tech).is_none() {
             let r = TechniqueResult::skipped(tech, NOT_OFFERED);
-            progress.println(&format!("{tech:>9}: skipped ({NOT_OFFERED})"));
+            progress.println(&format!("{tech:>9}{label}: skipped ({NOT_OFFERED})"));
             results.push(r);
             continue;
         }
@@ -198,7 +204,7 @@ async fn measure_all(
             progress: progress.clone(),
         };
         let r = measure_one(&ctx, &server, sd, tech).await;
-        progress.println(&result_line(tech, &r));
+        progress.println(&result_line(tech, label, &r));
         results.push(r);
         if i + 1 < cfg.techniques.len() {
             tokio::select! {
@@ -234,14 +240,14 @@ async fn measure_one(
 }
 
 /// The line printed as each technique ends.
-fn result_line(tech: Technique, r: &TechniqueResult) -> String {
+fn result_line(tech: Technique, label: &str, r: &TechniqueResult) -> String {
     let p99_ms = if r.raw.latency.is_empty() {
         0.0
     } else {
         r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
     };
     format!(
-        "{tech:>9}: {}/{} delivered, p99 {p99_ms:.1} ms{}",
+        "{tech:>9}{label}: {}/{} delivered, p99 {p99_ms:.1} ms{}",
         r.raw.phase.delivered,
         r.expected,
         r.failure
