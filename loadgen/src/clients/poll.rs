@@ -5,6 +5,11 @@
 //! when an answer comes late the next request goes at once and the schedule resumes on its
 //! grid (missed ticks are skipped, not burst). A zero interval polls back to back (the
 //! closed loop `wrk` runs). The exchange itself is shared with long poll.
+//!
+//! A target whose answers hold one message each (the `raw` framing, e.g. nchan's
+//! intervalpoll, which answers the oldest message after the cursor) is asked again at once
+//! while its answers carry a message: one poll then catches up with every message published
+//! since the last, as a poll of pushbench's own server does in one answer.
 
 use std::time::{Duration, Instant};
 
@@ -30,8 +35,9 @@ pub(super) async fn run(c: &mut Client) {
         t.set_missed_tick_behavior(MissedTickBehavior::Skip);
         t
     });
+    let mut more = false;
     loop {
-        if let Some(t) = ticker.as_mut() {
+        if let Some(t) = ticker.as_mut().filter(|_| !more) {
             tokio::select! {
                 biased;
                 _ = c.shutdown.cancelled() => return,
@@ -42,11 +48,15 @@ pub(super) async fn run(c: &mut Client) {
             return;
         }
         let answer_timeout = c.spec.read_timeout;
-        if let Err(e) = exchange(c, &mut conn, &mut cur, answer_timeout).await {
-            conn = None;
-            let wait = c.failed(&e);
-            if !c.pause(wait).await {
-                return;
+        match exchange(c, &mut conn, &mut cur, answer_timeout).await {
+            Ok(delivered) => more = delivered && c.sub.framing == Framing::Raw,
+            Err(e) => {
+                more = false;
+                conn = None;
+                let wait = c.failed(&e);
+                if !c.pause(wait).await {
+                    return;
+                }
             }
         }
     }
@@ -55,7 +65,7 @@ pub(super) async fn run(c: &mut Client) {
 /// One request and its answer on `conn` (opened first if needed): delivers the messages,
 /// counts an empty answer, moves `since` to the answer's `next`. The head must arrive within
 /// `answer_timeout`, each later read within the read timeout. On error the caller drops the
-/// connection.
+/// connection. Ok(true): the answer carried at least one message.
 ///
 /// A kept-alive connection that the server closed while it was idle (the request is met by
 /// the end of the stream, not one byte of answer) is replaced by a new one and the request
@@ -65,7 +75,7 @@ pub(super) async fn exchange(
     conn: &mut Conn,
     cur: &mut PollCursor,
     answer_timeout: Duration,
-) -> Result<(), ClientError> {
+) -> Result<bool, ClientError> {
     let request = cur.request(c);
     let mut retried = false;
     let (h, head) = loop {
@@ -115,7 +125,8 @@ pub(super) async fn exchange(
         cur.last_modified = head.last_modified.clone();
     }
     if c.sub.framing != Framing::Pushbench {
-        if nothing_new || bytes.is_empty() {
+        let empty = nothing_new || bytes.is_empty();
+        if empty {
             c.rec.empty_response();
         } else {
             let mut reader = Reader {
@@ -129,7 +140,7 @@ pub(super) async fn exchange(
             }
         }
         c.succeeded();
-        return Ok(());
+        return Ok(!empty);
     }
     let answer = parse_poll(&bytes)
         .map_err(|e| framing::offending(c.spec.technique, &e.to_string(), &bytes))?;
@@ -142,7 +153,7 @@ pub(super) async fn exchange(
     }
     cur.since = answer.next.to_string();
     c.succeeded();
-    Ok(())
+    Ok(!answer.messages.is_empty())
 }
 
 /// Where a polling client is: the `since` of the next request, or the validators of the last
