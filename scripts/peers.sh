@@ -55,6 +55,13 @@ fi
 
 # --- processes: started here, stopped here ------------------------------------------------------
 pids=()
+# Whether PID still runs (a zombie, e.g. Pushpin's origin waiting for the runner to reap it,
+# does not).
+alive() {
+    local state
+    state="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+    [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
 stop_all() {
     local pid i kids
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -62,7 +69,7 @@ stop_all() {
         kids="$(ps -o pid= --ppid "$pid" 2>/dev/null || true)"
         kill -TERM "$pid" 2>/dev/null || continue
         for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null || true
