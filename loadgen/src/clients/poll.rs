@@ -6,10 +6,11 @@
 //! grid (missed ticks are skipped, not burst). A zero interval polls back to back (the
 //! closed loop `wrk` runs). The exchange itself is shared with long poll.
 //!
-//! A target whose answers hold one message each (the `raw` framing, e.g. nchan's
-//! intervalpoll, which answers the oldest message after the cursor) is asked again at once
-//! while its answers carry a message: one poll then catches up with every message published
-//! since the last, as a poll of pushbench's own server does in one answer.
+//! A target whose answers hold one message each (the `raw` framing with an etag cursor, e.g.
+//! nchan's intervalpoll, which answers the oldest message after the cursor) is asked again at
+//! once while its answers carry a message (at most [`CATCH_UP`] times a tick): one poll then
+//! catches up with every message published since the last, as a poll of pushbench's own
+//! server does in one answer.
 
 use std::time::{Duration, Instant};
 
@@ -23,6 +24,10 @@ use crate::net::CountingStream;
 use crate::payload;
 use crate::profile::{Cursor, Framing};
 
+/// The most requests a short poll sends at once, one after the other, to catch up with a
+/// target answering one message per request, before it waits for its next tick.
+const CATCH_UP: u32 = 4096;
+
 /// The connection a polling client keeps between requests.
 pub(super) type Conn = Option<HttpConn<CountingStream>>;
 
@@ -35,9 +40,11 @@ pub(super) async fn run(c: &mut Client) {
         t.set_missed_tick_behavior(MissedTickBehavior::Skip);
         t
     });
-    let mut more = false;
+    let one_per_answer = c.sub.framing == Framing::Raw && c.sub.cursor == Cursor::Etag;
+    // Requests sent at once since the last tick (catching up).
+    let mut at_once = 0;
     loop {
-        if let Some(t) = ticker.as_mut().filter(|_| !more) {
+        if let Some(t) = ticker.as_mut().filter(|_| at_once == 0) {
             tokio::select! {
                 biased;
                 _ = c.shutdown.cancelled() => return,
@@ -49,9 +56,10 @@ pub(super) async fn run(c: &mut Client) {
         }
         let answer_timeout = c.spec.read_timeout;
         match exchange(c, &mut conn, &mut cur, answer_timeout).await {
-            Ok(delivered) => more = delivered && c.sub.framing == Framing::Raw,
+            Ok(delivered) if delivered && one_per_answer && at_once < CATCH_UP => at_once += 1,
+            Ok(_) => at_once = 0,
             Err(e) => {
-                more = false;
+                at_once = 0;
                 conn = None;
                 let wait = c.failed(&e);
                 if !c.pause(wait).await {
