@@ -86,6 +86,48 @@ fn a_server_pid_is_sampled_over_its_process_tree() {
     assert!(rows.lines().count() > 1, "{rows}");
 }
 
+/// `pushbench sweep` passes `--server-pid` to each step.
+#[test]
+fn a_sweep_samples_the_server_pid_at_each_step() {
+    let addr = peer_common::start_nchan_like();
+    let url = format!("http://{addr}");
+    let server = ServeChild::start(&[]);
+    let pid = server.pid().to_string();
+    let dir = TempDir::new("server-pid-sweep");
+    let out = dir.join("sweep");
+    let args = [
+        "sweep",
+        "--out",
+        out.to_str().unwrap(),
+        "--target",
+        &url,
+        "--profile",
+        "nchan",
+        "--server-pid",
+        &pid,
+        "--techniques",
+        "sse",
+        "--clients",
+        "2,4",
+        "--warmup",
+        "300ms",
+        "--duration",
+        "1s",
+        "--drain",
+        "500ms",
+        "--no-report",
+    ];
+    let o = run(&args, Duration::from_secs(120));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    for step in ["sse-2", "sse-4"] {
+        let text = std::fs::read_to_string(out.join(step).join("summary.json")).unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(doc["manifest"]["params"]["server_pid"], server.pid());
+        let sse = technique(&doc, "sse");
+        assert!(u(sse, "server_rss_bytes") > 0, "{step}: {sse}");
+    }
+}
+
 #[test]
 fn a_server_pid_that_does_not_exist_is_a_usage_error() {
     let dir = TempDir::new("server-pid-bad");
