@@ -5,22 +5,34 @@
 #
 #   scripts/peers.sh [smoke]     install what is missing, start every peer, check each technique
 #                                of each peer with a raw-socket subscriber, stop everything
+#   scripts/peers.sh run [-- ARGS...]
+#                                one `pushbench run --target URL --profile P --server-pid PID`
+#                                per server (ARGS passed through, after small defaults), each
+#                                into OUT/<server>, then `pushbench report` of them all into
+#                                OUT/report; exits non-zero if any run failed
+#   scripts/peers.sh fanout [-- ARGS...]
+#                                10,000 subscribers on one topic, 256 B payloads, the rate
+#                                stepped 1, 5, 10, 20, 50, 100 msg/s until loss or p99 > 1 s,
+#                                SSE and WebSocket on every server: a Markdown table in
+#                                OUT/fanout.md (scripts/peers/fanout.py; heavy: ~15 s a step)
 #   scripts/peers.sh serve       start them, print their URLs, wait for Ctrl-C, stop everything
 #   scripts/peers.sh capture     start nchan, Pushpin and the framework endpoint with a 1 s
 #                                heartbeat and a retention of 4, print real exchanges with each
 #                                as Markdown (scripts/peers/capture.py), stop everything
 #
 # Knobs (environment): PEERS ("pushbench nchan pushpin framework"), PEERS_DIR (scratch and the
-# Python venv, default /tmp/pushbench-peers), HEARTBEAT_S (15), RETENTION (1024, pushbench's
-# default), NGINX_WORKERS (1), NCHAN_SHM (1024m), PUSHPIN_MESSAGE_RATE / PUSHPIN_MESSAGE_HWM
-# (0 = unlimited; Pushpin's own defaults are 2500 and 25000), PUSHPIN_LOG_LEVEL (1),
-# PEERS_NO_INSTALL=1 (never call apt-get or pip), PEERS_SERVE_S (3600: how long `serve` waits).
+# Python venv, default /tmp/pushbench-peers), PEERS_OUT (run and fanout: where the run
+# directories go, default results/peers-<UTC time>), HEARTBEAT_S (15), RETENTION (1024,
+# pushbench's default), NGINX_WORKERS (1), NCHAN_SHM (1024m), PUSHPIN_MESSAGE_RATE /
+# PUSHPIN_MESSAGE_HWM (0 = unlimited; Pushpin's own defaults are 2500 and 25000),
+# PUSHPIN_LOG_LEVEL (1), PEERS_NO_INSTALL=1 (never call apt-get or pip), PEERS_SERVE_S (3600:
+# how long `serve` waits), FANOUT_RATES ("1 5 10 20 50 100"), FANOUT_CLIENTS (10000).
 #
-# Each peer is a set of functions: peer_<name>_start (background, registers its PIDs),
-# peer_<name>_ready (answers?), and the facts the run step needs: its URL, its publish URL, its
-# pushbench profile and the techniques it offers. run_peer is the one step to swap for
-# `pushbench run --target URL --profile NAME` later. Every process started here is stopped by
-# PID on exit, Ctrl-C or failure.
+# Each peer is a set of functions: peer_<name>_start (background, registers its PIDs and sets
+# <name>_pid, the root of its process tree, which --server-pid samples), peer_<name>_ready
+# (answers?), and the facts the run step needs: its URL, its publish URL, its pushbench
+# profile and the techniques it offers. Every process started here is stopped by PID on exit,
+# Ctrl-C or failure.
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -30,7 +42,11 @@ PEERS_DIR="${PEERS_DIR:-/tmp/pushbench-peers}"
 HEARTBEAT_S="${HEARTBEAT_S:-15}"
 RETENTION="${RETENTION:-1024}"
 venv="$PEERS_DIR/venv"
+bin="${CARGO_TARGET_DIR:-$root/target}/release/pushbench"
 mode="${1:-smoke}"
+[ "$#" -gt 0 ] && shift
+[ "${1:-}" = "--" ] && shift
+extra_args=("$@")
 if [ "$mode" = capture ]; then
     PEERS="${PEERS_CAPTURE:-nchan pushpin framework}"
     HEARTBEAT_S=1
@@ -39,6 +55,13 @@ fi
 
 # --- processes: started here, stopped here ------------------------------------------------------
 pids=()
+# Whether PID still runs (a zombie, e.g. Pushpin's origin waiting for the runner to reap it,
+# does not).
+alive() {
+    local state
+    state="$(ps -o stat= -p "$1" 2>/dev/null || true)"
+    [ -n "$state" ] && [ "${state#Z}" = "$state" ]
+}
 stop_all() {
     local pid i kids
     for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
@@ -46,7 +69,7 @@ stop_all() {
         kids="$(ps -o pid= --ppid "$pid" 2>/dev/null || true)"
         kill -TERM "$pid" 2>/dev/null || continue
         for _ in $(seq 1 50); do
-            kill -0 "$pid" 2>/dev/null || break
+            alive "$pid" || break
             sleep 0.1
         done
         kill -KILL "$pid" 2>/dev/null || true
@@ -126,16 +149,16 @@ install_missing() {
 
 # --- pushbench's own server ---------------------------------------------------------------------
 peer_pushbench_start() {
-    local bin="${CARGO_TARGET_DIR:-$root/target}/release/pushbench"
-    cargo build --release -q -p loadgen --manifest-path "$root/Cargo.toml" >&2
     "$bin" serve --listen 127.0.0.1:0 --heartbeat "${HEARTBEAT_S}s" \
-        --retention "$RETENTION" >"$run/pushbench.log" 2>&1 &
+        --retention "$RETENTION" --max-connections 19000 >"$run/pushbench.log" 2>&1 &
     pids+=($!)
+    pushbench_pid=$!
 }
 peer_pushbench_ready() {
     pushbench_addr=""
     for _ in $(seq 1 100); do
-        pushbench_addr="$(sed -n '1s/^listening on http:\/\/\([^ ]*\).*/\1/p' "$run/pushbench.log")"
+        pushbench_addr="$(sed -n '1s/^listening on http:\/\/\([^ ]*\).*/\1/p' \
+            "$run/pushbench.log" 2>/dev/null)"
         [ -n "$pushbench_addr" ] && break
         sleep 0.1
     done
@@ -159,6 +182,7 @@ peer_nchan_start() {
         || die "nginx rejected $dir/nginx.conf (see $dir/logs/error.log)"
     nginx -p "$dir/" -c "$dir/nginx.conf" -e "$dir/logs/error.log" >"$dir/stdout" 2>&1 &
     pids+=($!)
+    nchan_pid=$! # the master (daemon off): its workers are its children
 }
 peer_nchan_ready() { wait_http "http://127.0.0.1:$nchan_port/nchan-status" 200; }
 peer_nchan_url() { echo "http://127.0.0.1:$nchan_port"; }
@@ -180,12 +204,21 @@ peer_pushpin_start() {
         >"$dir/pushpin.conf"
     # over_http: WebSocket connections reach the origin as WebSocket-over-HTTP requests.
     echo "* 127.0.0.1:$origin_port,over_http" >"$dir/routes"
-    "$venv/bin/python" "$here/grip_origin.py" --port "$origin_port" \
-        --control "http://127.0.0.1:$pushpin_control" --retention "$RETENTION" \
-        --heartbeat "$HEARTBEAT_S" >"$dir/origin.log" 2>&1 &
+    # The origin is started by the shell that then becomes Pushpin's runner: the origin is
+    # the runner's child, so the tree --server-pid samples is Pushpin (runner, condure, zurl,
+    # proxy, handler) plus the origin it needs, which answers every poll and long poll.
+    (
+        cd "$dir"
+        "$venv/bin/python" "$here/grip_origin.py" --port "$origin_port" \
+            --control "http://127.0.0.1:$pushpin_control" --retention "$RETENTION" \
+            --heartbeat "$HEARTBEAT_S" >"$dir/origin.log" 2>&1 &
+        echo $! >"$dir/origin.pid"
+        exec pushpin --config "$dir/pushpin.conf"
+    ) >"$dir/stdout" 2>&1 &
     pids+=($!)
-    (cd "$dir" && exec pushpin --config "$dir/pushpin.conf") >"$dir/stdout" 2>&1 &
-    pids+=($!)
+    pushpin_pid=$!
+    for _ in $(seq 1 50); do [ -s "$dir/origin.pid" ] && break; sleep 0.1; done
+    [ -s "$dir/origin.pid" ] && pids+=("$(cat "$dir/origin.pid")")
 }
 peer_pushpin_ready() {
     wait_http "http://127.0.0.1:$origin_port/poll/ready" 200 \
@@ -205,20 +238,47 @@ peer_framework_start() {
     "$venv/bin/python" "$here/framework_app.py" --port "$framework_port" \
         --retention "$RETENTION" >"$run/framework.log" 2>&1 &
     pids+=($!)
+    framework_pid=$!
 }
 peer_framework_ready() { wait_http "http://127.0.0.1:$framework_port/"; }
 peer_framework_url() { echo "http://127.0.0.1:$framework_port"; }
 peer_framework_publish_url() { peer_framework_url; }
-# Not a built-in profile: a custom profile file (scripts/peers/framework-profile.toml, a draft).
+# Not a built-in profile: a custom profile file (scripts/peers/framework-profile.toml).
 peer_framework_profile() { echo "$here/framework-profile.toml"; }
 peer_framework_techniques() { echo "stream sse ws"; }
 
-# --- the run step: a smoke check now, `pushbench run --profile` later ---------------------------
-run_peer() {
+# --- the steps: smoke, run, fanout ---------------------------------------------------------------
+smoke_peer() {
     local name="$1"
     # shellcheck disable=SC2046 # the techniques are separate words on purpose
     python3 "$here/wire.py" smoke "$name" "$("peer_${name}_url")" \
         "$("peer_${name}_publish_url")" $("peer_${name}_techniques")
+}
+
+# The defaults of `run` (ARGS after `--` come later and override them): quick, ~25 s a server.
+RUN_DEFAULTS=(--clients 100 --rate 10 --warmup 1s --duration 4s --drain 1s --pause 200ms)
+
+# One `pushbench run` against server $1 into $out/$1, its process tree sampled by PID.
+run_peer() {
+    local name="$1" pid_var="${1}_pid"
+    echo "== $name: pushbench run --target $("peer_${name}_url") --profile" \
+        "$("peer_${name}_profile") --server-pid ${!pid_var}" >&2
+    "$bin" run --target "$("peer_${name}_url")" --profile "$("peer_${name}_profile")" \
+        --server-pid "${!pid_var}" --out "$out/$name" "${RUN_DEFAULTS[@]}" \
+        "${extra_args[@]}"
+}
+
+# The fan-out steps of server $1 (scripts/peers/fanout.py), rows appended to $out/fanout.jsonl.
+fanout_peer() {
+    local name="$1" pid_var="${1}_pid" techs=() t
+    for t in sse ws; do
+        [[ " $("peer_${name}_techniques") " == *" $t "* ]] && techs+=("$t")
+    done
+    python3 "$here/fanout.py" steps --bin "$bin" --server "$name" \
+        --url "$("peer_${name}_url")" --profile "$("peer_${name}_profile")" \
+        --server-pid "${!pid_var}" --out "$out/fanout-$name" --rows "$out/fanout.jsonl" \
+        --clients "${FANOUT_CLIENTS:-10000}" --rates "${FANOUT_RATES:-1 5 10 20 50 100}" \
+        --techniques "${techs[*]}" -- "${extra_args[@]}"
 }
 
 capture_peer() {
@@ -233,10 +293,19 @@ capture_peer() {
 
 main() {
     case "$mode" in
-        smoke | serve | capture) ;;
-        *) die "unknown mode '$mode' (smoke, serve or capture)" ;;
+        smoke | serve | capture | run | fanout) ;;
+        --fanout) mode=fanout ;;
+        *) die "unknown mode '$mode' (smoke, run, fanout, serve or capture)" ;;
     esac
     install_missing
+    [ "${PEERS_NO_BUILD:-0}" = 1 ] \
+        || cargo build --release -q -p loadgen --manifest-path "$root/Cargo.toml" >&2
+    [ -x "$bin" ] || die "no $bin (cargo build --release -p loadgen)"
+    if [ "$mode" = run ] || [ "$mode" = fanout ]; then
+        out="${PEERS_OUT:-$root/results/peers-$(date -u +%Y%m%dT%H%M%SZ)}"
+        mkdir -p "$out"
+        out="$(cd "$out" && pwd)"
+    fi
     mkdir -p "$PEERS_DIR"
     run="$(mktemp -d "$PEERS_DIR/run-XXXXXX")"
     echo "scratch directory: $run" >&2
@@ -255,14 +324,29 @@ main() {
         wait "${pids[-1]}" || true
         return 0
     fi
+    local dirs=()
     for name in $PEERS; do
-        if [ "$mode" = capture ]; then
-            capture_peer "$name" || status=1
-        else
-            echo "== $name"
-            run_peer "$name" || status=1
-        fi
+        case "$mode" in
+            capture) capture_peer "$name" || status=1 ;;
+            smoke)
+                echo "== $name"
+                smoke_peer "$name" || status=1
+                ;;
+            run)
+                run_peer "$name" || { status=1; echo "peers.sh: $name: the run failed" >&2; }
+                [ -f "$out/$name/summary.json" ] && dirs+=("$out/$name")
+                ;;
+            fanout) fanout_peer "$name" || status=1 ;;
+        esac
     done
+    if [ "$mode" = run ] && [ "${#dirs[@]}" -gt 0 ]; then
+        "$bin" report --out "$out/report" "${dirs[@]}" >&2 || status=1
+        echo "report: $out/report/index.html (runs: ${dirs[*]})"
+    fi
+    if [ "$mode" = fanout ] && [ -s "$out/fanout.jsonl" ]; then
+        python3 "$here/fanout.py" render --rows "$out/fanout.jsonl" >"$out/fanout.md"
+        echo "fan-out table: $out/fanout.md"
+    fi
     return "$status"
 }
 

@@ -5,6 +5,12 @@
 //! when an answer comes late the next request goes at once and the schedule resumes on its
 //! grid (missed ticks are skipped, not burst). A zero interval polls back to back (the
 //! closed loop `wrk` runs). The exchange itself is shared with long poll.
+//!
+//! A target whose answers hold one message each (the `raw` framing with an etag cursor, e.g.
+//! nchan's intervalpoll, which answers the oldest message after the cursor) is asked again at
+//! once while its answers carry a message (at most [`CATCH_UP`] times a tick): one poll then
+//! catches up with every message published since the last, as a poll of pushbench's own
+//! server does in one answer.
 
 use std::time::{Duration, Instant};
 
@@ -18,6 +24,10 @@ use crate::net::CountingStream;
 use crate::payload;
 use crate::profile::{Cursor, Framing};
 
+/// The most requests a short poll sends at once, one after the other, to catch up with a
+/// target answering one message per request, before it waits for its next tick.
+const CATCH_UP: u32 = 4096;
+
 /// The connection a polling client keeps between requests.
 pub(super) type Conn = Option<HttpConn<CountingStream>>;
 
@@ -30,8 +40,11 @@ pub(super) async fn run(c: &mut Client) {
         t.set_missed_tick_behavior(MissedTickBehavior::Skip);
         t
     });
+    let one_per_answer = c.sub.framing == Framing::Raw && c.sub.cursor == Cursor::Etag;
+    // Requests sent at once since the last tick (catching up).
+    let mut at_once = 0;
     loop {
-        if let Some(t) = ticker.as_mut() {
+        if let Some(t) = ticker.as_mut().filter(|_| at_once == 0) {
             tokio::select! {
                 biased;
                 _ = c.shutdown.cancelled() => return,
@@ -42,11 +55,16 @@ pub(super) async fn run(c: &mut Client) {
             return;
         }
         let answer_timeout = c.spec.read_timeout;
-        if let Err(e) = exchange(c, &mut conn, &mut cur, answer_timeout).await {
-            conn = None;
-            let wait = c.failed(&e);
-            if !c.pause(wait).await {
-                return;
+        match exchange(c, &mut conn, &mut cur, answer_timeout).await {
+            Ok(delivered) if delivered && one_per_answer && at_once < CATCH_UP => at_once += 1,
+            Ok(_) => at_once = 0,
+            Err(e) => {
+                at_once = 0;
+                conn = None;
+                let wait = c.failed(&e);
+                if !c.pause(wait).await {
+                    return;
+                }
             }
         }
     }
@@ -55,7 +73,7 @@ pub(super) async fn run(c: &mut Client) {
 /// One request and its answer on `conn` (opened first if needed): delivers the messages,
 /// counts an empty answer, moves `since` to the answer's `next`. The head must arrive within
 /// `answer_timeout`, each later read within the read timeout. On error the caller drops the
-/// connection.
+/// connection. Ok(true): the answer carried at least one message.
 ///
 /// A kept-alive connection that the server closed while it was idle (the request is met by
 /// the end of the stream, not one byte of answer) is replaced by a new one and the request
@@ -65,7 +83,7 @@ pub(super) async fn exchange(
     conn: &mut Conn,
     cur: &mut PollCursor,
     answer_timeout: Duration,
-) -> Result<(), ClientError> {
+) -> Result<bool, ClientError> {
     let request = cur.request(c);
     let mut retried = false;
     let (h, head) = loop {
@@ -115,7 +133,8 @@ pub(super) async fn exchange(
         cur.last_modified = head.last_modified.clone();
     }
     if c.sub.framing != Framing::Pushbench {
-        if nothing_new || bytes.is_empty() {
+        let empty = nothing_new || bytes.is_empty();
+        if empty {
             c.rec.empty_response();
         } else {
             let mut reader = Reader {
@@ -129,7 +148,7 @@ pub(super) async fn exchange(
             }
         }
         c.succeeded();
-        return Ok(());
+        return Ok(!empty);
     }
     let answer = parse_poll(&bytes)
         .map_err(|e| framing::offending(c.spec.technique, &e.to_string(), &bytes))?;
@@ -142,7 +161,7 @@ pub(super) async fn exchange(
     }
     cur.since = answer.next.to_string();
     c.succeeded();
-    Ok(())
+    Ok(!answer.messages.is_empty())
 }
 
 /// Where a polling client is: the `since` of the next request, or the validators of the last

@@ -108,6 +108,12 @@ pub struct RunArgs {
     /// and memory are summed over all of them [default: 1]
     #[arg(long, value_name = "N")]
     pub server_processes: Option<u32>,
+    /// With --target: the PID of the server's root process on this machine (e.g. nginx's
+    /// master); the server's CPU and memory are sampled from /proc over it and every process
+    /// below it, in place of the target's /stats [default: the target's /stats, if any, else
+    /// not measured]
+    #[arg(long, value_name = "PID")]
+    pub server_pid: Option<u32>,
     /// With --processes: a shell command that starts one worker instead of this program's own
     /// `pushbench worker`, `{i}` replaced by the worker's index; it must run `pushbench worker`
     /// with stdin and stdout connected, e.g. `ssh -T loadgen{i} pushbench worker` or
@@ -282,6 +288,7 @@ impl RunArgs {
             seed: self.seed.or(sc.seed).unwrap_or(defaults::SEED),
             processes: self.processes.or(sc.processes).unwrap_or(1),
             server_processes: self.server_processes.or(sc.server_processes).unwrap_or(1),
+            server_pid: self.server_pid,
             worker_command: self.worker_command.clone().or(sc.worker_command.clone()),
             link: link_option("--link", self.link.as_ref().or(sc.link.as_ref()))?,
             publisher_link: link_option(

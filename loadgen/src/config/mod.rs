@@ -112,6 +112,8 @@ pub struct RunConfig {
     pub processes: u32,
     /// Child-server processes (`pushbench serve --processes N`).
     pub server_processes: u32,
+    /// `--server-pid`: the root process of the `--target`, sampled from /proc (its tree).
+    pub server_pid: Option<u32>,
     /// Shell command starting one worker (`{i}`: its index); None: this program's own.
     pub worker_command: Option<String>,
     pub scenario: Option<PathBuf>,

@@ -50,7 +50,8 @@ impl RunConfig {
         self.check_work()?;
         self.check_timing()?;
         self.check_processes()?;
-        self.check_repeat()
+        self.check_repeat()?;
+        self.check_server_pid()
     }
 
     /// `--repeat`: at least one repetition, at most [`super::MAX_REPEAT`].
@@ -63,6 +64,27 @@ impl RunConfig {
                     self.repeat,
                     super::MAX_REPEAT
                 ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `--server-pid`: only with `--target` (a child server is sampled already), and a process
+    /// that exists here.
+    fn check_server_pid(&self) -> Result<(), ConfigError> {
+        let Some(pid) = self.server_pid else {
+            return Ok(());
+        };
+        if self.target.is_none() {
+            return Err(invalid(
+                "--server-pid",
+                "needs --target (the server a run starts itself is sampled from /proc already)",
+            ));
+        }
+        if pid == 0 || !std::path::Path::new(&format!("/proc/{pid}/stat")).exists() {
+            return Err(invalid(
+                "--server-pid",
+                format!("no process {pid} on this machine (/proc/{pid})"),
             ));
         }
         Ok(())

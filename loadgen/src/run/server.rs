@@ -19,6 +19,8 @@ pub struct Server {
     pub target: Target,
     /// The child server and how to start another (None with `--target`).
     child: Option<(ChildServer, ChildOptions)>,
+    /// `--server-pid`: the target's root process, sampled from /proc.
+    server_pid: Option<u32>,
     stats_timeout: Duration,
 }
 
@@ -34,6 +36,7 @@ impl Server {
             return Ok(Server {
                 target,
                 child: None,
+                server_pid: cfg.server_pid,
                 stats_timeout,
             });
         }
@@ -50,6 +53,7 @@ impl Server {
         Ok(Server {
             target,
             child: Some((c, opts)),
+            server_pid: None,
             stats_timeout,
         })
     }
@@ -64,11 +68,13 @@ impl Server {
         self.child.as_ref().map(|(c, _)| c.command.clone())
     }
 
-    /// Where the server's CPU and memory come from: /proc for a child, `/stats` otherwise.
+    /// Where the server's CPU and memory come from: /proc for a child or a `--server-pid`
+    /// (the process and its descendants), the target's `/stats` otherwise.
     pub fn probe(&self) -> ServerProbe {
-        match &self.child {
-            Some((c, _)) => ServerProbe::Child(c.pid),
-            None => ServerProbe::Remote(self.target.clone(), self.stats_timeout),
+        match (&self.child, self.server_pid) {
+            (Some((c, _)), _) => ServerProbe::Child(c.pid),
+            (None, Some(pid)) => ServerProbe::Child(pid),
+            (None, None) => ServerProbe::Remote(self.target.clone(), self.stats_timeout),
         }
     }
 

@@ -174,6 +174,11 @@ impl ServeChild {
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }
+
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
 }
 
 impl Drop for ServeChild {
