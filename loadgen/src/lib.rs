@@ -28,6 +28,7 @@ pub mod clients;
 pub mod compare;
 pub mod config;
 pub mod exit;
+pub mod fault;
 pub mod group;
 pub mod link;
 pub mod measure;

@@ -10,6 +10,7 @@
 
 pub mod checks;
 pub mod csv;
+pub mod fault;
 pub mod hlog;
 mod lenient;
 pub mod link;
@@ -22,6 +23,7 @@ pub mod timeseries;
 use serde::{Deserialize, Serialize};
 
 pub use checks::CheckVerdict;
+pub use fault::FaultSummary;
 pub use link::{LinkEmulatorSummary, LinkSummary};
 pub use manifest::{Machine, Manifest, MergedFrom, Params, Versions};
 pub use repetitions::{Range, Repetitions};

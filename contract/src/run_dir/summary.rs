@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use super::csv::opt_num;
+use super::fault::FaultSummary;
 use super::lenient::null_default;
 use super::link::{LinkEmulatorSummary, LinkSummary};
 use super::repetitions::Repetitions;
@@ -108,6 +109,9 @@ pub struct TechniqueSummary {
     /// the figures above are then the medians. `null`: one repetition.
     #[serde(default)]
     pub repetitions: Option<Repetitions>,
+    /// With `--fault`: what the faults did (docs/FAULTS.md). `null`: no faults.
+    #[serde(default)]
+    pub fault: Option<FaultSummary>,
 }
 
 impl TechniqueSummary {
@@ -158,6 +162,7 @@ impl TechniqueSummary {
             link_emulator: None,
             skipped: Some(reason.to_string()),
             repetitions: None,
+            fault: None,
         }
     }
 
@@ -244,6 +249,20 @@ pub struct SummaryRow {
     pub server_cpu_min_s: Option<f64>,
     #[serde(default, serialize_with = "opt_num")]
     pub server_cpu_max_s: Option<f64>,
+    /// With `--fault`: the specs, the recovery behaviour, connections cut (drops and idle
+    /// cuts), loss per 1,000 cuts, recovery time and gaps announced (empty: no faults).
+    #[serde(default)]
+    pub fault: Option<String>,
+    #[serde(default)]
+    pub recovery: Option<String>,
+    pub cuts: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub lost_per_1000_cuts: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub recovery_p50_ms: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub recovery_p99_ms: Option<f64>,
+    pub gaps: Option<u64>,
 }
 
 impl From<&TechniqueSummary> for SummaryRow {
@@ -307,6 +326,13 @@ impl From<&TechniqueSummary> for SummaryRow {
             latency_p99_max_us: range("p99", |r| r.max),
             server_cpu_min_s: range("server_cpu_s", |r| r.min),
             server_cpu_max_s: range("server_cpu_s", |r| r.max),
+            fault: s.fault.as_ref().map(|f| f.spec.clone()),
+            recovery: s.fault.as_ref().map(|f| f.recovery.clone()),
+            cuts: s.fault.as_ref().map(|f| f.cuts.unwrap_or(0) + f.idle_cuts.unwrap_or(0)),
+            lost_per_1000_cuts: s.fault.as_ref().and_then(|f| f.lost_per_1000_cuts),
+            recovery_p50_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| m.p50),
+            recovery_p99_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| m.p99),
+            gaps: s.fault.as_ref().and_then(|f| f.gaps),
         }
     }
 }
@@ -344,7 +370,7 @@ mod tests {
             server_phase_bytes_down received_total latency_us connect_ms first_message_ms \
             server_cpu_s server_rss_bytes server_rss_idle_bytes loadgen_cpu_s loadgen_rss_bytes \
             publish_failures publish_lag_max_ms clients_not_closed errors failure link \
-            publisher_link link_emulator skipped repetitions";
+            publisher_link link_emulator skipped repetitions fault";
         let mut expected = String::from("{");
         for k in keys.split_whitespace() {
             let v = match k {
@@ -374,7 +400,8 @@ mod tests {
             server_phase_bytes_up, server_phase_bytes_down, publish_failures, link, link_rtt_us, \
             link_cpu_s, link_cpu_us_per_message, repetitions, latency_p50_min_us, \
             latency_p50_max_us, latency_p99_min_us, latency_p99_max_us, server_cpu_min_s, \
-            server_cpu_max_s";
+            server_cpu_max_s, fault, recovery, cuts, lost_per_1000_cuts, recovery_p50_ms, \
+            recovery_p99_ms, gaps";
         let documented: Vec<&str> = doc.split(", ").collect();
         assert_eq!(super::super::csv::columns::<SummaryRow>(), documented);
     }

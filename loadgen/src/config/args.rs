@@ -2,13 +2,13 @@
 //! ([`Scenario`]), merged into a [`RunConfig`] (flags override the file, the file overrides the
 //! defaults) and validated.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
-
-use serde::Deserialize;
 
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
 use crate::check::{self, Check};
+use super::scenario::{Scenario, ScenarioChecks, load_scenario};
+use crate::fault::{FaultSpec, Recovery};
 use crate::link::{LinkSpec, LinkSpecError};
 use crate::profile::Profile;
 use crate::technique::Technique;
@@ -142,78 +142,18 @@ pub struct RunArgs {
     /// [default: 1]
     #[arg(long, value_name = "N")]
     pub repeat: Option<u32>,
-}
-
-/// A scenario file: the same options as the flags, in kebab-case or snake_case.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct Scenario {
-    pub target: Option<String>,
-    pub profile: Option<String>,
-    pub techniques: Option<Vec<String>>,
-    pub clients: Option<u32>,
-    pub topics: Option<u32>,
-    pub rate: Option<f64>,
-    #[serde(alias = "payload_bytes")]
-    pub payload_bytes: Option<usize>,
-    #[serde(alias = "poll_interval")]
-    pub poll_interval: Option<String>,
-    #[serde(alias = "long_poll_timeout")]
-    pub long_poll_timeout: Option<String>,
-    #[serde(alias = "ramp_up")]
-    pub ramp_up: Option<f64>,
-    pub warmup: Option<String>,
-    pub duration: Option<String>,
-    pub drain: Option<String>,
-    pub pause: Option<String>,
-    #[serde(alias = "connect_timeout")]
-    pub connect_timeout: Option<String>,
-    #[serde(alias = "read_timeout")]
-    pub read_timeout: Option<String>,
-    #[serde(alias = "source_addrs")]
-    pub source_addrs: Option<Vec<String>>,
-    pub retention: Option<u64>,
-    #[serde(alias = "one_server")]
-    pub one_server: Option<bool>,
-    pub out: Option<PathBuf>,
-    pub seed: Option<u64>,
-    pub processes: Option<u32>,
-    #[serde(alias = "server_processes")]
-    pub server_processes: Option<u32>,
-    #[serde(alias = "worker_command")]
-    pub worker_command: Option<String>,
-    pub link: Option<String>,
-    #[serde(alias = "publisher_link")]
-    pub publisher_link: Option<String>,
-    /// Free text describing the scenario (kept in the manifest).
-    pub description: Option<String>,
-    /// Thresholds, as `--check` (docs/CHECKS.md).
-    pub checks: Option<ScenarioChecks>,
-    /// Repetitions, as `--repeat`.
-    pub repeat: Option<u32>,
-}
-
-/// A scenario's `checks`: a list of expressions (`checks = ["sse.p99 < 50ms", "*.lost == 0"]`),
-/// or a `[checks]` table of lists per technique, each without its technique
-/// (`sse = ["p99 < 50ms"]`, `"*" = ["lost == 0"]`).
-#[derive(Debug, Deserialize)]
-#[serde(untagged)]
-pub enum ScenarioChecks {
-    List(Vec<String>),
-    Table(std::collections::BTreeMap<String, Vec<String>>),
-}
-
-impl ScenarioChecks {
-    /// Every expression, written out in full (`TECHNIQUE.FIGURE OP VALUE`).
-    pub fn exprs(&self) -> Vec<String> {
-        match self {
-            ScenarioChecks::List(v) => v.clone(),
-            ScenarioChecks::Table(t) => t
-                .iter()
-                .flat_map(|(tech, v)| v.iter().map(move |e| format!("{tech}.{}", e.trim())))
-                .collect(),
-        }
-    }
+    /// Inject a fault (repeatable, or comma-separated): `drop=10s` (each client's connection
+    /// reset at a seeded random moment in every 10 s), `restart-server=5s` (the child server
+    /// killed and restarted 5 s into each window), `idle-cut=30s` (connections idle that long
+    /// are closed, as a load balancer does), `stall-reader=N[:5s]` (N clients per technique
+    /// stop reading for a while); see docs/FAULTS.md [default: none]
+    #[arg(long = "fault", value_name = "SPEC")]
+    pub fault: Vec<String>,
+    /// How clients recover from a broken connection: `resuming` (every technique resumes from
+    /// its cursor) or `classic` (the seed's browser code: a stream and a WebSocket reopen
+    /// without a cursor) [default: resuming]
+    #[arg(long, value_name = "HOW", value_enum)]
+    pub recovery: Option<Recovery>,
 }
 
 impl RunArgs {
@@ -300,6 +240,15 @@ impl RunArgs {
             checks: self.checks(&sc)?,
             repeat: self.repeat.or(sc.repeat).unwrap_or(1),
             repetition: None,
+            fault: self.faults(&sc)?,
+            recovery: match (self.recovery, &sc.recovery) {
+                (Some(r), _) => r,
+                (None, Some(text)) => text.parse().map_err(|e: String| ConfigError::Scenario {
+                    path: self.scenario.clone().unwrap_or_default(),
+                    msg: format!("recovery: {e}"),
+                })?,
+                (None, None) => Recovery::default(),
+            },
         };
         cfg.validate()?;
         Ok(cfg)
@@ -387,6 +336,17 @@ impl RunArgs {
     }
 }
 
+impl RunArgs {
+    /// The `--fault` flags, else the scenario's `fault`.
+    fn faults(&self, sc: &Scenario) -> Result<FaultSpec, ConfigError> {
+        let items = match (&self.fault[..], &sc.fault) {
+            ([], Some(f)) => f.items(),
+            (flags, _) => flags.to_vec(),
+        };
+        FaultSpec::parse_all(&items).map_err(|e| invalid("--fault", e.to_string()))
+    }
+}
+
 /// A `--link`-style option: `none` when absent; a malformed spec is an error naming `flag`
 /// (one line listing the valid keys and presets).
 fn link_option(flag: &'static str, text: Option<&String>) -> Result<LinkSpec, ConfigError> {
@@ -408,27 +368,4 @@ struct Durations {
     pause: Duration,
     connect_timeout: Duration,
     read_timeout: Duration,
-}
-
-/// Reads and parses a scenario file; unknown keys are an error naming the key.
-pub fn load_scenario(path: &Path) -> Result<Scenario, ConfigError> {
-    let err = |msg: String| ConfigError::Scenario {
-        path: path.to_path_buf(),
-        msg,
-    };
-    let text = std::fs::read_to_string(path).map_err(|e| err(e.to_string()))?;
-    toml::from_str(&text).map_err(|e| {
-        // The one-line message, with where it is (toml's Display spans several lines).
-        let line = e.span().map(|s| {
-            text.as_bytes()[..s.start.min(text.len())]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count()
-                + 1
-        });
-        match line {
-            Some(n) => err(format!("line {n}: {}", e.message())),
-            None => err(e.message().to_string()),
-        }
-    })
 }

@@ -6,14 +6,17 @@ use std::net::Ipv4Addr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::fault::{FaultSpec, Recovery};
 use crate::link::LinkSpec;
 use crate::profile::{Profile, ProfileError};
 use crate::technique::Technique;
 
 mod args;
+mod scenario;
 mod validate;
 
-pub use args::{RunArgs, Scenario, ScenarioChecks, load_scenario};
+pub use args::RunArgs;
+pub use scenario::{Scenario, ScenarioChecks, ScenarioFaults, load_scenario};
 pub use validate::parse_source_addrs;
 
 /// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
@@ -132,6 +135,12 @@ pub struct RunConfig {
     /// absent elsewhere.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repetition: Option<u32>,
+    /// Injected faults (`--fault`), by their canonical label (`none`: no faults).
+    #[serde(serialize_with = "ser_display")]
+    pub fault: FaultSpec,
+    /// How the clients recover from a broken connection (`--recovery`).
+    #[serde(serialize_with = "ser_recovery")]
+    pub recovery: Recovery,
 }
 
 impl RunConfig {
@@ -154,6 +163,14 @@ impl RunConfig {
 
 /// Most clients put on one source address when spreading automatically.
 pub const CLIENTS_PER_SOURCE_ADDR: u32 = 20_000;
+
+fn ser_display<S: serde::Serializer>(v: &FaultSpec, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(v)
+}
+
+fn ser_recovery<S: serde::Serializer>(r: &Recovery, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(r.name())
+}
 
 fn ser_ms<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_millis() as u64)

@@ -272,6 +272,7 @@ impl Measured<'_> {
             failure: None,
             link: links.figures(cfg, workers),
             skipped: None,
+            fault: None,
         };
         result.failure = if ctx.shutdown.is_cancelled() {
             ctx.failure()

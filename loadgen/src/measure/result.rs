@@ -37,6 +37,8 @@ pub struct TechniqueResult {
     pub link: Option<LinkFigures>,
     /// Not measured, and why (e.g. [`NOT_OFFERED`]): not a failure, every figure unknown.
     pub skipped: Option<String>,
+    /// What the injected faults did (None: no `--fault`).
+    pub fault: Option<contract::run_dir::FaultSummary>,
 }
 
 /// Why a technique the target's profile does not describe is skipped.
@@ -66,6 +68,7 @@ impl TechniqueResult {
             failure: None,
             link: None,
             skipped: None,
+            fault: None,
         }
     }
 

@@ -108,6 +108,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         link_emulator: r.link.as_ref().map(|l| emulator_of(l, p.received_total)),
         skipped: None,
         repetitions: None,
+        fault: r.fault.clone(),
     }
 }
 
