@@ -103,6 +103,9 @@ fn worker_dir(dir: &Path, latency: String) -> PathBuf {
         failure: None,
         link: None,
         link_cpu_s: None,
+        recovery: None,
+        stalled_latency: None,
+        others_latency: None,
     };
     let raw = serde_json::to_string(&r).unwrap();
     std::fs::write(dir.join("raw/sse.json"), raw).unwrap();

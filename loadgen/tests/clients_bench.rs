@@ -52,6 +52,8 @@ fn poll_throughput_against_wrk() {
         index: 0,
         link: None,
         profile: Default::default(),
+        faults: None,
+        recovery: Default::default(),
     };
     let tasks: Vec<_> = (0..connections)
         .map(|i| {

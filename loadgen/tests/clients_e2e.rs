@@ -120,6 +120,8 @@ fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
         index: 0,
         link: None,
         profile: Default::default(),
+        faults: None,
+        recovery: Default::default(),
     }
 }
 

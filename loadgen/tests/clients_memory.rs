@@ -83,6 +83,8 @@ fn memory_per_idle_client() {
         index: 0,
         link: None,
         profile: Default::default(),
+        faults: None,
+        recovery: Default::default(),
     };
     let before = rss_kib();
     let start = Instant::now();

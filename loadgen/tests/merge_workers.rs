@@ -82,6 +82,9 @@ fn workers_run_from_plans_and_merge() {
             // Each worker carries its clients through an emulator of its own.
             link: Some("rtt=20ms".parse().unwrap()),
             profile: None,
+            fault: None,
+            stall_from_us: None,
+            recovery: None,
         };
         let p = tmp.join(&format!("plan{k}.json"));
         std::fs::write(&p, serde_json::to_string(&plan).unwrap()).unwrap();

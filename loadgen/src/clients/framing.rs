@@ -96,7 +96,10 @@ impl Reader<'_> {
                     self.sink.deliver(&m.data);
                     return Some(m.id.to_string());
                 }
-                Ok(Item::Gap(_)) => return None,
+                Ok(Item::Gap(_)) => {
+                    self.rec.gap();
+                    return None;
+                }
                 Err(e) => Err(offending(self.technique, &e.to_string(), bytes)),
             },
             Framing::JsonEnvelope(field) => envelope(self.technique, bytes, field).map(|m| {

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::fault::{ClientFaults, FaultPlan, Injected, Recovery, injected};
 use crate::link::Link;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::payload;
@@ -88,6 +89,10 @@ pub struct ClientSpec {
     pub link: Option<Link>,
     /// How the target is asked (paths, framing, cursor); pushbench's protocol by default.
     pub profile: Arc<Profile>,
+    /// The run's injected faults (None: none).
+    pub faults: Option<Arc<FaultPlan>>,
+    /// How the client comes back after its connection breaks.
+    pub recovery: Recovery,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
@@ -96,21 +101,26 @@ pub struct ClientSpec {
 /// until shutdown.
 pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) {
     let mut client = Client::new(spec, rec, shutdown.clone());
-    let work = async {
-        match client.spec.technique {
-            Technique::Poll => poll::run(&mut client).await,
-            Technique::LongPoll => long_poll::run(&mut client).await,
-            Technique::Stream => stream::run(&mut client).await,
-            Technique::Sse => sse::run(&mut client).await,
-            Technique::Ws => ws::run(&mut client).await,
+    {
+        let work = async {
+            match client.spec.technique {
+                Technique::Poll => poll::run(&mut client).await,
+                Technique::LongPoll => long_poll::run(&mut client).await,
+                Technique::Stream => stream::run(&mut client).await,
+                Technique::Sse => sse::run(&mut client).await,
+                Technique::Ws => ws::run(&mut client).await,
+            }
+        };
+        tokio::pin!(work);
+        let finished = tokio::select! {
+            _ = &mut work => true,
+            _ = shutdown.cancelled() => false,
+        };
+        if !finished {
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
         }
-    };
-    tokio::pin!(work);
-    tokio::select! {
-        _ = &mut work => return,
-        _ = shutdown.cancelled() => {}
     }
-    let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
+    client.sink.finish(client.spec.topic_index);
 }
 
 /// Why an exchange with the server failed.
@@ -131,6 +141,9 @@ pub enum ClientError {
     Closed,
     #[error("i/o error: {0}")]
     Io(io::Error),
+    /// An injected fault (`--fault`) ended the connection: not the server's error.
+    #[error("{0}")]
+    Injected(Injected),
 }
 
 impl ClientError {
@@ -143,6 +156,7 @@ impl ClientError {
             ClientError::Protocol(_) => ErrorKind::Protocol,
             ClientError::Closed => ErrorKind::Closed,
             ClientError::Io(_) => ErrorKind::Io,
+            ClientError::Injected(_) => ErrorKind::Closed,
         }
     }
 
@@ -162,6 +176,9 @@ impl ClientError {
 
     /// A socket error; an unexpected end of stream is the server closing.
     pub fn from_io(e: io::Error) -> Self {
+        if let Some(why) = injected(&e) {
+            return ClientError::Injected(why);
+        }
         match e.kind() {
             io::ErrorKind::UnexpectedEof => ClientError::Closed,
             io::ErrorKind::TimedOut => ClientError::Timeout("the socket"),
@@ -196,6 +213,12 @@ struct Deliverer {
     /// When the client started its first connect.
     started: Instant,
     first_recorded: bool,
+    /// With faults: when the last connection was cut (µs since the epoch, 0: none pending).
+    cut_us: Option<Arc<std::sync::atomic::AtomicU64>>,
+    /// With `stall-reader`: whether this client stalls (its latency and losses are kept apart
+    /// from the others'), and its in-window deliveries.
+    stall: Option<bool>,
+    in_window: u64,
 }
 
 impl Deliverer {
@@ -208,11 +231,40 @@ impl Deliverer {
     /// A payload received at `received_us` (several messages of one answer share the time the
     /// answer was parsed).
     fn deliver_at(&mut self, data: &str, received_us: u64) {
-        self.rec.on_payload(&mut self.tracker, data, received_us);
+        let latency = self.rec.on_payload(&mut self.tracker, data, received_us);
+        if let Some(cut) = &self.cut_us {
+            let at = cut.swap(0, std::sync::atomic::Ordering::Relaxed);
+            if at != 0 {
+                self.rec
+                    .faults
+                    .record_recovery(received_us.saturating_sub(at));
+            }
+        }
+        if let (Some(stalled), Some(us)) = (self.stall, latency) {
+            self.rec.faults.record_latency(stalled, us);
+            self.in_window += 1;
+        }
         if !self.first_recorded {
             self.first_recorded = true;
             self.rec
                 .record_first_message(micros(self.started.elapsed()));
+        }
+    }
+}
+
+impl Deliverer {
+    /// The client ends: a stalled reader adds what it lost of its topic's window.
+    fn finish(&self, topic: u32) {
+        if self.stall == Some(true) {
+            let lost = self
+                .rec
+                .window
+                .len(topic as usize)
+                .saturating_sub(self.in_window);
+            self.rec
+                .counters
+                .stalled_lost
+                .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -232,11 +284,26 @@ struct Client {
     jitter: Jitter,
     /// This technique's entry of the profile.
     sub: Subscribe,
+    /// This client's fault schedule (None: no faults).
+    faults: Option<ClientFaults>,
 }
 
 impl Client {
     fn new(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) -> Self {
         let sub = spec.profile.subscription(spec.technique);
+        let faults = (spec.faults.as_deref())
+            .filter(|p| p.spec.any())
+            .map(|p| ClientFaults::new(p, spec.seed, spec.index));
+        let stall = spec
+            .faults
+            .as_deref()
+            .filter(|p| p.spec.stall_reader.is_some())
+            .map(|_| faults.as_ref().is_some_and(ClientFaults::is_stalled_reader));
+        if stall == Some(true) {
+            rec.counters
+                .stalled_clients
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         Client {
             sub,
             jitter: Jitter::new(spec.seed, spec.index),
@@ -246,7 +313,11 @@ impl Client {
                 tracker: SeqTracker::default(),
                 started: Instant::now(),
                 first_recorded: false,
+                cut_us: faults.as_ref().map(|f| Arc::clone(&f.cut_us)),
+                stall,
+                in_window: 0,
             },
+            faults,
             rec,
             shutdown,
             opened: 0,
@@ -283,13 +354,16 @@ impl Client {
             self.spec.source_addr,
             self.spec.connect_timeout,
         );
-        let s = match &self.spec.link {
+        let mut s = match &self.spec.link {
             None => net::connect(server, source, timeout, &self.rec).await?,
             Some(link) => {
                 link.connect_counted(server, source, timeout, &self.rec)
                     .await?
             }
         };
+        if let Some(f) = self.faults.as_ref().filter(|f| f.on_connections()) {
+            s.set_faults(f.for_connection());
+        }
         if self.opened > 0 {
             self.rec.reconnect();
         }
@@ -307,8 +381,33 @@ impl Client {
         self.failures = 0;
     }
 
-    /// Counts `e` and returns how long to wait before retrying.
+    /// Whether the client reconnects without its cursor (`--recovery classic` on a stream or
+    /// a WebSocket: the page reopens the URL it started with).
+    fn forgets_cursor(&self) -> bool {
+        self.spec.recovery == Recovery::Classic
+    }
+
+    /// Counts `e` and returns how long to wait before retrying. An injected fault is not the
+    /// server's error: it is counted apart (cuts, idle cuts) and the client reconnects as after
+    /// a first failure.
     fn failed(&mut self, e: &ClientError) -> Duration {
+        if let Some(f) = &self.faults {
+            let cut_pending = f.cut_us.load(std::sync::atomic::Ordering::Relaxed) != 0;
+            if matches!(e, ClientError::Injected(_)) || (cut_pending && e.is_disconnect()) {
+                self.failures = 1;
+                return BASE_BACKOFF;
+            }
+            if e.is_disconnect() || matches!(e, ClientError::Connect(_)) {
+                // The server went away (a restart): the recovery time runs from now.
+                let now = payload::now_us().max(1);
+                let _ = f.cut_us.compare_exchange(
+                    0,
+                    now,
+                    std::sync::atomic::Ordering::Relaxed,
+                    std::sync::atomic::Ordering::Relaxed,
+                );
+            }
+        }
         self.rec.error(e.kind());
         self.failures = self.failures.saturating_add(1);
         if let ClientError::Status {
@@ -361,6 +460,8 @@ mod tests {
             index,
             link: None,
             profile: Default::default(),
+            faults: None,
+            recovery: Recovery::default(),
         };
         let rec = Arc::new(Recorder::new(Technique::Sse, 1));
         Client::new(spec, rec, CancellationToken::new())

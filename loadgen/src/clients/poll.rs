@@ -156,6 +156,9 @@ pub(super) async fn exchange(
     if answer.messages.is_empty() {
         c.rec.empty_response();
     }
+    if answer.gap.is_some() {
+        c.rec.gap();
+    }
     for m in &answer.messages {
         c.sink.deliver_at(&m.data, received_us);
     }

@@ -82,6 +82,7 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
     } = c;
     let mut on_event = |e: Event<'_>| -> Result<(), ClientError> {
         if e.event == "gap" {
+            rec.gap();
             return Ok(());
         }
         // Counted per event; the connection goes on (as a browser's EventSource does).

@@ -25,6 +25,10 @@ pub(super) async fn run(c: &mut Client) {
         match session(c, &mut since).await {
             Ok(()) => return,
             Err(e) => {
+                if c.forgets_cursor() {
+                    // Classic: the page reopens the URL it started with, without a cursor.
+                    since = c.spec.since.to_string();
+                }
                 let wait = c.failed(&e);
                 if !c.pause(wait).await {
                     return;

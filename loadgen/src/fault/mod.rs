@@ -3,6 +3,10 @@
 //! ([`ClientFaults`]), and what one connection does with it ([`ConnFaults`], applied by the
 //! counting socket).
 
+mod conn;
+mod plan;
 mod spec;
 
+pub use conn::{ConnFaults, Injected, injected};
+pub use plan::{ClientFaults, FaultPlan};
 pub use spec::{DEFAULT_STALL, FaultSpec, FaultSpecError, HELP, MIN_DROP, Recovery, Stall};

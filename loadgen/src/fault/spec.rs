@@ -13,9 +13,9 @@ use std::time::Duration;
 pub const HELP: &str = "valid: drop=INTERVAL, restart-server=AT, idle-cut=IDLE, \
                         stall-reader=N or stall-reader=N:DURATION (durations like 500ms, 5s, 2m)";
 
-/// A drop interval must be longer than this: a client's reconnect time (the first retry
-/// waits 100 ms, an EventSource the stream's `retry:`, 1 s from pushbench's server).
-pub const MIN_DROP: Duration = Duration::from_secs(1);
+/// A drop interval must be at least this: a client's longest reconnect time (the first retry
+/// waits 100 ms; an EventSource waits the stream's `retry:`, 2 s from pushbench's server).
+pub const MIN_DROP: Duration = Duration::from_secs(2);
 /// How long a stalled reader stops reading when the spec does not say.
 pub const DEFAULT_STALL: Duration = Duration::from_secs(5);
 
@@ -31,7 +31,8 @@ pub enum FaultSpecError {
     #[error("'{item}': '{value}' is not a number of clients (1 or more); {HELP}")]
     BadCount { item: String, value: String },
     #[error(
-        "'{item}': a drop interval must be longer than a client's reconnect time ({}s)",
+        "'{item}': a drop interval must be at least {}s, a client's reconnect time (an \
+         EventSource waits the stream's retry:)",
         MIN_DROP.as_secs()
     )]
     DropTooShort { item: String },
@@ -76,7 +77,12 @@ impl FaultSpec {
     pub fn parse_all<S: AsRef<str>>(values: &[S]) -> Result<FaultSpec, FaultSpecError> {
         let mut spec = FaultSpec::default();
         for v in values {
-            for item in v.as_ref().split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            for item in v
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 spec.add(item)?;
             }
         }
@@ -119,7 +125,7 @@ impl FaultSpec {
         match name.as_str() {
             "drop" => {
                 let d = dur(value, "the interval")?;
-                if d <= MIN_DROP {
+                if d < MIN_DROP {
                     return Err(FaultSpecError::DropTooShort { item: item.into() });
                 }
                 self.drop = Some(d);
@@ -135,7 +141,9 @@ impl FaultSpec {
             }
             "idle-cut" => self.idle_cut = Some(dur(value, "the idle time")?),
             _ => {
-                let (n, d) = value.split_once(':').map_or((value, None), |(n, d)| (n, Some(d)));
+                let (n, d) = value
+                    .split_once(':')
+                    .map_or((value, None), |(n, d)| (n, Some(d)));
                 let clients = n
                     .trim()
                     .parse::<u32>()
@@ -222,7 +230,12 @@ mod tests {
 
     #[test]
     fn parses_every_fault_and_prints_it_back() {
-        let s = parse(&["drop=10s,idle-cut=30s", "restart-server=5s", "stall-reader=3"]).unwrap();
+        let s = parse(&[
+            "drop=10s,idle-cut=30s",
+            "restart-server=5s",
+            "stall-reader=3",
+        ])
+        .unwrap();
         assert_eq!(s.drop, Some(Duration::from_secs(10)));
         assert_eq!(s.idle_cut, Some(Duration::from_secs(30)));
         assert_eq!(s.restart_server, Some(Duration::from_secs(5)));
@@ -240,18 +253,26 @@ mod tests {
         assert_eq!(parse(&[&s.to_string()]).unwrap(), s);
         assert_eq!(FaultSpec::default().to_string(), "none");
         assert!(!FaultSpec::default().any());
-        let st = parse(&["stall-reader=2:1500ms"]).unwrap().stall_reader.unwrap();
+        let st = parse(&["stall-reader=2:1500ms"])
+            .unwrap()
+            .stall_reader
+            .unwrap();
         assert_eq!(st.duration, Duration::from_millis(1500));
     }
 
     #[test]
     fn bad_faults_say_what_is_wrong_in_one_line() {
         let e = |v: &str| parse(&[v]).unwrap_err().to_string();
-        assert!(e("flood=3s").starts_with("unknown fault 'flood'"), "{}", e("flood=3s"));
+        assert!(
+            e("flood=3s").starts_with("unknown fault 'flood'"),
+            "{}",
+            e("flood=3s")
+        );
         assert!(e("drop").contains("needs a value"));
         assert!(e("drop=abc").contains("not a duration"));
-        assert!(e("drop=500ms").contains("longer than a client's reconnect time"));
-        assert!(e("drop=1s").contains("reconnect time"));
+        assert!(e("drop=500ms").contains("at least 2s, a client's reconnect time"));
+        assert!(e("drop=1999ms").contains("reconnect time"));
+        assert!(parse(&["drop=2s"]).is_ok());
         assert!(e("idle-cut=0s").contains("more than 0"));
         assert!(e("stall-reader=0").contains("number of clients"));
         assert!(e("stall-reader=x:1s").contains("number of clients"));

@@ -13,8 +13,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::{ClientSpec, run_client};
+use crate::fault::{FaultPlan, Recovery};
 use crate::link::Link;
-use crate::stats::{Recorder, Snapshot, new_histogram};
+use crate::stats::{FaultHistograms, Recorder, Snapshot, new_histogram};
 use crate::sut::target::Target;
 use crate::technique::Technique;
 
@@ -40,6 +41,10 @@ pub struct GroupPlan {
     pub first_index: u32,
     /// The subscribers' emulated link (None: direct connections).
     pub link: Option<Link>,
+    /// The injected faults (None: none).
+    pub faults: Option<Arc<FaultPlan>>,
+    /// How the clients come back after a broken connection.
+    pub recovery: Recovery,
 }
 
 impl GroupPlan {
@@ -66,6 +71,8 @@ impl GroupPlan {
             index: i,
             link: self.link.clone(),
             profile: self.target.profile.clone(),
+            faults: self.faults.clone(),
+            recovery: self.recovery,
         }
     }
 
@@ -187,6 +194,7 @@ impl ClientGroup {
             latency: self.rec.latency(),
             connect: self.rec.connect_times(),
             first_message: self.rec.first_message_times(),
+            faults: self.rec.faults.histograms(),
         }
     }
 }
@@ -207,6 +215,8 @@ pub struct RawResult {
     pub connect: Histogram<u64>,
     /// Connect start to first message, µs.
     pub first_message: Histogram<u64>,
+    /// The fault histograms (empty without `--fault`).
+    pub faults: FaultHistograms,
 }
 
 impl RawResult {
@@ -220,6 +230,7 @@ impl RawResult {
             latency: new_histogram(),
             connect: new_histogram(),
             first_message: new_histogram(),
+            faults: FaultHistograms::default(),
         }
     }
 
@@ -231,6 +242,7 @@ impl RawResult {
         let _ = self.latency.add(&other.latency);
         let _ = self.connect.add(&other.connect);
         let _ = self.first_message.add(&other.first_message);
+        self.faults.merge(&other.faults);
     }
 }
 
@@ -251,6 +263,11 @@ fn add(a: &Snapshot, b: &Snapshot) -> Snapshot {
         bytes_down: a.bytes_down + b.bytes_down,
         connections: a.connections + b.connections,
         errors,
+        cuts: a.cuts + b.cuts,
+        idle_cuts: a.idle_cuts + b.idle_cuts,
+        gaps: a.gaps + b.gaps,
+        stalled_clients: a.stalled_clients + b.stalled_clients,
+        stalled_lost: a.stalled_lost + b.stalled_lost,
     }
 }
 
@@ -275,6 +292,8 @@ mod tests {
             seed: 1,
             first_index: 0,
             link: None,
+            faults: None,
+            recovery: Recovery::default(),
         }
     }
 

@@ -62,6 +62,14 @@ pub struct WorkerPlan {
     /// How to talk to the target (absent: pushbench's own protocol).
     #[serde(default)]
     pub profile: Option<Profile>,
+    /// The injected faults, by their label (`--fault`; absent: none), when the stalled
+    /// readers stall (µs since the epoch), and the recovery behaviour (absent: resuming).
+    #[serde(default)]
+    pub fault: Option<String>,
+    #[serde(default)]
+    pub stall_from_us: Option<u64>,
+    #[serde(default)]
+    pub recovery: Option<String>,
 }
 
 /// The steady-state window: which messages count (by sequence number, per topic) and when the
@@ -177,6 +185,13 @@ pub struct WorkerReport {
     /// CPU seconds of the worker's link emulator threads over the phase.
     #[serde(default)]
     pub link_cpu_s: Option<f64>,
+    /// The fault histograms, [`encode`]d (absent: no faults, or an older worker).
+    #[serde(default)]
+    pub recovery: Option<String>,
+    #[serde(default)]
+    pub stalled_latency: Option<String>,
+    #[serde(default)]
+    pub others_latency: Option<String>,
 }
 
 /// A histogram that could not be decoded.
@@ -202,6 +217,14 @@ pub fn decode(text: &str) -> Result<Histogram<u64>, CodecError> {
     let mut out = new_histogram();
     out.add(&h).map_err(|e| CodecError(e.to_string()))?;
     Ok(out)
+}
+
+/// [`decode`] of a histogram a report may lack (absent: empty).
+pub fn decode_opt(text: &Option<String>) -> Result<Histogram<u64>, CodecError> {
+    match text {
+        Some(t) => decode(t),
+        None => Ok(new_histogram()),
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 use super::RawResult;
 use super::protocol::{self, WorkerReport};
 use crate::link::LinkCounts;
+use crate::stats::FaultHistograms;
 use crate::technique::Technique;
 
 /// What the workers of one technique measured, added up: counters and histograms exactly,
@@ -88,5 +89,10 @@ fn report_raw(r: &WorkerReport) -> Result<RawResult, protocol::CodecError> {
         latency: protocol::decode(&r.latency)?,
         connect: protocol::decode(&r.connect)?,
         first_message: protocol::decode(&r.first_message)?,
+        faults: FaultHistograms {
+            recovery: protocol::decode_opt(&r.recovery)?,
+            stalled_latency: protocol::decode_opt(&r.stalled_latency)?,
+            others_latency: protocol::decode_opt(&r.others_latency)?,
+        },
     })
 }

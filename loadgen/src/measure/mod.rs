@@ -7,6 +7,7 @@
 //! a [`TechniqueResult`], judged by [`verdict`]; the worker command waits with [`wait`] as the
 //! phases do.
 
+pub mod faults;
 pub mod links;
 pub mod phases;
 pub mod progress;
@@ -21,6 +22,7 @@ use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunConfig;
+use crate::fault::FaultPlan;
 use crate::group::pool::split;
 use crate::group::protocol::WorkerPlan;
 use crate::group::{Clients, Closed, GroupPlan};
@@ -148,6 +150,13 @@ fn group_plan(ctx: &RunCtx, tech: Technique, link: Option<Link>) -> GroupPlan {
         seed: cfg.seed,
         first_index: 0,
         link,
+        faults: cfg.fault.any().then(|| {
+            // The stalled readers stall 1 s into the window (after ramp-up and warm-up).
+            let ramp = Duration::from_secs_f64(f64::from(cfg.clients) / cfg.ramp_up.max(1e-3));
+            let stall_after = ramp + cfg.warmup + Duration::from_secs(1);
+            Arc::new(FaultPlan::new(cfg.fault, stall_after))
+        }),
+        recovery: cfg.recovery,
     }
 }
 
@@ -195,6 +204,9 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
             params: serde_json::to_value(cfg).unwrap_or_default(),
             link: (!cfg.link.is_none()).then_some(cfg.link),
             profile: (!ctx.target.profile.is_pushbench()).then(|| (*ctx.target.profile).clone()),
+            fault: plan.faults.as_ref().map(|f| f.spec.to_string()),
+            stall_from_us: plan.faults.as_ref().and_then(|f| f.stall_from_us),
+            recovery: Some(plan.recovery.name().to_string()),
         })
         .collect()
 }
@@ -246,6 +258,8 @@ impl Measured<'_> {
         };
         let own_cpu = cpu_between(s.loadgen_proc.0, s.loadgen_proc.1);
         let workers = closed.workers.as_ref();
+        let expected = self.plan.expected(|t| self.rec.window.len(t));
+        let fault = faults::summary(cfg, &closed.raw, expected);
         let mut result = TechniqueResult {
             raw: closed.raw,
             topics: cfg.topics,
@@ -253,7 +267,7 @@ impl Measured<'_> {
             duration: s.duration,
             window_start: s.start,
             published: self.plan.published(|t| self.rec.window.len(t)),
-            expected: self.plan.expected(|t| self.rec.window.len(t)),
+            expected,
             publish_failures: self.publisher.failures.load(Relaxed),
             publish_lag_max_us: self.publisher.max_lag_us.load(Relaxed),
             server_window: between(s.server),
@@ -272,7 +286,7 @@ impl Measured<'_> {
             failure: None,
             link: links.figures(cfg, workers),
             skipped: None,
-            fault: None,
+            fault,
         };
         result.failure = if ctx.shutdown.is_cancelled() {
             ctx.failure()

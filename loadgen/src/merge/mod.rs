@@ -262,6 +262,9 @@ mod tests {
             params,
             link: None,
             profile: None,
+            fault: None,
+            stall_from_us: None,
+            recovery: None,
         };
         let mut latency = new_histogram();
         latency.record(1_000).unwrap();
@@ -288,6 +291,9 @@ mod tests {
             failure: None,
             link: None,
             link_cpu_s: None,
+            recovery: None,
+            stalled_latency: None,
+            others_latency: None,
         };
         crate::worker::dir::write(dir, &plan, &report, &latency, chrono::Utc::now()).unwrap();
     }

@@ -22,6 +22,7 @@ use tokio::net::{TcpSocket, TcpStream};
 
 pub(crate) mod stream;
 
+use crate::fault::ConnFaults;
 use crate::stats::Recorder;
 pub use stream::{ClientStream, LinkedStream};
 
@@ -113,16 +114,40 @@ fn set_bind_address_no_port(socket: &Socket) -> io::Result<()> {
 pub struct CountingStream<S = ClientStream> {
     inner: S,
     rec: Arc<Recorder>,
+    /// The connection's injected faults (`--fault`), if any.
+    faults: Option<Box<ConnFaults>>,
 }
 
 impl<S> CountingStream<S> {
     /// Wraps `inner`; the recorder's open-connection gauge goes up now and down on drop.
     pub fn new(inner: S, rec: Arc<Recorder>) -> Self {
         rec.connection(true);
-        CountingStream { inner, rec }
+        CountingStream {
+            inner,
+            rec,
+            faults: None,
+        }
+    }
+    /// Puts the connection through `faults` from now on.
+    pub fn set_faults(&mut self, faults: ConnFaults) {
+        self.faults = Some(Box::new(faults));
     }
     pub fn get_ref(&self) -> &S {
         &self.inner
+    }
+}
+
+impl<S> CountingStream<S> {
+    fn faults_before_write(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        self.faults.as_deref_mut()?.before_write(cx, &self.rec)
+    }
+    fn wrote(&mut self, n: usize) {
+        self.rec.counters.bytes_up.fetch_add(n as u64, Relaxed);
+        if n > 0
+            && let Some(f) = self.faults.as_deref_mut()
+        {
+            f.activity();
+        }
     }
 }
 
@@ -139,10 +164,20 @@ impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
+        if let Some(f) = this.faults.as_deref_mut()
+            && let Some(answer) = f.before_read(cx, &this.rec)
+        {
+            return answer;
+        }
         let before = buf.filled().len();
         ready!(Pin::new(&mut this.inner).poll_read(cx, buf))?;
         let n = buf.filled().len() - before;
         this.rec.counters.bytes_down.fetch_add(n as u64, Relaxed);
+        if n > 0
+            && let Some(f) = this.faults.as_deref_mut()
+        {
+            f.activity();
+        }
         Poll::Ready(Ok(()))
     }
 }
@@ -154,8 +189,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.faults_before_write(cx) {
+            return Poll::Ready(Err(e));
+        }
         let n = ready!(Pin::new(&mut this.inner).poll_write(cx, buf))?;
-        this.rec.counters.bytes_up.fetch_add(n as u64, Relaxed);
+        this.wrote(n);
         Poll::Ready(Ok(n))
     }
 
@@ -165,8 +203,11 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.faults_before_write(cx) {
+            return Poll::Ready(Err(e));
+        }
         let n = ready!(Pin::new(&mut this.inner).poll_write_vectored(cx, bufs))?;
-        this.rec.counters.bytes_up.fetch_add(n as u64, Relaxed);
+        this.wrote(n);
         Poll::Ready(Ok(n))
     }
 

@@ -7,6 +7,7 @@
 //! (the [`Window`] the publisher sets), not by when it arrived, so a message published in the
 //! window and received during drain still counts, and nothing from warm-up leaks in.
 
+mod faults;
 mod sequence;
 
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use hdrhistogram::Histogram;
 
 use crate::payload;
 use crate::technique::Technique;
+pub use faults::{FaultHistograms, FaultStats};
 pub use sequence::{Seen, SeqTracker, Window};
 
 /// Largest latency a histogram holds (µs): one hour. Larger values are clamped.
@@ -89,6 +91,15 @@ pub struct Counters {
     /// Open client connections (a gauge, not a counter).
     pub connections: AtomicU64,
     errors: [AtomicU64; 6],
+    /// Connections the fault injector reset (`drop`), and closed for idleness (`idle-cut`).
+    pub cuts: AtomicU64,
+    pub idle_cuts: AtomicU64,
+    /// Gap notices received from the server.
+    pub gaps: AtomicU64,
+    /// Clients that are stalled readers (`stall-reader`), and the in-window messages they
+    /// lost (each adds its own when it ends).
+    pub stalled_clients: AtomicU64,
+    pub stalled_lost: AtomicU64,
 }
 
 /// A plain copy of the counters at one moment (also what a worker process reports).
@@ -105,6 +116,16 @@ pub struct Snapshot {
     pub bytes_down: u64,
     pub connections: u64,
     pub errors: [u64; 6],
+    #[serde(default)]
+    pub cuts: u64,
+    #[serde(default)]
+    pub idle_cuts: u64,
+    #[serde(default)]
+    pub gaps: u64,
+    #[serde(default)]
+    pub stalled_clients: u64,
+    #[serde(default)]
+    pub stalled_lost: u64,
 }
 
 impl Snapshot {
@@ -127,6 +148,12 @@ impl Snapshot {
             bytes_down: d(self.bytes_down, earlier.bytes_down),
             connections: self.connections,
             errors,
+            cuts: d(self.cuts, earlier.cuts),
+            idle_cuts: d(self.idle_cuts, earlier.idle_cuts),
+            gaps: d(self.gaps, earlier.gaps),
+            // Gauges of the whole phase: kept.
+            stalled_clients: self.stalled_clients,
+            stalled_lost: d(self.stalled_lost, earlier.stalled_lost),
         }
     }
     /// Errors as `(kind name, count)`, only the non-zero ones.
@@ -149,6 +176,7 @@ pub struct Recorder {
     interval: Mutex<Histogram<u64>>,
     connect: Mutex<Histogram<u64>>,
     first_message: Mutex<Histogram<u64>>,
+    pub faults: FaultStats,
 }
 
 impl Recorder {
@@ -161,15 +189,26 @@ impl Recorder {
             interval: Mutex::new(new_histogram()),
             connect: Mutex::new(new_histogram()),
             first_message: Mutex::new(new_histogram()),
+            faults: FaultStats::default(),
         }
     }
 
     /// A subscriber received `payload` at `received_us` (µs since the epoch, taken when the
     /// whole message had been parsed). Checks sequence and records latency.
-    pub fn on_payload(&self, tracker: &mut SeqTracker, payload: &str, received_us: u64) {
+    /// Returns the latency (µs) when the payload is an in-window message received for the
+    /// first time.
+    pub fn on_payload(
+        &self,
+        tracker: &mut SeqTracker,
+        payload: &str,
+        received_us: u64,
+    ) -> Option<u64> {
         let h = match payload::decode(payload) {
             Ok(h) => h,
-            Err(_) => return self.error(ErrorKind::Protocol),
+            Err(_) => {
+                self.error(ErrorKind::Protocol);
+                return None;
+            }
         };
         let c = &self.counters;
         c.received_total.fetch_add(1, Relaxed);
@@ -177,7 +216,7 @@ impl Recorder {
         lock(&self.interval).saturating_record(latency);
         let seen = tracker.observe(h.seq);
         if !self.window.contains(h.topic as usize, h.seq) {
-            return;
+            return None;
         }
         match seen {
             Seen::New | Seen::Late => {
@@ -186,9 +225,11 @@ impl Recorder {
                     c.out_of_order.fetch_add(1, Relaxed);
                 }
                 lock(&self.latency).saturating_record(latency);
+                Some(latency)
             }
             Seen::Duplicate => {
                 c.duplicates.fetch_add(1, Relaxed);
+                None
             }
         }
     }
@@ -201,6 +242,10 @@ impl Recorder {
     }
     pub fn empty_response(&self) {
         self.counters.empty_responses.fetch_add(1, Relaxed);
+    }
+    /// The server announced a gap (messages the client asked for are gone).
+    pub fn gap(&self) {
+        self.counters.gaps.fetch_add(1, Relaxed);
     }
     pub fn reconnect(&self) {
         self.counters.reconnects.fetch_add(1, Relaxed);
@@ -240,6 +285,11 @@ impl Recorder {
             bytes_down: c.bytes_down.load(Relaxed),
             connections: c.connections.load(Relaxed),
             errors,
+            cuts: c.cuts.load(Relaxed),
+            idle_cuts: c.idle_cuts.load(Relaxed),
+            gaps: c.gaps.load(Relaxed),
+            stalled_clients: c.stalled_clients.load(Relaxed),
+            stalled_lost: c.stalled_lost.load(Relaxed),
         }
     }
 
@@ -263,7 +313,7 @@ impl Recorder {
 }
 
 /// Locks a histogram, recovering it if a panicking thread poisoned the lock.
-fn lock(m: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> {
+pub(crate) fn lock(m: &Mutex<Histogram<u64>>) -> std::sync::MutexGuard<'_, Histogram<u64>> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 

@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncWrite};
 
+use crate::fault::{FaultPlan, FaultSpec};
 use crate::group::{ClientGroup, GroupPlan};
 use crate::link::{self, Emulator, Link, LinkCounts};
 use crate::measure::wait;
@@ -114,6 +115,20 @@ fn group_plan(plan: &WorkerPlan, target: Target, link: Option<Link>) -> GroupPla
         seed: plan.seed,
         first_index: plan.first_index,
         link,
+        faults: plan.fault.as_deref().and_then(|label| {
+            let spec = FaultSpec::parse_all(&[label]).ok()?;
+            spec.any().then(|| {
+                Arc::new(FaultPlan {
+                    spec,
+                    stall_from_us: plan.stall_from_us,
+                })
+            })
+        }),
+        recovery: plan
+            .recovery
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or_default(),
     }
 }
 

@@ -157,6 +157,9 @@ pub fn report(
         failure,
         link: None,
         link_cpu_s: None,
+        recovery: Some(protocol::encode(&raw.faults.recovery)),
+        stalled_latency: Some(protocol::encode(&raw.faults.stalled_latency)),
+        others_latency: Some(protocol::encode(&raw.faults.others_latency)),
     };
     (report, raw)
 }

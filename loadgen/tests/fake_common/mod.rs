@@ -37,6 +37,8 @@ pub fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) ->
         index: 0,
         link: None,
         profile: Default::default(),
+        faults: None,
+        recovery: Default::default(),
     }
 }
 

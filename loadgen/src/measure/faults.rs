@@ -1,0 +1,51 @@
+//! The `fault` entry of a technique's summary (docs/FAULTS.md): what the injected faults did,
+//! from the clients' raw counters and fault histograms. Cuts count in the steady-state window
+//! (like `lost`, by which they are divided); gaps and recovery times over the whole phase.
+
+use contract::run_dir::Millis;
+use contract::run_dir::fault::{FaultSummary, per_1000_cuts};
+use hdrhistogram::Histogram;
+
+use crate::config::RunConfig;
+use crate::group::local::RawResult;
+
+/// The fault entry of a technique that expected `expected` deliveries, or None without
+/// `--fault`.
+pub fn summary(cfg: &RunConfig, raw: &RawResult, expected: u64) -> Option<FaultSummary> {
+    if !cfg.fault.any() {
+        return None;
+    }
+    let (w, p) = (&raw.window, &raw.phase);
+    let lost = expected.saturating_sub(p.delivered);
+    let cuts = w.cuts + w.idle_cuts;
+    let h = &raw.faults;
+    let stalled = cfg.fault.stall_reader.map(|s| s.duration);
+    let p99 = |h: &Histogram<u64>| (!h.is_empty()).then(|| h.value_at_quantile(0.99));
+    Some(FaultSummary {
+        spec: cfg.fault.to_string(),
+        recovery: cfg.recovery.name().to_string(),
+        cuts: Some(w.cuts),
+        idle_cuts: Some(w.idle_cuts),
+        server_restarts: cfg.fault.restart_server.map(|_| 0),
+        gaps: Some(p.gaps),
+        lost_per_1000_cuts: per_1000_cuts(lost, cuts),
+        recovery_ms: millis(&h.recovery),
+        recoveries: Some(h.recovery.len()),
+        stalled_clients: stalled.map(|_| p.stalled_clients),
+        stall_s: stalled.map(|d| d.as_secs_f64()),
+        stalled_lost: stalled.map(|_| p.stalled_lost.min(lost)),
+        others_lost: stalled.map(|_| lost.saturating_sub(p.stalled_lost)),
+        stalled_latency_p99_us: stalled.and_then(|_| p99(&h.stalled_latency)),
+        others_latency_p99_us: stalled.and_then(|_| p99(&h.others_latency)),
+    })
+}
+
+/// p50, p99 and max of a µs histogram, in ms (None when empty).
+fn millis(h: &Histogram<u64>) -> Option<Millis> {
+    let ms = |us: u64| Some((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
+    (!h.is_empty()).then(|| Millis {
+        p50: ms(h.value_at_quantile(0.5)),
+        p99: ms(h.value_at_quantile(0.99)),
+        max: ms(h.max()),
+    })
+}
