@@ -54,6 +54,14 @@ pub struct Snapshot {
     pub latest: u64,
 }
 
+impl Snapshot {
+    /// What a topic that does not exist (never had a message here) gives a client at cursor
+    /// `since`: nothing, with a gap when the cursor is above 0 (from an earlier life).
+    pub fn of_missing(since: u64) -> Snapshot {
+        Topic::snapshot_locked(&Inner::default(), since)
+    }
+}
+
 impl Topic {
     fn new(retention: usize, queue: usize) -> Topic {
         let (tx, _) = broadcast::channel(queue.max(1));
@@ -137,26 +145,36 @@ impl Topic {
             latest: g.last_seq,
             ..Snapshot::default()
         };
-        let Some(oldest) = g.retained.front().map(|m| m.seq) else {
-            // Nothing retained though messages exist (a seeded topic): all are gone.
-            if since < g.last_seq {
-                snap.gap = Some(Gap {
-                    since,
-                    first_available: g.last_seq + 1,
-                });
-            }
-            return snap;
-        };
-        if since >= g.last_seq {
+        if since == g.last_seq {
+            // Up to date: nothing to give, wait for the next.
             return snap;
         }
-        if since + 1 < oldest {
+        let Some(oldest) = g.retained.front().map(|m| m.seq) else {
+            // Nothing retained: messages exist but are all gone (a seeded topic), or the
+            // cursor is ahead of the newest seq (see below). Either way the next one to come
+            // is `last_seq + 1`.
+            snap.gap = Some(Gap {
+                since,
+                first_available: g.last_seq + 1,
+            });
+            return snap;
+        };
+        // `since > last_seq`: a cursor this topic never issued, i.e. from an earlier life of
+        // the server (restarted: retention lost, ids start over). Announced as a gap, then
+        // everything retained, so the client counts it and resumes in the new numbering.
+        // (In a cluster the caller first makes sure this process is not merely behind the
+        // supervisor: see `Shared::await_cursor`.)
+        if since > g.last_seq || since + 1 < oldest {
             snap.gap = Some(Gap {
                 since,
                 first_available: oldest,
             });
         }
-        let skip = (since + 1).saturating_sub(oldest) as usize;
+        let skip = if since > g.last_seq {
+            0
+        } else {
+            (since + 1).saturating_sub(oldest) as usize
+        };
         snap.messages = g.retained.iter().skip(skip).cloned().collect();
         snap
     }

@@ -176,11 +176,11 @@ async fn dispatch(
         ),
         Route::Publish(topic) => publish::handle(req, state, topic).await,
         Route::Subscribe(push, topic) => match push {
-            Push::Poll => poll::handle(&req, state, topic),
+            Push::Poll => poll::handle(&req, state, topic).await,
             Push::LongPoll => long_poll::handle(req, state, topic).await,
-            Push::Stream => stream::handle(&req, state, cell, topic),
-            Push::Sse => sse::handle(&req, state, cell, topic),
-            Push::Ws => ws::handle(req, state, cell, topic),
+            Push::Stream => stream::handle(&req, state, cell, topic).await,
+            Push::Sse => sse::handle(&req, state, cell, topic).await,
+            Push::Ws => ws::handle(req, state, cell, topic).await,
         },
         Route::NotFound => error(StatusCode::NOT_FOUND, format!("no such path: {path}")),
     }

@@ -37,6 +37,10 @@ pub trait Upstream: std::fmt::Debug + Send + Sync {
         data: &'a str,
     ) -> BoxFuture<'a, Result<u64, RelayError>>;
 
+    /// Waits until this process holds every message of `topic` sequenced so far; returns the
+    /// topic's newest seq.
+    fn sync<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, Result<u64, ClusterError>>;
+
     /// The whole server's `/stats` document.
     fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>>;
 
@@ -160,6 +164,27 @@ impl Shared {
             None => self.publish(topic, event, data),
             Some(up) => Ok(up.publish(topic, event, data).await?),
         }
+    }
+
+    /// Call before answering a client that resumes on `topic` from `since`. A cursor above the
+    /// topic's newest seq is answered with a gap (it is from an earlier life of the server:
+    /// see `hub`). A single process issued every id itself, so such a cursor can only be that.
+    /// In a cluster, though, message `since` may have been delivered by another process a few
+    /// ms before it reaches this one (the supervisor relays each message to every child over
+    /// its own socket, and answers the publish after writing to them all, not after they read
+    /// it). So here a cursor ahead of this process costs one round trip to the supervisor,
+    /// whose answer travels behind every message it had sequenced: afterwards the hub holds
+    /// the topic up to the supervisor's newest seq, and a cursor still ahead of it was
+    /// issued by no process of this cluster (a restarted one). If the supervisor does not
+    /// answer (gone, or 10 s), the hub answers as it stands.
+    pub async fn await_cursor(&self, topic: &str, since: u64) {
+        let Some(up) = &self.upstream else { return };
+        let latest = self.hub.get(topic).map_or(0, |t| t.latest());
+        if since <= latest {
+            return;
+        }
+        // An error means the supervisor is gone (this process is shutting down) or overloaded.
+        let _ = up.sync(topic).await;
     }
 
     /// This process's own `/stats` document.

@@ -32,6 +32,7 @@ const ANSWER_TIMEOUT: Duration = Duration::from_secs(10);
 #[derive(Debug)]
 enum Answer {
     Published(Result<u64, String>),
+    Synced(u64),
     Stats(Box<Stats>),
     WasReset,
 }
@@ -121,6 +122,23 @@ impl Link {
         }
     }
 
+    /// Waits until this process's hub holds every message of `topic` that the supervisor had
+    /// sequenced when it read the request; returns that newest seq. (The supervisor answers on
+    /// the same ordered socket it relays messages on, and the reader inserts each message
+    /// before it reads the next frame.)
+    pub async fn sync(&self, topic: &str) -> Result<u64, ClusterError> {
+        let a = self
+            .call(|req| ToSupervisor::Sync {
+                req,
+                topic: topic.to_string(),
+            })
+            .await?;
+        match a {
+            Answer::Synced(seq) => Ok(seq),
+            _ => Err(ClusterError::SupervisorGone),
+        }
+    }
+
     /// The whole server's `/stats` document.
     pub async fn stats(&self) -> Result<Stats, ClusterError> {
         match self.call(|req| ToSupervisor::Stats { req }).await? {
@@ -146,6 +164,10 @@ impl Upstream for Link {
         data: &'a str,
     ) -> BoxFuture<'a, Result<u64, RelayError>> {
         Link::publish(self, topic, event, data).boxed()
+    }
+
+    fn sync<'a>(&'a self, topic: &'a str) -> BoxFuture<'a, Result<u64, ClusterError>> {
+        Link::sync(self, topic).boxed()
     }
 
     fn stats(&self) -> BoxFuture<'_, Result<Stats, ClusterError>> {
@@ -305,6 +327,7 @@ fn relay(state: &State, link: &Link, msg: ToChild) {
             }
         }
         ToChild::Published { req, result } => link.answer(req, Answer::Published(result)),
+        ToChild::Synced { req, seq } => link.answer(req, Answer::Synced(seq)),
         ToChild::Stats { req, stats } => link.answer(req, Answer::Stats(stats)),
         ToChild::WasReset { req } => link.answer(req, Answer::WasReset),
         ToChild::Collect { collect } => {

@@ -45,6 +45,10 @@ pub enum ToSupervisor {
         event: Option<String>,
         data: String,
     },
+    /// A client resumes on this child with a cursor above this child's newest seq of `topic`:
+    /// answer with [`ToChild::Synced`] once every message of it sequenced so far is on its
+    /// way here (the answer travels behind them on the same socket).
+    Sync { req: u64, topic: String },
     /// A `/stats` or `/metrics` arrived: the whole server's figures, please.
     Stats { req: u64 },
     /// A `POST /stats/reset` arrived: reset every process.
@@ -78,6 +82,9 @@ pub enum ToChild {
         req: u64,
         result: Result<u64, String>,
     },
+    /// The answer to [`ToSupervisor::Sync`]: the topic's newest seq (0: none). Every message
+    /// up to it was sent to this child before this frame.
+    Synced { req: u64, seq: u64 },
     /// The answer to [`ToSupervisor::Stats`]: the whole server's `/stats` document.
     Stats { req: u64, stats: Box<Stats> },
     /// The answer to [`ToSupervisor::Reset`].

@@ -227,6 +227,12 @@ impl Sequencer {
                 let result = self.publish(&topic, event.as_deref(), &data);
                 self.send(i, &ToChild::Published { req, result });
             }
+            ToSupervisor::Sync { req, topic } => {
+                // Sent behind every message relayed to child `i` so far: once the child reads
+                // it, its hub holds the topic up to `seq`.
+                let seq = self.latest(&topic);
+                self.send(i, &ToChild::Synced { req, seq });
+            }
             ToSupervisor::Stats { req } => self.start_collection(i, req, false),
             ToSupervisor::Reset { req } => self.start_collection(i, req, true),
             ToSupervisor::Local { collect, stats } => self.collected(i, collect, Some(*stats)),

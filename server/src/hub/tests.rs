@@ -27,7 +27,7 @@ fn retention_and_gap() {
     let s = t.since(4);
     assert_eq!(s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(), [5]);
     assert!(t.since(5).messages.is_empty());
-    assert!(t.since(99).messages.is_empty());
+    assert_eq!(t.since(5).gap, None, "up to date: wait for the next");
     assert!(valid_name("a-b_c.9") && !valid_name("") && !valid_name("a/b"));
 }
 
@@ -114,4 +114,63 @@ fn a_topic_without_messages_goes_with_its_last_handle() {
     assert_eq!(hub.topic_count(), 1);
     assert_eq!(hub.get("b").unwrap().latest(), 1);
     assert_eq!(hub.topic("c").unwrap_err(), TopicLimit(1));
+}
+
+#[test]
+fn a_cursor_ahead_of_the_newest_seq_is_a_gap_then_everything_retained() {
+    // After a restart the ids start over: a client comes back with a cursor (50) that this
+    // life of the server never issued.
+    let hub = Hub::new(3, 8, 10);
+    let t = hub.topic("a").unwrap();
+    for i in 0..5 {
+        t.publish(None, &format!("m{i}")).unwrap();
+    }
+    let s = t.since(50);
+    assert_eq!(
+        s.gap,
+        Some(Gap {
+            since: 50,
+            first_available: 3
+        })
+    );
+    assert_eq!(
+        s.messages.iter().map(|m| m.seq).collect::<Vec<_>>(),
+        [3, 4, 5]
+    );
+    assert_eq!(s.latest, 5);
+    // One ahead is ahead too; the newest itself is up to date.
+    assert_eq!(t.since(6).gap.map(|g| g.first_available), Some(3));
+    assert_eq!(t.since(6).messages.len(), 3);
+    assert!(t.since(5).gap.is_none() && t.since(5).messages.is_empty());
+    // The subscription path takes the same snapshot.
+    let (_rx, s) = t.subscribe(u64::MAX);
+    assert_eq!(
+        s.gap.map(|g| (g.since, g.first_available)),
+        Some((u64::MAX, 3))
+    );
+    assert_eq!(s.messages.len(), 3);
+}
+
+#[test]
+fn a_cursor_ahead_with_nothing_retained_points_at_the_next_seq() {
+    let hub = Hub::new(3, 8, 10);
+    // A topic with no message yet: everything above 0 is from an earlier life.
+    let t = hub.topic("a").unwrap();
+    let gap = |since, first_available| {
+        Some(Gap {
+            since,
+            first_available,
+        })
+    };
+    assert_eq!(t.since(50).gap, gap(50, 1));
+    assert!(t.since(50).messages.is_empty());
+    assert_eq!(t.since(0).gap, None);
+    assert_eq!(Snapshot::of_missing(50).gap, gap(50, 1));
+    assert_eq!(Snapshot::of_missing(0).gap, None);
+    // A seeded topic (nothing retained, newest 9): behind and ahead are gaps, 9 is not.
+    let s = hub.topic_unlimited("b");
+    s.seed(9);
+    assert_eq!(s.since(3).gap, gap(3, 10));
+    assert_eq!(s.since(12).gap, gap(12, 10));
+    assert_eq!(s.since(9).gap, None);
 }

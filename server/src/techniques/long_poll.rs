@@ -32,6 +32,7 @@ pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Respo
         },
     };
     drop(req);
+    state.await_cursor(topic, since).await;
     let m = state.metrics.of(Technique::LongPoll);
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,

@@ -44,17 +44,18 @@ pub fn answer(snap: &Snapshot, since: u64, m: &Counters) -> Response<BoxBody> {
 }
 
 /// `GET /poll/{topic}`.
-pub fn handle(req: &Request<Incoming>, state: &State, topic: &str) -> Response<BoxBody> {
+pub async fn handle(req: &Request<Incoming>, state: &State, topic: &str) -> Response<BoxBody> {
     let since = match since(req) {
         Ok(s) => s,
         Err(e) => return e.response(),
     };
-    // A short poll never creates a topic: one that does not exist has nothing to give.
-    let snap = state
-        .hub
-        .get(topic)
-        .map(|t| t.since(since))
-        .unwrap_or_default();
+    state.await_cursor(topic, since).await;
+    // A short poll never creates a topic: one that does not exist has nothing to give (but a
+    // gap for a cursor from an earlier life).
+    let snap = state.hub.get(topic).map_or_else(
+        || crate::hub::Snapshot::of_missing(since),
+        |t| t.since(since),
+    );
     answer(&snap, since, state.metrics.of(Technique::Poll))
 }
 

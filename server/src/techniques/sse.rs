@@ -20,7 +20,7 @@ use crate::techniques::subscription::{Subscription, http_body};
 pub const RETRY_MS: u64 = 2000;
 
 /// `GET /sse/{topic}`.
-pub fn handle(
+pub async fn handle(
     req: &Request<Incoming>,
     state: &State,
     cell: &Arc<ConnCell>,
@@ -39,6 +39,7 @@ pub fn handle(
             Err(e) => return e.response(),
         },
     };
+    state.await_cursor(topic, since).await;
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
         Err(e) => return unavailable(e),

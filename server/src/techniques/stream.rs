@@ -17,7 +17,7 @@ use crate::state::State;
 use crate::techniques::subscription::{Subscription, http_body};
 
 /// `GET /stream/{topic}`.
-pub fn handle(
+pub async fn handle(
     req: &Request<Incoming>,
     state: &State,
     cell: &Arc<ConnCell>,
@@ -27,6 +27,7 @@ pub fn handle(
         Ok(s) => s,
         Err(e) => return e.response(),
     };
+    state.await_cursor(topic, since).await;
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
         Err(e) => return unavailable(e),

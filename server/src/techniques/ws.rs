@@ -53,7 +53,7 @@ pub fn valid_key(key: &[u8]) -> bool {
 }
 
 /// `GET /ws/{topic}`: validates the handshake, answers `101`, and serves the socket in a task.
-pub fn handle(
+pub async fn handle(
     mut req: Request<Incoming>,
     state: &State,
     cell: &Arc<ConnCell>,
@@ -67,6 +67,7 @@ pub fn handle(
         Ok(a) => a,
         Err(refusal) => return refusal.response(),
     };
+    state.await_cursor(topic, since).await;
     let topic = match state.hub.topic(topic) {
         Ok(t) => t,
         Err(e) => return unavailable(e),

@@ -183,3 +183,46 @@ fn a_dead_child_is_not_waited_for_and_its_replacement_is_seeded() {
         f => panic!("{f:?}"),
     }
 }
+
+#[test]
+fn sync_is_answered_behind_every_message_already_relayed() {
+    let (mut s, mut rx0, mut rx1) = two(4);
+    let publish = |req| ToSupervisor::Publish {
+        req,
+        topic: "a".into(),
+        event: None,
+        data: "d".into(),
+    };
+    s.handle(0, publish(1));
+    s.handle(0, publish(2));
+    let _ = frames(&mut rx0);
+    // Child 1 asks: its answer comes after both messages on its own socket, with seq 2.
+    s.handle(
+        1,
+        ToSupervisor::Sync {
+            req: 5,
+            topic: "a".into(),
+        },
+    );
+    let f1 = frames(&mut rx1);
+    assert!(matches!(f1[0], ToChild::Message { seq: 1, .. }));
+    assert!(matches!(f1[1], ToChild::Message { seq: 2, .. }));
+    assert!(matches!(f1[2], ToChild::Synced { req: 5, seq: 2 }));
+    assert_eq!(f1.len(), 3);
+    assert!(
+        frames(&mut rx0).is_empty(),
+        "only the asking child is answered"
+    );
+    // A topic never published: 0.
+    s.handle(
+        1,
+        ToSupervisor::Sync {
+            req: 6,
+            topic: "none".into(),
+        },
+    );
+    assert!(matches!(
+        frames(&mut rx1).as_slice(),
+        [ToChild::Synced { req: 6, seq: 0 }]
+    ));
+}
