@@ -51,7 +51,33 @@ impl RunConfig {
         self.check_timing()?;
         self.check_processes()?;
         self.check_repeat()?;
-        self.check_server_pid()
+        self.check_server_pid()?;
+        self.check_restart_server()
+    }
+
+    /// `--fault restart-server=AT`: only for a server the run starts itself, and within the
+    /// window (`AT` before `--duration`).
+    fn check_restart_server(&self) -> Result<(), ConfigError> {
+        let Some(at) = self.fault.restart_server else {
+            return Ok(());
+        };
+        if self.target.is_some() {
+            return Err(invalid(
+                "--fault",
+                "restart-server with --target: the tool cannot restart a server it did not start",
+            ));
+        }
+        if at >= self.duration {
+            return Err(invalid(
+                "--fault",
+                format!(
+                    "restart-server={} must be before the window's end (--duration {})",
+                    humantime::format_duration(at),
+                    humantime::format_duration(self.duration)
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// `--repeat`: at least one repetition, at most [`super::MAX_REPEAT`].

@@ -11,6 +11,7 @@ pub mod faults;
 pub mod links;
 pub mod phases;
 pub mod progress;
+pub mod restart;
 pub mod result;
 pub mod verdict;
 pub mod wait;
@@ -52,6 +53,9 @@ pub struct RunCtx {
     /// Unique per run: topic names carry it so an old run's retained messages never mix in.
     pub run_id: String,
     pub progress: Progress,
+    /// How to restart the server (the `restart-server` fault): None when the run did not
+    /// start it (or the fault is not set).
+    pub restart: Option<restart::RestartHook>,
 }
 
 impl RunCtx {
@@ -271,8 +275,12 @@ impl Measured<'_> {
             publish_failures: self.publisher.failures.load(Relaxed),
             publish_lag_max_us: self.publisher.max_lag_us.load(Relaxed),
             server_window: between(s.server),
-            server_phase: between((self.before.stats, self.server_after)),
-            server_cpu_s: cpu_between(s.server_proc.0, s.server_proc.1),
+            // Counters across a restart start again from zero: unknown, not wrong.
+            server_phase: match s.restarts {
+                0 => between((self.before.stats, self.server_after)),
+                _ => None,
+            },
+            server_cpu_s: s.server_cpu_s,
             server_rss_bytes: max_opt(self.peaks.server_rss_max, rss(s.server_proc)),
             server_rss_idle_bytes: self.before.rss_bytes,
             // With worker processes: this process's CPU and peak plus the sum of theirs.
@@ -286,8 +294,17 @@ impl Measured<'_> {
             failure: None,
             link: links.figures(cfg, workers),
             skipped: None,
-            fault,
+            fault: fault.map(|mut f| {
+                if f.server_restarts.is_some() {
+                    f.server_restarts = Some(s.restarts);
+                }
+                f
+            }),
+            server_restarts: s.restarts,
         };
+        let after_restart = s
+            .delivered_at_restart
+            .map(|at| self.rec.counters.delivered.load(Relaxed).saturating_sub(at));
         result.failure = if ctx.shutdown.is_cancelled() {
             ctx.failure()
         } else {
@@ -295,6 +312,7 @@ impl Measured<'_> {
                 .filter(|w| !w.failures.is_empty())
                 .map(|w| w.failures.join("; "));
             let judged = verdict::judge(&result, Some(&self.publisher.publishing()));
+            let judged = verdict::join(judged, verdict::after_restart(after_restart));
             verdict::join(workers_failed, judged)
         };
         result

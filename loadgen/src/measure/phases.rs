@@ -11,7 +11,7 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::{RunCtx, wait};
+use super::{RunCtx, restart, wait};
 use crate::group::Clients;
 use crate::group::protocol::WindowSpec;
 use crate::link::Link;
@@ -132,6 +132,12 @@ pub struct Steady {
     pub server_proc: (Option<ProcSample>, Option<ProcSample>),
     /// This process.
     pub loadgen_proc: (Option<ProcSample>, Option<ProcSample>),
+    /// The server's CPU seconds over the window (None: unknown).
+    pub server_cpu_s: Option<f64>,
+    /// Server restarts done in the window (the `restart-server` fault).
+    pub restarts: u64,
+    /// Messages delivered when the server had been restarted (None: no restart).
+    pub delivered_at_restart: Option<u64>,
 }
 
 /// Steady state, until `end`: the counters, the server's and the CPU are read at both edges
@@ -146,6 +152,9 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
             server: (None, None),
             server_proc: (None, None),
             loadgen_proc: (None, None),
+            server_cpu_s: None,
+            restarts: 0,
+            delivered_at_restart: None,
         };
     }
     ctx.sampler.set_phase(Phase::Steady);
@@ -155,16 +164,41 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
     let s0 = ctx.server_stats(tech).await;
     let p0 = ctx.server_sample().await;
     let l0 = procfs::sample("self");
-    ctx.wait(rec, Phase::Steady, end, || false).await;
+    let due = restart::due(ctx, started, end);
+    let (_, restarted) = tokio::join!(
+        ctx.wait(rec, Phase::Steady, end, || false),
+        restart::in_window(ctx, tech, rec, due)
+    );
     let duration = started.elapsed();
     let c1 = rec.snapshot();
+    let s1 = ctx.server_stats(tech).await;
+    let Some(r) = restarted else {
+        let p1 = ctx.server_sample().await;
+        return Steady {
+            start,
+            duration,
+            clients: (c0, c1),
+            server: (s0, s1),
+            server_proc: (p0, p1),
+            loadgen_proc: (l0, procfs::sample("self")),
+            server_cpu_s: p0.zip(p1).map(|(a, b)| (b.cpu_s - a.cpu_s).max(0.0)),
+            restarts: 0,
+            delivered_at_restart: None,
+        };
+    };
+    // The new process is sampled from now on; its counters started again from zero, so the
+    // window's server counters (a difference across the restart) are unknown.
+    let p1 = r.restarted.probe.sample().await;
     Steady {
         start,
         duration,
         clients: (c0, c1),
-        server: (s0, ctx.server_stats(tech).await),
-        server_proc: (p0, ctx.server_sample().await),
+        server: (None, None),
+        server_proc: (p0, p1),
         loadgen_proc: (l0, procfs::sample("self")),
+        server_cpu_s: restart::cpu_across(p0.map(|p| p.cpu_s), &r.restarted, p1.map(|p| p.cpu_s)),
+        restarts: 1,
+        delivered_at_restart: Some(r.delivered_at),
     }
 }
 

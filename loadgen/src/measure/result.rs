@@ -39,6 +39,9 @@ pub struct TechniqueResult {
     pub skipped: Option<String>,
     /// What the injected faults did (None: no `--fault`).
     pub fault: Option<contract::run_dir::FaultSummary>,
+    /// Times the server was killed and started again in this technique's phase (the
+    /// `restart-server` fault); its counters across a restart are unknown (None).
+    pub server_restarts: u64,
 }
 
 /// Why a technique the target's profile does not describe is skipped.
@@ -69,6 +72,7 @@ impl TechniqueResult {
             link: None,
             skipped: None,
             fault: None,
+            server_restarts: 0,
         }
     }
 

@@ -38,6 +38,15 @@ pub fn judge(r: &TechniqueResult, publishing: Option<&Publishing>) -> Option<Str
     (!why.is_empty()).then(|| why.join("; "))
 }
 
+/// With the `restart-server` fault: the losses and failed publishes while the server was
+/// down are the fault's doing, not a failure; but a technique that delivered nothing once
+/// the server was back (`delivered_after`: messages delivered after the restart, None when
+/// there was none) failed to recover.
+pub fn after_restart(delivered_after: Option<u64>) -> Option<String> {
+    (delivered_after == Some(0))
+        .then(|| "no message delivered after the server was restarted".to_string())
+}
+
 /// `15 errors (http_status 15)`, or `no client error`.
 fn errors_text(errors: &BTreeMap<String, u64>) -> String {
     let total: u64 = errors.values().sum();
@@ -131,5 +140,15 @@ mod tests {
             Some("a; b")
         );
         assert_eq!(join(None, Some("b".into())).as_deref(), Some("b"));
+    }
+
+    #[test]
+    fn a_restart_fails_only_when_nothing_came_after_it() {
+        assert_eq!(after_restart(None), None, "no restart");
+        assert_eq!(after_restart(Some(3)), None);
+        assert_eq!(
+            after_restart(Some(0)).as_deref(),
+            Some("no message delivered after the server was restarted")
+        );
     }
 }

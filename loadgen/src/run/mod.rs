@@ -11,10 +11,12 @@ use std::path::PathBuf;
 use std::time::{Instant, SystemTime};
 
 use contract::run_dir::{Document, TimeseriesRow};
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::RunConfig;
 use crate::measure::progress::Progress;
+use crate::measure::restart::{self, RestartHook};
 use crate::measure::{self, NOT_OFFERED, RunCtx, TechniqueResult};
 use crate::output::{self, manifest};
 use crate::sut::sampler::Sampler;
@@ -193,6 +195,8 @@ async fn measure_all(
         if sd.token.is_cancelled() {
             break;
         }
+        let (hook, requests) = RestartHook::channel();
+        let restarting = cfg.fault.restart_server.is_some() && server.is_child();
         let ctx = RunCtx {
             cfg: cfg.clone(),
             target: server.target.clone(),
@@ -202,8 +206,9 @@ async fn measure_all(
             failure: sd.reason.clone(),
             run_id: run_id.to_string(),
             progress: progress.clone(),
+            restart: restarting.then_some(hook),
         };
-        let r = measure_one(&ctx, &server, sd, tech).await;
+        let r = measure_one(&ctx, &mut server, sd, tech, requests).await;
         progress.println(&result_line(tech, label, &r));
         results.push(r);
         if i + 1 < cfg.techniques.len() {
@@ -222,21 +227,60 @@ async fn measure_all(
     }
 }
 
-/// Measures one technique, the run stopping if its child server dies meanwhile.
+/// Measures one technique, the run stopping if its child server dies meanwhile; restarts the
+/// server when the phases ask (`requests`, the `restart-server` fault).
 async fn measure_one(
     ctx: &RunCtx,
-    server: &Server,
+    server: &mut Server,
     sd: &Shutdown,
     tech: Technique,
+    requests: mpsc::Receiver<restart::Request>,
 ) -> TechniqueResult {
     let watch_stop = CancellationToken::new();
     let watcher = server.watch(sd, &watch_stop);
-    let r = measure::run_technique(ctx, tech).await;
-    watch_stop.cancel();
+    let measured = async {
+        let r = measure::run_technique(ctx, tech).await;
+        watch_stop.cancel();
+        r
+    };
+    let serve = serve_restarts(ctx, server, sd, requests, &watch_stop);
+    let (r, ()) = tokio::join!(measured, serve);
     if let Some(w) = watcher {
         let _ = w.await;
     }
     r
+}
+
+/// Restarts the server each time the phases ask, until `done`; a restart that fails stops
+/// the run (with why). The sampler follows the new process.
+async fn serve_restarts(
+    ctx: &RunCtx,
+    server: &mut Server,
+    sd: &Shutdown,
+    mut requests: mpsc::Receiver<restart::Request>,
+    done: &CancellationToken,
+) {
+    loop {
+        let reply = tokio::select! {
+            _ = done.cancelled() => return,
+            r = requests.recv() => match r {
+                Some(reply) => reply,
+                None => return,
+            },
+        };
+        let outcome = match server.restart(&ctx.cfg, sd).await {
+            Some(Ok(r)) => {
+                ctx.sampler.set_probe(Some(r.probe.clone()));
+                Some(r)
+            }
+            Some(Err(e)) => {
+                sd.trigger(format!("could not restart the server: {e}"));
+                None
+            }
+            None => None,
+        };
+        let _ = reply.send(outcome);
+    }
 }
 
 /// The line printed as each technique ends.

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::{RunError, Shutdown};
 use crate::config::RunConfig;
+use crate::measure::restart::Restarted;
 use crate::sut::child::{self, ChildOptions, ChildServer};
 use crate::sut::sampler::ServerProbe;
 use crate::sut::target::Target;
@@ -94,10 +95,38 @@ impl Server {
         Ok(())
     }
 
+    /// The `restart-server` fault: kills the child server and starts it again on the same
+    /// address (see [`ChildServer::restart`]), then checks it answers. Returns the killed
+    /// processes' CPU seconds just before the kill and where the new one is sampled from.
+    /// None with `--target`. Err: the new server could not be started (the run stops then).
+    pub async fn restart(
+        &mut self,
+        cfg: &RunConfig,
+        sd: &Shutdown,
+    ) -> Option<Result<Restarted, RunError>> {
+        let old_cpu_s = self.probe().sample().await.map(|s| s.cpu_s);
+        let (c, _) = self.child.as_mut()?;
+        let old_pid = c.pid;
+        if let Err(e) = c.restart().await {
+            sd.child_pid.store(0, std::sync::atomic::Ordering::Relaxed);
+            return Some(Err(e.into()));
+        }
+        sd.child_pid
+            .store(c.pid, std::sync::atomic::Ordering::Relaxed);
+        if let Err(e) = self.target.check_reachable(cfg.connect_timeout).await {
+            return Some(Err(e.into()));
+        }
+        Some(Ok(Restarted {
+            old_pid,
+            new_pid: c.pid,
+            old_cpu_s,
+            probe: self.probe(),
+        }))
+    }
+
     /// Ends the run (with the reason) if the child server dies on its own before `stop`.
     pub fn watch(&self, sd: &Shutdown, stop: &CancellationToken) -> Option<JoinHandle<()>> {
         let (c, _) = self.child.as_ref()?;
-        let pid = c.pid;
         let sd = sd.clone();
         let stop = stop.clone();
         let mut exited = c.exited_watch();
@@ -107,6 +136,8 @@ impl Server {
                 r = exited.wait_for(|e| e.is_some()) => {
                     if let Ok(why) = r {
                         let why = why.clone().unwrap_or_default();
+                        // The current process's pid (it changes when the server is restarted).
+                        let pid = sd.child_pid.load(std::sync::atomic::Ordering::Relaxed);
                         sd.trigger(format!("{why} (pid {pid})"));
                     }
                 }

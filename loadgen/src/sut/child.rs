@@ -1,7 +1,9 @@
 //! The server as a child process (`pushbench serve --listen 127.0.0.1:0 ...`), so its CPU,
 //! memory and descriptors are its own: started, waited for, watched for an early death, and
 //! stopped with SIGTERM (then SIGKILL) at the end, on error and on Ctrl-C; tied to this
-//! process (`server::lifeline`), so it also stops if this process is killed.
+//! process (`server::lifeline`), so it also stops if this process is killed. It can also be
+//! killed outright and started again on the same address ([`ChildServer::restart`], the
+//! `restart-server` fault): that death is not reported as one, a death of the new process is.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -23,6 +25,8 @@ pub enum ChildError {
     NoAddress(Duration, String),
     #[error("the server printed `{0}` instead of `listening on http://ADDR:PORT`")]
     BadFirstLine(String),
+    #[error("the killed server (pid {0}) did not exit within {1:?}")]
+    NotKilled(u32, Duration),
 }
 
 /// Options passed on to `pushbench serve`.
@@ -56,70 +60,111 @@ pub struct ChildServer {
     pub addr: SocketAddr,
     /// The command line it was started with.
     pub command: Vec<String>,
+    /// Shared by every process started in turn: the supervisor of the current one sends on it.
+    exit_tx: Arc<watch::Sender<Option<String>>>,
     exited: watch::Receiver<Option<String>>,
-    stop: Option<oneshot::Sender<()>>,
+    stop: Option<oneshot::Sender<Stop>>,
     task: Option<tokio::task::JoinHandle<()>>,
     stderr_tail: Arc<Mutex<VecDeque<String>>>,
     /// The server's stdin: it stops when this closes (this process is gone).
     _lifeline: Option<tokio::process::ChildStdin>,
+    opts: ChildOptions,
 }
 
 const TAIL_LINES: usize = 20;
 
+/// How the supervisor ends its process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM, then SIGKILL after 3 s: the end of the run.
+    Term,
+    /// SIGKILL to the process and its descendants at once: a crash, for a restart.
+    Kill,
+}
+
+/// How long a killed server's processes are given to be gone.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+/// Attempts to bind the address again when it is still in use, and the pause between them.
+const BIND_ATTEMPTS: u32 = 20;
+const BIND_PAUSE: Duration = Duration::from_millis(100);
+
+/// One started server process.
+struct Started {
+    pid: u32,
+    addr: SocketAddr,
+    args: Vec<String>,
+    stop: oneshot::Sender<Stop>,
+    task: tokio::task::JoinHandle<()>,
+    stderr_tail: Arc<Mutex<VecDeque<String>>>,
+    lifeline: Option<tokio::process::ChildStdin>,
+}
+
 impl ChildServer {
     /// Starts the server and waits for its `listening on http://ADDR:PORT` line.
     pub async fn start(opts: &ChildOptions) -> Result<ChildServer, ChildError> {
-        let args = serve_args(opts);
-        let mut cmd = Command::new(&opts.exe);
-        cmd.args(&args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        // The server stops when this process dies, however it dies (kill -9 included).
-        server::lifeline::tie(&mut cmd);
-        let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
-            exe: opts.exe.clone(),
-            error: source,
-        })?;
-        let pid = child.id().unwrap_or(0);
-        let lifeline = child.stdin.take();
-        let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(err) = child.stderr.take() {
-            tokio::spawn(keep_tail(err, stderr_tail.clone()));
-        }
-        let out = child.stdout.take().expect("stdout is piped");
-        let mut lines = BufReader::new(out).lines();
-        let first = tokio::time::timeout(opts.start_timeout, lines.next_line()).await;
-        let Ok(Ok(Some(line))) = first else {
-            let _ = child.start_kill();
-            let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
-            tokio::time::sleep(Duration::from_millis(50)).await;
-            return Err(ChildError::NoAddress(
-                opts.start_timeout,
-                tail_text(&stderr_tail),
-            ));
-        };
-        let Some(addr) = listening_addr(&line) else {
-            let _ = child.start_kill();
-            return Err(ChildError::BadFirstLine(line));
-        };
-        // Keep reading stdout so the pipe never fills.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
         let (exit_tx, exited) = watch::channel(None);
-        let (stop_tx, stop_rx) = oneshot::channel();
-        let task = tokio::spawn(supervise(child, pid, exit_tx, stop_rx));
+        let exit_tx = Arc::new(exit_tx);
+        let p = spawn(opts, "127.0.0.1:0", exit_tx.clone()).await?;
         let mut command = vec![opts.exe.display().to_string()];
-        command.extend(args);
+        command.extend(p.args);
         Ok(ChildServer {
-            pid,
-            addr,
+            pid: p.pid,
+            addr: p.addr,
             command,
+            exit_tx,
             exited,
-            stop: Some(stop_tx),
-            task: Some(task),
-            stderr_tail,
-            _lifeline: lifeline,
+            stop: Some(p.stop),
+            task: Some(p.task),
+            stderr_tail: p.stderr_tail,
+            _lifeline: p.lifeline,
+            opts: opts.clone(),
         })
+    }
+
+    /// Kills the server with SIGKILL (its worker processes too: a crash, no graceful close),
+    /// waits until they are gone, and starts it again with the same options on the same
+    /// address (retrying for a while if the address is still in use), waiting until it
+    /// listens. The kill is not reported by [`Self::exited`]; a death of the new process is.
+    /// Err: the old one would not die or the new one could not start (nothing runs then).
+    pub async fn restart(&mut self) -> Result<(), ChildError> {
+        let old = self.pid;
+        let tree = crate::sut::procfs::process_tree(old);
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(Stop::Kill);
+        }
+        if let Some(t) = self.task.take() {
+            if tokio::time::timeout(KILL_WAIT, t).await.is_err() {
+                return Err(ChildError::NotKilled(old, KILL_WAIT));
+            }
+        }
+        // Its worker processes (`--processes N`) were killed too; wait until they are reaped,
+        // so none of them still holds the port (or takes a connection) when the new one binds.
+        let gone_by = tokio::time::Instant::now() + KILL_WAIT;
+        while tree.iter().skip(1).any(|p| alive(*p)) {
+            if tokio::time::Instant::now() >= gone_by {
+                return Err(ChildError::NotKilled(old, KILL_WAIT));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let listen = self.addr.to_string();
+        let mut attempt = 1;
+        let p = loop {
+            match spawn(&self.opts, &listen, self.exit_tx.clone()).await {
+                Err(ChildError::NoAddress(_, said))
+                    if attempt < BIND_ATTEMPTS && said.contains("in use") =>
+                {
+                    attempt += 1;
+                    tokio::time::sleep(BIND_PAUSE).await;
+                }
+                other => break other?,
+            }
+        };
+        self.pid = p.pid;
+        self.stop = Some(p.stop);
+        self.task = Some(p.task);
+        self.stderr_tail = p.stderr_tail;
+        self._lifeline = p.lifeline;
+        Ok(())
     }
 
     /// `Some(why)` once the server has exited on its own.
@@ -141,7 +186,7 @@ impl ChildServer {
     /// Stops the server: SIGTERM, then SIGKILL if it has not exited within 3 s.
     pub async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
-            let _ = s.send(());
+            let _ = s.send(Stop::Term);
         }
         if let Some(t) = self.task.take() {
             let _ = t.await;
@@ -149,12 +194,86 @@ impl ChildServer {
     }
 }
 
-/// The `serve` command line for `opts`.
-fn serve_args(opts: &ChildOptions) -> Vec<String> {
+/// Starts one server process listening on `listen` and waits for its first line; its
+/// supervisor reports its death on `exit_tx`.
+async fn spawn(
+    opts: &ChildOptions,
+    listen: &str,
+    exit_tx: Arc<watch::Sender<Option<String>>>,
+) -> Result<Started, ChildError> {
+    let args = serve_args(opts, listen);
+    let mut cmd = Command::new(&opts.exe);
+    cmd.args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    // The server stops when this process dies, however it dies (kill -9 included).
+    server::lifeline::tie(&mut cmd);
+    let mut child = cmd.spawn().map_err(|source| ChildError::Spawn {
+        exe: opts.exe.clone(),
+        error: source,
+    })?;
+    let pid = child.id().unwrap_or(0);
+    let lifeline = child.stdin.take();
+    let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
+    let tail_task = child
+        .stderr
+        .take()
+        .map(|err| tokio::spawn(keep_tail(err, stderr_tail.clone())));
+    let Some(out) = child.stdout.take() else {
+        let _ = child.start_kill();
+        return Err(ChildError::BadFirstLine(String::new()));
+    };
+    let mut lines = BufReader::new(out).lines();
+    let first = tokio::time::timeout(opts.start_timeout, lines.next_line()).await;
+    let Ok(Ok(Some(line))) = first else {
+        let _ = child.start_kill();
+        let _ = tokio::time::timeout(Duration::from_secs(2), child.wait()).await;
+        // Let the stderr reader take the last words (bounded).
+        if let Some(t) = tail_task {
+            let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
+        }
+        return Err(ChildError::NoAddress(
+            opts.start_timeout,
+            tail_text(&stderr_tail),
+        ));
+    };
+    let Some(addr) = listening_addr(&line) else {
+        let _ = child.start_kill();
+        return Err(ChildError::BadFirstLine(line));
+    };
+    // Keep reading stdout so the pipe never fills.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (stop, stop_rx) = oneshot::channel();
+    let task = tokio::spawn(supervise(child, pid, exit_tx, stop_rx));
+    Ok(Started {
+        pid,
+        addr,
+        args,
+        stop,
+        task,
+        stderr_tail,
+        lifeline,
+    })
+}
+
+/// Whether process `pid` still exists (and is not a zombie).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the command name in parentheses: `pid (comm) S ...`.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+/// The `serve` command line for `opts`, listening on `listen`.
+fn serve_args(opts: &ChildOptions, listen: &str) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "serve".into(),
         "--listen".into(),
-        "127.0.0.1:0".into(),
+        listen.into(),
         "--retention".into(),
         opts.retention.to_string(),
         "--long-poll-timeout".into(),
@@ -205,8 +324,8 @@ fn listening_addr(line: &str) -> Option<SocketAddr> {
 async fn supervise(
     mut child: Child,
     pid: u32,
-    exit_tx: watch::Sender<Option<String>>,
-    stop_rx: oneshot::Receiver<()>,
+    exit_tx: Arc<watch::Sender<Option<String>>>,
+    stop_rx: oneshot::Receiver<Stop>,
 ) {
     tokio::select! {
         status = child.wait() => {
@@ -216,7 +335,15 @@ async fn supervise(
             };
             let _ = exit_tx.send(Some(why));
         }
-        _ = stop_rx => {
+        how = stop_rx => {
+            if how == Ok(Stop::Kill) {
+                // The whole tree at once, as a crash would take it.
+                for p in crate::sut::procfs::process_tree(pid).into_iter().rev() {
+                    signal(p, rustix::process::Signal::KILL);
+                }
+                let _ = tokio::time::timeout(KILL_WAIT, child.wait()).await;
+                return;
+            }
             terminate(pid);
             if tokio::time::timeout(Duration::from_secs(3), child.wait()).await.is_err() {
                 let _ = child.start_kill();
@@ -236,9 +363,14 @@ pub fn max_connections(clients: u32, processes: u32) -> u64 {
 /// Sends SIGTERM to `pid` (our own child, not reaped yet: its supervisor task is the only
 /// one that waits for it).
 pub fn terminate(pid: u32) {
-    use rustix::process::{Pid, Signal, kill_process};
+    signal(pid, rustix::process::Signal::TERM);
+}
+
+/// Sends `sig` to `pid`, if it is a valid process id.
+fn signal(pid: u32, sig: rustix::process::Signal) {
+    use rustix::process::{Pid, kill_process};
     if let Some(pid) = i32::try_from(pid).ok().and_then(Pid::from_raw) {
-        let _ = kill_process(pid, Signal::TERM);
+        let _ = kill_process(pid, sig);
     }
 }
 
