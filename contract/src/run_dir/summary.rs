@@ -328,10 +328,17 @@ impl From<&TechniqueSummary> for SummaryRow {
             server_cpu_max_s: range("server_cpu_s", |r| r.max),
             fault: s.fault.as_ref().map(|f| f.spec.clone()),
             recovery: s.fault.as_ref().map(|f| f.recovery.clone()),
-            cuts: s.fault.as_ref().map(|f| f.cuts.unwrap_or(0) + f.idle_cuts.unwrap_or(0)),
+            cuts: s
+                .fault
+                .as_ref()
+                .map(|f| f.cuts.unwrap_or(0) + f.idle_cuts.unwrap_or(0)),
             lost_per_1000_cuts: s.fault.as_ref().and_then(|f| f.lost_per_1000_cuts),
-            recovery_p50_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| m.p50),
-            recovery_p99_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| m.p99),
+            recovery_p50_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| {
+                m.p50
+            }),
+            recovery_p99_ms: ms(&s.fault.as_ref().and_then(|f| f.recovery_ms.clone()), |m| {
+                m.p99
+            }),
             gaps: s.fault.as_ref().and_then(|f| f.gaps),
         }
     }

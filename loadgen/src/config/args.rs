@@ -5,9 +5,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::scenario::{Scenario, ScenarioChecks, load_scenario};
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
 use crate::check::{self, Check};
-use super::scenario::{Scenario, ScenarioChecks, load_scenario};
 use crate::fault::{FaultSpec, Recovery};
 use crate::link::{LinkSpec, LinkSpecError};
 use crate::profile::Profile;

@@ -76,7 +76,12 @@ impl FaultSpec {
     pub fn parse_all<S: AsRef<str>>(values: &[S]) -> Result<FaultSpec, FaultSpecError> {
         let mut spec = FaultSpec::default();
         for v in values {
-            for item in v.as_ref().split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            for item in v
+                .as_ref()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+            {
                 spec.add(item)?;
             }
         }
@@ -135,7 +140,9 @@ impl FaultSpec {
             }
             "idle-cut" => self.idle_cut = Some(dur(value, "the idle time")?),
             _ => {
-                let (n, d) = value.split_once(':').map_or((value, None), |(n, d)| (n, Some(d)));
+                let (n, d) = value
+                    .split_once(':')
+                    .map_or((value, None), |(n, d)| (n, Some(d)));
                 let clients = n
                     .trim()
                     .parse::<u32>()
@@ -222,7 +229,12 @@ mod tests {
 
     #[test]
     fn parses_every_fault_and_prints_it_back() {
-        let s = parse(&["drop=10s,idle-cut=30s", "restart-server=5s", "stall-reader=3"]).unwrap();
+        let s = parse(&[
+            "drop=10s,idle-cut=30s",
+            "restart-server=5s",
+            "stall-reader=3",
+        ])
+        .unwrap();
         assert_eq!(s.drop, Some(Duration::from_secs(10)));
         assert_eq!(s.idle_cut, Some(Duration::from_secs(30)));
         assert_eq!(s.restart_server, Some(Duration::from_secs(5)));
@@ -240,14 +252,21 @@ mod tests {
         assert_eq!(parse(&[&s.to_string()]).unwrap(), s);
         assert_eq!(FaultSpec::default().to_string(), "none");
         assert!(!FaultSpec::default().any());
-        let st = parse(&["stall-reader=2:1500ms"]).unwrap().stall_reader.unwrap();
+        let st = parse(&["stall-reader=2:1500ms"])
+            .unwrap()
+            .stall_reader
+            .unwrap();
         assert_eq!(st.duration, Duration::from_millis(1500));
     }
 
     #[test]
     fn bad_faults_say_what_is_wrong_in_one_line() {
         let e = |v: &str| parse(&[v]).unwrap_err().to_string();
-        assert!(e("flood=3s").starts_with("unknown fault 'flood'"), "{}", e("flood=3s"));
+        assert!(
+            e("flood=3s").starts_with("unknown fault 'flood'"),
+            "{}",
+            e("flood=3s")
+        );
         assert!(e("drop").contains("needs a value"));
         assert!(e("drop=abc").contains("not a duration"));
         assert!(e("drop=500ms").contains("longer than a client's reconnect time"));
