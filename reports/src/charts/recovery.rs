@@ -2,7 +2,7 @@
 //! one bar per recovery behaviour in each technique's group ([`crate::recovery::series`]):
 //! messages lost per 1,000 cuts (top) and the 99th percentile of the time from a cut to that
 //! client's next message (bottom). Resuming bars are in the technique's colour, other
-//! behaviours lighter, each tagged with its initial (R, C) above the value.
+//! behaviours lighter, each value prefixed with the behaviour's initial (R, C).
 
 use std::path::Path;
 
@@ -61,12 +61,14 @@ fn bars_of(
                 Some(Err(why)) => (Vec::new(), why.to_string()),
                 None => (Vec::new(), "not run".into()),
             };
+            // The tag on the value's line, not above it: two lines of text would not fit
+            // under the panel's title above the tallest bar.
             out.push(Bar {
                 group: g,
                 run: r,
                 segments,
-                label: text,
-                tag: Some(s.tag.clone()),
+                label: format!("{} {text}", s.tag),
+                tag: None,
                 whisker: None,
             });
         }
@@ -127,7 +129,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         runs: series.len(),
         log_y: false,
         bars: bars_of(&rows, &groups, &series, recovery_p99, |v| {
-            format!("{} ms", fmt::sig(v))
+            fmt::latency_us(v * 1000.0)
         }),
         hline: None,
         y_fmt: &fmt::tick,
