@@ -1,9 +1,11 @@
 //! The "usual claims" table: what people say about these techniques, checked against one run.
 //! Each claim has a precise rule (shown on the page as written here) and gets "holds", "does
 //! not hold" or "not measured" (a technique or figure missing), with the figure that decided it.
-//! The last claims are those only a run over an emulated link can decide ([`link`]).
+//! The last claims are those only a run over an emulated link can decide ([`link`]); the
+//! claims about recovering from faults, judged over all the runs at once, are in [`recovery`].
 
 mod link;
+pub mod recovery;
 
 use crate::colors::display_name as name;
 use crate::fmt;

@@ -265,8 +265,8 @@ fn table<'a>(
 }
 
 /// Writes [`TECHNIQUES_CSV`] and `timeseries.csv` into `dir` (and removes the old name, see
-/// [`OLD_TECHNIQUES_CSV`]); merged with a `run` column when there are several runs. Returns the
-/// files written.
+/// [`OLD_TECHNIQUES_CSV`]); merged with a `run` column when there are several runs; with
+/// several runs `servers.csv`, with faults `recovery.csv`. Returns the files written.
 pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     let with_run = runs.len() > 1;
     let mut written = Vec::new();
@@ -281,6 +281,11 @@ pub fn write(runs: &[Run], dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     if with_run {
         let path = dir.join(crate::servers::SERVERS_CSV);
         std::fs::write(&path, crate::servers::csv(runs)).map_err(|e| ReportError::io(&path, e))?;
+        written.push(path);
+    }
+    if crate::recovery::any(runs) {
+        let path = dir.join(crate::recovery::RECOVERY_CSV);
+        std::fs::write(&path, crate::recovery::csv(runs)).map_err(|e| ReportError::io(&path, e))?;
         written.push(path);
     }
     let old = dir.join(OLD_TECHNIQUES_CSV);

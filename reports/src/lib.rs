@@ -9,7 +9,7 @@
 //! technique's expected latency over it (the sweep's RTT table and the link claims use both).
 //! [`repeat`] reads a `--repeat N` run's min–max ranges (table cells, whiskers, CSV columns, and
 //! no difference called where ranges overlap); [`servers`] compares the servers of several runs
-//! technique by technique.
+//! technique by technique; [`recovery`] shows what injected faults cost each technique.
 //! docs/REPORTS.md describes the outputs.
 //!
 //! Output layout, in the run directory (one run) or in `out` (a comparison):
@@ -18,12 +18,14 @@
 //! report/techniques.csv            one row per technique (per run, with a `run` column)
 //! report/timeseries.csv            one row per second per technique
 //! report/servers.csv               comparing: one row per technique per run (servers compared)
+//! report/recovery.csv              with faults: one row per technique per run (recovery)
 //! report/latency_percentiles.png   1. latency by percentile
 //! report/bytes_per_message.png     2. bytes on the wire per delivered message
 //! report/requests_per_message.png  3. requests per delivered message
 //! report/server_cost.png           4. server CPU per message and memory per connection
 //! report/over_time.png             5. delivered/s and connections over time
 //!                                     (over_time_A.png, over_time_B.png... when comparing)
+//! report/recovery.png              with faults: loss per 1,000 cuts and recovery time p99
 //! ```
 
 pub mod charts;
@@ -40,6 +42,7 @@ pub mod link;
 pub mod load;
 pub mod model;
 pub mod plan_page;
+pub mod recovery;
 pub mod repeat;
 pub mod servers;
 pub mod sweep;

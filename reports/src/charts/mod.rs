@@ -3,12 +3,14 @@
 //! axis labels with units and a legend, and gives a technique the same colour
 //! ([`crate::colors`]). In comparison mode the runs are drawn side by side: bars get a run
 //! letter (A, B, ...) and lines a dash pattern per run; the timeline gets one chart per run.
+//! Runs with faults add [`recovery`], one bar per recovery behaviour.
 
 pub mod bars;
 pub mod bytes;
 pub mod cost;
 pub mod latency;
 pub mod legend;
+pub mod recovery;
 pub mod requests;
 pub mod timeline;
 pub mod whiskers;
@@ -67,6 +69,9 @@ pub fn draw_all(runs: &[Run], dir: &Path) -> Result<Vec<Chart>, ReportError> {
     ];
     for (i, run) in runs.iter().enumerate() {
         charts.push(timeline::draw(run, i, runs.len() > 1, dir)?);
+    }
+    if crate::recovery::any(runs) {
+        charts.push(recovery::draw(runs, dir)?);
     }
     Ok(charts)
 }

@@ -7,6 +7,7 @@
 
 mod checks;
 mod params;
+mod recovery;
 mod servers;
 mod tables;
 mod text;
@@ -140,7 +141,7 @@ pub fn render(page: &Page) -> String {
     let _ = writeln!(
         h,
         "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}{}\
-         <a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
+         {}<a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
          <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>",
         if checks::any(runs) {
             "<a href=\"#checks\">Checks</a>"
@@ -149,6 +150,11 @@ pub fn render(page: &Page) -> String {
         },
         if compare {
             "<a href=\"#servers\">Servers compared</a>"
+        } else {
+            ""
+        },
+        if crate::recovery::any(runs) {
+            "<a href=\"#recovery\">Recovery</a>"
         } else {
             ""
         }
@@ -195,6 +201,7 @@ pub fn render(page: &Page) -> String {
     checks::section(&mut h, runs);
 
     servers::section(&mut h, runs);
+    recovery::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
     if crate::repeat::any(runs) {
@@ -205,6 +212,7 @@ pub fn render(page: &Page) -> String {
         );
     }
     claims_table(&mut h, runs);
+    recovery::claims_table(&mut h, runs);
 
     h.push_str("<h2 id=\"charts\">Charts</h2>\n");
     for c in page.charts {
@@ -246,6 +254,15 @@ pub fn render(page: &Page) -> String {
                  technique per run. ",
                 esc(page.report_dir),
                 crate::servers::SERVERS_CSV
+            )
+        } else {
+            String::new()
+        } + &if crate::recovery::any(runs) {
+            format!(
+                "<a href=\"{0}/{1}\">{1}</a> holds the recovery table, one row per \
+                 technique per run with faults. ",
+                esc(page.report_dir),
+                crate::recovery::RECOVERY_CSV
             )
         } else {
             String::new()

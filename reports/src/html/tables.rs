@@ -145,7 +145,7 @@ fn summary_row(h: &mut String, run: &Run, t: &TechniqueSummary, compare: bool) {
     h.push_str("</tr>\n");
 }
 
-fn verdict_class(v: Verdict) -> &'static str {
+pub(super) fn verdict_class(v: Verdict) -> &'static str {
     match v {
         Verdict::Holds => "holds",
         Verdict::DoesNotHold => "does-not-hold",
