@@ -52,7 +52,8 @@ impl RunConfig {
         self.check_processes()?;
         self.check_repeat()?;
         self.check_server_pid()?;
-        self.check_restart_server()
+        self.check_restart_server()?;
+        self.check_stall()
     }
 
     /// `--fault restart-server=AT`: only for a server the run starts itself, and within the
@@ -74,6 +75,49 @@ impl RunConfig {
                     "restart-server={} must be before the window's end (--duration {})",
                     humantime::format_duration(at),
                     humantime::format_duration(self.duration)
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `stall-reader`: the stall must be shorter than --read-timeout (else the stalled client
+    /// gives up and reconnects: a timeout, not a slow consumer) and fit in the window (it
+    /// starts 1 s into it).
+    fn check_stall(&self) -> Result<(), ConfigError> {
+        let Some(stall) = self.fault.stall_reader else {
+            return Ok(());
+        };
+        let d = |d: Duration| humantime::format_duration(d).to_string();
+        if stall.duration >= self.read_timeout {
+            return Err(invalid(
+                "--fault",
+                format!(
+                    "stall-reader for {} must be shorter than --read-timeout {} (the client \
+                     would time out and reconnect)",
+                    d(stall.duration),
+                    d(self.read_timeout)
+                ),
+            ));
+        }
+        if stall.duration + Duration::from_secs(1) > self.duration {
+            return Err(invalid(
+                "--fault",
+                format!(
+                    "stall-reader for {} does not fit in the window: it starts 1s into it \
+                     (--duration {})",
+                    d(stall.duration),
+                    d(self.duration)
+                ),
+            ));
+        }
+        if stall.clients >= self.clients {
+            return Err(invalid(
+                "--fault",
+                format!(
+                    "stall-reader={}: fewer clients than --clients {} must stall, so that \
+                     others are left to compare with",
+                    stall.clients, self.clients
                 ),
             ));
         }
