@@ -14,7 +14,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use tokio::time::Sleep;
 
@@ -61,7 +63,7 @@ impl ConnFaults {
         cut_us: Arc<AtomicU64>,
     ) -> ConnFaults {
         let now = Instant::now();
-        let sleep = |at: Instant| Box::pin(tokio::time::sleep_until(at.into()));
+        let sleep = |at: Instant| Box::pin(tokio::time::sleep_until(at));
         ConnFaults {
             cut: cut_at.map(sleep),
             idle: idle.map(|limit| Idle {
@@ -102,7 +104,7 @@ impl ConnFaults {
                     rec.counters.idle_cuts.fetch_add(1, Relaxed);
                     return self.end(Injected::IdleCut);
                 }
-                i.timer.as_mut().reset(deadline.into());
+                i.timer.as_mut().reset(deadline);
             }
         }
         None

@@ -6,6 +6,8 @@
 mod conn;
 mod plan;
 mod spec;
+#[cfg(test)]
+mod tests;
 
 pub use conn::{ConnFaults, Injected, injected};
 pub use plan::{ClientFaults, FaultPlan};

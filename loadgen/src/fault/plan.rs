@@ -7,7 +7,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use super::conn::ConnFaults;
 use super::spec::FaultSpec;
