@@ -291,12 +291,33 @@ fn result_line(tech: Technique, label: &str, r: &TechniqueResult) -> String {
         r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
     };
     format!(
-        "{tech:>9}{label}: {}/{} delivered, p99 {p99_ms:.1} ms{}",
+        "{tech:>9}{label}: {}/{} delivered, p99 {p99_ms:.1} ms{}{}",
         r.raw.phase.delivered,
         r.expected,
+        r.fault.as_ref().map(fault_text).unwrap_or_default(),
         r.failure
             .as_deref()
             .map(|f| format!(" ({f})"))
             .unwrap_or_default()
     )
+}
+
+/// The faults' figures on a technique's line: `; 400 cuts, 0.0 lost per 1,000, recovery p50
+/// 101.6 ms, 3 gaps`.
+fn fault_text(f: &contract::run_dir::FaultSummary) -> String {
+    let cuts = f.cuts.unwrap_or(0) + f.idle_cuts.unwrap_or(0);
+    let mut parts = vec![format!("{cuts} cuts")];
+    if let Some(l) = f.lost_per_1000_cuts {
+        parts.push(format!("{l:.1} lost per 1,000"));
+    }
+    if let Some(p50) = f.recovery_ms.as_ref().and_then(|m| m.p50) {
+        parts.push(format!("recovery p50 {p50:.1} ms"));
+    }
+    if let Some(n) = f.server_restarts.filter(|&n| n > 0) {
+        parts.push(format!("{n} server restarts"));
+    }
+    if let Some(g) = f.gaps.filter(|&g| g > 0) {
+        parts.push(format!("{g} gaps"));
+    }
+    format!("; {}", parts.join(", "))
 }
