@@ -6,7 +6,7 @@
 #   scripts/faults.sh [-- ARGS...]
 #
 # Runs `pushbench run --fault "$FAULT" --recovery B ARGS...` for B in $RECOVERIES into OUT/<B>,
-# then `pushbench report OUT/<B>...` into OUT/report, and prints the recovery table. Exits
+# then `pushbench report OUT/<B>...` into OUT (index.html, report/), and prints the recovery table. Exits
 # non-zero if a run or the report fails (a run that measured, exit 0, 3 or 5, still reports).
 #
 # Knobs (environment): FAULT (drop=5s), RECOVERIES ("resuming classic"), CLIENTS (200),
@@ -42,8 +42,8 @@ for b in $RECOVERIES; do
     [ "$rc" = 0 ] || [ "$status" != 0 ] || status=$rc
 done
 [ "${#dirs[@]}" -gt 0 ] || exit 1
-"$bin" report "${dirs[@]}" --out "$OUT/report" || exit 1
-echo "report: $OUT/report/index.html" >&2
+"$bin" report "${dirs[@]}" --out "$OUT" || exit 1
+echo "report: $OUT/index.html" >&2
 if [ -f "$OUT/report/recovery.csv" ]; then
     column -s, -t < "$OUT/report/recovery.csv" || cat "$OUT/report/recovery.csv"
 fi

@@ -232,7 +232,9 @@ impl Deliverer {
     /// answer was parsed).
     fn deliver_at(&mut self, data: &str, received_us: u64) {
         let latency = self.rec.on_payload(&mut self.tracker, data, received_us);
-        if let Some(cut) = &self.cut_us {
+        // Recovered: the first new message of the window after the cut (a cut before the
+        // publisher started, or a replayed duplicate, is not yet a recovery).
+        if let Some(cut) = self.cut_us.as_ref().filter(|_| latency.is_some()) {
             let at = cut.swap(0, std::sync::atomic::Ordering::Relaxed);
             if at != 0 {
                 self.rec
