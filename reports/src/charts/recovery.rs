@@ -1,7 +1,7 @@
-//! Chart 6 (runs with faults only): what a cut connection cost each technique, in two panels,
+//! Chart 6 (runs with faults only): what a cut connection cost each technique, in three panels,
 //! one bar per recovery behaviour in each technique's group ([`crate::recovery::series`]):
-//! messages lost per 1,000 cuts (top) and the 99th percentile of the time from a cut to that
-//! client's next message (bottom). Resuming bars are in the technique's colour, other
+//! messages lost per 1,000 cuts (top), messages received twice per 1,000 cuts (middle) and the
+//! 99th percentile of the time from a cut to that client's next message (bottom). Resuming bars are in the technique's colour, other
 //! behaviours lighter, each value prefixed with the behaviour's initial (R, C).
 
 use std::path::Path;
@@ -84,6 +84,16 @@ fn loss(row: &Row) -> Result<f64, &'static str> {
     }
 }
 
+/// Messages received twice per 1,000 cuts (what a reconnect without a cursor costs on a
+/// server that replays what it retains).
+fn duplicates(row: &Row) -> Result<f64, &'static str> {
+    match (row.cuts(), row.technique.duplicates) {
+        (Some(0), _) => Err("no cuts"),
+        (Some(c), Some(d)) => Ok((d as f64 * 10_000.0 / c as f64).round() / 10.0),
+        _ => Err("n/a"),
+    }
+}
+
 fn recovery_p99(row: &Row) -> Result<f64, &'static str> {
     row.recovery_ms().1.ok_or("n/a")
 }
@@ -103,8 +113,8 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             .map(|s| (Mark::Tag(s.tag.clone()), s.label.clone())),
     );
     let plot = legend::split(&body, &entries).map_err(chart_err(&path))?;
-    let (_, h) = plot.dim_in_pixel();
-    let (top, bottom) = plot.split_vertically(h / 2);
+    let panels = plot.split_evenly((3, 1));
+    let (top, middle, bottom) = (&panels[0], &panels[1], &panels[2]);
     let lost = BarChart {
         title: Some("messages lost per 1,000 cut connections"),
         y_desc: "lost per 1,000 cuts",
@@ -121,7 +131,24 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         hline: None,
         y_fmt: &fmt::tick,
     };
-    bars::draw(&top, &lost).map_err(chart_err(&path))?;
+    bars::draw(top, &lost).map_err(chart_err(&path))?;
+    let dup = BarChart {
+        title: Some("messages received twice per 1,000 cut connections"),
+        y_desc: "duplicates per 1,000 cuts",
+        groups: &groups,
+        runs: series.len(),
+        log_y: false,
+        bars: bars_of(
+            &rows,
+            &groups,
+            &series,
+            duplicates,
+            crate::claims::recovery::per_1000,
+        ),
+        hline: None,
+        y_fmt: &fmt::tick,
+    };
+    bars::draw(middle, &dup).map_err(chart_err(&path))?;
     let time = BarChart {
         title: Some("time from a cut to the next message, 99th percentile"),
         y_desc: "recovery time p99 (ms)",
@@ -134,13 +161,15 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         hline: None,
         y_fmt: &fmt::tick,
     };
-    bars::draw(&bottom, &time).map_err(chart_err(&path))?;
+    bars::draw(bottom, &time).map_err(chart_err(&path))?;
     super::present(&root, &path)?;
     Ok(Chart {
         file: FILE.into(),
         title: "Recovery".into(),
         caption: "Top: messages each technique lost in the steady-state window per 1,000 \
-                  connections the faults cut (drops and idle cuts). Bottom: the 99th \
+                  connections the faults cut (drops and idle cuts). Middle: messages received twice \
+                  per 1,000 cuts (a reconnect without a cursor replays what the server \
+                  retains). Bottom: the 99th \
                   percentile of the time from a cut to that client's next delivered message. \
                   One bar per recovery behaviour (R = resuming, in the technique's colour; \
                   C = classic, lighter)."
