@@ -345,7 +345,7 @@ async fn read_events(
                 }
                 last_cpu = cpu_s.or(last_cpu);
                 let mut s = lock(&state);
-                s.counts[k] = counts;
+                s.counts[k] = *counts;
                 s.cpu_s[k] = cpu_s;
                 s.rss[k] = rss_bytes;
                 store(&rec, &s.counts);

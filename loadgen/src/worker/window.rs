@@ -57,7 +57,7 @@ pub fn ticker(
                 mk.rss_max = Some(mk.rss_max.unwrap_or(0).max(m.rss_bytes));
             }
             let _ = events.send(Event::Tick {
-                counts: rec.snapshot(),
+                counts: Box::new(rec.snapshot()),
                 interval: (!interval.is_empty()).then(|| protocol::encode(&interval)),
                 cpu_s: me.map(|m| m.cpu_s),
                 rss_bytes: me.map(|m| m.rss_bytes),
