@@ -42,7 +42,7 @@ use crate::link::Link;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
-use crate::stats::{ErrorKind, Recorder, SeqTracker};
+use crate::stats::{Delivery, ErrorKind, Recorder, SeqTracker};
 use crate::technique::Technique;
 
 /// How long a client may finish what it is doing after shutdown: a poll or long poll in
@@ -231,17 +231,26 @@ impl Deliverer {
     /// A payload received at `received_us` (several messages of one answer share the time the
     /// answer was parsed).
     fn deliver_at(&mut self, data: &str, received_us: u64) {
-        let latency = self.rec.on_payload(&mut self.tracker, data, received_us);
-        // Recovered: the first new message of the window after the cut (a cut before the
-        // publisher started, or a replayed duplicate, is not yet a recovery).
-        if let Some(cut) = self.cut_us.as_ref().filter(|_| latency.is_some()) {
+        let delivery = self.rec.on_payload(&mut self.tracker, data, received_us);
+        // Recovered: the first new message of the window after the cut. A replayed duplicate
+        // is not yet a recovery; a message outside the window (warm-up, drain) ends the wait
+        // unmeasured, as the window's figures do.
+        if let Some(cut) = self
+            .cut_us
+            .as_ref()
+            .filter(|_| delivery != Delivery::Duplicate)
+        {
             let at = cut.swap(0, std::sync::atomic::Ordering::Relaxed);
-            if at != 0 {
+            if at != 0 && matches!(delivery, Delivery::New(_)) {
                 self.rec
                     .faults
                     .record_recovery(received_us.saturating_sub(at));
             }
         }
+        let latency = match delivery {
+            Delivery::New(us) => Some(us),
+            _ => None,
+        };
         if let (Some(stalled), Some(us)) = (self.stall, latency) {
             self.rec.faults.record_latency(stalled, us);
             self.in_window += 1;

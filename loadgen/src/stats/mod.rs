@@ -166,6 +166,17 @@ impl Snapshot {
     }
 }
 
+/// What a received payload was to the steady-state window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Not a message of the window (warm-up, drain, or not ours).
+    Outside,
+    /// A window message received for the first time, with its latency (µs).
+    New(u64),
+    /// A window message received again.
+    Duplicate,
+}
+
 /// Everything measured for one technique.
 #[derive(Debug)]
 pub struct Recorder {
@@ -195,19 +206,18 @@ impl Recorder {
 
     /// A subscriber received `payload` at `received_us` (µs since the epoch, taken when the
     /// whole message had been parsed). Checks sequence and records latency.
-    /// Returns the latency (µs) when the payload is an in-window message received for the
-    /// first time.
+    /// Returns what the payload was to the window ([`Delivery`]).
     pub fn on_payload(
         &self,
         tracker: &mut SeqTracker,
         payload: &str,
         received_us: u64,
-    ) -> Option<u64> {
+    ) -> Delivery {
         let h = match payload::decode(payload) {
             Ok(h) => h,
             Err(_) => {
                 self.error(ErrorKind::Protocol);
-                return None;
+                return Delivery::Outside;
             }
         };
         let c = &self.counters;
@@ -216,7 +226,7 @@ impl Recorder {
         lock(&self.interval).saturating_record(latency);
         let seen = tracker.observe(h.seq);
         if !self.window.contains(h.topic as usize, h.seq) {
-            return None;
+            return Delivery::Outside;
         }
         match seen {
             Seen::New | Seen::Late => {
@@ -225,11 +235,11 @@ impl Recorder {
                     c.out_of_order.fetch_add(1, Relaxed);
                 }
                 lock(&self.latency).saturating_record(latency);
-                Some(latency)
+                Delivery::New(latency)
             }
             Seen::Duplicate => {
                 c.duplicates.fetch_add(1, Relaxed);
-                None
+                Delivery::Duplicate
             }
         }
     }
