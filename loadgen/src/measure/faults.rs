@@ -2,12 +2,12 @@
 //! from the clients' raw counters and fault histograms. Cuts count in the steady-state window
 //! (like `lost`, by which they are divided); gaps and recovery times over the whole phase.
 
-use contract::run_dir::Millis;
 use contract::run_dir::fault::{FaultSummary, per_1000_cuts};
 use hdrhistogram::Histogram;
 
 use crate::config::RunConfig;
 use crate::group::local::RawResult;
+use crate::output::summary::millis;
 
 /// The fault entry of a technique that expected `expected` deliveries, or None without
 /// `--fault`.
@@ -37,15 +37,5 @@ pub fn summary(cfg: &RunConfig, raw: &RawResult, expected: u64) -> Option<FaultS
         others_lost: stalled.map(|_| lost.saturating_sub(p.stalled_lost)),
         stalled_latency_p99_us: stalled.and_then(|_| p99(&h.stalled_latency)),
         others_latency_p99_us: stalled.and_then(|_| p99(&h.others_latency)),
-    })
-}
-
-/// p50, p99 and max of a µs histogram, in ms (None when empty).
-fn millis(h: &Histogram<u64>) -> Option<Millis> {
-    let ms = |us: u64| Some((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
-    (!h.is_empty()).then(|| Millis {
-        p50: ms(h.value_at_quantile(0.5)),
-        p99: ms(h.value_at_quantile(0.99)),
-        max: ms(h.max()),
     })
 }

@@ -39,7 +39,7 @@ fn latency(h: &Histogram<u64>) -> LatencyUs {
 }
 
 /// A few percentiles of a µs histogram, in ms (None if it is empty).
-fn millis(h: &Histogram<u64>) -> Option<Millis> {
+pub(crate) fn millis(h: &Histogram<u64>) -> Option<Millis> {
     let ms = |us: u64| Some((us as f64 / 1000.0 * 1000.0).round() / 1000.0);
     (!h.is_empty()).then(|| Millis {
         p50: ms(h.value_at_quantile(0.5)),

@@ -37,6 +37,10 @@ fn groups(rows: &[Row]) -> Vec<String> {
     names
 }
 
+/// One panel's figure of a row (Err: why there is no bar), and its value's label.
+type Figure = fn(&Row) -> Result<f64, &'static str>;
+type Label<'a> = &'a dyn Fn(f64) -> String;
+
 fn bars_of(
     rows: &[Row],
     groups: &[String],
@@ -114,54 +118,41 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     );
     let plot = legend::split(&body, &entries).map_err(chart_err(&path))?;
     let panels = plot.split_evenly((3, 1));
-    let (top, middle, bottom) = (&panels[0], &panels[1], &panels[2]);
-    let lost = BarChart {
-        title: Some("messages lost per 1,000 cut connections"),
-        y_desc: "lost per 1,000 cuts",
-        groups: &groups,
-        runs: series.len(),
-        log_y: false,
-        bars: bars_of(
-            &rows,
-            &groups,
-            &series,
+    let per_1000 = crate::claims::recovery::per_1000;
+    let ms = |v: f64| fmt::latency_us(v * 1000.0);
+    let specs: [(&str, &str, Figure, Label); 3] = [
+        (
+            "messages lost per 1,000 cut connections",
+            "lost per 1,000 cuts",
             loss,
-            crate::claims::recovery::per_1000,
+            &per_1000,
         ),
-        hline: None,
-        y_fmt: &fmt::tick,
-    };
-    bars::draw(top, &lost).map_err(chart_err(&path))?;
-    let dup = BarChart {
-        title: Some("messages received twice per 1,000 cut connections"),
-        y_desc: "duplicates per 1,000 cuts",
-        groups: &groups,
-        runs: series.len(),
-        log_y: false,
-        bars: bars_of(
-            &rows,
-            &groups,
-            &series,
+        (
+            "messages received twice per 1,000 cut connections",
+            "duplicates per 1,000 cuts",
             duplicates,
-            crate::claims::recovery::per_1000,
+            &per_1000,
         ),
-        hline: None,
-        y_fmt: &fmt::tick,
-    };
-    bars::draw(middle, &dup).map_err(chart_err(&path))?;
-    let time = BarChart {
-        title: Some("time from a cut to the next message, 99th percentile"),
-        y_desc: "recovery time p99 (ms)",
-        groups: &groups,
-        runs: series.len(),
-        log_y: false,
-        bars: bars_of(&rows, &groups, &series, recovery_p99, |v| {
-            fmt::latency_us(v * 1000.0)
-        }),
-        hline: None,
-        y_fmt: &fmt::tick,
-    };
-    bars::draw(bottom, &time).map_err(chart_err(&path))?;
+        (
+            "time from a cut to the next message, 99th percentile",
+            "recovery time p99 (ms)",
+            recovery_p99,
+            &ms,
+        ),
+    ];
+    for (area, (title, y_desc, figure, label)) in panels.iter().zip(specs) {
+        let chart = BarChart {
+            title: Some(title),
+            y_desc,
+            groups: &groups,
+            runs: series.len(),
+            log_y: false,
+            bars: bars_of(&rows, &groups, &series, figure, label),
+            hline: None,
+            y_fmt: &fmt::tick,
+        };
+        bars::draw(area, &chart).map_err(chart_err(&path))?;
+    }
     super::present(&root, &path)?;
     Ok(Chart {
         file: FILE.into(),
