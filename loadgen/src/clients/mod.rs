@@ -232,14 +232,14 @@ impl Deliverer {
     /// answer was parsed).
     fn deliver_at(&mut self, data: &str, received_us: u64) {
         let delivery = self.rec.on_payload(&mut self.tracker, data, received_us);
-        // Recovered: the first new message of the window after the cut. A replayed duplicate
-        // is not yet a recovery; a message outside the window (warm-up, drain) ends the wait
-        // unmeasured, as the window's figures do.
-        if let Some(cut) = self
-            .cut_us
-            .as_ref()
-            .filter(|_| delivery != Delivery::Duplicate)
-        {
+        // Recovered: the first message after the cut that is not a replay. Measured when it
+        // is a message of the window; one outside it (warm-up, drain) ends the wait unmeasured,
+        // as the window's figures do.
+        let recovered = matches!(
+            delivery,
+            Delivery::New(_) | Delivery::Outside { fresh: true }
+        );
+        if let Some(cut) = self.cut_us.as_ref().filter(|_| recovered) {
             let at = cut.swap(0, std::sync::atomic::Ordering::Relaxed);
             if at != 0 && matches!(delivery, Delivery::New(_)) {
                 self.rec

@@ -169,8 +169,9 @@ impl Snapshot {
 /// What a received payload was to the steady-state window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Delivery {
-    /// Not a message of the window (warm-up, drain, or not ours).
-    Outside,
+    /// Not a message of the window (warm-up, drain, or not ours); `fresh`: received for the
+    /// first time (not a replay).
+    Outside { fresh: bool },
     /// A window message received for the first time, with its latency (µs).
     New(u64),
     /// A window message received again.
@@ -217,7 +218,7 @@ impl Recorder {
             Ok(h) => h,
             Err(_) => {
                 self.error(ErrorKind::Protocol);
-                return Delivery::Outside;
+                return Delivery::Outside { fresh: false };
             }
         };
         let c = &self.counters;
@@ -226,7 +227,9 @@ impl Recorder {
         lock(&self.interval).saturating_record(latency);
         let seen = tracker.observe(h.seq);
         if !self.window.contains(h.topic as usize, h.seq) {
-            return Delivery::Outside;
+            return Delivery::Outside {
+                fresh: seen != Seen::Duplicate,
+            };
         }
         match seen {
             Seen::New | Seen::Late => {
