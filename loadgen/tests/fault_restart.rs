@@ -5,10 +5,12 @@
 //! is from the server's earlier life) and the loss is exact. With `--target` the fault is a usage error
 //! (exit 2): the tool cannot restart a server it did not start.
 
+mod fault_common;
 mod run_common;
 
 use std::time::Duration;
 
+use fault_common::run_json as run_restart;
 use run_common::*;
 
 /// `(technique, old pid, new pid)` of each `... server restarted ... (pid A killed, pid B up
@@ -27,27 +29,6 @@ fn restarts(stderr: &str) -> Vec<(String, u32, u32)> {
             (tech, num("(pid "), num("killed, pid "))
         })
         .collect()
-}
-
-/// Runs `pushbench run ARGS --json --no-report` into a new directory; returns the exit code,
-/// the JSON document and stderr.
-fn run_restart(tag: &str, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
-    let dir = TempDir::new(tag);
-    let out = dir.join("run");
-    let mut all = vec![
-        "run",
-        "--out",
-        out.to_str().unwrap(),
-        "--json",
-        "--no-report",
-    ];
-    all.extend_from_slice(args);
-    let o = run(&all, Duration::from_secs(180));
-    let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    let doc = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
-        panic!("stdout is not JSON ({e}); stderr: {stderr}");
-    });
-    (o.status.code(), doc, stderr)
 }
 
 /// What holds of every technique measured across one restart.

@@ -23,9 +23,9 @@ const SMALL: &[&str] = &[
     "0s",
 ];
 
-/// Runs `pushbench run SMALL ARGS --json --no-report` into a new directory; asserts it exited
-/// 0 and returns its JSON document and stderr.
-pub fn run_fault(tag: &str, args: &[&str]) -> (serde_json::Value, String) {
+/// Runs `pushbench run ARGS --json --no-report` into a new directory; returns its exit code,
+/// its JSON document and stderr.
+pub fn run_json(tag: &str, args: &[&str]) -> (Option<i32>, serde_json::Value, String) {
     let dir = TempDir::new(tag);
     let out = dir.join("run");
     let mut all = vec![
@@ -35,14 +35,21 @@ pub fn run_fault(tag: &str, args: &[&str]) -> (serde_json::Value, String) {
         "--json",
         "--no-report",
     ];
-    all.extend_from_slice(SMALL);
     all.extend_from_slice(args);
     let o = run(&all, Duration::from_secs(240));
     let stderr = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(0), "{args:?}: {stderr}");
     let doc = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
         panic!("stdout is not JSON ({e}); stderr: {stderr}");
     });
+    (o.status.code(), doc, stderr)
+}
+
+/// Runs `pushbench run SMALL ARGS --json --no-report`; asserts it exited 0 and returns its
+/// JSON document and stderr.
+pub fn run_fault(tag: &str, args: &[&str]) -> (serde_json::Value, String) {
+    let all: Vec<&str> = SMALL.iter().chain(args).copied().collect();
+    let (code, doc, stderr) = run_json(tag, &all);
+    assert_eq!(code, Some(0), "{args:?}: {stderr}");
     (doc, stderr)
 }
 
