@@ -35,11 +35,9 @@ fn restarts(stderr: &str) -> Vec<(String, u32, u32)> {
 fn check_technique(doc: &serde_json::Value, name: &str, stderr: &str) {
     let t = technique(doc, name);
     assert!(u(t, "delivered") > 0, "{name}: {t}\n{stderr}");
-    assert!(
-        u(t, "lost") > 0,
-        "{name}: messages published while down are lost: {t}"
-    );
-    assert!(u(t, "delivered") < u(t, "expected"), "{t}");
+    // What was published while the server was down is lost (exactly: see below). How much
+    // depends on where the kill falls between two publishes (a restart of a few ms may lose
+    // nothing), so the accounting is asserted, not a count.
     // The server's counters start again from zero in the new process: unknown, not wrong.
     for k in [
         "server_requests",
