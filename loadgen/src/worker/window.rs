@@ -106,10 +106,14 @@ async fn mark(rec: Arc<Recorder>, marks: Arc<Mutex<Marks>>, w: WindowSpec) {
     loop {
         // The end may be narrowed by a later window line (a run cut short).
         let end = lock(&marks).spec.as_ref().map_or(w.end_us, |s| s.end_us);
-        if now_us() >= end {
+        // One reading of the clock: a second one may already be past `end` (a subtraction
+        // that overflowed here made the end mark's task panic, so a worker that ran its whole
+        // window reported "closed before the window's end").
+        let now = now_us();
+        if now >= end {
             break;
         }
-        let step = Duration::from_micros(end - now_us()).min(Duration::from_millis(100));
+        let step = Duration::from_micros(end - now).min(Duration::from_millis(100));
         tokio::time::sleep(step).await;
     }
     lock(&marks).end = Some((rec.snapshot(), procfs::sample("self"), now_us()));
