@@ -42,7 +42,7 @@ use crate::link::Link;
 use crate::net::{self, ConnectError, CountingStream};
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
-use crate::stats::{Delivery, ErrorKind, Recorder, SeqTracker};
+use crate::stats::{ErrorKind, Recorder, SeqTracker};
 use crate::technique::Technique;
 
 /// How long a client may finish what it is doing after shutdown: a poll or long poll in
@@ -120,7 +120,9 @@ pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: Cancella
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
         }
     }
-    client.sink.finish(client.spec.topic_index);
+    if let Some(f) = &client.sink.faults {
+        f.finish(&client.rec, client.spec.topic_index);
+    }
 }
 
 /// Why an exchange with the server failed.
@@ -213,12 +215,8 @@ struct Deliverer {
     /// When the client started its first connect.
     started: Instant,
     first_recorded: bool,
-    /// With faults: when the last connection was cut (µs since the epoch, 0: none pending).
-    cut_us: Option<Arc<std::sync::atomic::AtomicU64>>,
-    /// With `stall-reader`: whether this client stalls (its latency and losses are kept apart
-    /// from the others'), and its in-window deliveries.
-    stall: Option<bool>,
-    in_window: u64,
+    /// This client's fault schedule and accounting (None: no faults).
+    faults: Option<ClientFaults>,
 }
 
 impl Deliverer {
@@ -232,50 +230,13 @@ impl Deliverer {
     /// answer was parsed).
     fn deliver_at(&mut self, data: &str, received_us: u64) {
         let delivery = self.rec.on_payload(&mut self.tracker, data, received_us);
-        // Recovered: the first message after the cut that is not a replay. Measured when it
-        // is a message of the window; one outside it (warm-up, drain) ends the wait unmeasured,
-        // as the window's figures do.
-        let recovered = matches!(
-            delivery,
-            Delivery::New(_) | Delivery::Outside { fresh: true }
-        );
-        if let Some(cut) = self.cut_us.as_ref().filter(|_| recovered) {
-            let at = cut.swap(0, std::sync::atomic::Ordering::Relaxed);
-            if at != 0 && matches!(delivery, Delivery::New(_)) {
-                self.rec
-                    .faults
-                    .record_recovery(received_us.saturating_sub(at));
-            }
-        }
-        let latency = match delivery {
-            Delivery::New(us) => Some(us),
-            _ => None,
-        };
-        if let (Some(stalled), Some(us)) = (self.stall, latency) {
-            self.rec.faults.record_latency(stalled, us);
-            self.in_window += 1;
+        if let Some(f) = &mut self.faults {
+            f.delivered(&self.rec, delivery, received_us);
         }
         if !self.first_recorded {
             self.first_recorded = true;
             self.rec
                 .record_first_message(micros(self.started.elapsed()));
-        }
-    }
-}
-
-impl Deliverer {
-    /// The client ends: a stalled reader adds what it lost of its topic's window.
-    fn finish(&self, topic: u32) {
-        if self.stall == Some(true) {
-            let lost = self
-                .rec
-                .window
-                .len(topic as usize)
-                .saturating_sub(self.in_window);
-            self.rec
-                .counters
-                .stalled_lost
-                .fetch_add(lost, std::sync::atomic::Ordering::Relaxed);
         }
     }
 }
@@ -295,8 +256,6 @@ struct Client {
     jitter: Jitter,
     /// This technique's entry of the profile.
     sub: Subscribe,
-    /// This client's fault schedule (None: no faults).
-    faults: Option<ClientFaults>,
 }
 
 impl Client {
@@ -305,15 +264,8 @@ impl Client {
         let faults = (spec.faults.as_deref())
             .filter(|p| p.spec.any())
             .map(|p| ClientFaults::new(p, spec.seed, spec.index));
-        let stall = spec
-            .faults
-            .as_deref()
-            .filter(|p| p.spec.stall_reader.is_some())
-            .map(|_| faults.as_ref().is_some_and(ClientFaults::is_stalled_reader));
-        if stall == Some(true) {
-            rec.counters
-                .stalled_clients
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(f) = &faults {
+            f.register(&rec);
         }
         Client {
             sub,
@@ -324,11 +276,8 @@ impl Client {
                 tracker: SeqTracker::default(),
                 started: Instant::now(),
                 first_recorded: false,
-                cut_us: faults.as_ref().map(|f| Arc::clone(&f.cut_us)),
-                stall,
-                in_window: 0,
+                faults,
             },
-            faults,
             rec,
             shutdown,
             opened: 0,
@@ -372,7 +321,7 @@ impl Client {
                     .await?
             }
         };
-        if let Some(f) = self.faults.as_ref().filter(|f| f.on_connections()) {
+        if let Some(f) = self.sink.faults.as_ref().filter(|f| f.on_connections()) {
             s.set_faults(f.for_connection());
         }
         if self.opened > 0 {
@@ -402,21 +351,13 @@ impl Client {
     /// server's error: it is counted apart (cuts, idle cuts) and the client reconnects as after
     /// a first failure.
     fn failed(&mut self, e: &ClientError) -> Duration {
-        if let Some(f) = &self.faults {
-            let cut_pending = f.cut_us.load(std::sync::atomic::Ordering::Relaxed) != 0;
-            if matches!(e, ClientError::Injected(_)) || (cut_pending && e.is_disconnect()) {
+        if let Some(f) = &self.sink.faults {
+            if matches!(e, ClientError::Injected(_)) || (f.cut_pending() && e.is_disconnect()) {
                 self.failures = 1;
                 return BASE_BACKOFF;
             }
             if e.is_disconnect() || matches!(e, ClientError::Connect(_)) {
-                // The server went away (a restart): the recovery time runs from now.
-                let now = payload::now_us().max(1);
-                let _ = f.cut_us.compare_exchange(
-                    0,
-                    now,
-                    std::sync::atomic::Ordering::Relaxed,
-                    std::sync::atomic::Ordering::Relaxed,
-                );
+                f.disconnected();
             }
         }
         self.rec.error(e.kind());

@@ -3,6 +3,7 @@
 //! ([`ClientFaults`]), and what one connection does with it ([`ConnFaults`], applied by the
 //! counting socket).
 
+mod account;
 mod conn;
 mod plan;
 mod spec;

@@ -38,7 +38,7 @@ impl FaultPlan {
 /// One client's faults.
 #[derive(Debug)]
 pub struct ClientFaults {
-    spec: FaultSpec,
+    pub(super) spec: FaultSpec,
     seed: u64,
     index: u32,
     /// The drop intervals count from here (the client's start).
@@ -47,7 +47,9 @@ pub struct ClientFaults {
     stall: Option<(Instant, Instant)>,
     /// When the client's last connection was cut (µs since the epoch; 0: none pending): read
     /// and cleared by the client's next delivered message, which records the recovery time.
-    pub cut_us: Arc<AtomicU64>,
+    pub(super) cut_us: Arc<AtomicU64>,
+    /// With `stall-reader`: the client's first deliveries of window messages.
+    pub(super) in_window: u64,
 }
 
 impl ClientFaults {
@@ -68,6 +70,7 @@ impl ClientFaults {
             origin: now,
             stall,
             cut_us: Arc::new(AtomicU64::new(0)),
+            in_window: 0,
         }
     }
 

@@ -9,9 +9,14 @@ use crate::config::RunConfig;
 use crate::group::local::RawResult;
 use crate::output::summary::millis;
 
-/// The fault entry of a technique that expected `expected` deliveries, or None without
-/// `--fault`.
-pub fn summary(cfg: &RunConfig, raw: &RawResult, expected: u64) -> Option<FaultSummary> {
+/// The fault entry of a technique that expected `expected` deliveries and whose server was
+/// restarted `restarts` times, or None without `--fault`.
+pub fn summary(
+    cfg: &RunConfig,
+    raw: &RawResult,
+    expected: u64,
+    restarts: u64,
+) -> Option<FaultSummary> {
     if !cfg.fault.any() {
         return None;
     }
@@ -26,7 +31,7 @@ pub fn summary(cfg: &RunConfig, raw: &RawResult, expected: u64) -> Option<FaultS
         recovery: cfg.recovery.name().to_string(),
         cuts: Some(w.cuts),
         idle_cuts: Some(w.idle_cuts),
-        server_restarts: cfg.fault.restart_server.map(|_| 0),
+        server_restarts: cfg.fault.restart_server.map(|_| restarts),
         gaps: Some(p.gaps),
         lost_per_1000_cuts: per_1000_cuts(lost, cuts),
         recovery_ms: millis(&h.recovery),

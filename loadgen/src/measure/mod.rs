@@ -263,7 +263,7 @@ impl Measured<'_> {
         let own_cpu = cpu_between(s.loadgen_proc.0, s.loadgen_proc.1);
         let workers = closed.workers.as_ref();
         let expected = self.plan.expected(|t| self.rec.window.len(t));
-        let fault = faults::summary(cfg, &closed.raw, expected);
+        let fault = faults::summary(cfg, &closed.raw, expected, s.restarts);
         let mut result = TechniqueResult {
             raw: closed.raw,
             topics: cfg.topics,
@@ -294,12 +294,7 @@ impl Measured<'_> {
             failure: None,
             link: links.figures(cfg, workers),
             skipped: None,
-            fault: fault.map(|mut f| {
-                if f.server_restarts.is_some() {
-                    f.server_restarts = Some(s.restarts);
-                }
-                f
-            }),
+            fault,
             server_restarts: s.restarts,
         };
         let after_restart = s
