@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::clients::{ClientSpec, run_client};
+use crate::clients::{self, ClientSpec, run_client};
 use crate::fault::{FaultPlan, Recovery};
 use crate::link::Link;
 use crate::stats::{FaultHistograms, Recorder, Snapshot, new_histogram};
@@ -155,11 +155,8 @@ impl ClientGroup {
                 _ = tokio::time::sleep_until(at.into()) => {}
             }
             let spec = self.plan.spec(i);
-            self.tasks.spawn(run_client(
-                spec,
-                self.rec.clone(),
-                self.cancel.child_token(),
-            ));
+            let client = run_client(spec, self.rec.clone(), self.cancel.child_token());
+            clients::runtime::spawn(&mut self.tasks, client);
             self.spawned += 1;
         }
     }
