@@ -11,12 +11,14 @@
 mod chunked;
 mod framing;
 mod http;
+mod idle;
 mod jitter;
 mod long_poll;
 mod ndjson;
 mod poll;
 #[cfg(test)]
 mod props;
+pub mod runtime;
 mod sse;
 mod sse_parser;
 mod stream;

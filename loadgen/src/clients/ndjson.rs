@@ -32,7 +32,7 @@ impl LineSplitter {
         mut bytes: &[u8],
         on_line: &mut dyn FnMut(&[u8]) -> Result<(), E>,
     ) -> Result<(), E> {
-        while let Some(i) = bytes.iter().position(|&b| b == b'\n') {
+        while let Some(i) = memchr::memchr(b'\n', bytes) {
             if self.partial.is_empty() {
                 emit(&bytes[..i], on_line)?;
             } else {

@@ -101,10 +101,14 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
         }
         Ok(())
     };
+    // Built once, not once a read: each new one would register with the token and leave it.
+    let stop = shutdown.cancelled();
+    tokio::pin!(stop);
     loop {
         let more = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            biased;
             r = h.read_body(&mut body, spec.read_timeout, &mut on_bytes) => r?,
+            _ = &mut stop => return Ok(()),
         };
         if !more {
             return Err(ClientError::Closed);

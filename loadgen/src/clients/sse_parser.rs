@@ -81,7 +81,7 @@ impl SseParser {
                     continue;
                 }
             }
-            match bytes.iter().position(|&b| b == b'\r' || b == b'\n') {
+            match memchr::memchr2(b'\r', b'\n', bytes) {
                 None => {
                     self.line.extend_from_slice(bytes);
                     return Ok(());
@@ -118,7 +118,11 @@ impl SseParser {
         if raw.is_empty() {
             return self.dispatch(on_event);
         }
-        let line: Cow<'_, str> = String::from_utf8_lossy(raw);
+        // Validating first is several times faster than the lossy decoder on valid text.
+        let line: Cow<'_, str> = match std::str::from_utf8(raw) {
+            Ok(s) => Cow::Borrowed(s),
+            Err(_) => String::from_utf8_lossy(raw),
+        };
         if line.starts_with(':') {
             return Ok(());
         }

@@ -96,10 +96,14 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
         chunk.clear();
         Ok(())
     };
+    // Built once, not once a read: each new one would register with the token and leave it.
+    let stop = shutdown.cancelled();
+    tokio::pin!(stop);
     loop {
         let more = tokio::select! {
-            _ = shutdown.cancelled() => return Ok(()),
+            biased;
             r = h.read_body(&mut body, spec.read_timeout, &mut on_bytes) => r?,
+            _ = &mut stop => return Ok(()),
         };
         if !more {
             return Err(ClientError::Closed);

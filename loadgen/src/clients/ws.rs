@@ -13,6 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use super::framing::Reader;
+use super::idle::IdleTimer;
 use super::{Client, ClientError};
 use crate::profile::Cursor;
 
@@ -69,21 +70,28 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
     };
     c.answered(t0);
     c.succeeded();
+    // One timer and one shutdown future for the connection, not one of each per frame.
+    let mut idle = IdleTimer::new(c.spec.read_timeout);
+    let shutdown = c.shutdown.clone();
+    let stop = shutdown.cancelled();
+    tokio::pin!(stop);
     loop {
         let next = tokio::select! {
-            _ = c.shutdown.cancelled() => {
+            biased;
+            r = ws.next() => r,
+            _ = idle.expired() => return Err(ClientError::Timeout("a WebSocket frame")),
+            _ = &mut stop => {
                 // Close handshake: send a close frame, read until the server's answer.
                 if ws.close(None).await.is_ok() {
                     while let Some(Ok(_)) = ws.next().await {}
                 }
                 return Ok(());
             }
-            r = tokio::time::timeout(c.spec.read_timeout, ws.next()) => r,
         };
+        idle.touch();
         let frame = match next {
-            Err(_) => return Err(ClientError::Timeout("a WebSocket frame")),
-            Ok(None) => return Err(ClientError::Closed),
-            Ok(Some(r)) => r.map_err(from_ws)?,
+            None => return Err(ClientError::Closed),
+            Some(r) => r.map_err(from_ws)?,
         };
         let bytes: &[u8] = match &frame {
             Frame::Text(t) => t.as_bytes(),

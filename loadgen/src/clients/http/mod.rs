@@ -13,6 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 mod head;
 
 use super::ClientError;
+use super::idle::IdleTimer;
 pub use head::{Body, Head};
 use head::{find_head_end, parse_head};
 
@@ -46,6 +47,8 @@ pub struct HttpConn<S> {
     /// Received bytes; `buf[start..]` are not consumed yet.
     buf: Vec<u8>,
     start: usize,
+    /// The body reads' timeout, armed by the first [`HttpConn::read_body`].
+    idle: Option<IdleTimer>,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
@@ -54,6 +57,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
             io,
             buf: Vec::with_capacity(READ_BUF),
             start: 0,
+            idle: None,
         }
     }
 
@@ -140,10 +144,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
                 self.start += used;
                 return Ok(!body.is_done());
             }
-            let n = match tokio::time::timeout(timeout, self.fill()).await {
-                Ok(r) => r?,
-                Err(_) => return Err(ClientError::Timeout("the body")),
+            // One timer per connection, not one per read (see `IdleTimer`).
+            let idle = self.idle.get_or_insert_with(|| IdleTimer::new(timeout));
+            let n = tokio::select! {
+                biased;
+                r = fill(&mut self.io, &mut self.buf, &mut self.start) => r?,
+                _ = idle.expired() => return Err(ClientError::Timeout("the body")),
             };
+            idle.touch();
             if n == 0 {
                 return match body {
                     Body::Close => {
@@ -187,21 +195,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
 
     /// Reads once from the socket into the buffer; returns the bytes read (0: end of stream).
     async fn fill(&mut self) -> Result<usize, ClientError> {
-        if self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.buf.len() == self.buf.capacity() && self.start > 0 {
-            self.buf.drain(..self.start);
-            self.start = 0;
-        }
-        if self.buf.len() == self.buf.capacity() {
-            self.buf.reserve(READ_BUF);
-        }
-        self.io
-            .read_buf(&mut self.buf)
-            .await
-            .map_err(ClientError::from_io)
+        fill(&mut self.io, &mut self.buf, &mut self.start).await
     }
+}
+
+/// Reads once more into `buf` (after `buf[start..]`, compacting it first if it is full).
+async fn fill<S: AsyncRead + Unpin>(
+    io: &mut S,
+    buf: &mut Vec<u8>,
+    start: &mut usize,
+) -> Result<usize, ClientError> {
+    if *start == buf.len() {
+        buf.clear();
+        *start = 0;
+    } else if buf.len() == buf.capacity() && *start > 0 {
+        buf.drain(..*start);
+        *start = 0;
+    }
+    if buf.len() == buf.capacity() {
+        buf.reserve(READ_BUF);
+    }
+    io.read_buf(buf).await.map_err(ClientError::from_io)
 }
 
 #[cfg(test)]
