@@ -7,17 +7,22 @@
 //! ([`IdleTimer::touch`], a clock reading), and only when the sleep fires checks whether the
 //! connection really was silent for the whole limit; if not it re-arms for the remaining time.
 //! So the timer is touched about once per limit (seconds), not once per message, and a silent
-//! connection still fails within the limit.
+//! connection still fails within the limit. The sleep is polled only when it fired ([`Lazy`]).
+//!
+//! [`Stop`] is the run's shutdown, polled the same way.
 
 use std::pin::Pin;
 use std::time::Duration;
 
 use tokio::time::{Instant, Sleep};
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use super::lazy::Lazy;
 
 /// One connection's read timeout.
 #[derive(Debug)]
 pub struct IdleTimer {
-    sleep: Pin<Box<Sleep>>,
+    sleep: Lazy<Pin<Box<Sleep>>>,
     last: Instant,
     limit: Duration,
 }
@@ -27,7 +32,7 @@ impl IdleTimer {
     pub fn new(limit: Duration) -> Self {
         let now = Instant::now();
         IdleTimer {
-            sleep: Box::pin(tokio::time::sleep_until(now + limit)),
+            sleep: Lazy::new(Box::pin(tokio::time::sleep_until(now + limit))),
             last: now,
             limit,
         }
@@ -41,13 +46,33 @@ impl IdleTimer {
     /// Resolves once nothing was read for the limit. Cancel-safe: dropping it loses nothing.
     pub async fn expired(&mut self) {
         loop {
-            self.sleep.as_mut().await;
+            (&mut self.sleep).await;
             let due = self.last + self.limit;
             if Instant::now() >= due {
+                // Stays expired (polled again, the elapsed sleep is ready at once).
+                self.sleep.rearm();
                 return;
             }
-            self.sleep.as_mut().reset(due);
+            self.sleep.get_mut().as_mut().reset(due);
+            self.sleep.rearm();
         }
+    }
+}
+
+/// The run's shutdown as a client waits for it beside its socket.
+#[derive(Debug)]
+pub struct Stop(Lazy<Pin<Box<WaitForCancellationFutureOwned>>>);
+
+impl Stop {
+    pub fn new(token: &CancellationToken) -> Self {
+        Stop(Lazy::new(Box::pin(token.clone().cancelled_owned())))
+    }
+}
+
+impl std::future::Future for Stop {
+    type Output = ();
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        Pin::new(&mut self.0).poll(cx)
     }
 }
 

@@ -13,6 +13,7 @@ mod framing;
 mod http;
 mod idle;
 mod jitter;
+mod lazy;
 mod long_poll;
 mod ndjson;
 mod poll;
@@ -32,8 +33,10 @@ pub use ndjson::{LineSplitter, LineTooLong};
 pub use sse_parser::{Event, SseParser};
 pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
 
+use std::future::Future;
 use std::io;
 use std::net::{IpAddr, SocketAddr};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -104,19 +107,20 @@ pub struct ClientSpec {
 pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: CancellationToken) {
     let mut client = Client::new(spec, rec, shutdown.clone());
     {
-        let work = async {
-            match client.spec.technique {
-                Technique::Poll => poll::run(&mut client).await,
-                Technique::LongPoll => long_poll::run(&mut client).await,
-                Technique::Stream => stream::run(&mut client).await,
-                Technique::Sse => sse::run(&mut client).await,
-                Technique::Ws => ws::run(&mut client).await,
-            }
+        // Boxed apart: the task then holds only its own technique's state, not room for the
+        // largest of the five (a WebSocket's), which more than halves an SSE client's memory.
+        let mut work: Pin<Box<dyn Future<Output = ()> + Send + '_>> = match client.spec.technique {
+            Technique::Poll => Box::pin(poll::run(&mut client)),
+            Technique::LongPoll => Box::pin(long_poll::run(&mut client)),
+            Technique::Stream => Box::pin(stream::run(&mut client)),
+            Technique::Sse => Box::pin(sse::run(&mut client)),
+            Technique::Ws => Box::pin(ws::run(&mut client)),
         };
-        tokio::pin!(work);
+        let mut stop = idle::Stop::new(&shutdown);
         let finished = tokio::select! {
-            _ = &mut work => true,
-            _ = shutdown.cancelled() => false,
+            biased;
+            _ = work.as_mut() => true,
+            _ = &mut stop => false,
         };
         if !finished {
             let _ = tokio::time::timeout(SHUTDOWN_GRACE, work).await;
@@ -396,8 +400,8 @@ fn micros(d: Duration) -> u64 {
 mod tests {
     use super::*;
 
-    fn client(seed: u64, index: u32) -> Client {
-        let spec = ClientSpec {
+    pub(super) fn spec(seed: u64, index: u32) -> ClientSpec {
+        ClientSpec {
             technique: Technique::Sse,
             server: "127.0.0.1:9".parse().unwrap(),
             host: "127.0.0.1:9".into(),
@@ -416,7 +420,11 @@ mod tests {
             profile: Default::default(),
             faults: None,
             recovery: Recovery::default(),
-        };
+        }
+    }
+
+    fn client(seed: u64, index: u32) -> Client {
+        let spec = spec(seed, index);
         let rec = Arc::new(Recorder::new(Technique::Sse, 1));
         Client::new(spec, rec, CancellationToken::new())
     }
@@ -441,5 +449,19 @@ mod tests {
         assert_ne!(a, waits(client(8, 3)).await, "another seed, same client");
         assert!(a.iter().all(|ms| (900..=1100).contains(ms)), "±10%: {a:?}");
         assert!(a.windows(2).any(|w| w[0] != w[1]), "not jittered: {a:?}");
+    }
+}
+
+#[cfg(test)]
+mod size {
+    use super::*;
+
+    /// What a client's task holds while it waits: a regression here is memory per client.
+    #[test]
+    fn a_client_task_holds_only_its_own_technique() {
+        let rec = Arc::new(Recorder::new(Technique::Sse, 1));
+        let f = run_client(tests::spec(1, 1), rec, CancellationToken::new());
+        let bytes = std::mem::size_of_val(&f);
+        assert!(bytes < 2048, "run_client future: {bytes} B");
     }
 }

@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use super::http::get_request;
+use super::idle::Stop;
 use super::sse_parser::{Event, SseParser};
 use super::{Client, ClientError, HttpConn, MAX_MESSAGE, framing};
 use crate::profile::Cursor;
@@ -101,9 +102,8 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
         }
         Ok(())
     };
-    // Built once, not once a read: each new one would register with the token and leave it.
-    let stop = shutdown.cancelled();
-    tokio::pin!(stop);
+    // Built once, not once a read, and polled only when the token fires (`Stop`).
+    let mut stop = Stop::new(shutdown);
     loop {
         let more = tokio::select! {
             biased;

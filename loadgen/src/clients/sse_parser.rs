@@ -36,6 +36,8 @@ pub struct SseParser {
     data: String,
     event_type: String,
     id_buffer: String,
+    /// An `id` field was read since the last dispatch (else the buffer is the last event ID).
+    id_changed: bool,
     last_event_id: String,
     retry_ms: Option<u64>,
 }
@@ -126,7 +128,7 @@ impl SseParser {
         if line.starts_with(':') {
             return Ok(());
         }
-        let (field, value) = match line.find(':') {
+        let (field, value) = match memchr::memchr(b':', line.as_bytes()) {
             Some(i) => {
                 let v = &line[i + 1..];
                 (&line[..i], v.strip_prefix(' ').unwrap_or(v))
@@ -145,6 +147,7 @@ impl SseParser {
             "id" if !value.contains('\0') => {
                 self.id_buffer.clear();
                 self.id_buffer.push_str(value);
+                self.id_changed = true;
             }
             "retry" if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) => {
                 self.retry_ms = Some(value.parse().unwrap_or(u64::MAX));
@@ -158,7 +161,7 @@ impl SseParser {
         &mut self,
         on_event: &mut dyn FnMut(Event<'_>) -> Result<(), E>,
     ) -> Result<(), E> {
-        if self.last_event_id != self.id_buffer {
+        if std::mem::take(&mut self.id_changed) {
             self.last_event_id.clone_from(&self.id_buffer);
         }
         if self.data.is_empty() {

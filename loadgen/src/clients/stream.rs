@@ -9,6 +9,7 @@
 
 use super::framing::Reader;
 use super::http::{Body, get_request};
+use super::idle::Stop;
 use super::ndjson::LineSplitter;
 use super::{Client, ClientError, HttpConn, MAX_MESSAGE};
 use crate::profile::{Cursor, Framing};
@@ -96,9 +97,8 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
         chunk.clear();
         Ok(())
     };
-    // Built once, not once a read: each new one would register with the token and leave it.
-    let stop = shutdown.cancelled();
-    tokio::pin!(stop);
+    // Built once, not once a read, and polled only when the token fires (`Stop`).
+    let mut stop = Stop::new(shutdown);
     loop {
         let more = tokio::select! {
             biased;

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 
 use super::framing::Reader;
-use super::idle::IdleTimer;
+use super::idle::{IdleTimer, Stop};
 use super::{Client, ClientError};
 use crate::profile::Cursor;
 
@@ -72,9 +72,7 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
     c.succeeded();
     // One timer and one shutdown future for the connection, not one of each per frame.
     let mut idle = IdleTimer::new(c.spec.read_timeout);
-    let shutdown = c.shutdown.clone();
-    let stop = shutdown.cancelled();
-    tokio::pin!(stop);
+    let mut stop = Stop::new(&c.shutdown);
     loop {
         let next = tokio::select! {
             biased;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 mod head;
+mod scratch;
 
 use super::ClientError;
 use super::idle::IdleTimer;
@@ -120,47 +121,45 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
     where
         F: FnMut(&[u8]) -> Result<(), ClientError>,
     {
-        loop {
-            if body.is_done() {
-                return Ok(false);
+        if body.is_done() {
+            return Ok(false);
+        }
+        if self.start < self.buf.len() {
+            let used = feed(body, &self.buf[self.start..], sink)?;
+            self.start += used;
+            if self.start == self.buf.len() {
+                release(&mut self.buf, &mut self.start);
             }
-            if self.start < self.buf.len() {
-                let avail = &self.buf[self.start..];
-                let used = match body {
-                    Body::Length(left) => {
-                        let n = avail
-                            .len()
-                            .min(usize::try_from(*left).unwrap_or(usize::MAX));
-                        sink(&avail[..n])?;
-                        *left -= n as u64;
-                        n
-                    }
-                    Body::Chunked(d) => d.decode(avail, sink)?,
-                    Body::Close => {
-                        sink(avail)?;
-                        avail.len()
-                    }
-                };
-                self.start += used;
-                return Ok(!body.is_done());
+            return Ok(!body.is_done());
+        }
+        // Nothing buffered: one read straight into the thread's scratch buffer, its bytes
+        // handed to the body at once, so the connection keeps no buffer while it waits.
+        // One timer per connection, not one per read (see `IdleTimer`).
+        let idle = self.idle.get_or_insert_with(|| IdleTimer::new(timeout));
+        let (io, buf) = (&mut self.io, &mut self.buf);
+        let read = std::future::poll_fn(|cx| {
+            scratch::read_into(cx, io, |bytes| {
+                let used = feed(body, bytes, sink)?;
+                // What follows the end of the body is the next answer's: kept.
+                buf.extend_from_slice(&bytes[used..]);
+                Ok(())
+            })
+        });
+        let n = tokio::select! {
+            biased;
+            r = read => r?,
+            _ = idle.expired() => return Err(ClientError::Timeout("the body")),
+        };
+        idle.touch();
+        if n > 0 {
+            return Ok(!body.is_done());
+        }
+        match body {
+            Body::Close => {
+                *body = Body::Length(0);
+                Ok(false)
             }
-            // One timer per connection, not one per read (see `IdleTimer`).
-            let idle = self.idle.get_or_insert_with(|| IdleTimer::new(timeout));
-            let n = tokio::select! {
-                biased;
-                r = fill(&mut self.io, &mut self.buf, &mut self.start) => r?,
-                _ = idle.expired() => return Err(ClientError::Timeout("the body")),
-            };
-            idle.touch();
-            if n == 0 {
-                return match body {
-                    Body::Close => {
-                        *body = Body::Length(0);
-                        Ok(false)
-                    }
-                    _ => Err(ClientError::Closed),
-                };
-            }
+            _ => Err(ClientError::Closed),
         }
     }
 
@@ -197,6 +196,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
     async fn fill(&mut self) -> Result<usize, ClientError> {
         fill(&mut self.io, &mut self.buf, &mut self.start).await
     }
+}
+
+/// Passes the bytes of `avail` that belong to `body` to `sink`; returns how many it took.
+fn feed<F>(body: &mut Body, avail: &[u8], sink: &mut F) -> Result<usize, ClientError>
+where
+    F: FnMut(&[u8]) -> Result<(), ClientError>,
+{
+    Ok(match body {
+        Body::Length(left) => {
+            let n = avail
+                .len()
+                .min(usize::try_from(*left).unwrap_or(usize::MAX));
+            sink(&avail[..n])?;
+            *left -= n as u64;
+            n
+        }
+        Body::Chunked(d) => d.decode(avail, sink)?,
+        Body::Close => {
+            sink(avail)?;
+            avail.len()
+        }
+    })
+}
+
+/// Gives an emptied read buffer's memory back (a streaming connection mostly waits).
+fn release(buf: &mut Vec<u8>, start: &mut usize) {
+    *buf = Vec::new();
+    *start = 0;
 }
 
 /// Reads once more into `buf` (after `buf[start..]`, compacting it first if it is full).
