@@ -36,6 +36,7 @@ pub mod cors;
 pub mod counting;
 pub mod error;
 pub mod hub;
+pub mod lazy;
 pub mod lifeline;
 pub mod message;
 pub mod metrics;

@@ -17,7 +17,7 @@ use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 
-use super::lazy::Lazy;
+use server::lazy::Lazy;
 
 /// One connection's read timeout.
 #[derive(Debug)]

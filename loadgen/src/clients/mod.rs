@@ -13,7 +13,6 @@ mod framing;
 mod http;
 mod idle;
 mod jitter;
-mod lazy;
 mod long_poll;
 mod ndjson;
 mod poll;

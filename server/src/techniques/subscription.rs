@@ -3,6 +3,8 @@
 //! heartbeats from the server's one shared ticker (no per-connection timers) and the shutdown
 //! signal. Also the stall watch that disconnects a reader which stopped reading its socket.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
@@ -10,6 +12,7 @@ use tokio::sync::{broadcast, watch};
 
 use crate::counting::ConnCell;
 use crate::hub::TopicHandle;
+use crate::lazy::Lazy;
 use crate::message::{Gap, Message};
 use crate::metrics::Technique;
 use crate::state::{Signal, State};
@@ -33,7 +36,8 @@ pub struct Subscription {
     rx: broadcast::Receiver<Arc<Message>>,
     replay: std::vec::IntoIter<Arc<Message>>,
     last: u64,
-    signals: watch::Receiver<Signal>,
+    /// The next heartbeat tick or shutdown, polled only when it fired.
+    signal: Changed,
     sent_since_tick: bool,
     cell: Arc<ConnCell>,
     technique: Technique,
@@ -70,7 +74,7 @@ impl Subscription {
             rx,
             replay: snap.messages.into_iter(),
             last,
-            signals: state.signals.subscribe(),
+            signal: changed(state.signals.subscribe()),
             sent_since_tick: false,
             cell,
             technique,
@@ -110,8 +114,10 @@ impl Subscription {
                     }
                     Err(broadcast::error::RecvError::Closed) => return Event::Shutdown,
                 },
-                r = self.signals.changed() => {
-                    if r.is_err() || self.signals.borrow_and_update().shutdown {
+                (signals, ok) = &mut self.signal => {
+                    let shutdown = !ok || signals.borrow().shutdown;
+                    self.signal = changed(signals);
+                    if shutdown {
                         return Event::Shutdown;
                     }
                     if std::mem::take(&mut self.sent_since_tick) {
@@ -127,6 +133,20 @@ impl Subscription {
     pub fn note_sent(&mut self) {
         self.sent_since_tick = true;
     }
+}
+
+/// A watch of the server's signals that resolves at their next change (`false`: the server
+/// is gone), handing the receiver back.
+type Changed = Lazy<Pin<Box<dyn Future<Output = (watch::Receiver<Signal>, bool)> + Send>>>;
+
+/// Built once per tick, not once per message: a `changed()` future made and dropped with each
+/// message took the watch channel's list lock, which every connection shares, twice a
+/// delivery; and [`Lazy`] polls it only when it fired.
+fn changed(mut signals: watch::Receiver<Signal>) -> Changed {
+    Lazy::new(Box::pin(async move {
+        let ok = signals.changed().await.is_ok();
+        (signals, ok)
+    }))
 }
 
 /// Resolves when the subscription on `cell` has been more than `queue` messages behind for two
