@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
 
 use crate::counting::ConnCell;
 use crate::message::{Message, STREAM_HEARTBEAT};
@@ -17,8 +16,8 @@ use crate::state::State;
 use crate::techniques::subscription::{Subscription, http_body};
 
 /// `GET /stream/{topic}`.
-pub async fn handle(
-    req: &Request<Incoming>,
+pub async fn handle<B>(
+    req: &Request<B>,
     state: &State,
     cell: &Arc<ConnCell>,
     topic: &str,
