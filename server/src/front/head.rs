@@ -197,3 +197,72 @@ fn read_some(io: &Io, pending: &mut Vec<u8>) -> io::Result<usize> {
     pending.extend_from_slice(&buf[..n]);
     Ok(n)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ours(raw: &str) -> Head {
+        match parse(raw.as_bytes()) {
+            Parsed::Ours(h) => *h,
+            other => panic!("{raw:?}: {other:?}"),
+        }
+    }
+
+    fn is_hyper(raw: &str) -> bool {
+        matches!(parse(raw.as_bytes()), Parsed::Hyper)
+    }
+
+    #[test]
+    fn body_less_gets_of_streaming_routes_are_the_front_doors() {
+        let raw = "GET /sse/t?since=3 HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 7\r\n\r\nGET /next";
+        let h = ours(raw);
+        assert_eq!(h.len, raw.len() - "GET /next".len());
+        assert!(!h.close);
+        assert_eq!(h.req.uri().path(), "/sse/t");
+        assert_eq!(h.req.uri().query(), Some("since=3"));
+        assert_eq!(h.req.version(), Version::HTTP_11);
+        assert_eq!(h.req.headers()["last-event-id"], "7");
+        let h = ours("GET /stream/t HTTP/1.0\r\n\r\n");
+        assert!(h.close, "HTTP/1.0 is never kept open");
+        assert_eq!(h.req.version(), Version::HTTP_10);
+        let h = ours(
+            "GET /long-poll/t HTTP/1.1\r\nConnection: keep-alive, Close\r\nContent-Length: 0\r\n\r\n",
+        );
+        assert!(h.close);
+    }
+
+    #[test]
+    fn incomplete_heads_wait_for_more() {
+        for raw in ["", "GE", "GET /sse/t HTTP/1.1\r\nHost: x\r\n"] {
+            assert!(matches!(parse(raw.as_bytes()), Parsed::Partial), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn everything_else_is_hyper_s() {
+        let long = format!("GET /sse/t HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
+        let many: String = (0..=MAX_HEADERS).map(|i| format!("X-{i}: 1\r\n")).collect();
+        let many = format!("GET /sse/t HTTP/1.1\r\n{many}\r\n");
+        for raw in [
+            "HEAD /sse/t HTTP/1.1\r\n\r\n",
+            "POST /publish/t HTTP/1.1\r\nContent-Length: 1\r\n\r\nx",
+            "OPTIONS /sse/t HTTP/1.1\r\n\r\n",
+            "GET /poll/t HTTP/1.1\r\n\r\n",
+            "GET /ws/t HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+            "GET /sse/t HTTP/1.1\r\nConnection: upgrade\r\n\r\n",
+            "GET /sse/t HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+            "GET /sse/t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /sse/t HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "GET http://x/sse/t HTTP/1.1\r\n\r\n",
+            "GET /stats HTTP/1.1\r\n\r\n",
+            "GET /sse/t HTTP/2.0\r\n\r\n",
+            "GET /sse/t HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            "\x16\x03\x01 TLS hello",
+            &long,
+            &many,
+        ] {
+            assert!(is_hyper(raw), "{raw:?}");
+        }
+    }
+}
