@@ -98,7 +98,8 @@ async fn http11_sse_is_chunked_with_date_and_cors_and_ends_with_the_terminal_chu
     let date = head.lines().find_map(|l| l.strip_prefix("date: ")).unwrap();
     assert!(httpdate::parse_http_date(date).is_ok(), "{date}");
     // Each frame its own chunk: the retry hint, then the event.
-    assert!(body.starts_with("d\r\nretry: 2000\n\n\r\n"), "{body:?}");
+    // Chunk sizes in upper-case hex, as hyper writes them (docs/PROTOCOL.md's exchanges).
+    assert!(body.starts_with("D\r\nretry: 2000\n\n\r\n"), "{body:?}");
     assert!(body.contains("id: 1\n"), "{body:?}");
     srv.shutdown.cancel();
     let rest = read_to_eof(&mut s).await;

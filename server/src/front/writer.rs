@@ -98,7 +98,7 @@ pub async fn respond<S: Future<Output = ()>>(
         };
         let sent = match framing {
             Framing::Chunked => {
-                let mut buf = Bytes::from(format!("{:x}\r\n", data.len()))
+                let mut buf = Bytes::from(format!("{:X}\r\n", data.len()))
                     .chain(data)
                     .chain(Bytes::from_static(b"\r\n"));
                 write_buf(io, &mut buf, stall.as_mut()).await

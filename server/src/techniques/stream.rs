@@ -1,6 +1,6 @@
 //! HTTP streaming: `GET /stream/{topic}?since=N` keeps one chunked response open and writes
 //! each message as an NDJSON line (empty lines as heartbeats). HTTP/1.0 clients get a
-//! close-delimited body (hyper chooses it).
+//! close-delimited body.
 
 use std::sync::Arc;
 
