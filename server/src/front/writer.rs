@@ -2,19 +2,23 @@
 //! framing (`Content-Length` for a body of known length, `Transfer-Encoding: chunked` for a
 //! stream to an HTTP/1.1 client, close-delimited for HTTP/1.0), `Connection: close` when the
 //! connection ends after it, and `Date`; then the body, each frame written as it comes (a
-//! stream's messages are never held back). While a stream waits for its next frame, the socket
-//! is watched for the client going away; a write blocked on a reader that stopped reading is
-//! cut by the stall watch. Nothing is buffered between frames.
+//! stream's messages are never held back; frames ready at the same moment, such as a replay,
+//! share one write). While a stream waits for its next frame, the socket is watched for the
+//! client going away; a write blocked on a reader that stopped reading is cut by the stall
+//! watch. Nothing is buffered between two writes.
 
 use std::future::Future;
+use std::io;
 use std::pin::Pin;
 use std::time::SystemTime;
 
-use bytes::{Buf, Bytes};
+use bytes::Bytes;
+use futures_util::FutureExt;
 use http::header::{self, HeaderValue};
 use http::{Response, Version};
 use http_body_util::BodyExt;
 use hyper::body::Body as _;
+use hyper::body::Frame;
 use tokio::io::AsyncWriteExt;
 
 use crate::front::head::{self, Io, Peer};
@@ -76,10 +80,32 @@ pub async fn respond<S: Future<Output = ()>>(
             Err(done) => done,
         };
     }
-    if let Err(done) = write(io, Bytes::from(out), stall.as_mut()).await {
-        return done;
-    }
+    // The head goes out with the frames ready at once (SSE's retry hint), as with hyper.
+    let mut batch = out;
+    let mut end = End::Open;
     loop {
+        // Every frame ready now, up to BATCH bytes, in one write; nothing kept afterwards.
+        while end == End::Open && batch.len() < BATCH {
+            match body.frame().now_or_never() {
+                None => break,
+                Some(frame) => end = add(&mut batch, framing, frame),
+            }
+        }
+        if end == End::Ended && framing == Framing::Chunked {
+            // The terminal chunk: the stream ended cleanly (shutdown).
+            batch.extend_from_slice(b"0\r\n\r\n");
+        }
+        if !batch.is_empty() {
+            let bytes = Bytes::from(std::mem::take(&mut batch));
+            if let Err(done) = write(io, bytes, stall.as_mut()).await {
+                return done;
+            }
+        }
+        match end {
+            End::Open => {}
+            End::Ended => break,
+            End::Failed => return Done::Failed,
+        }
         let frame = tokio::select! {
             f = body.frame() => f,
             p = head::peer(io, pending), if pending.is_empty() => match p {
@@ -88,36 +114,44 @@ pub async fn respond<S: Future<Output = ()>>(
             },
             _ = stall.as_mut() => return Done::Stalled,
         };
-        let data = match frame {
-            None => break,
-            Some(Err(_)) => return Done::Failed,
-            Some(Ok(f)) => match f.into_data() {
-                Ok(d) if !d.is_empty() => d,
-                _ => continue, // empty data or trailers: nothing to send
-            },
-        };
-        let sent = match framing {
-            Framing::Chunked => {
-                let mut buf = Bytes::from(format!("{:X}\r\n", data.len()))
-                    .chain(data)
-                    .chain(Bytes::from_static(b"\r\n"));
-                write_buf(io, &mut buf, stall.as_mut()).await
-            }
-            _ => write(io, data, stall.as_mut()).await,
-        };
-        if let Err(done) = sent {
-            return done;
-        }
-    }
-    drop(body);
-    if framing == Framing::Chunked {
-        // The terminal chunk: the stream ended cleanly (shutdown).
-        let end = Bytes::from_static(b"0\r\n\r\n");
-        if let Err(done) = write(io, end, stall).await {
-            return done;
-        }
+        end = add(&mut batch, framing, frame);
     }
     if close { Done::Close } else { Done::KeepAlive }
+}
+
+/// Most bytes of frames gathered into one write.
+const BATCH: usize = 16 * 1024;
+
+/// Where the body stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum End {
+    Open,
+    Ended,
+    Failed,
+}
+
+/// Adds `frame` (as `frame()` gave it) to `batch`, framed.
+fn add(
+    batch: &mut Vec<u8>,
+    framing: Framing,
+    frame: Option<Result<Frame<Bytes>, io::Error>>,
+) -> End {
+    let data = match frame {
+        None => return End::Ended,
+        Some(Err(_)) => return End::Failed,
+        Some(Ok(f)) => match f.into_data() {
+            Ok(d) if !d.is_empty() => d,
+            _ => return End::Open, // empty data or trailers: nothing to send
+        },
+    };
+    if framing == Framing::Chunked {
+        batch.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+        batch.extend_from_slice(&data);
+        batch.extend_from_slice(b"\r\n");
+    } else {
+        batch.extend_from_slice(&data);
+    }
+    End::Open
 }
 
 /// The status line and headers.
@@ -167,16 +201,8 @@ async fn write<S: Future<Output = ()>>(
     mut bytes: Bytes,
     stall: Pin<&mut S>,
 ) -> Result<(), Done> {
-    write_buf(io, &mut bytes, stall).await
-}
-
-async fn write_buf<S: Future<Output = ()>>(
-    io: &mut Io,
-    buf: &mut impl Buf,
-    stall: Pin<&mut S>,
-) -> Result<(), Done> {
     tokio::select! {
-        r = io.write_all_buf(buf) => r.map_err(|_| Done::Failed),
+        r = io.write_all_buf(&mut bytes) => r.map_err(|_| Done::Failed),
         _ = stall => Err(Done::Stalled),
     }
 }
