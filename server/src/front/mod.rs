@@ -36,8 +36,8 @@ use writer::Done;
 pub async fn serve(state: State, stream: TcpStream, cell: Arc<ConnCell>) {
     let mut io = CountingStream::new(stream, cell.clone());
     let mut pending = Vec::new();
-    // hyper runs in this task, not beside the front door: the task is as large as the larger
-    // of the two, not both (neither is boxed).
+    // hyper runs in this task after the front door, unboxed: the task is as large as the
+    // larger of the two states, not their sum (the front door boxes its large parts).
     if front_door(&state, &mut io, &mut pending, &cell).await == Next::Hyper {
         let io = Rewind::new(Bytes::from(pending), io);
         hyper_connection(state, io, cell).await;
