@@ -80,19 +80,19 @@ fn technique(name: &str) -> Result<Technique> {
         "sse" => Technique {
             name: "sse",
             request: get(format!("/sse/{TOPIC}"), "Accept: text/event-stream\r\n"),
-            target_kib: 12.0,
+            target_kib: 8.0,
             read_answer: false,
         },
         "stream" => Technique {
             name: "stream",
             request: get(format!("/stream/{TOPIC}"), ""),
-            target_kib: 12.0,
+            target_kib: 8.0,
             read_answer: false,
         },
         "long-poll" => Technique {
             name: "long-poll",
             request: get(format!("/long-poll/{TOPIC}?since=0&timeout=300000"), ""),
-            target_kib: 12.0,
+            target_kib: 8.0,
             read_answer: false,
         },
         "ws" => Technique {

@@ -177,6 +177,22 @@ impl<S> CountingStream<S> {
     }
 }
 
+impl CountingStream<tokio::net::TcpStream> {
+    /// Waits until the socket may be read (or has hung up); holds no buffer while waiting.
+    pub async fn readable(&self) -> io::Result<()> {
+        self.inner.readable().await
+    }
+
+    /// Reads what the socket holds now into `buf`, counted (`WouldBlock` when nothing).
+    pub fn try_read(&self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.try_read(buf)?;
+        if n > 0 {
+            self.cell.on_read(n as u64);
+        }
+        Ok(n)
+    }
+}
+
 impl<S: AsyncRead + Unpin> AsyncRead for CountingStream<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,

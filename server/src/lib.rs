@@ -13,6 +13,8 @@
 //! - `cmd`: `pushbench serve`: one process, a cluster's supervisor, or one of its children.
 //! - `cluster`: several processes behind one port, one sequence of ids.
 //! - `server`: the accept loop, the connection limit, one task per connection, shutdown.
+//! - `front`: each connection's front door: streaming routes served without hyper's buffers,
+//!   the rest handed to hyper.
 //! - `routes`: the router: which endpoint a request is for, its method, its counters.
 //! - `techniques` (poll, long poll, stream, SSE, WebSocket, and their shared subscription),
 //!   `publish` (`POST /publish`).
@@ -35,6 +37,7 @@ pub mod config;
 pub mod cors;
 pub mod counting;
 pub mod error;
+pub mod front;
 pub mod hub;
 pub mod lazy;
 pub mod lifeline;

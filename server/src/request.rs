@@ -2,12 +2,11 @@
 //! non-negative integers, and the `400` answer ([`BadRequest`]) when one is malformed.
 
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::response::{BoxBody, error};
 
 /// Value of query parameter `key` (first occurrence), not decoded.
-pub fn query_param<'a>(req: &'a Request<Incoming>, key: &str) -> Option<&'a str> {
+pub fn query_param<'a, B>(req: &'a Request<B>, key: &str) -> Option<&'a str> {
     req.uri().query()?.split('&').find_map(|kv| {
         let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
         (k == key).then_some(v)
@@ -37,6 +36,6 @@ pub fn parse_u64(what: &str, v: &str) -> Result<u64, BadRequest> {
 }
 
 /// The `since` cursor of a request (0 when absent).
-pub fn since(req: &Request<Incoming>) -> Result<u64, BadRequest> {
+pub fn since<B>(req: &Request<B>) -> Result<u64, BadRequest> {
     query_param(req, "since").map_or(Ok(0), |v| parse_u64("cursor since", v))
 }

@@ -127,6 +127,46 @@ pub fn handle(req: Request<Incoming>, state: State, cell: Arc<ConnCell>) -> Hand
     })
 }
 
+/// Whether a body-less `GET` of `path` may be served by the connection's front door (see
+/// `front`): the routes whose answer is held open (SSE, stream, long poll).
+pub fn front_door_route(path: &str) -> bool {
+    matches!(
+        Route::parse(path, false),
+        Route::Subscribe(Push::Sse | Push::Stream | Push::LongPoll, _)
+    )
+}
+
+/// Serves a body-less `GET` to a [`front_door_route`] whose head the connection's front door
+/// read itself: routed, counted, answered and given CORS headers exactly as [`handle`] does.
+pub async fn handle_front_door(
+    req: Request<()>,
+    state: &State,
+    cell: &Arc<ConnCell>,
+) -> Response<Body> {
+    let path = req.uri().path().to_owned();
+    let route = Route::parse(&path, state.args.debug_panic_route);
+    let technique = route.counted_as();
+    cell.route(technique);
+    state.metrics.of(technique).requests.fetch_add(1, Relaxed);
+    let resp = match route {
+        Route::Subscribe(_, topic) if !valid_name(topic) => bad_topic(topic),
+        Route::Subscribe(Push::Sse, topic) => sse::handle(&req, state, cell, topic).await,
+        Route::Subscribe(Push::Stream, topic) => stream::handle(&req, state, cell, topic).await,
+        Route::Subscribe(Push::LongPoll, topic) => long_poll::handle(req, state, topic).await,
+        _ => error(StatusCode::NOT_FOUND, "no such path"),
+    };
+    let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell.clone())));
+    cors::allow_origin(&mut resp, &state.args);
+    resp
+}
+
+fn bad_topic(topic: &str) -> Response<BoxBody> {
+    error(
+        StatusCode::BAD_REQUEST,
+        format!("bad topic {topic:?}: 1 to 64 characters from [A-Za-z0-9_.-]"),
+    )
+}
+
 async fn dispatch(
     req: Request<Incoming>,
     state: &State,
@@ -170,10 +210,9 @@ async fn dispatch(
             Err(e) => unavailable(e),
         },
         Route::DebugPanic => panic!("GET /debug/panic (--debug-panic-route): a deliberate panic"),
-        Route::Publish(topic) | Route::Subscribe(_, topic) if !valid_name(topic) => error(
-            StatusCode::BAD_REQUEST,
-            format!("bad topic {topic:?}: 1 to 64 characters from [A-Za-z0-9_.-]"),
-        ),
+        Route::Publish(topic) | Route::Subscribe(_, topic) if !valid_name(topic) => {
+            bad_topic(topic)
+        }
         Route::Publish(topic) => publish::handle(req, state, topic).await,
         Route::Subscribe(push, topic) => match push {
             Push::Poll => poll::handle(&req, state, topic).await,

@@ -8,16 +8,16 @@ use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio_util::sync::CancellationToken;
 
-use crate::counting::{ConnCell, CountingStream};
+use crate::counting::ConnCell;
 use crate::error::ServerError;
 use crate::metrics::Technique;
 use crate::state::State;
 use crate::techniques::subscription::stall_watch;
-use crate::{publisher, routes};
+use crate::{front, publisher, routes};
 
 /// How long shutdown waits for connections to end before giving up on them.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
@@ -95,10 +95,20 @@ async fn reject(state: State, mut stream: TcpStream) {
     .await;
 }
 
-/// One HTTP connection: hyper serves it; meanwhile the heartbeat tick checks for a stalled
-/// subscriber and the shutdown signal starts hyper's graceful shutdown.
+/// One HTTP connection: its front door serves the streaming routes and hands the rest to
+/// hyper (`front`).
 async fn connection(state: State, stream: TcpStream, cell: std::sync::Arc<ConnCell>) {
-    let io = TokioIo::new(CountingStream::new(stream, cell.clone()));
+    front::serve(state, stream, cell).await;
+}
+
+/// A connection served by hyper (after the front door, with what it read replayed in `io`);
+/// meanwhile the heartbeat tick checks for a stalled subscriber and the shutdown signal starts
+/// hyper's graceful shutdown.
+pub(crate) async fn hyper_connection<I>(state: State, io: I, cell: std::sync::Arc<ConnCell>)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let io = TokioIo::new(io);
     let svc_state = state.clone();
     let svc_cell = cell.clone();
     let svc = service_fn(move |req| routes::handle(req, svc_state.clone(), svc_cell.clone()));

@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use http::{Request, Response};
-use hyper::body::Incoming;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::metrics::Technique;
@@ -19,7 +18,7 @@ use crate::techniques::poll::answer;
 pub const MAX_TIMEOUT_MS: u64 = 300_000;
 
 /// `GET /long-poll/{topic}`.
-pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Response<BoxBody> {
+pub async fn handle<B>(req: Request<B>, state: &State, topic: &str) -> Response<BoxBody> {
     let since = match since(&req) {
         Ok(s) => s,
         Err(e) => return e.response(),

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use bytes::BytesMut;
 use http::{Request, Response, StatusCode};
-use hyper::body::Incoming;
 
 use crate::counting::ConnCell;
 use crate::message::{Message, SSE_HEARTBEAT, sse_retry};
@@ -20,8 +19,8 @@ use crate::techniques::subscription::{Subscription, http_body};
 pub const RETRY_MS: u64 = 2000;
 
 /// `GET /sse/{topic}`.
-pub async fn handle(
-    req: &Request<Incoming>,
+pub async fn handle<B>(
+    req: &Request<B>,
     state: &State,
     cell: &Arc<ConnCell>,
     topic: &str,

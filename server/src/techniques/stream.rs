@@ -1,12 +1,11 @@
 //! HTTP streaming: `GET /stream/{topic}?since=N` keeps one chunked response open and writes
 //! each message as an NDJSON line (empty lines as heartbeats). HTTP/1.0 clients get a
-//! close-delimited body (hyper chooses it).
+//! close-delimited body.
 
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response};
-use hyper::body::Incoming;
 
 use crate::counting::ConnCell;
 use crate::message::{Message, STREAM_HEARTBEAT};
@@ -17,8 +16,8 @@ use crate::state::State;
 use crate::techniques::subscription::{Subscription, http_body};
 
 /// `GET /stream/{topic}`.
-pub async fn handle(
-    req: &Request<Incoming>,
+pub async fn handle<B>(
+    req: &Request<B>,
     state: &State,
     cell: &Arc<ConnCell>,
     topic: &str,
