@@ -16,7 +16,7 @@ use crate::counting::ConnCell;
 use crate::error::ServerError;
 use crate::metrics::Technique;
 use crate::state::State;
-use crate::techniques::subscription::stall_watch;
+use crate::techniques::subscription::{changed, stall_watch};
 use crate::{front, publisher, routes};
 
 /// How long shutdown waits for connections to end before giving up on them.
@@ -114,14 +114,15 @@ where
     let svc = service_fn(move |req| routes::handle(req, svc_state.clone(), svc_cell.clone()));
     let conn = state.http.serve_connection(io, svc).with_upgrades();
     tokio::pin!(conn);
-    let mut signals = state.signals.subscribe();
+    let signals = state.signals.subscribe();
     let queue = state.hub.queue();
     let mut shutting_down = signals.borrow().shutdown;
     if shutting_down {
         conn.as_mut().graceful_shutdown();
     }
-    let stall = stall_watch(&cell, signals.clone(), queue);
-    tokio::pin!(stall);
+    let mut stall = stall_watch(&cell, signals.clone(), queue);
+    // Polled only when the signals change, not each time hyper's connection wakes.
+    let mut next_signal = changed(signals);
     loop {
         tokio::select! {
             r = conn.as_mut() => {
@@ -136,11 +137,12 @@ where
                 cell.mark_slow();
                 return;
             }
-            r = signals.changed(), if !shutting_down => {
-                if r.is_err() || signals.borrow_and_update().shutdown {
+            (signals, ok) = &mut next_signal, if !shutting_down => {
+                if !ok || signals.borrow().shutdown {
                     conn.as_mut().graceful_shutdown();
                     shutting_down = true;
                 }
+                next_signal = changed(signals);
             }
         }
     }

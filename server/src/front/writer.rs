@@ -107,6 +107,8 @@ pub async fn respond<S: Future<Output = ()>>(
             End::Failed => return Done::Failed,
         }
         let frame = tokio::select! {
+            // In this order, without a random draw each message: the frame is what wakes it.
+            biased;
             f = body.frame() => f,
             p = head::peer(io, pending), if pending.is_empty() => match p {
                 Peer::Sent => continue,
@@ -202,6 +204,7 @@ async fn write<S: Future<Output = ()>>(
     stall: Pin<&mut S>,
 ) -> Result<(), Done> {
     tokio::select! {
+        biased;
         r = io.write_all_buf(&mut bytes) => r.map_err(|_| Done::Failed),
         _ = stall => Err(Done::Stalled),
     }

@@ -137,12 +137,12 @@ impl Subscription {
 
 /// A watch of the server's signals that resolves at their next change (`false`: the server
 /// is gone), handing the receiver back.
-type Changed = Lazy<Pin<Box<dyn Future<Output = (watch::Receiver<Signal>, bool)> + Send>>>;
+pub type Changed = Lazy<Pin<Box<dyn Future<Output = (watch::Receiver<Signal>, bool)> + Send>>>;
 
 /// Built once per tick, not once per message: a `changed()` future made and dropped with each
 /// message took the watch channel's list lock, which every connection shares, twice a
 /// delivery; and [`Lazy`] polls it only when it fired.
-fn changed(mut signals: watch::Receiver<Signal>) -> Changed {
+pub fn changed(mut signals: watch::Receiver<Signal>) -> Changed {
     Lazy::new(Box::pin(async move {
         let ok = signals.changed().await.is_ok();
         (signals, ok)
@@ -152,7 +152,17 @@ fn changed(mut signals: watch::Receiver<Signal>) -> Changed {
 /// Resolves when the subscription on `cell` has been more than `queue` messages behind for two
 /// heartbeat ticks in a row without progress (a reader that stopped reading its socket, whose
 /// writer is therefore blocked and cannot notice `Lagged` itself). Never resolves otherwise.
-pub async fn stall_watch(cell: &ConnCell, mut signals: watch::Receiver<Signal>, queue: u64) {
+///
+/// Polled only when a tick woke it ([`Lazy`]): the connection's task wakes for every message,
+/// and polling a waiting watch takes the lock of a list every connection shares.
+pub fn stall_watch(cell: &ConnCell, signals: watch::Receiver<Signal>, queue: u64) -> Stall<'_> {
+    Lazy::new(Box::pin(watch_stall(cell, signals, queue)))
+}
+
+/// The future of [`stall_watch`].
+pub type Stall<'a> = Lazy<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>;
+
+async fn watch_stall(cell: &ConnCell, mut signals: watch::Receiver<Signal>, queue: u64) {
     let mut prev = u64::MAX;
     loop {
         if signals.changed().await.is_err() {
