@@ -11,7 +11,9 @@
 #   scripts/bench-fanout.sh [OUT_DIR]
 #
 # Knobs (environment): CLIENTS (10000), RATES ("1 10 100"), REPS (3), CLIENT (loadgen,
-# minimal or both: both), BENCH_NO_BUILD=1 (use what is built), PUSHBENCH_BIN (the
+# minimal or both: both), SERVERS ("floor pushbench"; an entry NAME=PATH adds another
+# pushbench binary, as server and load generator, e.g. before=/tmp/old/pushbench; the
+# repetitions alternate the servers), BENCH_NO_BUILD=1 (use what is built), PUSHBENCH_BIN (the
 # `pushbench` measured and used as load generator; default the one built here),
 # CARGO_TARGET_DIR. About 25 s a run: 12 runs a rate at the defaults.
 set -euo pipefail
@@ -54,13 +56,21 @@ stop_server() {
 }
 trap stop_server EXIT
 
-# Starts server $1 (floor or pushbench) fresh; sets server_pid and url.
+# The pushbench binary of a SERVERS entry: NAME=PATH, or the one built.
+bin_of() {
+    case "$1" in
+        *=*) echo "${1#*=}" ;;
+        *) echo "$pushbench" ;;
+    esac
+}
+
+# Starts server $1 (floor, pushbench or NAME=PATH) fresh; sets server_pid and url.
 start_server() {
     local log="$2"
     : > "$log" # before the server's own redirection, which races the reads below
     case "$1" in
         floor) "$floor" --port 0 > "$log" 2>&1 & ;;
-        pushbench) "$pushbench" serve --listen 127.0.0.1:0 > "$log" 2>&1 & ;;
+        *) "$(bin_of "$1")" serve --listen 127.0.0.1:0 > "$log" 2>&1 & ;;
     esac
     server_pid=$!
     url=""
@@ -77,7 +87,8 @@ run_client() {
     local kind="$1" server="$2" rate="$3" rep="$4" cell="$5"
     case "$kind" in
         loadgen)
-            timeout --signal=INT --kill-after=30 180 "$pushbench" run --target "$url" \
+            # The load generator of the server's own build (the floor: the one built).
+            timeout --signal=INT --kill-after=30 180 "$(bin_of "$server")" run --target "$url" \
                 --server-pid "$server_pid" --techniques sse --clients "$clients" --topics 1 \
                 --rate "$rate" --payload-bytes 256 --ramp-up 2500 --warmup 3s --duration 10s \
                 --drain 3s --connect-timeout 10s --read-timeout 20s \
@@ -94,7 +105,7 @@ run_client() {
     python3 - "$kind" "$server" "$rate" "$rep" "$cell.json" >> "$results" <<'PY'
 import json, sys
 kind, server, rate, rep, path = sys.argv[1:]
-row = {"client": kind, "server": server, "rate": float(rate), "rep": int(rep)}
+row = {"client": kind, "server": server.split("=")[0], "rate": float(rate), "rep": int(rep)}
 try:
     d = json.loads(open(path).read())
 except (OSError, ValueError):
@@ -119,9 +130,9 @@ PY
 
 for rate in $rates; do
     for rep in $(seq "$reps"); do
-        for server in floor pushbench; do
+        for server in ${SERVERS:-floor pushbench}; do
             for kind in $client_kinds; do
-                cell="$out/$server-$rate-$kind-$rep"
+                cell="$out/${server%%=*}-$rate-$kind-$rep"
                 echo "rate $rate, repetition $rep/$reps: $server measured by $kind" >&2
                 start_server "$server" "$cell.server.log"
                 run_client "$kind" "$server" "$rate" "$rep" "$cell"

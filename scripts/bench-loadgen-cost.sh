@@ -8,7 +8,8 @@
 #
 #   scripts/bench-loadgen-cost.sh [CLIENTS] [RATE] [OUT_DIR]
 #
-# Knobs (environment): REPS (3), TECHNIQUES (sse,stream,ws), BENCH_NO_BUILD=1.
+# Knobs (environment): REPS (3), TECHNIQUES (sse,stream,ws), BENCH_NO_BUILD=1,
+# PUSHBENCH_BIN (another build, e.g. an older one, as load generator and server).
 # About 1.5 minutes a repetition at the defaults.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,10 +18,10 @@ rate="${2:-1}"
 out="${3:-$root/results/loadgen-cost-$(date -u +%Y%m%d-%H%M%S)}"
 reps="${REPS:-3}"
 techniques="${TECHNIQUES:-sse,stream,ws}"
-if [ "${BENCH_NO_BUILD:-}" != 1 ]; then
+if [ "${BENCH_NO_BUILD:-}" != 1 ] && [ -z "${PUSHBENCH_BIN:-}" ]; then
     cargo build --release -p loadgen --manifest-path "$root/Cargo.toml" >&2
 fi
-bin="${CARGO_TARGET_DIR:-$root/target}/release/pushbench"
+bin="${PUSHBENCH_BIN:-${CARGO_TARGET_DIR:-$root/target}/release/pushbench}"
 timeout --signal=INT --kill-after=30 $((reps * 300)) "$bin" run \
     --techniques "$techniques" --clients "$clients" --topics 1 --rate "$rate" \
     --payload-bytes 256 --ramp-up 2500 --warmup 3s --duration 10s --drain 3s --pause 2s \
