@@ -101,7 +101,8 @@ pub struct RunArgs {
     /// Load-generator processes the clients are split over: this process keeps the publisher,
     /// the phases and the output, and N `pushbench worker` processes run the clients (each under
     /// the 20,000-descriptor limit); their raw results are merged exactly. 1: clients run in
-    /// this process [default: 1]
+    /// this process. Each process runs its clients on one thread of their own
+    /// (PUSHBENCH_CLIENT_THREADS=N for more; docs/PERFORMANCE.md) [default: 1]
     #[arg(long, value_name = "N")]
     pub processes: Option<u32>,
     /// Processes of the child server (`pushbench serve --processes N`, SO_REUSEPORT); its CPU
