@@ -144,10 +144,7 @@ pub async fn handle_front_door(
     cell: &Arc<ConnCell>,
 ) -> Response<Body> {
     let path = req.uri().path().to_owned();
-    let route = Route::parse(&path, state.args.debug_panic_route);
-    let technique = route.counted_as();
-    cell.route(technique);
-    state.metrics.of(technique).requests.fetch_add(1, Relaxed);
+    let route = routed(&path, state, cell);
     let resp = match route {
         Route::Subscribe(_, topic) if !valid_name(topic) => bad_topic(topic),
         Route::Subscribe(Push::Sse, topic) => sse::handle(&req, state, cell, topic).await,
@@ -158,6 +155,16 @@ pub async fn handle_front_door(
     let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell.clone())));
     cors::allow_origin(&mut resp, &state.args);
     resp
+}
+
+/// The route of `path`, with the request counted in its technique's counters (and the
+/// connection's bytes from now on).
+fn routed<'a>(path: &'a str, state: &State, cell: &ConnCell) -> Route<'a> {
+    let route = Route::parse(path, state.args.debug_panic_route);
+    let technique = route.counted_as();
+    cell.route(technique);
+    state.metrics.of(technique).requests.fetch_add(1, Relaxed);
+    route
 }
 
 fn bad_topic(topic: &str) -> Response<BoxBody> {
@@ -173,10 +180,7 @@ async fn dispatch(
     cell: &Arc<ConnCell>,
 ) -> Response<BoxBody> {
     let path = req.uri().path().to_owned();
-    let route = Route::parse(&path, state.args.debug_panic_route);
-    let technique = route.counted_as();
-    cell.route(technique);
-    state.metrics.of(technique).requests.fetch_add(1, Relaxed);
+    let route = routed(&path, state, cell);
 
     let Some(wanted) = route.method() else {
         return error(StatusCode::NOT_FOUND, format!("no such path: {path}"));

@@ -119,6 +119,35 @@ async fn mark(rec: Arc<Recorder>, marks: Arc<Mutex<Marks>>, w: WindowSpec) {
     lock(&marks).end = Some((rec.snapshot(), procfs::sample("self"), now_us()));
 }
 
+/// How far before the window's end (by this worker's clock) a close may come and still be the
+/// coordinator's ordinary one. The coordinator's window ends by its own clock, and its drain
+/// ends as soon as every expected message arrived; so on a run where everything arrives at
+/// once its close can reach a worker a few milliseconds before the worker's end mark (more
+/// across machines, whose clocks differ): that is not a worker that closed early.
+const CLOSE_SLACK_US: u64 = 1_000_000;
+
+/// Why the worker's window is not whole (None: it is), given what was marked and the time of
+/// the close (`closed_us`). A close that missed the end mark within [`CLOSE_SLACK_US`] is
+/// marked at the close.
+fn failure(
+    spec: Option<&WindowSpec>,
+    started: bool,
+    ended: bool,
+    closed_us: u64,
+) -> Option<String> {
+    let spec = match spec {
+        None => return Some("the worker was never told the steady-state window".to_string()),
+        Some(s) => s,
+    };
+    if ended {
+        return None;
+    }
+    if !started || closed_us.saturating_add(CLOSE_SLACK_US) < spec.end_us {
+        return Some("closed before the window's end".to_string());
+    }
+    None
+}
+
 /// The worker's report once its clients closed (`not_closed` of them aborted): the window's
 /// counters from `marks` (the end of the run where an edge was never reached, which is then
 /// a failure), its share of the messages, and the histograms.
@@ -135,11 +164,12 @@ pub fn report(
     };
     let (c0, p0, t0) = start_mark.unwrap_or(end);
     let (c1, p1, t1) = end_mark.unwrap_or(end);
-    let failure = match &spec {
-        None => Some("the worker was never told the steady-state window".to_string()),
-        Some(_) if end_mark.is_none() => Some("closed before the window's end".to_string()),
-        Some(_) => None,
-    };
+    let failure = failure(
+        spec.as_ref(),
+        start_mark.is_some(),
+        end_mark.is_some(),
+        end.2,
+    );
     let raw = group.raw(c0, c1);
     let share = &group.plan;
     let report = WorkerReport {
@@ -166,4 +196,45 @@ pub fn report(
         others_latency: Some(protocol::encode(&raw.faults.others_latency)),
     };
     (report, raw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_close_just_before_the_end_mark_is_the_coordinator_s_not_an_early_one() {
+        let w = WindowSpec {
+            seqs: vec![Some([1, 10])],
+            start_us: 1_000_000,
+            end_us: 11_000_000,
+        };
+        assert_eq!(
+            failure(Some(&w), true, true, 5_000_000),
+            None,
+            "marked both edges"
+        );
+        assert_eq!(
+            failure(Some(&w), true, false, 10_990_000),
+            None,
+            "10 ms before the end"
+        );
+        assert_eq!(
+            failure(Some(&w), true, false, 12_000_000),
+            None,
+            "after the end"
+        );
+        assert!(
+            failure(Some(&w), true, false, 9_000_000).is_some(),
+            "2 s before the end"
+        );
+        assert!(
+            failure(Some(&w), false, false, 11_500_000).is_some(),
+            "no start mark"
+        );
+        assert!(
+            failure(None, false, false, 0).is_some(),
+            "never told the window"
+        );
+    }
 }
