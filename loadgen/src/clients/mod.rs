@@ -9,6 +9,7 @@
 //! its cursor (the server's `id` of the last message it received).
 
 mod chunked;
+mod error;
 mod framing;
 mod http;
 mod idle;
@@ -26,6 +27,7 @@ mod wire;
 mod ws;
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
+pub use error::ClientError;
 pub use http::{Body, Head, HttpConn};
 pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
@@ -33,7 +35,6 @@ pub use sse_parser::{Event, SseParser};
 pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
 
 use std::future::Future;
-use std::io;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
@@ -41,12 +42,12 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::fault::{ClientFaults, FaultPlan, Injected, Recovery, injected};
+use crate::fault::{ClientFaults, FaultPlan, Recovery};
 use crate::link::Link;
-use crate::net::{self, ConnectError, CountingStream};
+use crate::net::{self, CountingStream};
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
-use crate::stats::{ErrorKind, Recorder, SeqTracker};
+use crate::stats::{Recorder, SeqTracker};
 use crate::technique::Technique;
 
 /// How long a client may finish what it is doing after shutdown: a poll or long poll in
@@ -127,88 +128,6 @@ pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: Cancella
     }
     if let Some(f) = &client.sink.faults {
         f.finish(&client.rec, client.spec.topic_index);
-    }
-}
-
-/// Why an exchange with the server failed.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    #[error(transparent)]
-    Connect(#[from] ConnectError),
-    #[error("timed out waiting for {0}")]
-    Timeout(&'static str),
-    #[error("HTTP status {status}")]
-    Status {
-        status: u16,
-        retry_after: Option<Duration>,
-    },
-    #[error("protocol error: {0}")]
-    Protocol(String),
-    #[error("the server closed the connection")]
-    Closed,
-    #[error("i/o error: {0}")]
-    Io(io::Error),
-    /// An injected fault (`--fault`) ended the connection: not the server's error.
-    #[error("{0}")]
-    Injected(Injected),
-}
-
-impl ClientError {
-    /// The counted kind of this error.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            ClientError::Connect(_) => ErrorKind::Connect,
-            ClientError::Timeout(_) => ErrorKind::Timeout,
-            ClientError::Status { .. } => ErrorKind::HttpStatus,
-            ClientError::Protocol(_) => ErrorKind::Protocol,
-            ClientError::Closed => ErrorKind::Closed,
-            ClientError::Io(_) => ErrorKind::Io,
-            ClientError::Injected(_) => ErrorKind::Closed,
-        }
-    }
-
-    /// Whether the server closed or reset the connection.
-    pub fn is_disconnect(&self) -> bool {
-        match self {
-            ClientError::Closed => true,
-            ClientError::Io(e) => matches!(
-                e.kind(),
-                io::ErrorKind::ConnectionReset
-                    | io::ErrorKind::ConnectionAborted
-                    | io::ErrorKind::BrokenPipe
-            ),
-            _ => false,
-        }
-    }
-
-    /// A socket error; an unexpected end of stream is the server closing.
-    pub fn from_io(e: io::Error) -> Self {
-        if let Some(why) = injected(&e) {
-            return ClientError::Injected(why);
-        }
-        match e.kind() {
-            io::ErrorKind::UnexpectedEof => ClientError::Closed,
-            io::ErrorKind::TimedOut => ClientError::Timeout("the socket"),
-            _ => ClientError::Io(e),
-        }
-    }
-}
-
-impl From<ChunkedError> for ClientError {
-    fn from(e: ChunkedError) -> Self {
-        ClientError::Protocol(e.to_string())
-    }
-}
-
-impl From<LineTooLong> for ClientError {
-    fn from(e: LineTooLong) -> Self {
-        ClientError::Protocol(e.to_string())
-    }
-}
-
-impl From<WireError> for ClientError {
-    fn from(e: WireError) -> Self {
-        ClientError::Protocol(e.to_string())
     }
 }
 
