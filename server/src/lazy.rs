@@ -10,9 +10,9 @@
 //! future with a waker of its own that counts its wakeups, and after the first poll polls it
 //! again only when that count moved: a message costs one atomic load.
 //!
-//! It relies on the task's waker staying the same between polls, which holds for a future
-//! that stays in the task it was created in; the task's waker is registered again each time
-//! the future is polled.
+//! Every poll registers the caller's waker (`AtomicWaker`: a compare when it is the same one),
+//! even when the inner future is not polled: a poll with another waker (`now_or_never`'s,
+//! which wakes nothing) must not leave the task deaf to the event.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -78,12 +78,13 @@ impl<F: Future + Unpin> Future for Lazy<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
+        // Registered before the count is read: a wakeup after the read wakes this waker.
+        this.wakes.task.register(cx.waker());
         let count = this.wakes.count.load(Ordering::Acquire);
         if this.seen == Some(count) {
             return Poll::Pending;
         }
         this.seen = Some(count);
-        this.wakes.task.register(cx.waker());
         let waker = Waker::from(Arc::clone(&this.wakes));
         Pin::new(&mut this.inner).poll(&mut Context::from_waker(&waker))
     }
@@ -155,5 +156,36 @@ mod tests {
             .await
             .expect("woken");
         assert_eq!(polls.load(Ordering::SeqCst), 2);
+    }
+
+    /// The first poll comes with a waker that wakes nothing (`now_or_never`, as the server's
+    /// writer gathers ready frames): the event must still wake the task that polls it next.
+    #[tokio::test]
+    async fn a_poll_with_another_waker_does_not_leave_the_task_deaf() {
+        let ready = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let waker = Arc::new(std::sync::Mutex::new(None::<Waker>));
+        let mut lazy = Lazy::new(Probe {
+            polls: Arc::new(AtomicUsize::new(0)),
+            ready: ready.clone(),
+            waker: waker.clone(),
+        });
+        assert!(futures_util::FutureExt::now_or_never(&mut lazy).is_none());
+        ready.store(true, Ordering::SeqCst);
+        let w = waker.lock().unwrap().take().expect("registered");
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            w.wake();
+        });
+        // A deaf task would be polled again only by the timeout's own deadline (which polls
+        // the future once more before giving up), 5 s later: the wake must come at ~50 ms.
+        let t0 = std::time::Instant::now();
+        tokio::time::timeout(Duration::from_secs(5), &mut lazy)
+            .await
+            .expect("the task polling it is woken");
+        assert!(
+            t0.elapsed() < Duration::from_secs(2),
+            "woken only after {:?}",
+            t0.elapsed()
+        );
     }
 }
