@@ -1,6 +1,7 @@
 //! An independent minimal SSE client, to check the latency pushbench's load generator reports
 //! (performance issue, item 1): one thread (a tokio current-thread runtime), raw `TcpStream`s,
-//! none of pushbench's client, publisher or payload code.
+//! none of pushbench's client, publisher or payload code (CPU is read from /proc by the load
+//! generator's `sut::procfs`, so both clients' CPU figures are measured alike).
 //!
 //! It opens `--clients` SSE connections (`GET {url}/sse/{topic}`, source addresses spread over
 //! 127.0.0.1..127.0.0.`--source-addrs`), then publishes `--rate` messages per second itself on
@@ -31,6 +32,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{Context, bail};
 use clap::Parser;
 use hdrhistogram::Histogram;
+use loadgen::sut::procfs;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 use tokio::sync::Semaphore;
@@ -261,34 +263,14 @@ async fn publisher(
     (failures, max_lag_us as u64)
 }
 
-/// CPU seconds of `pid` and its descendants (`None`: this process alone).
+/// CPU seconds of `pid` and its descendants (`None`: this process alone), read from /proc as
+/// the load generator reads them, so the two clients' figures compare.
 fn cpu_seconds(pid: Option<u32>) -> Option<f64> {
-    use procfs::process::Process;
-    let root = match pid {
-        None => Process::myself().ok()?,
-        Some(p) => Process::new(i32::try_from(p).ok()?).ok()?,
-    };
-    let mut todo = vec![root];
-    let mut ticks = 0u64;
-    let mut seen = 0;
-    while let Some(p) = todo.pop() {
-        seen += 1;
-        if let Ok(st) = p.stat() {
-            ticks += st.utime + st.stime;
-        }
-        if pid.is_none() || seen > 4096 {
-            continue;
-        }
-        let children = p
-            .tasks()
-            .into_iter()
-            .flatten()
-            .flatten()
-            .filter_map(|t| t.children().ok())
-            .flatten();
-        todo.extend(children.filter_map(|c| Process::new(i32::try_from(c).ok()?).ok()));
+    match pid {
+        None => procfs::sample("self"),
+        Some(p) => procfs::sample_tree(p),
     }
-    Some(ticks as f64 / procfs::ticks_per_second() as f64)
+    .map(|s| s.cpu_s)
 }
 
 /// `http://IP:PORT[/PREFIX]`: the address, the `Host` value and the prefix.

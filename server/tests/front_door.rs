@@ -45,13 +45,9 @@ async fn read_to_eof(s: &mut TcpStream) -> String {
 fn answers(mut text: &str) -> Vec<(String, String)> {
     let mut out = Vec::new();
     while let Some((head, rest)) = text.split_once("\r\n\r\n") {
-        let len: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
+        let len: usize = header_values(head, "content-length")
+            .next()
+            .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         if rest.len() < len {
             break;
@@ -62,12 +58,16 @@ fn answers(mut text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn has_header(head: &str, name: &str, value: &str) -> bool {
-    head.lines().any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.eq_ignore_ascii_case(name) && v.trim().eq_ignore_ascii_case(value)
-        })
+/// The values (trimmed) of every `name` field of `head`, in order.
+fn header_values<'a>(head: &'a str, name: &'a str) -> impl Iterator<Item = &'a str> {
+    head.lines().filter_map(move |l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim())
     })
+}
+
+fn has_header(head: &str, name: &str, value: &str) -> bool {
+    header_values(head, name).any(|v| v.eq_ignore_ascii_case(value))
 }
 
 async fn send(a: SocketAddr, raw: &[u8]) -> TcpStream {

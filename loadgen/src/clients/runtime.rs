@@ -42,19 +42,21 @@ static POOL: OnceLock<Option<Pool>> = OnceLock::new();
 pub fn threads() -> usize {
     std::env::var(THREADS_ENV)
         .ok()
-        .and_then(|v| v.trim().parse::<usize>().ok())
-        .filter(|n| (1..=MAX_THREADS).contains(n))
+        .and_then(|v| parse_threads(&v))
         .unwrap_or(1)
+}
+
+/// A valid `PUSHBENCH_CLIENT_THREADS` value: a number from 1 to 64.
+fn parse_threads(v: &str) -> Option<usize> {
+    v.trim()
+        .parse::<usize>()
+        .ok()
+        .filter(|n| (1..=MAX_THREADS).contains(n))
 }
 
 fn start() -> Option<Pool> {
     if let Ok(v) = std::env::var(THREADS_ENV) {
-        if v.trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_THREADS).contains(n))
-            .is_none()
-        {
+        if parse_threads(&v).is_none() {
             eprintln!(
                 "pushbench: warning: {THREADS_ENV}={v:?} is not a number from 1 to {MAX_THREADS}; \
                  using 1 client thread"
