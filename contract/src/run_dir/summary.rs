@@ -11,6 +11,7 @@ use super::fault::FaultSummary;
 use super::lenient::null_default;
 use super::link::{LinkEmulatorSummary, LinkSummary};
 use super::repetitions::Repetitions;
+use super::request::RequestSummary;
 use super::technique::Technique;
 
 /// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
@@ -112,6 +113,17 @@ pub struct TechniqueSummary {
     /// With `--fault`: what the faults did (docs/FAULTS.md). `null`: no faults.
     #[serde(default)]
     pub fault: Option<FaultSummary>,
+    /// Request mode (`--mode request`): TTFT, inter-event gaps, lateness, end-to-end time and
+    /// throughput (docs/REQUEST.md). `null`: a broadcast run.
+    #[serde(default)]
+    pub request: Option<RequestSummary>,
+    /// Request mode: request sent to first event (the same as `request.ttft_us`); `null` in a
+    /// broadcast run.
+    #[serde(default)]
+    pub ttft_us: Option<LatencyUs>,
+    /// Request mode: gap between consecutive events of a stream (`request.itl_us`).
+    #[serde(default)]
+    pub itl_us: Option<LatencyUs>,
 }
 
 impl TechniqueSummary {
@@ -163,6 +175,9 @@ impl TechniqueSummary {
             skipped: Some(reason.to_string()),
             repetitions: None,
             fault: None,
+            request: None,
+            ttft_us: None,
+            itl_us: None,
         }
     }
 

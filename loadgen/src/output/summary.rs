@@ -109,6 +109,9 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         skipped: None,
         repetitions: None,
         fault: r.fault.clone(),
+        request: None,
+        ttft_us: None,
+        itl_us: None,
     }
 }
 
