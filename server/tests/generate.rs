@@ -193,3 +193,34 @@ async fn stats_count_each_techniques_generate_streams() {
     assert_eq!(s["techniques"]["sse"]["generate"]["events_sent"], 0);
     assert_eq!(s["techniques"]["sse"]["generate"]["streams_started"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_streams_each_get_every_event() {
+    let srv = start(args()).await;
+    let body = r#"{"events":20,"event_bytes":16,"interval_ms":5}"#;
+    for t in TECHNIQUES {
+        let runs: Vec<_> = (0..50)
+            .map(|_| tokio::spawn(run(srv.addr, t, body)))
+            .collect();
+        let mut ids = std::collections::HashSet::new();
+        for r in runs {
+            let r = r.await.expect("client task");
+            assert!(r.ended, "{t}");
+            let seqs: Vec<u64> = r.events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, (0..20).collect::<Vec<_>>(), "{t}");
+            ids.insert(r.events[0].id.clone());
+        }
+        assert_eq!(ids.len(), 50, "{t}: one id per stream");
+    }
+    let s = stats_until(srv.addr, "streams closed", |s| {
+        TECHNIQUES
+            .iter()
+            .all(|t| s["techniques"][t]["generate"]["streams_open"] == 0)
+    })
+    .await;
+    for t in TECHNIQUES {
+        let g = &s["techniques"][t]["generate"];
+        assert_eq!(g["streams_completed"], 50, "{t}: {g}");
+        assert_eq!(g["events_sent"], 1000, "{t}: {g}");
+    }
+}
