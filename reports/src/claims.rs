@@ -295,6 +295,7 @@ mod tests {
             skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
+            request_histograms: Default::default(),
         }
     }
 
