@@ -288,8 +288,8 @@ pub fn render(page: &Page) -> String {
     for (c, d) in csv_out::SUMMARY_COLUMNS.iter().chain(request_columns) {
         let d = match *c {
             "latency_min_us" if request => {
-                "publish-to-receive latency (in a request run: \
-                                            lateness, received − due), minimum (µs)"
+                "lateness (received − due) in a request run, else publish-to-receive; \
+                 minimum (µs)"
             }
             _ => d,
         };
