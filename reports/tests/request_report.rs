@@ -178,3 +178,38 @@ fn a_broadcast_run_has_no_request_outputs() {
     assert!(!out.join("report/ttft_percentiles.png").exists());
     assert!(html.contains("Publish-to-receive latency"));
 }
+
+#[test]
+fn the_findings_state_the_runs_numbers() {
+    let dir = report("request-findings");
+    let html = page(&dir);
+    for needle in [
+        "At a glance: lowest p99 lateness: WebSocket (1.00 ms);",
+        "Long poll delivered 9,900 of 10,000 expected events (99.0%): 100 lost.",
+        "Long poll: 2 of 50 requests failed (4.0%).",
+        "WebSocket had the lowest TTFT p99: 21.0 ms, 1.00 ms (4.5%) below SSE&#39;s 22.0 ms, \
+         the next lowest; the highest was long poll&#39;s, 30.0 ms.",
+        "Against the configured first-event delay of 20.0 ms, TTFT p50 was within 5 ms for \
+         long poll 24.0 ms, HTTP stream 20.4 ms, SSE 20.5 ms and WebSocket 20.3 ms.",
+        "ITL p50 matched the configured 50.0 ms interval within 5% for HTTP stream 50.1 ms, \
+         SSE 50.0 ms and WebSocket 49.9 ms.",
+        "Long poll&#39;s ITL p50 was 60.0 ms, 20.0% above the configured 50.0 ms interval: \
+         not within 5%.",
+        "HTTP stream, SSE and WebSocket kept to the server&#39;s schedule: lateness p99 at \
+         most 1.20 ms (SSE&#39;s), under one 50.0 ms interval.",
+        "Long poll fell behind its schedule: its lateness p99 was 80.0 ms, more than one \
+         50.0 ms interval (1.60× it).",
+        "Long poll made 0.250 HTTP requests per delivered event (2,475 for 9,900 events: 4.00 \
+         events per request on average)",
+        "The server spent the least CPU per event on HTTP stream: 20.0 CPU-s per million \
+         events; the most on long poll: 90.9.",
+        "Server memory per open stream (RSS under load minus idle, per stream): long poll \
+         4.00 KiB, HTTP stream 12.0 KiB, SSE 12.0 KiB, WebSocket 16.0 KiB.",
+        "WebSocket had the lowest p99 lateness: 1.00 ms",
+    ] {
+        assert!(html.contains(needle), "page lacks: {needle}");
+    }
+    // The broadcast sentences a request run says per event instead are not there.
+    assert!(!html.contains("ms per 1,000 delivered messages"));
+    assert!(!html.contains("p99 latency"));
+}
