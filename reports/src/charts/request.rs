@@ -118,5 +118,5 @@ fn draw_one(runs: &[Run], dir: &Path, spec: &Spec) -> Result<Chart, ReportError>
 
 /// The files of the request charts (the page shows them in its request section).
 pub fn is_request_chart(file: &str) -> bool {
-    SPECS.iter().any(|s| s.file == file)
+    SPECS.iter().any(|s| s.file == file) || super::concurrency::FILES.contains(&file)
 }

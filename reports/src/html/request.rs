@@ -124,17 +124,24 @@ pub(super) fn section(h: &mut String, runs: &[Run], charts: &[Chart], report_dir
         .iter()
         .filter(|c| is_section_chart(&c.file))
         .collect();
-    shown.sort_by_key(|c| SECTION_ORDER.iter().position(|f| *f == c.file));
+    shown.sort_by_key(|c| {
+        SECTION_ORDER
+            .iter()
+            .position(|f| *f == c.file)
+            .unwrap_or(usize::MAX)
+    });
     for c in shown {
         figure(h, c, report_dir);
     }
 }
 
 /// The order of the section's charts (any other request chart after them).
-const SECTION_ORDER: [&str; 3] = [
+const SECTION_ORDER: [&str; 5] = [
     crate::charts::request::TTFT_FILE,
     crate::charts::request::ITL_FILE,
     crate::charts::latency::FILE,
+    crate::charts::concurrency::EVENTS_FILE,
+    crate::charts::concurrency::TTFT_FILE,
 ];
 
 /// Whether the request section shows this chart (and the Charts section does not): the
