@@ -213,3 +213,42 @@ fn the_findings_state_the_runs_numbers() {
     assert!(!html.contains("ms per 1,000 delivered messages"));
     assert!(!html.contains("p99 latency"));
 }
+
+#[test]
+fn the_request_claims_are_judged_on_the_runs_figures() {
+    let dir = report("request-claims");
+    let html = page(&dir);
+    let row = |verdict: &str, class: &str, figure: &str| {
+        format!("<td class=\"l {class}\">{verdict}</td><td class=\"l\">{figure}</td>")
+    };
+    for needle in [
+        row(
+            "holds",
+            "holds",
+            "TTFT p99 SSE 22.0 ms vs WebSocket 21.0 ms; ITL p99 SSE 51.0 ms vs WebSocket 50.8 ms",
+        ),
+        row(
+            "does not hold",
+            "does-not-hold",
+            "ITL p50 60.0 ms (20.0% off the 50.0 ms interval), lateness p99 80.0 ms",
+        ),
+        row(
+            "holds",
+            "holds",
+            "lateness p99: HTTP stream 1.20 ms, SSE 1.20 ms, WebSocket 1.00 ms",
+        ),
+        row(
+            "holds",
+            "holds",
+            "CPU-s per 1M events: long poll 90.9 vs HTTP stream 20.0, SSE 25.0, WebSocket 30.0",
+        ),
+        // The broadcast claim about one request per connection is not judged on a request run.
+        row(
+            "not measured",
+            "not-measured",
+            "a request run: one request per stream by design (see Request-scoped streams)",
+        ),
+    ] {
+        assert!(html.contains(&needle), "page lacks: {needle}");
+    }
+}

@@ -2,7 +2,8 @@
 //! workload in one line per run, a table with one row per technique (requests completed and
 //! failed, events delivered of expected, TTFT, inter-event gap, lateness and end-to-end
 //! percentiles, events and requests per second, server CPU per 10⁶ events and memory per open
-//! stream), then the request charts: TTFT, inter-event gap and lateness by percentile, and,
+//! stream), the claims about streaming a response ([`crate::claims::request`]), then the
+//! request charts: TTFT, inter-event gap and lateness by percentile, and,
 //! comparing runs, events/s and TTFT p99 against concurrency. Nothing for a broadcast run.
 
 use std::fmt::Write as _;
@@ -120,6 +121,7 @@ pub(super) fn section(h: &mut String, runs: &[Run], charts: &[Chart], report_dir
         }
     }
     h.push_str("</table></div>\n");
+    claims_table(h, runs);
     let mut shown: Vec<&Chart> = charts
         .iter()
         .filter(|c| is_section_chart(&c.file))
@@ -148,6 +150,44 @@ const SECTION_ORDER: [&str; 5] = [
 /// request charts and, in a request run, the lateness chart.
 pub(super) fn is_section_chart(file: &str) -> bool {
     crate::charts::request::is_request_chart(file) || file == crate::charts::latency::FILE
+}
+
+/// The request claims ([`crate::claims::request`]), one verdict column per request run.
+fn claims_table(h: &mut String, runs: &[Run]) {
+    let runs: Vec<&Run> = runs.iter().filter(|r| r.is_request()).collect();
+    let compare = runs.len() > 1;
+    let checked: Vec<_> = runs
+        .iter()
+        .map(|r| crate::claims::request::check(r))
+        .collect();
+    h.push_str("<h3>Claims about streaming a response, checked against this run</h3>\n");
+    h.push_str("<table class=\"request-claims\">\n<tr><th class=\"l\">claim</th>");
+    for run in &runs {
+        let _ = write!(
+            h,
+            "<th class=\"l\">{}</th><th class=\"l\">the figure that decided it</th>",
+            if compare {
+                format!("verdict: {}", esc(&run.label))
+            } else {
+                "verdict".into()
+            }
+        );
+    }
+    h.push_str("<th class=\"l\">rule</th></tr>\n");
+    for (i, (claim, rule)) in crate::claims::request::CLAIMS.iter().enumerate() {
+        let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(claim));
+        for c in &checked {
+            let _ = write!(
+                h,
+                "<td class=\"l {}\">{}</td><td class=\"l\">{}</td>",
+                super::tables::verdict_class(c[i].verdict),
+                c[i].verdict.as_str(),
+                esc(&c[i].figure)
+            );
+        }
+        let _ = writeln!(h, "<td class=\"l\">{}</td></tr>", esc(rule));
+    }
+    h.push_str("</table>\n");
 }
 
 /// A chart as the page shows it.
