@@ -59,7 +59,8 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         let path = dir.join("histograms").join(format!("{name}.hlog"));
         let count = t.latency_us.count.or(t.delivered).unwrap_or(0);
         if !path.is_file() {
-            if count > 0 {
+            // A request run's charts fall back to the summary's percentiles (lateness).
+            if count > 0 && t.request.is_none() {
                 return Err(ReportError::MissingHistogram {
                     path,
                     technique: name.to_string(),

@@ -159,12 +159,16 @@ fn a_missing_histogram_is_drawn_from_the_summary() {
     request_fixture::write(&dir, 50, &request_fixture::four(50));
     fs::remove_file(dir.join("histograms/sse.itl.hlog")).unwrap();
     fs::remove_file(dir.join("histograms/ws.ttft.hlog")).unwrap();
+    // Without its lateness histogram too, a request technique still loads.
+    fs::remove_file(dir.join("histograms/stream.hlog")).unwrap();
     write_report(std::slice::from_ref(&dir), None).unwrap();
     let html = page(&dir);
     assert!(html.contains("No histogram for SSE: drawn through the summary&#39;s percentiles"));
     assert!(html.contains("No histogram for WebSocket: drawn through"));
     check_chart(&dir.join("report/itl_percentiles.png"), &["sse", "ws"]);
     check_chart(&dir.join("report/ttft_percentiles.png"), &["sse", "ws"]);
+    assert!(html.contains("No histogram for HTTP stream: drawn through the summary&#39;s"));
+    check_chart(&dir.join("report/latency_percentiles.png"), &["stream"]);
 }
 
 #[test]

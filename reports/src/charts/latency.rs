@@ -100,6 +100,7 @@ pub struct Spectra<'a> {
 pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let names = techniques(runs);
     let mut lines = Vec::new();
+    let mut estimated = Vec::new();
     for name in &names {
         for (r, run) in runs.iter().enumerate() {
             if let Some(h) = run.histograms.get(name) {
@@ -115,11 +116,13 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                     .map(summary_spectrum)
                     .unwrap_or_default();
                 if !pts.is_empty() {
+                    estimated.push(colors::display_name(name));
                     lines.push((name.clone(), r, pts));
                 }
             }
         }
     }
+    estimated.dedup();
     let whiskers = whiskers(runs, &lines);
     let repeated = !whiskers.is_empty();
     // In a request run `latency_us` is each event's lateness (received − due).
@@ -167,7 +170,15 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         .into(),
         caption: format!(
             "{what} at every percentile, from the steady-state \
-             histograms. Both axes are logarithmic; each line ends at its maximum (dot).{}",
+             histograms. Both axes are logarithmic; each line ends at its maximum (dot).{}{}",
+            if estimated.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " No histogram for {}: drawn through the summary's percentiles.",
+                    estimated.join(", ")
+                )
+            },
             if repeated {
                 " The histograms are merged over the repetitions; whiskers at p50, p90, p99 \
                  and p99.9 show each percentile's min–max over them."
