@@ -45,7 +45,8 @@ const SPECS: [Spec; 2] = [
         y_desc: "gap between consecutive events (log scale)",
         title: "Inter-event gap by percentile",
         what: "Inter-event gap: the time between two consecutive events of one stream, as the \
-               client received them (the configured interval is where the median should sit)",
+               client received them (with fixed intervals the median should sit at the \
+               configured interval; with exponential gaps, the mean)",
         summary: crate::request::itl,
     },
 ];
