@@ -2,10 +2,12 @@
 //! Each claim has a precise rule (shown on the page as written here) and gets "holds", "does
 //! not hold" or "not measured" (a technique or figure missing), with the figure that decided it.
 //! The last claims are those only a run over an emulated link can decide ([`link`]); the
-//! claims about recovering from faults, judged over all the runs at once, are in [`recovery`].
+//! claims about recovering from faults, judged over all the runs at once, are in [`recovery`];
+//! those about streaming a response token by token, of a request run, in [`request`].
 
 mod link;
 pub mod recovery;
+pub mod request;
 
 use crate::colors::display_name as name;
 use crate::fmt;
@@ -163,6 +165,12 @@ fn one_request(run: &Run, technique: &str) -> (Verdict, String) {
     let Some(t) = run.technique(technique) else {
         return not_measured(format!("{} did not run", name(technique)));
     };
+    if t.request.is_some() {
+        // Each stream is a request of its own there: the claim is about a broadcast.
+        return not_measured(
+            "a request run: one request per stream by design (see Request-scoped streams)".into(),
+        );
+    }
     match (t.requests, t.clients, t.delivered) {
         (Some(req), Some(clients), Some(delivered)) => {
             let opened = clients + t.reconnects.unwrap_or(0);
@@ -295,6 +303,7 @@ mod tests {
             skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
+            request_histograms: Default::default(),
         }
     }
 

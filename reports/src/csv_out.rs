@@ -4,7 +4,8 @@
 //!
 //! Plain RFC 4180 CSV, a header row, units in the column names, an empty cell for "unknown":
 //! `pandas.read_csv` and spreadsheets read them as they are. Columns are documented in
-//! docs/REPORTS.md and in [`SUMMARY_COLUMNS`]; `timeseries.csv` has the run directory's columns
+//! docs/REPORTS.md and in [`SUMMARY_COLUMNS`] (a request run appends
+//! [`crate::request::COLUMNS`]); `timeseries.csv` has the run directory's columns
 //! ([`TimeseriesRow`]). Output depends only on the run directory, so a redraw gives
 //! byte-identical files.
 
@@ -180,13 +181,21 @@ pub fn summary_csv(runs: &[Run], with_run: bool) -> Vec<u8> {
     } else {
         Vec::new()
     };
+    // A request run appends its columns last (add-only: a broadcast run's file is unchanged).
+    let request = crate::request::any(runs);
     let mut header: Vec<&str> = SUMMARY_COLUMNS.iter().map(|(c, _)| *c).collect();
     header.extend(extra.iter().map(String::as_str));
+    if request {
+        header.extend(crate::request::COLUMNS.iter().map(|(c, _)| *c));
+    }
     let rows = runs.iter().flat_map(|r| {
         r.techniques.iter().map(move |t| {
             let mut row = summary_row(t);
             if ranges {
                 row.extend(crate::repeat::csv_cells(t));
+            }
+            if request {
+                row.extend(crate::request::csv_cells(t));
             }
             (r.label.as_str(), row)
         })

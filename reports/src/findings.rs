@@ -1,7 +1,13 @@
 //! The findings: plain sentences computed from one run's numbers, never pre-written. Each
 //! sentence says what was measured, with the figure: delivery and loss, the lowest p99, short
 //! poll's requests per message against long poll's, each framing's bytes over the payload, what
-//! each connection cost the server, and whether client and server byte counts agree.
+//! each connection cost the server, and whether client and server byte counts agree. A request
+//! run ([`crate::request`]) says events and lateness instead, and adds [`request`]'s findings.
+
+mod caveats;
+mod request;
+
+pub use caveats::{cpu_caveat, memory_caveat};
 
 use crate::colors::display_name as name;
 use crate::fmt;
@@ -15,9 +21,17 @@ pub fn findings(run: &Run) -> Vec<String> {
         out.push("No technique has results in this run.".into());
         return out;
     }
+    // In a request run the messages are events and `latency_us` is their lateness.
+    let req = run.is_request();
+    let (noun, unit) = if req {
+        ("lateness", "event")
+    } else {
+        ("latency", "message")
+    };
     out.extend(crate::repeat::sentence(run));
-    out.extend(at_a_glance(ts));
-    out.extend(delivery(ts));
+    out.extend(at_a_glance(ts, noun));
+    out.extend(delivery(ts, unit));
+    out.extend(request::findings(run));
     out.extend(ts.iter().filter_map(|t| {
         let n = t.publish_failures.filter(|n| *n > 0)?;
         Some(format!(
@@ -28,10 +42,15 @@ pub fn findings(run: &Run) -> Vec<String> {
             name(t.technique.name())
         ))
     }));
-    out.extend(lowest_p99(ts));
-    out.extend(requests(run));
+    out.extend(lowest_p99(ts, noun));
+    if !req {
+        // A request run says these per event, in its own findings.
+        out.extend(requests(run));
+    }
     out.extend(bytes(ts));
-    out.extend(server_cost(ts));
+    if !req {
+        out.extend(server_cost(ts));
+    }
     out.extend(memory_caveat(ts));
     out.extend(cpu_caveat(ts));
     out.extend(byte_agreement(ts));
@@ -81,12 +100,12 @@ fn lowest(
 }
 
 /// One sentence naming the best technique on each figure.
-fn at_a_glance(ts: &[TechniqueSummary]) -> Option<String> {
+fn at_a_glance(ts: &[TechniqueSummary], noun: &str) -> Option<String> {
     let mut parts = Vec::new();
     use crate::repeat::{BYTES_PER_MSG, CPU_PER_1M, P99, REQUESTS_PER_MSG, RSS_PER_CLIENT};
     let p99 = |t: &TechniqueSummary| t.latency_us.p99.map(|v| v as f64);
     if let Some((n, v)) = lowest(ts, (p99, P99)) {
-        parts.push(format!("lowest p99 latency: {n} ({})", fmt::latency_us(v)));
+        parts.push(format!("lowest p99 {noun}: {n} ({})", fmt::latency_us(v)));
     }
     if let Some((n, v)) = lowest(ts, (TechniqueSummary::requests_per_msg, REQUESTS_PER_MSG)) {
         parts.push(format!(
@@ -114,7 +133,7 @@ fn at_a_glance(ts: &[TechniqueSummary]) -> Option<String> {
     (!parts.is_empty()).then(|| format!("At a glance: {}.", parts.join("; ")))
 }
 
-fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
+fn delivery(ts: &[TechniqueSummary], unit: &str) -> Vec<String> {
     let complete = |t: &TechniqueSummary| {
         t.lost == Some(0) && t.delivered.is_some() && t.delivered == t.expected
     };
@@ -122,7 +141,7 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
     if ts.iter().all(complete) {
         let dups: u64 = ts.iter().filter_map(|t| t.duplicates).sum();
         out.push(format!(
-            "Every technique delivered every expected message ({} deliveries in all), with {}.",
+            "Every technique delivered every expected {unit} ({} deliveries in all), with {}.",
             fmt::count(ts.iter().filter_map(|t| t.delivered).sum()),
             if dups == 0 {
                 "no duplicates".to_string()
@@ -134,7 +153,7 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
         for t in ts.iter().filter(|t| !complete(t)) {
             match (t.delivered, t.expected) {
                 (Some(d), Some(e)) if e > 0 => out.push(format!(
-                    "{} delivered {} of {} expected messages ({}): {} lost.",
+                    "{} delivered {} of {} expected {unit}s ({}): {} lost.",
                     name(t.technique.name()),
                     fmt::count(d),
                     fmt::count(e),
@@ -151,7 +170,7 @@ fn delivery(ts: &[TechniqueSummary]) -> Vec<String> {
     out
 }
 
-fn lowest_p99(ts: &[TechniqueSummary]) -> Option<String> {
+fn lowest_p99(ts: &[TechniqueSummary], noun: &str) -> Option<String> {
     let mut with: Vec<(&TechniqueSummary, f64)> = ts
         .iter()
         .filter_map(|t| Some((t, t.latency_us.p99? as f64)))
@@ -159,7 +178,7 @@ fn lowest_p99(ts: &[TechniqueSummary]) -> Option<String> {
     with.sort_by(|a, b| a.1.total_cmp(&b.1));
     let (best, b) = *with.first()?;
     let mut s = format!(
-        "{} had the lowest p99 latency: {}",
+        "{} had the lowest p99 {noun}: {}",
         name(best.technique.name()),
         fmt::latency_us(b)
     );
@@ -309,49 +328,6 @@ fn server_cost(ts: &[TechniqueSummary]) -> Vec<String> {
         out.push(s);
     }
     out
-}
-
-/// When the server's idle RSS grew from one technique to the next, memory freed by earlier
-/// techniques is reused by later ones and their per-connection figures read low. Say so.
-pub fn memory_caveat(ts: &[TechniqueSummary]) -> Option<String> {
-    let idle: Vec<(&TechniqueSummary, u64)> = ts
-        .iter()
-        .filter_map(|t| Some((t, t.server_rss_idle_bytes?)))
-        .collect();
-    let (first, lo) = *idle.first()?;
-    let (last, hi) = *idle.iter().max_by_key(|(_, b)| *b)?;
-    if idle.len() < 2 || (hi as f64) < lo as f64 * 1.2 {
-        return None;
-    }
-    Some(format!(
-        "Caution on memory per connection: the server's idle RSS grew from {} before {} to {} \
-         before {}. Memory the allocator kept from earlier techniques is reused by later ones, so \
-         their per-connection figures can read low; run one technique per server process (or \
-         a technique alone) for a clean figure.",
-        fmt::bytes(lo as f64),
-        name(first.technique.name()),
-        fmt::bytes(hi as f64),
-        name(last.technique.name())
-    ))
-}
-
-/// The smallest server CPU time of the run, when it is short against /proc's 10 ms tick.
-pub fn cpu_caveat(ts: &[TechniqueSummary]) -> Option<String> {
-    let least = ts
-        .iter()
-        .filter_map(|t| t.server_cpu_s)
-        .filter(|s| *s > 0.0)
-        .fold(f64::INFINITY, f64::min);
-    if !least.is_finite() || least >= 0.5 {
-        return None;
-    }
-    Some(format!(
-        "Caution on CPU: the shortest server CPU time here is {} s, and the kernel accounts CPU \
-         time in 10 ms ticks, so CPU per message is good to about ±{} at worst; a longer \
-         --duration gives finer figures.",
-        fmt::sig(least),
-        fmt::percent((0.01 / least).min(1.0))
-    ))
 }
 
 /// Client and server count bytes independently (DESIGN rule 4); say whether they agree.

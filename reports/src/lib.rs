@@ -44,6 +44,7 @@ pub mod model;
 pub mod plan_page;
 pub mod recovery;
 pub mod repeat;
+pub mod request;
 pub mod servers;
 pub mod sweep;
 

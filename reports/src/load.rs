@@ -1,5 +1,6 @@
 //! Reads and validates a run directory (docs/RUN_FORMAT.md): `manifest.json`, `summary.json`,
-//! `summary.csv`, `timeseries.csv` and `histograms/<technique>.hlog` (read by [`crate::hlog`]).
+//! `summary.csv`, `timeseries.csv` and `histograms/<technique>.hlog` (read by [`crate::hlog`]), and
+//! in a request run the optional `histograms/<technique>.{ttft,itl,e2e}.hlog`.
 //!
 //! Every failure is a typed [`ReportError`] naming the file: not a run directory, a format
 //! version this crate does not read, a missing file or histogram, a file that does not parse.
@@ -58,7 +59,8 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         let path = dir.join("histograms").join(format!("{name}.hlog"));
         let count = t.latency_us.count.or(t.delivered).unwrap_or(0);
         if !path.is_file() {
-            if count > 0 {
+            // A request run's charts fall back to the summary's percentiles (lateness).
+            if count > 0 && t.request.is_none() {
                 return Err(ReportError::MissingHistogram {
                     path,
                     technique: name.to_string(),
@@ -69,6 +71,7 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         }
         histograms.insert(name.to_string(), crate::hlog::load_hlog(&path)?);
     }
+    let request_histograms = load_request_histograms(dir, &techniques)?;
     Ok(Run {
         dir: dir.to_path_buf(),
         label: label.to_string(),
@@ -77,7 +80,27 @@ pub fn load_run(dir: &Path, label: &str) -> Result<Run, ReportError> {
         skipped,
         timeseries,
         histograms,
+        request_histograms,
     })
+}
+
+/// A request run's `histograms/<technique>.{ttft,itl,e2e}.hlog`, those that exist (a run of an
+/// older writer, or a broadcast run, has none; the report then uses the summary's percentiles).
+fn load_request_histograms(
+    dir: &Path,
+    techniques: &[TechniqueSummary],
+) -> Result<BTreeMap<String, hdrhistogram::Histogram<u64>>, ReportError> {
+    let mut out = BTreeMap::new();
+    for t in techniques.iter().filter(|t| t.request.is_some()) {
+        for metric in crate::model::REQUEST_METRICS {
+            let key = format!("{}.{metric}", t.technique.name());
+            let path = dir.join("histograms").join(format!("{key}.hlog"));
+            if path.is_file() {
+                out.insert(key, crate::hlog::load_hlog(&path)?);
+            }
+        }
+    }
+    Ok(out)
 }
 
 fn load_manifest(path: &Path) -> Result<Manifest, ReportError> {

@@ -30,14 +30,32 @@ pub struct Run {
     pub skipped: Vec<TechniqueSummary>,
     /// One row per second per technique.
     pub timeseries: Vec<TimeseriesRow>,
-    /// Publish-to-receive latency (µs) per technique name, from `histograms/*.hlog`.
+    /// Publish-to-receive latency (µs) per technique name, from `histograms/*.hlog` (in a
+    /// request run: each event's lateness, received minus due).
     pub histograms: BTreeMap<String, Histogram<u64>>,
+    /// Request mode: the other histograms of a technique, keyed `<technique>.<metric>` with
+    /// metric one of [`REQUEST_METRICS`] (`histograms/sse.ttft.hlog` → `sse.ttft`). Each is
+    /// optional: one the run did not write is simply absent.
+    pub request_histograms: BTreeMap<String, Histogram<u64>>,
 }
+
+/// The request-mode histograms a technique may have beside its latency one: time to first
+/// event, inter-event gap and end-to-end time, µs.
+pub const REQUEST_METRICS: [&str; 3] = ["ttft", "itl", "e2e"];
 
 impl Run {
     /// Whether the run was cut short.
     pub fn partial(&self) -> bool {
         self.manifest.partial
+    }
+    /// A request-mode histogram of a technique (`metric`: one of [`REQUEST_METRICS`]).
+    pub fn request_histogram(&self, technique: &str, metric: &str) -> Option<&Histogram<u64>> {
+        self.request_histograms
+            .get(&format!("{technique}.{metric}"))
+    }
+    /// Whether any technique of the run was measured in request mode (`request` not null).
+    pub fn is_request(&self) -> bool {
+        self.techniques.iter().any(|t| t.request.is_some())
     }
     /// The summary of one technique, if it ran.
     pub fn technique(&self, name: &str) -> Option<&TechniqueSummary> {

@@ -289,6 +289,7 @@ pub(crate) mod tests {
             skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
+            request_histograms: Default::default(),
         }
     }
 

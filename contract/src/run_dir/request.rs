@@ -13,10 +13,13 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::summary::LatencyUs;
+use super::lenient::null_default;
+use super::summary::{LatencyUs, TechniqueSummary};
 
-/// The request-scoped figures of one technique.
+/// The request-scoped figures of one technique. Read leniently: a key an older or leaner
+/// writer lacks reads as unknown (`None`, or an empty [`LatencyUs`]).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct RequestSummary {
     /// `closed` (a fixed number of streams, each client asking again as its stream ends) or
     /// `open` (requests arriving at a Poisson rate, whatever is in flight).
@@ -38,12 +41,16 @@ pub struct RequestSummary {
     pub requests_completed: Option<u64>,
     pub requests_failed: Option<u64>,
     /// Request sent to first event received.
+    #[serde(deserialize_with = "null_default")]
     pub ttft_us: LatencyUs,
     /// Gap between consecutive events of one stream.
+    #[serde(deserialize_with = "null_default")]
     pub itl_us: LatencyUs,
     /// Event received minus the time it was due (the same histogram as `latency_us`).
+    #[serde(deserialize_with = "null_default")]
     pub lateness_us: LatencyUs,
     /// Request sent to the stream's end (complete streams only).
+    #[serde(deserialize_with = "null_default")]
     pub e2e_us: LatencyUs,
     /// Events received per second of the window, and requests completed per second.
     pub events_per_s: Option<f64>,
@@ -55,4 +62,26 @@ pub struct RequestSummary {
     /// The mean and the most streams open at once in the window.
     pub open_streams_mean: Option<f64>,
     pub open_streams_max: Option<u64>,
+}
+
+impl TechniqueSummary {
+    /// Request mode: time to first event (the top-level `ttft_us`, else `request.ttft_us`);
+    /// `None` in a broadcast run.
+    pub fn request_ttft(&self) -> Option<&LatencyUs> {
+        self.ttft_us
+            .as_ref()
+            .or_else(|| self.request.as_ref().map(|r| &r.ttft_us))
+    }
+
+    /// Request mode: gap between consecutive events (`itl_us`, else `request.itl_us`).
+    pub fn request_itl(&self) -> Option<&LatencyUs> {
+        self.itl_us
+            .as_ref()
+            .or_else(|| self.request.as_ref().map(|r| &r.itl_us))
+    }
+}
+
+/// A figure of a technique's `request` (`None` in a broadcast run).
+pub(super) fn req<T>(s: &TechniqueSummary, f: impl Fn(&RequestSummary) -> Option<T>) -> Option<T> {
+    s.request.as_ref().and_then(f)
 }

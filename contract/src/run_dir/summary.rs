@@ -11,7 +11,7 @@ use super::fault::FaultSummary;
 use super::lenient::null_default;
 use super::link::{LinkEmulatorSummary, LinkSummary};
 use super::repetitions::Repetitions;
-use super::request::RequestSummary;
+use super::request::{RequestSummary, req};
 use super::technique::Technique;
 
 /// Publish-to-receive latency, µs (`latency_us`). The writer puts 0 in every statistic when
@@ -278,6 +278,33 @@ pub struct SummaryRow {
     #[serde(default, serialize_with = "opt_num")]
     pub recovery_p99_ms: Option<f64>,
     pub gaps: Option<u64>,
+    /// Request mode (`--mode request`): TTFT, inter-event gap and end-to-end percentiles (µs),
+    /// events and completed requests per second, the requests started / completed / failed,
+    /// server CPU seconds per million events, server memory per open stream, the model
+    /// (`closed` / `open`), its concurrency or arrival rate (empty in a broadcast run).
+    pub ttft_p50_us: Option<u64>,
+    pub ttft_p99_us: Option<u64>,
+    pub ttft_max_us: Option<u64>,
+    pub itl_p50_us: Option<u64>,
+    pub itl_p99_us: Option<u64>,
+    pub itl_max_us: Option<u64>,
+    pub e2e_p50_us: Option<u64>,
+    pub e2e_p99_us: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub events_per_s: Option<f64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub requests_per_s: Option<f64>,
+    pub requests_started: Option<u64>,
+    pub requests_completed: Option<u64>,
+    pub requests_failed: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub server_cpu_s_per_1m_events: Option<f64>,
+    pub server_rss_per_stream_bytes: Option<u64>,
+    #[serde(default)]
+    pub request_model: Option<String>,
+    pub concurrency: Option<u64>,
+    #[serde(default, serialize_with = "opt_num")]
+    pub arrival_rate_per_s: Option<f64>,
 }
 
 impl From<&TechniqueSummary> for SummaryRow {
@@ -355,6 +382,24 @@ impl From<&TechniqueSummary> for SummaryRow {
                 m.p99
             }),
             gaps: s.fault.as_ref().and_then(|f| f.gaps),
+            ttft_p50_us: s.request_ttft().and_then(|l| l.p50),
+            ttft_p99_us: s.request_ttft().and_then(|l| l.p99),
+            ttft_max_us: s.request_ttft().and_then(|l| l.max),
+            itl_p50_us: s.request_itl().and_then(|l| l.p50),
+            itl_p99_us: s.request_itl().and_then(|l| l.p99),
+            itl_max_us: s.request_itl().and_then(|l| l.max),
+            e2e_p50_us: req(s, |r| r.e2e_us.p50),
+            e2e_p99_us: req(s, |r| r.e2e_us.p99),
+            events_per_s: req(s, |r| r.events_per_s),
+            requests_per_s: req(s, |r| r.requests_per_s),
+            requests_started: req(s, |r| r.requests_started),
+            requests_completed: req(s, |r| r.requests_completed),
+            requests_failed: req(s, |r| r.requests_failed),
+            server_cpu_s_per_1m_events: req(s, |r| r.server_cpu_s_per_1m_events),
+            server_rss_per_stream_bytes: req(s, |r| r.server_rss_per_stream_bytes),
+            request_model: req(s, |r| Some(r.model.clone()).filter(|m| !m.is_empty())),
+            concurrency: req(s, |r| r.concurrency),
+            arrival_rate_per_s: req(s, |r| r.arrival_rate),
         }
     }
 }
@@ -423,7 +468,10 @@ mod tests {
             link_cpu_s, link_cpu_us_per_message, repetitions, latency_p50_min_us, \
             latency_p50_max_us, latency_p99_min_us, latency_p99_max_us, server_cpu_min_s, \
             server_cpu_max_s, fault, recovery, cuts, lost_per_1000_cuts, recovery_p50_ms, \
-            recovery_p99_ms, gaps";
+            recovery_p99_ms, gaps, ttft_p50_us, ttft_p99_us, ttft_max_us, itl_p50_us, \
+            itl_p99_us, itl_max_us, e2e_p50_us, e2e_p99_us, events_per_s, requests_per_s, \
+            requests_started, requests_completed, requests_failed, server_cpu_s_per_1m_events, \
+            server_rss_per_stream_bytes, request_model, concurrency, arrival_rate_per_s";
         let documented: Vec<&str> = doc.split(", ").collect();
         assert_eq!(super::super::csv::columns::<SummaryRow>(), documented);
     }

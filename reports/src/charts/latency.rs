@@ -79,13 +79,28 @@ fn percentile_ranges(t: &crate::model::TechniqueSummary) -> Vec<(f64, f64, f64)>
         .collect()
 }
 
+/// A line of a percentile chart: technique, run index, points (axis position, µs).
+pub type Line = (String, usize, Vec<(f64, f64)>);
+
+/// A percentile chart to draw ([`draw_spectra`]): the run report's latency chart, and request
+/// mode's TTFT, ITL and lateness charts ([`super::request`]).
+pub struct Spectra<'a> {
+    pub file: &'a str,
+    /// The title drawn on the chart.
+    pub heading: &'a str,
+    /// The vertical axis' description.
+    pub y_desc: &'a str,
+    pub lines: Vec<Line>,
+    /// (x, lo µs, hi µs, colour) of min–max whiskers (a repeated run's; else none).
+    pub whiskers: Vec<(f64, f64, f64, RGBColor)>,
+    /// Legend entries after the techniques' and the maximum's.
+    pub legend_extra: Vec<Entry>,
+}
+
 pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
-    let path = out(dir, FILE);
-    let e = chart_err(&path);
-    let compare = runs.len() > 1;
     let names = techniques(runs);
-    // (technique, run index, points)
     let mut lines = Vec::new();
+    let mut estimated = Vec::new();
     for name in &names {
         for (r, run) in runs.iter().enumerate() {
             if let Some(h) = run.histograms.get(name) {
@@ -93,13 +108,122 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 if !pts.is_empty() {
                     lines.push((name.clone(), r, pts));
                 }
+            } else if run.technique(name).is_some_and(|t| t.request.is_some()) {
+                // A request run without its lateness histogram: the summary's percentiles.
+                let pts = run
+                    .technique(name)
+                    .and_then(crate::request::lateness)
+                    .map(summary_spectrum)
+                    .unwrap_or_default();
+                if !pts.is_empty() {
+                    estimated.push(colors::display_name(name));
+                    lines.push((name.clone(), r, pts));
+                }
             }
         }
     }
-    // (x, lo µs, hi µs, colour) of each repeated technique's percentiles where its line
-    // reaches, each line's whiskers shifted a little so that they stand side by side.
+    estimated.dedup();
+    let whiskers = whiskers(runs, &lines);
+    let repeated = !whiskers.is_empty();
+    // In a request run `latency_us` is each event's lateness (received − due).
+    let request = crate::request::any(runs);
+    let (heading, y_desc) = if request {
+        (
+            "Lateness (received − due) by percentile",
+            "lateness (log scale)",
+        )
+    } else {
+        (
+            "Publish-to-receive latency by percentile",
+            "latency (log scale)",
+        )
+    };
+    draw_spectra(
+        runs,
+        dir,
+        &Spectra {
+            file: FILE,
+            heading,
+            y_desc,
+            lines,
+            whiskers,
+            legend_extra: super::whiskers::legend(runs)
+                .into_iter()
+                .chain(legend::runs(runs))
+                .collect(),
+        },
+    )?;
+    let what = if request {
+        "Lateness (received − due: each event's receive time minus the time the server's \
+         schedule made it due, so a server that falls behind shows up)"
+    } else {
+        "Publish-to-receive latency (from each message's scheduled send time, so a \
+         stalled server shows up)"
+    };
+    Ok(Chart {
+        file: FILE.into(),
+        title: if request {
+            "Lateness by percentile"
+        } else {
+            "Latency by percentile"
+        }
+        .into(),
+        caption: format!(
+            "{what} at every percentile, from the steady-state \
+             histograms. Both axes are logarithmic; each line ends at its maximum (dot).{}{}",
+            if estimated.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    " No histogram for {}: drawn through the summary's percentiles.",
+                    estimated.join(", ")
+                )
+            },
+            if repeated {
+                " The histograms are merged over the repetitions; whiskers at p50, p90, p99 \
+                 and p99.9 show each percentile's min–max over them."
+            } else {
+                ""
+            }
+        ),
+    })
+}
+
+/// A spectrum from a summary's percentiles when there is no histogram: min, p50, p90, p99,
+/// p99.9 at their places on the axis, then the maximum where the count's resolution ends (at
+/// 99.9% when the count is unknown). Empty when no percentile is known.
+pub fn summary_spectrum(l: &crate::model::LatencyUs) -> Vec<(f64, f64)> {
+    let end = l
+        .count
+        .filter(|n| *n > 0)
+        .map_or(3.0, |n| (n as f64).log10().clamp(STEP, MAX_NINES));
+    let mut pts: Vec<(f64, f64)> = [
+        (0.0, l.min),
+        (2f64.log10(), l.p50),
+        (1.0, l.p90),
+        (2.0, l.p99),
+        (3.0, l.p999),
+    ]
+    .into_iter()
+    .filter(|(x, _)| *x <= end + 1e-9)
+    .filter_map(|(x, v)| Some((x, v? as f64)))
+    .collect();
+    if let Some(max) = l.max {
+        pts.push((end.max(pts.last().map_or(0.0, |p| p.0)), max as f64));
+    }
+    // Percentiles never fall: keep the line monotonic if a writer rounded them oddly.
+    for i in 1..pts.len() {
+        pts[i].1 = pts[i].1.max(pts[i - 1].1);
+    }
+    pts
+}
+
+/// A repeated run's whiskers: (x, lo µs, hi µs, colour) of each repeated technique's
+/// percentiles where its line reaches, each line's whiskers shifted a little so that they
+/// stand side by side.
+fn whiskers(runs: &[Run], lines: &[Line]) -> Vec<(f64, f64, f64, RGBColor)> {
     let n = lines.len() as f64;
-    let whiskers: Vec<(f64, f64, f64, RGBColor)> = lines
+    lines
         .iter()
         .enumerate()
         .flat_map(|(i, (name, r, pts))| {
@@ -114,7 +238,15 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
                 .filter(move |(x, _, _)| *x <= end + 1e-9)
                 .map(move |(x, lo, hi)| (x + shift, lo, hi, color))
         })
-        .collect();
+        .collect()
+}
+
+/// Draws one percentile chart into `dir`.
+pub fn draw_spectra(runs: &[Run], dir: &Path, s: &Spectra) -> Result<(), ReportError> {
+    let path = out(dir, s.file);
+    let e = chart_err(&path);
+    let compare = runs.len() > 1;
+    let lines = &s.lines;
     let x_end = lines
         .iter()
         .flat_map(|(_, _, p)| p.last().map(|p| p.0))
@@ -123,7 +255,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let (lo, hi) = lines
         .iter()
         .flat_map(|(_, _, p)| p.iter().map(|p| p.1))
-        .chain(whiskers.iter().flat_map(|w| [w.1, w.2]))
+        .chain(s.whiskers.iter().flat_map(|w| [w.1, w.2]))
         .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
             (lo.min(v), hi.max(v))
         });
@@ -136,7 +268,6 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
     let mut x_ticks = vec![0.0, 2f64.log10()];
     x_ticks.extend((1..=x_end.floor() as usize).map(|i| i as f64));
 
-    let title = "Publish-to-receive latency by percentile".to_string();
     let entries: Vec<Entry> = lines
         .iter()
         .map(|(name, r, _)| {
@@ -158,11 +289,10 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             Mark::Dot(RGBColor(90, 90, 90)),
             "maximum".to_string(),
         )))
-        .chain(super::whiskers::legend(runs))
-        .chain(legend::runs(runs))
+        .chain(s.legend_extra.iter().cloned())
         .collect();
     let root = canvas(&path);
-    let body = legend::titled(&root, &title).map_err(&e)?;
+    let body = legend::titled(&root, s.heading).map_err(&e)?;
     let area = legend::split(&body, &entries).map_err(&e)?;
     let mut ctx = ChartBuilder::on(&area)
         .margin(24)
@@ -179,7 +309,7 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.12))
         .x_desc("percentile (logarithmic in 1/(1 − percentile))")
-        .y_desc("latency (log scale)")
+        .y_desc(s.y_desc)
         .axis_desc_style((FONT, 30))
         .label_style((FONT, 26))
         .x_label_formatter(&|x| percentile_label(*x))
@@ -188,11 +318,13 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
         .map_err(msg)
         .map_err(&e)?;
 
-    for (name, r, pts) in &lines {
+    for (name, r, pts) in lines {
         let color = colors::color(name);
         let style = ShapeStyle::from(color).stroke_width(4);
         let pts: Vec<(f64, f64)> = pts.iter().map(|(x, v)| (*x, v.max(1.0).log10())).collect();
-        let last = *pts.last().expect("non-empty spectrum");
+        let Some(last) = pts.last().copied() else {
+            continue;
+        };
         match pattern(*r) {
             None => {
                 ctx.draw_series(LineSeries::new(pts, style))
@@ -210,28 +342,12 @@ pub fn draw(runs: &[Run], dir: &Path) -> Result<Chart, ReportError> {
             .map_err(msg)
             .map_err(&e)?;
     }
-    let repeated = !whiskers.is_empty();
-    for (x, lo, hi, color) in whiskers {
+    for (x, lo, hi, color) in &s.whiskers {
         let span = (lo.max(1.0).log10(), hi.max(1.0).log10());
-        let w = super::whiskers::whisker(x, 0.02, span, color);
+        let w = super::whiskers::whisker(*x, 0.02, span, *color);
         ctx.draw_series(w).map_err(msg).map_err(&e)?;
     }
-    super::present(&root, &path)?;
-    Ok(Chart {
-        file: FILE.into(),
-        title: "Latency by percentile".into(),
-        caption: format!(
-            "Publish-to-receive latency (from each message's scheduled send time, so a \
-             stalled server shows up) at every percentile, from the steady-state \
-             histograms. Both axes are logarithmic; each line ends at its maximum (dot).{}",
-            if repeated {
-                " The histograms are merged over the repetitions; whiskers at p50, p90, p99 \
-                 and p99.9 show each percentile's min–max over them."
-            } else {
-                ""
-            }
-        ),
-    })
+    super::present(&root, &path)
 }
 
 #[cfg(test)]

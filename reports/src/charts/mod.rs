@@ -3,14 +3,18 @@
 //! axis labels with units and a legend, and gives a technique the same colour
 //! ([`crate::colors`]). In comparison mode the runs are drawn side by side: bars get a run
 //! letter (A, B, ...) and lines a dash pattern per run; the timeline gets one chart per run.
-//! Runs with faults add [`recovery`], one bar per recovery behaviour.
+//! Runs with faults add [`recovery`], one bar per recovery behaviour; request runs add
+//! [`request`]'s TTFT and inter-event gap percentile charts, and when several are compared
+//! [`concurrency`]'s events/s and TTFT p99 against concurrency.
 
 pub mod bars;
 pub mod bytes;
+pub mod concurrency;
 pub mod cost;
 pub mod latency;
 pub mod legend;
 pub mod recovery;
+pub mod request;
 pub mod requests;
 pub mod timeline;
 pub mod whiskers;
@@ -72,6 +76,14 @@ pub fn draw_all(runs: &[Run], dir: &Path) -> Result<Vec<Chart>, ReportError> {
     }
     if crate::recovery::any(runs) {
         charts.push(recovery::draw(runs, dir)?);
+    }
+    charts.extend(request::draw(runs, dir)?);
+    if concurrency::wanted(runs) {
+        charts.extend(concurrency::draw(
+            &concurrency::points(runs),
+            dir,
+            "each run",
+        )?);
     }
     Ok(charts)
 }

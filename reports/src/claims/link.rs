@@ -177,6 +177,7 @@ mod tests {
             skipped: Vec::new(),
             timeseries: Vec::new(),
             histograms: Default::default(),
+            request_histograms: Default::default(),
         }
     }
 

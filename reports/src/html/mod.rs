@@ -1,13 +1,14 @@
 //! The report page, `index.html`: one self-contained file that opens from disk with no network
 //! (inline CSS, no script, no web fonts; charts and CSV by relative path). It shows a banner for
 //! a partial run, the findings, the summary table with units (`median (min–max)` in a repeated
-//! run), the servers compared (several runs), the usual-claims table with each rule, the charts,
+//! run), the request-scoped streams of a request run ([`request`]), the servers compared (several runs), the usual-claims table with each rule, the charts,
 //! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
 //! run's files is HTML-escaped.
 
 mod checks;
 mod params;
 mod recovery;
+mod request;
 mod servers;
 mod tables;
 mod text;
@@ -138,11 +139,17 @@ pub fn render(page: &Page) -> String {
             );
         }
     }
+    let request = crate::request::any(runs);
     let _ = writeln!(
         h,
-        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}{}\
+        "<nav><a href=\"#findings\">Findings</a><a href=\"#summary\">Summary</a>{}{}{}\
          {}<a href=\"#claims\">Usual claims</a><a href=\"#charts\">Charts</a>\
          <a href=\"#params\">Parameters and machine</a><a href=\"#csv\">CSV</a></nav>",
+        if request {
+            "<a href=\"#request\">Request-scoped streams</a>"
+        } else {
+            ""
+        },
         if checks::any(runs) {
             "<a href=\"#checks\">Checks</a>"
         } else {
@@ -178,11 +185,16 @@ pub fn render(page: &Page) -> String {
     }
 
     h.push_str("<h2 id=\"summary\">Summary</h2>\n");
-    h.push_str(
+    h.push_str(if request {
+        "<p class=\"sub\">Steady-state window only. Messages are the events of the requested \
+         streams; p50 to max are lateness (received − due): each event's receive time minus the \
+         time the server's schedule made it due. Bytes are counted at the client sockets (the \
+         server's own count beside them); CPU is the server's user + system time.</p>\n"
+    } else {
         "<p class=\"sub\">Steady-state window only. Latency is publish-to-receive from each \
          message's scheduled send time. Bytes are counted at the client sockets (the server's \
-         own count beside them); CPU is the server's user + system time.</p>\n",
-    );
+         own count beside them); CPU is the server's user + system time.</p>\n"
+    });
     for run in runs {
         if let Some(s) = crate::repeat::sentence(run) {
             let who = if compare {
@@ -199,6 +211,7 @@ pub fn render(page: &Page) -> String {
     }
     summary_table(&mut h, runs);
     checks::section(&mut h, runs);
+    request::section(&mut h, runs, page.charts, page.report_dir);
 
     servers::section(&mut h, runs);
     recovery::section(&mut h, runs);
@@ -215,19 +228,13 @@ pub fn render(page: &Page) -> String {
     recovery::claims_table(&mut h, runs);
 
     h.push_str("<h2 id=\"charts\">Charts</h2>\n");
-    for c in page.charts {
-        let _ = writeln!(
-            h,
-            "<figure><img src=\"{}/{}\" alt=\"{}\" width=\"{}\" height=\"{}\">\
-             <figcaption><b>{}.</b> {}</figcaption></figure>",
-            esc(page.report_dir),
-            esc(&c.file),
-            esc(&c.title),
-            crate::charts::WIDTH,
-            crate::charts::HEIGHT,
-            esc(&c.title),
-            esc(&c.caption)
-        );
+    // A request run shows its request charts (and lateness) in its own section.
+    for c in page
+        .charts
+        .iter()
+        .filter(|c| !(request && request::is_section_chart(&c.file)))
+    {
+        request::figure(&mut h, c, page.report_dir);
     }
 
     h.push_str("<h2 id=\"params\">Parameters and machine</h2>\n");
@@ -273,7 +280,19 @@ pub fn render(page: &Page) -> String {
         "<table><tr><th class=\"l\">{} column</th><th class=\"l\">meaning</th></tr>",
         csv_out::TECHNIQUES_CSV
     );
-    for (c, d) in csv_out::SUMMARY_COLUMNS {
+    let request_columns = if request {
+        &crate::request::COLUMNS[..]
+    } else {
+        &[]
+    };
+    for (c, d) in csv_out::SUMMARY_COLUMNS.iter().chain(request_columns) {
+        let d = match *c {
+            "latency_min_us" if request => {
+                "lateness (received − due) in a request run, else publish-to-receive; \
+                 minimum (µs)"
+            }
+            _ => d,
+        };
         let _ = writeln!(
             h,
             "<tr><td class=\"l\"><code>{}</code></td><td class=\"l\">{}</td></tr>",

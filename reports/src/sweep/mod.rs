@@ -8,6 +8,8 @@
 //!   sweep.json   parameters, objective, steps, knee and what broke each technique
 //!   sweep.csv    one row per technique × step
 //!   sweep_p99.png, sweep_server_cpu.png, sweep_server_memory.png
+//!   request_events_per_s.png, request_ttft_p99.png
+//!                events/s and TTFT p99 against concurrency, in a request sweep ([`request`])
 //!   sweep_rtt.csv  a sweep over links (`--links`): technique × link, measured and expected p50
 //!   sweep_rtt_p50.png, sweep_rtt_p99.png, sweep_rtt_requests.png, sweep_rtt_bytes.png
 //!                  the same against the link's RTT ([`rtt`], [`rtt_charts`], [`rtt_html`])
@@ -17,6 +19,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod request;
 pub mod rtt;
 pub mod rtt_charts;
 pub mod rtt_html;
@@ -297,12 +300,17 @@ pub fn write_all(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepError> 
 /// Draws the charts and index.html of a sweep already written (or loaded) into `dir`; for a
 /// sweep over links also `sweep_rtt.csv` and the charts against RTT.
 pub fn write_report(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepError> {
-    let (drawn, links) = if rtt::has_link_axis(doc) {
+    let (mut drawn, links) = if rtt::has_link_axis(doc) {
         let (drawn, section) = link_outputs(dir, doc)?;
         (drawn, Some(section))
     } else {
         (charts::draw_all(doc, dir)?, None)
     };
+    // A request sweep: events/s and TTFT p99 against concurrency.
+    let points = request::points(dir, doc);
+    if !points.is_empty() {
+        drawn.extend(crate::charts::concurrency::draw(&points, dir, "each step")?);
+    }
     let page = html::render(dir, doc, &drawn, links.as_ref());
     let index = dir.join("index.html");
     std::fs::write(&index, page).map_err(|e| ReportError::io(&index, e))?;
