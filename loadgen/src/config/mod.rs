@@ -12,10 +12,12 @@ use crate::profile::{Profile, ProfileError};
 use crate::technique::Technique;
 
 mod args;
+pub mod request;
 mod scenario;
 mod validate;
 
 pub use args::RunArgs;
+pub use request::{Api, Arrival, RequestArgs, RequestParams};
 pub use scenario::{Scenario, ScenarioChecks, ScenarioFaults, load_scenario};
 pub use validate::parse_source_addrs;
 
@@ -141,6 +143,11 @@ pub struct RunConfig {
     /// How the clients recover from a broken connection (`--recovery`).
     #[serde(serialize_with = "ser_recovery")]
     pub recovery: Recovery,
+    /// `broadcast` or `request` (`--mode`).
+    pub mode: &'static str,
+    /// Request mode's parameters (None in broadcast mode): docs/REQUEST.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestParams>,
 }
 
 impl RunConfig {
