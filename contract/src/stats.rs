@@ -72,6 +72,9 @@ pub struct TechniqueCounters {
     pub empty_responses: u64,
     /// Answers or subscriptions that announced a gap.
     pub gaps: u64,
+    /// The request-scoped streams of `/generate` served by the technique (issue 16; zeros
+    /// when read from a server without them).
+    pub generate: GenerateCounters,
     /// Long polls answered because their timeout passed.
     pub long_poll_timeouts: u64,
     /// Requests routed to the technique.
@@ -108,6 +111,7 @@ impl TechniqueCounters {
             delivered: d(self.delivered, earlier.delivered),
             empty_responses: d(self.empty_responses, earlier.empty_responses),
             gaps: d(self.gaps, earlier.gaps),
+            generate: self.generate.since(&earlier.generate),
             long_poll_timeouts: d(self.long_poll_timeouts, earlier.long_poll_timeouts),
             requests: d(self.requests, earlier.requests),
             resumes: d(self.resumes, earlier.resumes),
@@ -123,10 +127,61 @@ impl TechniqueCounters {
         self.delivered += other.delivered;
         self.empty_responses += other.empty_responses;
         self.gaps += other.gaps;
+        self.generate.add(&other.generate);
         self.long_poll_timeouts += other.long_poll_timeouts;
         self.requests += other.requests;
         self.resumes += other.resumes;
         self.slow_disconnects += other.slow_disconnects;
+    }
+}
+
+/// The counters of a technique's request-scoped streams (`/generate`). All are monotonic
+/// (until `/stats/reset`) except `streams_open`, a gauge.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GenerateCounters {
+    /// Bodies refused with `400` (a WebSocket's: closed with 1008).
+    pub bad_requests: u64,
+    /// Events handed to the socket (long poll: included in an answer for the first time).
+    pub events_sent: u64,
+    /// Streams that sent their last event (and their end marker).
+    pub streams_completed: u64,
+    /// Streams open now (a gauge).
+    pub streams_open: u64,
+    /// Streams accepted.
+    pub streams_started: u64,
+}
+
+impl GenerateCounters {
+    /// The counters (not the gauge), by name, in `/metrics` order.
+    pub fn counters(&self) -> [(&'static str, u64); 4] {
+        [
+            ("streams_started", self.streams_started),
+            ("streams_completed", self.streams_completed),
+            ("events_sent", self.events_sent),
+            ("bad_requests", self.bad_requests),
+        ]
+    }
+
+    /// What was counted since `earlier` (the gauge keeps its current value).
+    pub fn since(&self, earlier: &GenerateCounters) -> GenerateCounters {
+        let d = |now: u64, then: u64| now.saturating_sub(then);
+        GenerateCounters {
+            bad_requests: d(self.bad_requests, earlier.bad_requests),
+            events_sent: d(self.events_sent, earlier.events_sent),
+            streams_completed: d(self.streams_completed, earlier.streams_completed),
+            streams_open: self.streams_open,
+            streams_started: d(self.streams_started, earlier.streams_started),
+        }
+    }
+
+    /// Adds `other`'s counters and gauge to these.
+    pub fn add(&mut self, other: &GenerateCounters) {
+        self.bad_requests += other.bad_requests;
+        self.events_sent += other.events_sent;
+        self.streams_completed += other.streams_completed;
+        self.streams_open += other.streams_open;
+        self.streams_started += other.streams_started;
     }
 }
 
@@ -206,7 +261,7 @@ mod tests {
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(
             text,
-            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"empty_responses":0,"gaps":0,"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"topics":0,"uptime_s":12.5}"#
+            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"empty_responses":0,"gaps":0,"generate":{"bad_requests":0,"events_sent":0,"streams_completed":0,"streams_open":0,"streams_started":0},"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"topics":0,"uptime_s":12.5}"#
         );
         // The same order as serde_json's own (sorted) maps.
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -225,6 +280,11 @@ mod tests {
         assert_eq!(s.body_timeouts, 0);
         assert_eq!(s.process, None);
         assert_eq!(s.technique("ws").map(|t| t.requests), Some(2));
+        assert_eq!(
+            s.technique("ws").map(|t| t.generate),
+            Some(GenerateCounters::default()),
+            "a server without /generate reads as zeros"
+        );
         assert_eq!(s.technique("sse"), None);
         let list = s.per_process.unwrap();
         assert_eq!((list[0].role, list[0].index), (Role::Supervisor, None));

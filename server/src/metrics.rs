@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use contract::stats::{Process, Stats, TechniqueCounters};
+use contract::stats::{GenerateCounters, Process, Stats, TechniqueCounters};
 
 use crate::procinfo;
 
@@ -70,6 +70,44 @@ pub struct Counters {
     pub slow_disconnects: AtomicU64,
     pub bytes_read: AtomicU64,
     pub bytes_written: AtomicU64,
+    /// The technique's request-scoped streams (`/generate`).
+    pub generate: Generate,
+}
+
+/// Counters of a technique's request-scoped streams. All are monotonic except `streams_open`.
+#[derive(Debug, Default)]
+pub struct Generate {
+    pub streams_started: AtomicU64,
+    pub streams_completed: AtomicU64,
+    pub streams_open: AtomicU64,
+    pub events_sent: AtomicU64,
+    pub bad_requests: AtomicU64,
+}
+
+impl Generate {
+    /// Their values now.
+    pub fn snapshot(&self) -> GenerateCounters {
+        let v = |a: &AtomicU64| a.load(Relaxed);
+        GenerateCounters {
+            bad_requests: v(&self.bad_requests),
+            events_sent: v(&self.events_sent),
+            streams_completed: v(&self.streams_completed),
+            streams_open: v(&self.streams_open),
+            streams_started: v(&self.streams_started),
+        }
+    }
+
+    /// Zeroes the counters (not the gauge `streams_open`).
+    fn reset(&self) {
+        for a in [
+            &self.streams_started,
+            &self.streams_completed,
+            &self.events_sent,
+            &self.bad_requests,
+        ] {
+            a.store(0, Relaxed);
+        }
+    }
 }
 
 impl Counters {
@@ -83,6 +121,7 @@ impl Counters {
             delivered: v(&self.delivered),
             empty_responses: v(&self.empty_responses),
             gaps: v(&self.gaps),
+            generate: self.generate.snapshot(),
             long_poll_timeouts: v(&self.long_poll_timeouts),
             requests: v(&self.requests),
             resumes: v(&self.resumes),
@@ -165,6 +204,7 @@ impl Metrics {
             for a in c.counters() {
                 a.store(0, Relaxed);
             }
+            c.generate.reset();
         }
         self.published.store(0, Relaxed);
         self.connection_errors.store(0, Relaxed);
@@ -218,6 +258,27 @@ pub fn prometheus(stats: &Stats) -> String {
                 t.name()
             );
         }
+    }
+    let gen_zero = GenerateCounters::default();
+    for (i, (name, _)) in gen_zero.counters().into_iter().enumerate() {
+        let _ = writeln!(s, "# TYPE pushbench_generate_{name}_total counter");
+        for t in Technique::ALL {
+            let v = of(t).generate.counters()[i].1;
+            let _ = writeln!(
+                s,
+                "pushbench_generate_{name}_total{{technique=\"{}\"}} {v}",
+                t.name()
+            );
+        }
+    }
+    let _ = writeln!(s, "# TYPE pushbench_generate_streams_open gauge");
+    for t in Technique::ALL {
+        let v = of(t).generate.streams_open;
+        let _ = writeln!(
+            s,
+            "pushbench_generate_streams_open{{technique=\"{}\"}} {v}",
+            t.name()
+        );
     }
     let _ = writeln!(s, "# TYPE pushbench_connections gauge");
     for t in Technique::ALL {
@@ -285,6 +346,14 @@ mod tests {
         let m = Metrics::default();
         m.of(Technique::Sse).delivered.fetch_add(7, Relaxed);
         m.published.fetch_add(3, Relaxed);
+        m.of(Technique::Ws)
+            .generate
+            .events_sent
+            .fetch_add(9, Relaxed);
+        m.of(Technique::Ws)
+            .generate
+            .streams_open
+            .fetch_add(2, Relaxed);
         m.body_timeouts.fetch_add(4, Relaxed);
         m.body_buffer_rejections.fetch_add(5, Relaxed);
         let text = m.prometheus(2);
@@ -292,6 +361,15 @@ mod tests {
         assert!(text.contains("pushbench_body_buffer_rejections_total 5\n"));
         assert!(text.contains("pushbench_delivered_total{technique=\"sse\"} 7\n"));
         assert!(text.contains("pushbench_published_total 3\n"));
+        assert!(text.contains("pushbench_generate_events_sent_total{technique=\"ws\"} 9\n"));
+        assert!(text.contains("pushbench_generate_streams_open{technique=\"ws\"} 2\n"));
+        m.reset();
+        let g = m.of(Technique::Ws).generate.snapshot();
+        assert_eq!(
+            (g.events_sent, g.streams_open),
+            (0, 2),
+            "the gauge is not reset"
+        );
         assert!(text.contains("pushbench_topics 2\n"));
         assert!(text.contains("pushbench_processes 1\n"));
     }

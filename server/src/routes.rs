@@ -1,8 +1,8 @@
 //! The router, above everything a request can reach: which endpoint a path is for (its own
 //! [`Route`]), which technique's counters the request and its connection's bytes go to, the
 //! method each endpoint takes (`405` otherwise, `OPTIONS` answered by `cors`), then the
-//! answer: the demo page, `/stats`, `/metrics`, `/stats/reset`, `/publish`, or one of the
-//! push techniques. Nothing imports the router but the accept loop.
+//! answer: the demo page, `/stats`, `/metrics`, `/stats/reset`, `/publish`, one of the
+//! push techniques, or a request-scoped stream (`/generate/...`). Nothing imports the router but the accept loop.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -19,6 +19,7 @@ use crate::hub::valid_name;
 use crate::metrics::{self, Technique};
 use crate::response::{Body, BoxBody, error, full, json_no_store, unavailable};
 use crate::state::State;
+use crate::techniques::generate::{self, Endpoint};
 use crate::techniques::{long_poll, poll, sse, stream, ws};
 use crate::{cors, publish};
 
@@ -65,6 +66,8 @@ pub enum Route<'a> {
     Publish(&'a str),
     /// `GET /{technique}/{topic}`.
     Subscribe(Push, &'a str),
+    /// `/generate/...`: a request-scoped stream.
+    Generate(Endpoint<'a>),
     /// Anything else.
     NotFound,
 }
@@ -85,6 +88,7 @@ impl Route<'_> {
         };
         let push = match prefix {
             "publish" => return Route::Publish(topic),
+            "generate" => return Endpoint::parse(topic).map_or(Route::NotFound, Route::Generate),
             "poll" => Push::Poll,
             "long-poll" => Push::LongPoll,
             "stream" => Push::Stream,
@@ -100,6 +104,7 @@ impl Route<'_> {
         match self {
             Route::Publish(_) => Technique::Publish,
             Route::Subscribe(push, _) => push.counted_as(),
+            Route::Generate(endpoint) => endpoint.counted_as(),
             _ => Technique::Other,
         }
     }
@@ -109,6 +114,7 @@ impl Route<'_> {
         match self {
             Route::NotFound => None,
             Route::StatsReset | Route::Publish(_) => Some(Method::POST),
+            Route::Generate(endpoint) => Some(endpoint.method()),
             _ => Some(Method::GET),
         }
     }
@@ -218,6 +224,7 @@ async fn dispatch(
             bad_topic(topic)
         }
         Route::Publish(topic) => publish::handle(req, state, topic).await,
+        Route::Generate(endpoint) => generate::handle(endpoint, req, state).await,
         Route::Subscribe(push, topic) => match push {
             Push::Poll => poll::handle(&req, state, topic).await,
             Push::LongPoll => long_poll::handle(req, state, topic).await,
@@ -298,6 +305,43 @@ mod tests {
                 Some(Method::GET),
                 Technique::Ws,
             ),
+            (
+                "/generate/sse",
+                Route::Generate(Endpoint::Sse),
+                Some(Method::POST),
+                Technique::Sse,
+            ),
+            (
+                "/generate/stream",
+                Route::Generate(Endpoint::Stream),
+                Some(Method::POST),
+                Technique::Stream,
+            ),
+            (
+                "/generate/ws",
+                Route::Generate(Endpoint::Ws),
+                Some(Method::GET),
+                Technique::Ws,
+            ),
+            (
+                "/generate/long-poll",
+                Route::Generate(Endpoint::LongPoll),
+                Some(Method::POST),
+                Technique::LongPoll,
+            ),
+            (
+                "/generate/long-poll/7-1",
+                Route::Generate(Endpoint::Poll("7-1")),
+                Some(Method::GET),
+                Technique::LongPoll,
+            ),
+            (
+                "/generate/long-poll/",
+                Route::NotFound,
+                None,
+                Technique::Other,
+            ),
+            ("/generate/nope", Route::NotFound, None, Technique::Other),
             ("/debug/panic", Route::NotFound, None, Technique::Other),
             ("/nope/a", Route::NotFound, None, Technique::Other),
             ("/poll", Route::NotFound, None, Technique::Other),

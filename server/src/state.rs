@@ -63,6 +63,8 @@ pub struct Shared {
     pub tasks: TaskTracker,
     /// Publish body bytes buffered at once, all connections together (`--body-buffer-bytes`).
     pub body_budget: body::Budget,
+    /// The request-scoped streams being long-polled, and stream ids (`/generate`).
+    pub generate: crate::techniques::generate::Registry,
     /// How hyper serves a connection (limits and timeouts from the options).
     pub(crate) http: hyper::server::conn::http1::Builder,
     /// The supervisor when this process is a cluster child.
@@ -133,6 +135,7 @@ impl Shared {
             signals,
             tasks: TaskTracker::new(),
             body_budget: body::Budget::new(args.body_buffer_bytes.max(args.max_payload_bytes)),
+            generate: Default::default(),
             http,
             upstream,
             args,

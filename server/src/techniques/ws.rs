@@ -34,7 +34,7 @@ pub const READ_BUFFER_BYTES: usize = 2 * 1024;
 /// Largest message accepted from a client (they are ignored anyway).
 pub const MAX_CLIENT_MESSAGE_BYTES: usize = 64 * 1024;
 /// How long closing handshakes may take.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+pub(crate) const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn has_token(req: &Request<Incoming>, name: header::HeaderName, token: &str) -> bool {
     req.headers().get_all(name).iter().any(|v| {
@@ -83,6 +83,11 @@ pub async fn handle(
             }
         }
     });
+    switching(accept)
+}
+
+/// The `101` answering an opening handshake with `accept`.
+pub(crate) fn switching(accept: HeaderValue) -> Response<BoxBody> {
     let mut r = full(StatusCode::SWITCHING_PROTOCOLS, "text/plain", Bytes::new());
     let h = r.headers_mut();
     h.remove(header::CONTENT_TYPE);
@@ -94,7 +99,7 @@ pub async fn handle(
 
 /// Why an opening handshake is refused (`400`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Refusal {
+pub(crate) enum Refusal {
     /// Malformed: the text says what is wrong.
     Bad(&'static str),
     /// Not `Sec-WebSocket-Version: 13` (the answer names the version supported).
@@ -102,7 +107,7 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn response(self) -> Response<BoxBody> {
+    pub(crate) fn response(self) -> Response<BoxBody> {
         let why = match self {
             Refusal::Bad(why) => why,
             Refusal::Version => "Sec-WebSocket-Version must be 13",
@@ -123,7 +128,7 @@ impl Refusal {
 
 /// Checks the opening handshake (RFC 6455 4.2.1): the `Sec-WebSocket-Accept` value to answer
 /// with, or why it is refused.
-fn handshake(req: &Request<Incoming>) -> Result<HeaderValue, Refusal> {
+pub(crate) fn handshake(req: &Request<Incoming>) -> Result<HeaderValue, Refusal> {
     if !has_token(req, header::UPGRADE, "websocket")
         || !has_token(req, header::CONNECTION, "upgrade")
     {
@@ -167,9 +172,11 @@ pub fn config() -> WebSocketConfig {
         .max_frame_size(Some(MAX_CLIENT_MESSAGE_BYTES))
 }
 
-type Socket = WebSocketStream<TokioIo<Upgraded>>;
+/// An upgraded connection's WebSocket.
+pub(crate) type Socket = WebSocketStream<TokioIo<Upgraded>>;
 
-async fn close(ws: &mut Socket, code: CloseCode, reason: &'static str) {
+/// Sends a close frame (within a bounded time).
+pub(crate) async fn close(ws: &mut Socket, code: CloseCode, reason: &'static str) {
     let frame = CloseFrame {
         code,
         reason: reason.into(),
