@@ -314,4 +314,34 @@ mod tests {
         assert_eq!(a.counters()[0], ("requests", 10));
         assert_eq!(a.counters()[8], ("bytes_written", 100));
     }
+
+    #[test]
+    fn generate_counters_diff_and_sum_with_the_rest() {
+        let g = |started, open| GenerateCounters {
+            streams_started: started,
+            streams_open: open,
+            events_sent: 10 * started,
+            ..Default::default()
+        };
+        let a = TechniqueCounters {
+            generate: g(2, 1),
+            ..Default::default()
+        };
+        let mut b = TechniqueCounters {
+            generate: g(5, 0),
+            ..Default::default()
+        };
+        let d = b.since(&a).generate;
+        assert_eq!(
+            (d.streams_started, d.streams_open, d.events_sent),
+            (3, 0, 30)
+        );
+        b.add(&a);
+        let s = b.generate;
+        assert_eq!(
+            (s.streams_started, s.streams_open, s.events_sent),
+            (7, 1, 70)
+        );
+        assert_eq!(s.counters()[2], ("events_sent", 70));
+    }
 }

@@ -16,8 +16,8 @@
 //! - `front`: each connection's front door: streaming routes served without hyper's buffers,
 //!   the rest handed to hyper.
 //! - `routes`: the router: which endpoint a request is for, its method, its counters.
-//! - `techniques` (poll, long poll, stream, SSE, WebSocket, and their shared subscription),
-//!   `publish` (`POST /publish`).
+//! - `techniques` (poll, long poll, stream, SSE, WebSocket, and their shared subscription;
+//!   `generate`, the request-scoped streams of `/generate`), `publish` (`POST /publish`).
 //! - `request` (query and cursor parsing, `400`s), `cors` (`OPTIONS`, allowed origins),
 //!   `publisher` (the internal publisher).
 //! - `response` (the body type, plain-text errors, JSON, `503`s), `state` (what the

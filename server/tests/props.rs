@@ -116,7 +116,8 @@ fn published_messages_come_back_exactly_on_every_technique() {
 }
 
 /// Request targets: mostly a route with a topic and a query whose parameters (`since`,
-/// `timeout`, `event`) take valid, edge and junk values; sometimes junk from the same pieces.
+/// `timeout`, `event`) take valid, edge and junk values; sometimes junk from the same pieces,
+/// or a `/generate` endpoint.
 fn target() -> impl Strategy<Value = String> {
     let route = prop_oneof![
         Just("/poll/"),
@@ -168,12 +169,27 @@ fn target() -> impl Strategy<Value = String> {
         0..10,
     )
     .prop_map(|t| format!("/{}", t.concat()));
+    // The request-scoped streams (their bodies are the request's random ones).
+    let generate = (
+        prop_oneof![
+            Just("/generate/sse"),
+            Just("/generate/stream"),
+            Just("/generate/ws"),
+            Just("/generate/long-poll"),
+            Just("/generate/long-poll/1-1?after=0"),
+            Just("/generate/long-poll/"),
+            Just("/generate/"),
+        ],
+        proptest::option::weighted(0.3, "[a-z0-9-]{1,12}"),
+    )
+        .prop_map(|(r, t)| format!("{r}{}", t.unwrap_or_default()));
     prop_oneof![
         4 => (route, topic, query).prop_map(|(r, t, q)| match q {
             Some(q) => format!("{r}{t}?{q}"),
             None => format!("{r}{t}"),
         }),
         1 => junk,
+        1 => generate,
     ]
 }
 

@@ -1,8 +1,9 @@
 //! Test-side helpers: an in-process server on 127.0.0.1:0, byte-counting sockets, a hyper
-//! client, and small wire parsers (SSE, NDJSON, poll answers) written independently from the
-//! server's encoders.
+//! client, clients of `/generate` (`generate`), and small wire parsers (SSE, NDJSON, poll
+//! answers) written independently from the server's encoders.
 #![allow(dead_code)]
 
+pub mod generate;
 mod parsers;
 mod subscribers;
 

@@ -133,8 +133,10 @@ pub struct Started {
 impl Started {
     /// Accepts a stream of `spec` now, counted in `technique`.
     pub fn new(state: &State, spec: GenerateSpec, technique: Technique) -> Started {
-        let anchor = Instant::now();
+        // The wall clock first: the anchor is then read at or after `start_us`, so an instant
+        // mapped from a due time is never before it (never early, by the clock either).
         let start_us = wall_us();
+        let anchor = Instant::now();
         let id = state.generate.next_id();
         let seed = spec.seed.unwrap_or_else(random_seed);
         Started {
