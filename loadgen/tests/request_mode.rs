@@ -61,8 +61,14 @@ fn every_technique_at_low_load_meets_its_schedule() {
             "20ms",
             "--duration",
             "1s",
+            "--check",
+            "sse.ttft_p99 < 500ms",
+            "--check",
+            "long-poll.itl_p50 < 100ms",
         ],
     );
+    let checks = doc["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 2, "{checks:?}");
     assert_eq!(
         technique(&doc, "poll")["skipped"],
         "short poll has no request-scoped stream"
