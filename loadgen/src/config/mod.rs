@@ -224,6 +224,66 @@ mod tests {
     }
 
     #[test]
+    fn request_mode_resolves_its_defaults_and_refuses_broadcast_options() {
+        let c = parse(&["--mode", "request"]).unwrap();
+        let r = c.request.clone().unwrap();
+        assert_eq!(r.arrival, Arrival::Closed { concurrency: 10 });
+        assert_eq!(
+            (r.events, r.event_bytes, r.distribution.as_str()),
+            (100, 64, "fixed")
+        );
+        assert_eq!(
+            (r.interval, r.first_delay),
+            (Duration::from_millis(10), Duration::ZERO)
+        );
+        assert_eq!((c.mode, c.clients, c.repeat), ("request", 10, 1));
+        assert_eq!(r.stream_len(), Duration::from_millis(990));
+        let c = parse(&[
+            "--mode",
+            "request",
+            "--arrival-rate",
+            "20",
+            "--events",
+            "11",
+        ])
+        .unwrap();
+        let r = c.request.unwrap();
+        assert_eq!(
+            (r.arrival, r.model_name()),
+            (Arrival::Open { rate: 20.0 }, "open")
+        );
+        // Little's law, doubled: 20/s × (0.1 s + 0.1 s) × 2.
+        assert_eq!(r.streams(), 16);
+        assert!(parse(&[]).unwrap().request.is_none());
+        assert!(err(&["--mode", "request", "--rate", "5"]).starts_with("--rate"));
+        assert!(err(&["--mode", "request", "--fault", "drop=5s"]).starts_with("--fault"));
+        assert!(err(&["--mode", "request", "--model", "m"]).starts_with("--model"));
+        assert!(err(&["--mode", "request", "--stall-at", "3"]).starts_with("--stall-at"));
+        assert!(err(&["--events", "5"]).starts_with("--events"));
+        let e = err(&["--mode", "request", "--event-bytes", "2000000"]);
+        assert!(e.starts_with("--event-bytes"), "{e}");
+        let c = parse(&[
+            "--mode",
+            "request",
+            "--target",
+            "http://127.0.0.1:9",
+            "--profile",
+            "openai",
+        ])
+        .unwrap();
+        assert_eq!(c.profile.name, "openai");
+        assert!(c.profile.subscribe(Technique::Sse).is_some());
+        assert!(c.profile.subscribe(Technique::Ws).is_none());
+        let api = c.request.unwrap().api;
+        assert_eq!(
+            api,
+            Api::OpenAi {
+                model: "pushbench".into()
+            }
+        );
+    }
+
+    #[test]
     fn source_addr_ranges() {
         let v = parse_source_addrs(&["127.0.0.1-127.0.0.3".into(), "127.1.0.1".into()]).unwrap();
         assert_eq!(v.len(), 4);
