@@ -7,7 +7,7 @@ mod run_common;
 
 use std::time::Duration;
 
-use run_common::{TempDir, run, run_json, technique, u};
+use run_common::{TempDir, run, run_json, signal, spawn, technique, u, wait_exit, wait_for_path};
 use serde_json::Value;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -222,4 +222,51 @@ fn bad_request_options_are_one_line_and_exit_2() {
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(flag), "{args:?}: {err}");
     }
+}
+
+#[test]
+fn ctrl_c_cuts_the_streams_and_writes_a_partial_run() {
+    let dir = TempDir::new("req-int");
+    let out = dir.join("run");
+    let child = spawn(&[
+        "run",
+        "--mode",
+        "request",
+        "--techniques",
+        "sse",
+        "--concurrency",
+        "3",
+        "--events",
+        "1000",
+        "--interval",
+        "10ms",
+        "--warmup",
+        "0s",
+        "--duration",
+        "20s",
+        "--no-report",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    wait_for_path(&out.join("manifest.json"), Duration::from_secs(20));
+    std::thread::sleep(Duration::from_millis(1500));
+    signal(&child.id().to_string(), "INT");
+    let o = wait_exit(
+        child,
+        Duration::from_secs(15),
+        "pushbench did not stop on SIGINT",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let doc: Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(doc["manifest"]["partial"], true);
+    let t = technique(&doc, "sse");
+    // The three streams in flight were cut: failed, not lost from the accounts.
+    assert!(u(&t["request"], "requests_failed") >= 1, "{t}");
+    assert!(u(t, "delivered") > 0, "{t}");
 }
