@@ -260,6 +260,7 @@ mod tests {
         assert!(err(&["--mode", "request", "--model", "m"]).starts_with("--model"));
         assert!(err(&["--mode", "request", "--stall-at", "3"]).starts_with("--stall-at"));
         assert!(err(&["--events", "5"]).starts_with("--events"));
+        assert!(err(&["--mode", "request", "--profile", "nchan"]).starts_with("--profile"));
         let e = err(&["--mode", "request", "--event-bytes", "2000000"]);
         assert!(e.starts_with("--event-bytes"), "{e}");
         let c = parse(&[

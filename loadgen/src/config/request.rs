@@ -315,6 +315,18 @@ pub(super) fn resolve_mode(
         }
         return Ok(None);
     }
+    let profile = args
+        .profile
+        .as_ref()
+        .or(sc.profile.as_ref())
+        .map(|p| p.trim());
+    if profile.is_some_and(|p| p != "openai" && p != "pushbench") {
+        return Err(invalid(
+            "--profile",
+            "request mode speaks pushbench's /generate (the default profile) or an \
+             OpenAI-compatible server (openai)",
+        ));
+    }
     if openai && !has_target {
         return Err(invalid(
             "--profile",

@@ -23,7 +23,7 @@ mod ws;
 use tokio_util::sync::CancellationToken;
 
 use crate::clients::ClientError;
-use crate::config::{Api, RunConfig};
+use crate::config::Api;
 use crate::measure::NOT_OFFERED;
 use crate::profile::Profile;
 use crate::stats::ErrorKind;
@@ -35,7 +35,7 @@ use plan::Plan;
 pub const POLL_SKIPPED: &str = "short poll has no request-scoped stream";
 
 /// Why technique `tech` is not measured in request mode (None: it is).
-pub fn skip_reason(_cfg: &RunConfig, profile: &Profile, tech: Technique) -> Option<&'static str> {
+pub fn skip_reason(profile: &Profile, tech: Technique) -> Option<&'static str> {
     if tech == Technique::Poll {
         return Some(POLL_SKIPPED);
     }

@@ -176,7 +176,7 @@ async fn measure_all(
     let mut failed_start = None;
     for (i, &tech) in cfg.techniques.iter().enumerate() {
         let skip = match &cfg.request {
-            Some(_) => crate::request::skip_reason(cfg, &server.target.profile, tech),
+            Some(_) => crate::request::skip_reason(&server.target.profile, tech),
             None => server
                 .target
                 .profile
