@@ -101,7 +101,10 @@ pub async fn handle(
     let spec = match read_spec(req, state).await {
         Ok(spec) => spec,
         Err(refusal) => {
-            pace::bad_request(&state.metrics, technique);
+            // A 408 or 503 (the body late, or over the body budget) is not the body's fault.
+            if refusal.status() == StatusCode::BAD_REQUEST {
+                pace::bad_request(&state.metrics, technique);
+            }
             return refusal;
         }
     };
