@@ -170,4 +170,6 @@ fn openai_profile_streams_chat_completions_from_a_mock() {
     assert!(q["lateness_us"]["p99"].is_null(), "{q}");
     assert!(t["latency_us"]["p99"].is_null(), "{t}");
     assert_eq!(doc["manifest"]["params"]["profile"], "openai");
+    let api = &doc["manifest"]["params"]["request"]["api"];
+    assert_eq!(api["openai"]["model"], "mock-model", "{api}");
 }

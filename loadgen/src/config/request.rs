@@ -88,6 +88,7 @@ pub enum Api {
     /// pushbench's `/generate` endpoints (docs/PROTOCOL.md).
     Generate,
     /// An OpenAI-compatible `/v1/chat/completions` streamed over SSE, with this `model`.
+    #[serde(rename = "openai")]
     OpenAi { model: String },
 }
 
