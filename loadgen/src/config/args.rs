@@ -30,7 +30,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// How to talk to the --target: a built-in profile (pushbench, nchan, pushpin) or a
-    /// profile file (TOML, see docs/PROFILES.md) [default: pushbench]
+    /// profile file (TOML, see docs/PROFILES.md); with --mode request, `openai` for an
+    /// OpenAI-compatible server (docs/REQUEST.md) [default: pushbench]
     #[arg(long, value_name = "NAME|FILE")]
     pub profile: Option<String>,
     /// Techniques to measure, in order, comma-separated [default: poll,long-poll,stream,sse,ws]
