@@ -206,7 +206,12 @@ fn print_outcome(
             eprintln!("{l}");
         }
     } else {
-        print!("{}", crate::output::table::render(&outcome.doc.techniques));
+        let rows = &outcome.doc.techniques;
+        if crate::output::request_table::is_request_run(rows) {
+            print!("{}", crate::output::request_table::render(rows));
+        } else {
+            print!("{}", crate::output::table::render(rows));
+        }
         if let Some(l) = crate::output::table::repetitions_line(&outcome.doc) {
             println!("{l}");
         }

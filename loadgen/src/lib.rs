@@ -9,8 +9,9 @@
 //!   [`sweep`] and [`plan`] (capacity), [`compare`] (two runs' figures against each other,
 //!   for CI), [`exit`] (exit statuses);
 //! - the run directory written: [`output`] (files, and the final table);
-//! - one technique measured: [`measure`] (ramp-up, warm-up, steady state, drain; what they
-//!   produce and whether the technique failed);
+//! - one technique measured: [`request`] (request mode: request-scoped streams, TTFT and
+//!   inter-event gaps; docs/REQUEST.md) over [`measure`] (ramp-up, warm-up, steady state,
+//!   drain; what they produce and whether the technique failed);
 //! - one technique's clients, wherever they run: [`group`] (in this process, or in worker
 //!   processes speaking the worker protocol);
 //! - what the clients meet: [`publisher`] (the open-model schedule), [`sut`] (the server under
@@ -39,6 +40,7 @@ pub mod payload;
 pub mod plan;
 pub mod profile;
 pub mod publisher;
+pub mod request;
 pub mod run;
 pub mod stats;
 pub mod sut;

@@ -65,6 +65,17 @@ fn latency(
     pick(l)
 }
 
+/// A request-mode statistic (`ttft_us`, `itl_us`, `request.e2e_us`), µs; not measured in a
+/// broadcast run or when nothing was recorded.
+fn request(
+    l: Option<&contract::run_dir::LatencyUs>,
+    pick: fn(&contract::run_dir::LatencyUs) -> Option<u64>,
+) -> Option<f64> {
+    let l = l?;
+    l.count.filter(|&c| c > 0)?;
+    count(pick(l))
+}
+
 fn count(v: Option<u64>) -> Option<f64> {
     v.map(|n| n as f64)
 }
@@ -131,6 +142,36 @@ pub const FIGURES: &[Figure] = &[
         kind: Kind::Duration,
         doc: "TCP connect + handshake, 99th percentile (connect_ms.p99)",
         value: |s| connect(s, |m| m.p99),
+    },
+    Figure {
+        name: "ttft_p50",
+        kind: Kind::Duration,
+        doc: "request mode: request sent to first event, median (ttft_us.p50)",
+        value: |s| request(s.ttft_us.as_ref(), |l| l.p50),
+    },
+    Figure {
+        name: "ttft_p99",
+        kind: Kind::Duration,
+        doc: "request mode: request sent to first event, 99th percentile (ttft_us.p99)",
+        value: |s| request(s.ttft_us.as_ref(), |l| l.p99),
+    },
+    Figure {
+        name: "itl_p50",
+        kind: Kind::Duration,
+        doc: "request mode: gap between consecutive events, median (itl_us.p50)",
+        value: |s| request(s.itl_us.as_ref(), |l| l.p50),
+    },
+    Figure {
+        name: "itl_p99",
+        kind: Kind::Duration,
+        doc: "request mode: gap between consecutive events, 99th percentile (itl_us.p99)",
+        value: |s| request(s.itl_us.as_ref(), |l| l.p99),
+    },
+    Figure {
+        name: "e2e_p99",
+        kind: Kind::Duration,
+        doc: "request mode: request sent to the stream's end, 99th percentile",
+        value: |s| request(s.request.as_ref().map(|r| &r.e2e_us), |l| l.p99),
     },
     Figure {
         name: "lost",

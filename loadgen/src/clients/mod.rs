@@ -28,11 +28,12 @@ mod ws;
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use error::ClientError;
-pub use http::{Body, Head, HttpConn};
+pub use http::{Body, Head, HttpConn, get_request};
 pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
 pub use sse_parser::{Event, SseParser};
 pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
+pub use ws::{WS_READ_BUFFER, from_ws};
 
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};

@@ -111,7 +111,7 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
 }
 
 /// Maps a tungstenite error to a counted client error.
-fn from_ws(e: WsError) -> ClientError {
+pub fn from_ws(e: WsError) -> ClientError {
     match e {
         WsError::Http(r) => ClientError::Status {
             status: r.status().as_u16(),

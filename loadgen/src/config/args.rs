@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::request::{self, RequestArgs};
 use super::scenario::{Scenario, ScenarioChecks, load_scenario};
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
 use crate::check::{self, Check};
@@ -29,7 +30,8 @@ pub struct RunArgs {
     #[arg(long, value_name = "URL")]
     pub target: Option<String>,
     /// How to talk to the --target: a built-in profile (pushbench, nchan, pushpin) or a
-    /// profile file (TOML, see docs/PROFILES.md) [default: pushbench]
+    /// profile file (TOML, see docs/PROFILES.md); with --mode request, `openai` for an
+    /// OpenAI-compatible server (docs/REQUEST.md) [default: pushbench]
     #[arg(long, value_name = "NAME|FILE")]
     pub profile: Option<String>,
     /// Techniques to measure, in order, comma-separated [default: poll,long-poll,stream,sse,ws]
@@ -155,6 +157,8 @@ pub struct RunArgs {
     /// without a cursor) [default: resuming]
     #[arg(long, value_name = "HOW", value_enum)]
     pub recovery: Option<Recovery>,
+    #[command(flatten)]
+    pub request: RequestArgs,
 }
 
 impl RunArgs {
@@ -181,8 +185,13 @@ impl RunArgs {
         };
         let d = self.durations(&sc)?;
         let target = self.target.clone().or(sc.target.clone());
+        let request = request::resolve_mode(self, &sc, target.is_some())?;
+        let openai = request
+            .as_ref()
+            .is_some_and(|r| matches!(r.api, request::Api::OpenAi { .. }));
         let profile = match self.profile.as_ref().or(sc.profile.as_ref()) {
             None => Profile::default(),
+            Some(_) if openai => request::openai_profile(),
             Some(name) => {
                 let p = Profile::load(name)?;
                 if target.is_none() && !p.is_pushbench() {
@@ -197,7 +206,7 @@ impl RunArgs {
                 p
             }
         };
-        let cfg = RunConfig {
+        let mut cfg = RunConfig {
             target,
             profile,
             techniques,
@@ -250,7 +259,24 @@ impl RunArgs {
                 })?,
                 (None, None) => Recovery::default(),
             },
+            mode: if request.is_some() {
+                "request"
+            } else {
+                "broadcast"
+            },
+            request: None,
         };
+        if let Some(r) = request {
+            // What request mode does not use, whatever the scenario file says.
+            cfg.clients = u32::try_from(r.streams()).unwrap_or(u32::MAX);
+            cfg.topics = 1;
+            cfg.repeat = 1;
+            cfg.processes = 1;
+            cfg.fault = FaultSpec::default();
+            cfg.link = LinkSpec::none();
+            cfg.publisher_link = LinkSpec::none();
+            cfg.request = Some(r);
+        }
         cfg.validate()?;
         Ok(cfg)
     }

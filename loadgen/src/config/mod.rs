@@ -12,10 +12,12 @@ use crate::profile::{Profile, ProfileError};
 use crate::technique::Technique;
 
 mod args;
+pub mod request;
 mod scenario;
 mod validate;
 
 pub use args::RunArgs;
+pub use request::{Api, Arrival, RequestArgs, RequestParams};
 pub use scenario::{Scenario, ScenarioChecks, ScenarioFaults, load_scenario};
 pub use validate::parse_source_addrs;
 
@@ -141,6 +143,11 @@ pub struct RunConfig {
     /// How the clients recover from a broken connection (`--recovery`).
     #[serde(serialize_with = "ser_recovery")]
     pub recovery: Recovery,
+    /// `broadcast` or `request` (`--mode`).
+    pub mode: &'static str,
+    /// Request mode's parameters (None in broadcast mode): docs/REQUEST.md.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request: Option<RequestParams>,
 }
 
 impl RunConfig {
@@ -214,6 +221,67 @@ mod tests {
         assert!(err(&["--poll-interval", "3s"]).starts_with("--drain"));
         assert!(err(&["--long-poll-timeout", "20s"]).starts_with("--read-timeout"));
         assert!(err(&["--clients", "100000000"]).starts_with("--clients"));
+    }
+
+    #[test]
+    fn request_mode_resolves_its_defaults_and_refuses_broadcast_options() {
+        let c = parse(&["--mode", "request"]).unwrap();
+        let r = c.request.clone().unwrap();
+        assert_eq!(r.arrival, Arrival::Closed { concurrency: 10 });
+        assert_eq!(
+            (r.events, r.event_bytes, r.distribution.as_str()),
+            (100, 64, "fixed")
+        );
+        assert_eq!(
+            (r.interval, r.first_delay),
+            (Duration::from_millis(10), Duration::ZERO)
+        );
+        assert_eq!((c.mode, c.clients, c.repeat), ("request", 10, 1));
+        assert_eq!(r.stream_len(), Duration::from_millis(990));
+        let c = parse(&[
+            "--mode",
+            "request",
+            "--arrival-rate",
+            "20",
+            "--events",
+            "11",
+        ])
+        .unwrap();
+        let r = c.request.unwrap();
+        assert_eq!(
+            (r.arrival, r.model_name()),
+            (Arrival::Open { rate: 20.0 }, "open")
+        );
+        // Little's law, doubled: 20/s × (0.1 s + 0.1 s) × 2.
+        assert_eq!(r.streams(), 16);
+        assert!(parse(&[]).unwrap().request.is_none());
+        assert!(err(&["--mode", "request", "--rate", "5"]).starts_with("--rate"));
+        assert!(err(&["--mode", "request", "--fault", "drop=5s"]).starts_with("--fault"));
+        assert!(err(&["--mode", "request", "--model", "m"]).starts_with("--model"));
+        assert!(err(&["--mode", "request", "--stall-at", "3"]).starts_with("--stall-at"));
+        assert!(err(&["--events", "5"]).starts_with("--events"));
+        assert!(err(&["--mode", "request", "--profile", "nchan"]).starts_with("--profile"));
+        let e = err(&["--mode", "request", "--event-bytes", "2000000"]);
+        assert!(e.starts_with("--event-bytes"), "{e}");
+        let c = parse(&[
+            "--mode",
+            "request",
+            "--target",
+            "http://127.0.0.1:9",
+            "--profile",
+            "openai",
+        ])
+        .unwrap();
+        assert_eq!(c.profile.name, "openai");
+        assert!(c.profile.subscribe(Technique::Sse).is_some());
+        assert!(c.profile.subscribe(Technique::Ws).is_none());
+        let api = c.request.unwrap().api;
+        assert_eq!(
+            api,
+            Api::OpenAi {
+                model: "pushbench".into()
+            }
+        );
     }
 
     #[test]

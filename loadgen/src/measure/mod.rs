@@ -37,7 +37,7 @@ use crate::technique::Technique;
 use links::PhaseLinks;
 use phases::{Before, Steady};
 use progress::Progress;
-pub use result::{NOT_OFFERED, TechniqueResult};
+pub use result::{NOT_OFFERED, RequestFigures, TechniqueResult};
 
 /// Everything the phases of one run share.
 #[derive(Debug)]
@@ -94,7 +94,7 @@ impl RunCtx {
     }
 
     /// Why the run stopped early, if it did.
-    fn failure(&self) -> Option<String> {
+    pub fn failure(&self) -> Option<String> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -296,6 +296,7 @@ impl Measured<'_> {
             skipped: None,
             fault,
             server_restarts: s.restarts,
+            request: None,
         };
         let after_restart = s
             .delivered_at_restart

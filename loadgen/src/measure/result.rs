@@ -42,6 +42,31 @@ pub struct TechniqueResult {
     /// Times the server was killed and started again in this technique's phase (the
     /// `restart-server` fault); its counters across a restart are unknown (None).
     pub server_restarts: u64,
+    /// Request mode's figures (None in broadcast mode): docs/REQUEST.md.
+    pub request: Option<Box<RequestFigures>>,
+}
+
+/// What request mode measured of one technique, beyond the broadcast figures (whose
+/// `latency` holds each event's lateness, `delivered`/`expected` events).
+#[derive(Debug, Clone)]
+pub struct RequestFigures {
+    pub params: crate::config::RequestParams,
+    /// Request sent to first event; gap between consecutive events; request sent to the
+    /// stream's end (µs, counted streams).
+    pub ttft: hdrhistogram::Histogram<u64>,
+    pub itl: hdrhistogram::Histogram<u64>,
+    pub e2e: hdrhistogram::Histogram<u64>,
+    /// Counted requests.
+    pub started: u64,
+    pub completed: u64,
+    pub failed: u64,
+    /// Open-model arrivals dropped unsent (too many streams in flight).
+    pub overflow: u64,
+    /// Events received (any stream) and streams ended complete within the window.
+    pub events_in_window: u64,
+    pub completed_in_window: u64,
+    pub open_streams_mean: Option<f64>,
+    pub open_streams_max: Option<u64>,
 }
 
 /// Why a technique the target's profile does not describe is skipped.
@@ -73,6 +98,7 @@ impl TechniqueResult {
             skipped: None,
             fault: None,
             server_restarts: 0,
+            request: None,
         }
     }
 

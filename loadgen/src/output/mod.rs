@@ -6,6 +6,8 @@
 pub mod histograms;
 pub mod manifest;
 pub mod median;
+pub mod request;
+pub mod request_table;
 pub mod summary;
 pub mod table;
 pub mod timeseries;
@@ -94,6 +96,10 @@ pub fn write_all<P: Serialize>(
             name,
         )
         .map_err(io(&p))?;
+        if let Some(q) = &r.request {
+            let hists = dir.join("histograms");
+            request::write_hlogs(&hists, r, q, run_start).map_err(io(&hists))?;
+        }
     }
     Ok(())
 }

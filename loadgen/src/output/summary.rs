@@ -13,7 +13,8 @@ use crate::link::{LinkCounts, LinkSpec};
 use crate::measure::TechniqueResult;
 use crate::measure::links::LinkFigures;
 
-fn latency(h: &Histogram<u64>) -> LatencyUs {
+/// The figures of a µs histogram (zeros when it is empty).
+pub fn latency(h: &Histogram<u64>) -> LatencyUs {
     if h.is_empty() {
         return LatencyUs {
             count: Some(0),
@@ -62,7 +63,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
     // Deliveries are gated by the message's window (its sequence number), so the phase
     // totals hold exactly the in-window deliveries, including those that arrived in drain.
     let delivered = p.delivered;
-    TechniqueSummary {
+    let mut s = TechniqueSummary {
         technique: r.raw.technique,
         clients: Some(r.raw.clients),
         topics: Some(u64::from(r.topics)),
@@ -112,7 +113,17 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         request: None,
         ttft_us: None,
         itl_us: None,
+    };
+    if let Some(q) = &r.request {
+        let req = super::request::summary(r, q);
+        s.ttft_us = Some(req.ttft_us.clone());
+        s.itl_us = Some(req.itl_us.clone());
+        if super::request::no_lateness(r) {
+            s.latency_us = LatencyUs::default();
+        }
+        s.request = Some(req);
     }
+    s
 }
 
 /// One link's entry: its spec's numbers and what it carried.

@@ -84,7 +84,24 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             r.errors_total().to_string(),
         ]);
     }
-    let widths: Vec<usize> = (0..head.len())
+    let (mut out, widths) = layout(&lines);
+    for r in skipped {
+        let why = r.skipped.as_deref().unwrap_or_default();
+        out.push_str(&format!(
+            "{:<w$}  skipped: {why}\n",
+            r.technique.name(),
+            w = widths[0]
+        ));
+    }
+    out.push_str(&links_line(&rows));
+    out
+}
+
+/// Lays `lines` out in columns (the first is the head, underlined; the first column left-
+/// aligned, the others right-aligned); returns the text and the columns' widths.
+pub(super) fn layout(lines: &[Vec<String>]) -> (String, Vec<usize>) {
+    let columns = lines.first().map_or(0, Vec::len);
+    let widths: Vec<usize> = (0..columns)
         .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
         .collect();
     let mut out = String::new();
@@ -107,16 +124,7 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             out.push('\n');
         }
     }
-    for r in skipped {
-        let why = r.skipped.as_deref().unwrap_or_default();
-        out.push_str(&format!(
-            "{:<w$}  skipped: {why}\n",
-            r.technique.name(),
-            w = widths[0]
-        ));
-    }
-    out.push_str(&links_line(&rows));
-    out
+    (out, widths)
 }
 
 /// Under the table when a link was emulated: which links, and what the emulator cost per

@@ -175,9 +175,18 @@ async fn measure_all(
     let mut results = Vec::new();
     let mut failed_start = None;
     for (i, &tech) in cfg.techniques.iter().enumerate() {
-        if server.target.profile.subscribe(tech).is_none() {
-            let r = TechniqueResult::skipped(tech, NOT_OFFERED);
-            progress.println(&format!("{tech:>9}{label}: skipped ({NOT_OFFERED})"));
+        let skip = match &cfg.request {
+            Some(_) => crate::request::skip_reason(&server.target.profile, tech),
+            None => server
+                .target
+                .profile
+                .subscribe(tech)
+                .is_none()
+                .then_some(NOT_OFFERED),
+        };
+        if let Some(why) = skip {
+            let r = TechniqueResult::skipped(tech, why);
+            progress.println(&format!("{tech:>9}{label}: skipped ({why})"));
             results.push(r);
             continue;
         }
@@ -239,7 +248,10 @@ async fn measure_one(
     let watch_stop = CancellationToken::new();
     let watcher = server.watch(sd, &watch_stop);
     let measured = async {
-        let r = measure::run_technique(ctx, tech).await;
+        let r = match ctx.cfg.request {
+            Some(_) => crate::request::measure(ctx, tech).await,
+            None => measure::run_technique(ctx, tech).await,
+        };
         watch_stop.cancel();
         r
     };
@@ -290,8 +302,15 @@ fn result_line(tech: Technique, label: &str, r: &TechniqueResult) -> String {
     } else {
         r.raw.latency.value_at_quantile(0.99) as f64 / 1000.0
     };
+    let figure = match &r.request {
+        Some(q) if !q.ttft.is_empty() => format!(
+            "TTFT p99 {:.1} ms, late p99",
+            q.ttft.value_at_quantile(0.99) as f64 / 1000.0
+        ),
+        _ => "p99".to_string(),
+    };
     format!(
-        "{tech:>9}{label}: {}/{} delivered, p99 {p99_ms:.1} ms{}{}",
+        "{tech:>9}{label}: {}/{} delivered, {figure} {p99_ms:.1} ms{}{}",
         r.raw.phase.delivered,
         r.expected,
         r.fault.as_ref().map(fault_text).unwrap_or_default(),

@@ -247,6 +247,12 @@ impl Recorder {
         }
     }
 
+    /// A latency for the per-second series alone (request mode's lateness, which has its own
+    /// histograms).
+    pub fn record_interval(&self, us: u64) {
+        lock(&self.interval).saturating_record(us);
+    }
+
     pub fn error(&self, kind: ErrorKind) {
         self.counters.errors[kind.index()].fetch_add(1, Relaxed);
     }
