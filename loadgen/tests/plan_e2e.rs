@@ -45,6 +45,11 @@ fn sse_step(clients: u64) -> StepRow {
         run_dir: format!("sse-{clients}"),
         link: "none".into(),
         link_rtt_us: 0,
+        ttft_p50_us: None,
+        ttft_p99_us: None,
+        itl_p50_us: None,
+        itl_p99_us: None,
+        events_per_s: None,
     }
 }
 
@@ -64,6 +69,8 @@ fn write_sweep(dir: &Path, steps: Vec<StepRow>) {
             p99_us: 250_000,
             max_lost: 0,
             max_errors: 0,
+            ttft_p99_us: None,
+            itl_p99_us: None,
         },
         techniques: vec!["sse".into()],
         clients: steps.iter().map(|s| s.clients).collect(),

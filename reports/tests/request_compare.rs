@@ -116,6 +116,11 @@ fn step(technique: &str, clients: u64) -> StepRow {
         run_dir: format!("{technique}-{clients}"),
         link: "none".into(),
         link_rtt_us: 0,
+        ttft_p50_us: None,
+        ttft_p99_us: None,
+        itl_p50_us: None,
+        itl_p99_us: None,
+        events_per_s: None,
     }
 }
 
@@ -132,6 +137,8 @@ fn doc(techniques: &[&str], counts: &[u64]) -> SweepDoc {
             p99_us: 250_000,
             max_lost: 0,
             max_errors: 0,
+            ttft_p99_us: None,
+            itl_p99_us: None,
         },
         techniques: techniques.iter().map(|t| t.to_string()).collect(),
         clients: counts.to_vec(),
@@ -158,24 +165,25 @@ fn doc(techniques: &[&str], counts: &[u64]) -> SweepDoc {
 #[test]
 fn a_request_sweep_reads_its_request_columns_leniently() {
     let dir = run_fixture::scratch("request-sweep-csv");
-    let d = doc(&["sse", "ws"], &[10, 100, 1000]);
-    sweep::write_all(&dir, &d).unwrap();
-    // The sweep's request columns, appended (and one row without them).
-    let text = fs::read_to_string(dir.join("sweep.csv")).unwrap();
-    let mut lines = text.lines();
-    let mut csv = format!(
-        "{},ttft_p99_us,itl_p99_us,events_per_s\n",
-        lines.next().unwrap()
-    );
-    for (i, l) in lines.enumerate() {
-        let extra = if i == 2 {
-            ",,,".to_string()
-        } else {
-            format!(",{},{},{}", 20_000 + i * 1000, 50_000, (i % 3 + 1) * 200)
-        };
-        csv += &format!("{l}{extra}\n");
+    let mut d = doc(&["sse", "ws"], &[10, 100, 1000]);
+    // The sweep's request columns (and one row without them, which has no run directory
+    // to fall back on either).
+    for (i, s) in d.steps.iter_mut().enumerate() {
+        if i != 2 {
+            s.ttft_p99_us = Some(20_000 + i as u64 * 1000);
+            s.itl_p99_us = Some(50_000);
+            s.events_per_s = Some(((i % 3 + 1) * 200) as f64);
+        }
     }
-    fs::write(dir.join("sweep.csv"), csv).unwrap();
+    sweep::write_all(&dir, &d).unwrap();
+    let text = fs::read_to_string(dir.join("sweep.csv")).unwrap();
+    assert!(
+        text.lines()
+            .next()
+            .unwrap()
+            .ends_with(",ttft_p50_us,ttft_p99_us,itl_p50_us,itl_p99_us,events_per_s")
+    );
+    let d = sweep::load(&dir).unwrap();
     let points = sweep::request::points(&dir, &d);
     assert_eq!(points.len(), 5, "{points:?}");
     let ws100 = points

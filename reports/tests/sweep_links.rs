@@ -78,6 +78,11 @@ fn step(technique: &str, link: &str, rtt_ms: u64, p50_ms: f64) -> StepRow {
         run_dir: format!("{technique}-{}", link.replace('=', "")),
         link: link.into(),
         link_rtt_us: rtt_ms * 1000,
+        ttft_p50_us: None,
+        ttft_p99_us: None,
+        itl_p50_us: None,
+        itl_p99_us: None,
+        events_per_s: None,
     }
 }
 
@@ -113,6 +118,8 @@ fn links_doc() -> SweepDoc {
             p99_us: 5_000_000,
             max_lost: 0,
             max_errors: 0,
+            ttft_p99_us: None,
+            itl_p99_us: None,
         },
         techniques: TECHNIQUES.iter().map(|t| t.to_string()).collect(),
         clients: vec![200],

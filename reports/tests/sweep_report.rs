@@ -45,6 +45,11 @@ fn step(technique: &str, clients: u64, p99_ms: u64, met: bool) -> StepRow {
         run_dir: format!("{technique}-{clients}"),
         link: "none".into(),
         link_rtt_us: 0,
+        ttft_p50_us: None,
+        ttft_p99_us: None,
+        itl_p50_us: None,
+        itl_p99_us: None,
+        events_per_s: None,
     }
 }
 
@@ -61,6 +66,8 @@ fn doc() -> SweepDoc {
             p99_us: 250_000,
             max_lost: 0,
             max_errors: 0,
+            ttft_p99_us: None,
+            itl_p99_us: None,
         },
         techniques: vec!["sse".into(), "ws".into(), "poll".into()],
         clients: vec![1000, 5000, 20000],

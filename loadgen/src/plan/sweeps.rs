@@ -16,6 +16,16 @@ pub fn load_sweeps(dirs: &[PathBuf]) -> Result<(SweepDoc, Vec<StepRow>), PlanCmd
     let mut rows = Vec::new();
     for dir in dirs {
         let doc = sw::load(dir)?;
+        if sw::html::is_request(&doc) {
+            return Err(invalid(
+                "SWEEP_DIR",
+                format!(
+                    "{} is a request sweep (--mode request: concurrent streams, not \
+                     subscribers); a plan sizes a broadcast tier from a broadcast sweep",
+                    dir.display()
+                ),
+            ));
+        }
         let mut these = sw::load_csv(dir)?;
         let Some(m) = merged.as_mut() else {
             rows = these;

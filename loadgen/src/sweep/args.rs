@@ -11,10 +11,12 @@ use crate::link::{LinkSpec, parse_link_list};
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepOwnArgs {
     /// Client counts to try, ascending, comma-separated (e.g. 1000,5000,20000); overrides
-    /// --start/--factor/--max-clients
+    /// --start/--factor/--max-clients. With --mode request, the concurrent streams of each
+    /// step (also spelt --concurrency)
     #[arg(
         id = "sweep_clients",
         long = "clients",
+        visible_alias = "concurrency",
         value_delimiter = ',',
         value_name = "LIST"
     )]
@@ -28,9 +30,18 @@ pub struct SweepOwnArgs {
     /// Largest client count of geometric steps
     #[arg(long, value_name = "N", default_value_t = 50_000)]
     pub max_clients: u64,
-    /// Objective: largest p99 publish-to-receive latency (e.g. 250ms)
+    /// Objective: largest p99 publish-to-receive latency (e.g. 250ms); with --mode request,
+    /// of lateness (an event's arrival after its due time)
     #[arg(long, value_name = "DURATION", default_value = "500ms")]
     pub slo_p99: humantime::Duration,
+    /// Objective of a request sweep (--mode request): largest p99 time from request to first
+    /// event (e.g. 200ms); none unless given
+    #[arg(long, value_name = "DURATION")]
+    pub slo_ttft_p99: Option<humantime::Duration>,
+    /// Objective of a request sweep: largest p99 gap between two events of a stream (e.g.
+    /// 50ms); none unless given
+    #[arg(long, value_name = "DURATION")]
+    pub slo_itl_p99: Option<humantime::Duration>,
     /// Objective: most messages a step may lose
     #[arg(long, value_name = "N", default_value_t = 0)]
     pub max_lost: u64,
@@ -87,6 +98,7 @@ impl Args for SweepArgs {
 /// run's alone (the sweep has its objective), hidden and refused.
 fn hide_run_clients(cmd: clap::Command) -> clap::Command {
     cmd.mut_arg("clients", |a| a.long("run-clients").hide(true))
+        .mut_arg("concurrency", |a| a.long("run-concurrency").hide(true))
         .mut_arg("check", |a| a.hide(true))
 }
 

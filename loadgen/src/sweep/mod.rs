@@ -72,14 +72,37 @@ pub async fn execute(
         (Some(_), None) => vec![u64::from(args.run.resolve()?.clients)],
         _ => args.sweep.steps()?,
     };
+    let request = args.run.request.mode.as_deref() == Some("request");
+    if !request && (args.sweep.slo_ttft_p99.is_some() || args.sweep.slo_itl_p99.is_some()) {
+        let flag = if args.sweep.slo_ttft_p99.is_some() {
+            "--slo-ttft-p99"
+        } else {
+            "--slo-itl-p99"
+        };
+        return Err(StepsError {
+            flag,
+            msg: "is an objective of a request sweep; add --mode request".into(),
+        }
+        .into());
+    }
+    if request && args.run.request.arrival_rate.is_some() {
+        return Err(StepsError {
+            flag: "--arrival-rate",
+            msg: "a request sweep steps --concurrency (closed model); the open model is not \
+                  swept"
+                .into(),
+        }
+        .into());
+    }
     let slo = step::slo(
         args.sweep.slo_p99.into(),
         args.sweep.max_lost,
         args.sweep.max_errors,
+        args.sweep.slo_ttft_p99.map(Into::into),
+        args.sweep.slo_itl_p99.map(Into::into),
     );
     // Check every run option once, up front, at the first step's size.
-    let mut first = args.run.clone();
-    first.clients = Some(steps[0] as u32);
+    let first = technique::step_args(&args.run, steps[0]);
     let base = first.resolve()?;
     let dir = base.out.clone().unwrap_or_else(default_dir);
     if dir.join("sweep.json").exists() {
@@ -140,16 +163,23 @@ pub async fn execute(
 
 /// The sweep's first line on stderr: techniques, steps, links, objective, directory.
 fn announce(doc: &SweepDoc, dir: &std::path::Path) {
+    let request = reports::sweep::html::is_request(doc);
     eprintln!(
-        "sweep: {} × {:?} clients{}; objective p99 ≤ {}, lost ≤ {}, errors ≤ {}; into {}",
+        "sweep: {} × {:?} {}{}; objective {}, lost ≤ {}, errors ≤ {}; into {}",
         doc.techniques.join(","),
         doc.clients,
+        if request {
+            "concurrent streams"
+        } else {
+            "clients"
+        },
         if doc.links.is_empty() {
             String::new()
         } else {
             format!(" × links {}", doc.links.join(" "))
         },
-        step::us(doc.slo.p99_us),
+        doc.slo
+            .latency_terms(if request { "lateness" } else { "latency" }),
         doc.slo.max_lost,
         doc.slo.max_errors,
         dir.display()
@@ -170,6 +200,10 @@ fn new_doc(
     let mut params = serde_json::to_value(base).unwrap_or_default();
     if let Some(o) = params.as_object_mut() {
         o.remove("clients");
+        // A request sweep's concurrency is the step's.
+        if let Some(r) = o.get_mut("request").and_then(|r| r.as_object_mut()) {
+            r.remove("arrival");
+        }
         o.remove("techniques");
         if links.is_some() {
             o.remove("link");

@@ -7,12 +7,22 @@ use reports::sweep::{Slo, StepRow};
 
 use contract::run_dir::TechniqueSummary;
 
-/// The objective as given on the command line.
-pub fn slo(p99: Duration, max_lost: u64, max_errors: u64) -> Slo {
+/// The objective as given on the command line (`ttft` / `itl`: a request sweep's p99
+/// objectives on time to first event and on the gap between events, if given).
+pub fn slo(
+    p99: Duration,
+    max_lost: u64,
+    max_errors: u64,
+    ttft: Option<Duration>,
+    itl: Option<Duration>,
+) -> Slo {
+    let us = |d: Duration| d.as_micros().min(u128::from(u64::MAX)) as u64;
     Slo {
-        p99_us: p99.as_micros().min(u128::from(u64::MAX)) as u64,
+        p99_us: us(p99),
         max_lost,
         max_errors,
+        ttft_p99_us: ttft.map(us),
+        itl_p99_us: itl.map(us),
     }
 }
 
@@ -32,10 +42,34 @@ pub fn judge(s: &TechniqueSummary, slo: &Slo) -> Option<String> {
             us(slo.p99_us)
         ));
     }
+    let objectives = [
+        ("TTFT", &s.ttft_us, slo.ttft_p99_us),
+        ("ITL", &s.itl_us, slo.itl_p99_us),
+    ];
+    for (name, measured, objective) in objectives {
+        let (Some(objective), Some(m)) = (objective, measured) else {
+            continue;
+        };
+        match m.p99 {
+            Some(p99) if p99 > objective => why.push(format!(
+                "{name} p99 {} over the objective {}",
+                us(p99),
+                us(objective)
+            )),
+            Some(_) => {}
+            None => why.push(format!("no {name} measured")),
+        }
+    }
     let (lost, expected) = (s.lost.unwrap_or(0), s.expected.unwrap_or(0));
     if lost > slo.max_lost {
-        why.push(format!("lost {lost} of {expected} messages"));
+        let what = if s.request.is_some() {
+            "events"
+        } else {
+            "messages"
+        };
+        why.push(format!("lost {lost} of {expected} {what}"));
     }
+
     let errors = s.errors_total();
     if errors > slo.max_errors {
         let kinds: Vec<String> = s
@@ -99,5 +133,10 @@ pub fn row(
         run_dir,
         link: "none".into(),
         link_rtt_us: 0,
+        ttft_p50_us: s.ttft_us.as_ref().and_then(|l| l.p50),
+        ttft_p99_us: s.ttft_us.as_ref().and_then(|l| l.p99),
+        itl_p50_us: s.itl_us.as_ref().and_then(|l| l.p50),
+        itl_p99_us: s.itl_us.as_ref().and_then(|l| l.p99),
+        events_per_s: s.request.as_ref().and_then(|r| r.events_per_s),
     }
 }

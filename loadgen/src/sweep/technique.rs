@@ -11,7 +11,7 @@ use reports::sweep::{self as sw, Outcome, SweepDoc};
 use super::args::SweepArgs;
 use super::room::{DEFAULT_BYTES_PER_CLIENT, Need, Room};
 use super::step;
-use crate::config::{ConfigError, RunConfig};
+use crate::config::{ConfigError, RunArgs, RunConfig};
 use crate::link::LinkSpec;
 use crate::run::{self, Shutdown};
 use crate::technique::Technique;
@@ -176,8 +176,7 @@ impl Sweeping<'_> {
 
     /// The run options of the step of `n` clients (its run directory `name` in the sweep's).
     fn config(&self, n: u64, name: &str) -> Result<RunConfig, String> {
-        let mut a = self.args.run.clone();
-        a.clients = Some(n as u32);
+        let mut a = step_args(&self.args.run, n);
         a.techniques = Some(vec![self.tech]);
         a.out = Some(self.dir.join(name));
         if let Some(l) = self.link {
@@ -197,11 +196,12 @@ impl Sweeping<'_> {
     /// missed the objective.
     fn record(&self, n: u64, row: sw::StepRow, doc: &mut SweepDoc) -> Result<(), String> {
         eprintln!(
-            "sweep: {}{} at {n} clients: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
+            "sweep: {}{} at {}: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
             self.tech,
             self.link
                 .map(|l| format!(" over {}", l.label()))
                 .unwrap_or_default(),
+            size(n, row.ttft_p99_us.is_some()),
             row.p50_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.lost,
@@ -212,6 +212,16 @@ impl Sweeping<'_> {
             row.server_rss_bytes.map(|b| b >> 20).unwrap_or(0),
             row.broke_reason.as_deref().unwrap_or("met the objective")
         );
+        if let (Some(t), Some(i)) = (row.ttft_p99_us, row.itl_p99_us) {
+            eprintln!(
+                "sweep: {} at concurrency {n}: TTFT p99 {}, ITL p99 {}, {:.0} events/s (p50/p99 \
+                 above: lateness)",
+                self.tech,
+                step::us(t),
+                step::us(i),
+                row.events_per_s.unwrap_or(0.0)
+            );
+        }
         let met = row.slo_met;
         let why = row.broke_reason.clone();
         doc.steps.push(row);
@@ -223,6 +233,27 @@ impl Sweeping<'_> {
         } else {
             Err(why.unwrap_or_default())
         }
+    }
+}
+
+/// The run options of a step of `n`: `n` clients, or in a request sweep (`--mode request`)
+/// `n` concurrent streams.
+pub fn step_args(run: &RunArgs, n: u64) -> RunArgs {
+    let mut a = run.clone();
+    if a.request.mode.as_deref() == Some("request") {
+        a.request.concurrency = Some(n);
+    } else {
+        a.clients = Some(n.min(u64::from(u32::MAX)) as u32);
+    }
+    a
+}
+
+/// A step's size in words: `200 clients`, or `concurrency 200` in a request sweep.
+fn size(n: u64, request: bool) -> String {
+    if request {
+        format!("concurrency {n}")
+    } else {
+        format!("{n} clients")
     }
 }
 
@@ -257,12 +288,15 @@ fn check_room(cfg: &RunConfig, n: u64, bytes_per_client: f64) -> Result<Room, St
         return Err(why);
     }
     eprintln!(
-        "sweep: {} at {n} clients ({} sockets in TIME_WAIT)",
+        "sweep: {} at {} ({} sockets in TIME_WAIT)",
         cfg.techniques[0],
+        size(n, cfg.request.is_some()),
         room.time_wait.unwrap_or(0)
     );
     let ramp_s = n as f64 / cfg.ramp_up.max(1e-9);
-    if ramp_s + cfg.warmup.as_secs_f64() >= 0.5 * cfg.read_timeout.as_secs_f64() {
+    if cfg.request.is_none()
+        && ramp_s + cfg.warmup.as_secs_f64() >= 0.5 * cfg.read_timeout.as_secs_f64()
+    {
         // Measured here: 40,000 clients at 5000/s with the default 10 s read timeout gave
         // ~20,000 timeouts (everything delivered); with 30 s, none.
         eprintln!(

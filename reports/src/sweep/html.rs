@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::rtt::RttRow;
-use super::{Outcome, SweepDoc, rtt_html};
+use super::{Outcome, Slo, SweepDoc, rtt_html};
 use crate::charts::{Chart, HEIGHT, WIDTH};
 use crate::fmt;
 use crate::html::{esc, swatch};
@@ -77,13 +77,18 @@ pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart], links: Option<&LinkS
     }
     let _ = writeln!(
         h,
-        "<p>Objective each step must meet: p99 publish-to-receive latency ≤ <b>{}</b>, at most \
-         <b>{}</b> lost, at most <b>{}</b>. The <b>knee</b> is the largest client count that met \
+        "<p>Objective each step must meet: {}, at most \
+         <b>{}</b> lost, at most <b>{}</b>. The <b>knee</b> is the largest {} that met \
          it; each technique stops at its first step that misses it or that this machine has no \
          room for.</p>",
-        esc(&fmt::latency_us(doc.slo.p99_us as f64)),
+        objective_terms(doc),
         fmt::plural(doc.slo.max_lost, "message"),
         fmt::plural(doc.slo.max_errors, "error"),
+        if is_request(doc) {
+            "concurrency"
+        } else {
+            "client count"
+        },
     );
     if dir.join("plan.html").is_file() {
         h.push_str("<p>Capacity plan from this sweep: <a href=\"plan.html\">plan.html</a></p>\n");
@@ -228,4 +233,47 @@ pub fn page_head(title: &str) -> String {
     let mut h = String::new();
     head(&mut h, title);
     h
+}
+
+/// Whether the sweep stepped request-mode concurrency (`--mode request`) rather than clients.
+pub fn is_request(doc: &SweepDoc) -> bool {
+    doc.run_params.get("mode").and_then(|m| m.as_str()) == Some("request")
+}
+
+/// The objective's latency terms, bold figures, as the page states them: of publish-to-receive
+/// latency in a broadcast sweep, of lateness (and TTFT / ITL where set) in a request sweep.
+fn objective_terms(doc: &SweepDoc) -> String {
+    let b = |us: u64| format!("<b>{}</b>", esc(&fmt::latency_us(us as f64)));
+    if !is_request(doc) {
+        return format!("p99 publish-to-receive latency ≤ {}", b(doc.slo.p99_us));
+    }
+    let mut t = format!("p99 lateness (received − due) ≤ {}", b(doc.slo.p99_us));
+    if let Some(v) = doc.slo.ttft_p99_us {
+        t.push_str(&format!(", TTFT p99 ≤ {}", b(v)));
+    }
+    if let Some(v) = doc.slo.itl_p99_us {
+        t.push_str(&format!(", ITL p99 ≤ {}", b(v)));
+    }
+    t
+}
+
+impl Slo {
+    /// The objective as a sentence's words, e.g. `p99 lateness ≤ 500 ms, TTFT p99 ≤ 1 s`
+    /// (`what`: what the p99 objective is of).
+    pub fn latency_terms(&self, what: &str) -> String {
+        let mut t = format!(
+            "p99 {what} ≤ {}",
+            crate::fmt::latency_us(self.p99_us as f64)
+        );
+        if let Some(v) = self.ttft_p99_us {
+            t.push_str(&format!(
+                ", TTFT p99 ≤ {}",
+                crate::fmt::latency_us(v as f64)
+            ));
+        }
+        if let Some(v) = self.itl_p99_us {
+            t.push_str(&format!(", ITL p99 ≤ {}", crate::fmt::latency_us(v as f64)));
+        }
+        t
+    }
 }

@@ -61,6 +61,13 @@ pub struct Slo {
     pub max_lost: u64,
     /// Most errors (of any kind) a step may count.
     pub max_errors: u64,
+    /// A request sweep's (`--mode request`) largest p99 time to first event, µs (absent: no
+    /// such objective; never written in a broadcast sweep).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_p99_us: Option<u64>,
+    /// A request sweep's largest p99 gap between two events of a stream, µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub itl_p99_us: Option<u64>,
 }
 
 /// One technique at one client count: a row of sweep.csv (column names are these field
@@ -104,6 +111,19 @@ pub struct StepRow {
     /// That link's round-trip time, µs (0 for `none`).
     #[serde(default)]
     pub link_rtt_us: u64,
+    /// A request sweep's step (`--mode request`; `clients` is then its concurrency, and the
+    /// p99/p50 above are of lateness, received − due): time to first event and gap between
+    /// events, µs, and events received per second. Empty in a broadcast sweep.
+    #[serde(default)]
+    pub ttft_p50_us: Option<u64>,
+    #[serde(default)]
+    pub ttft_p99_us: Option<u64>,
+    #[serde(default)]
+    pub itl_p50_us: Option<u64>,
+    #[serde(default)]
+    pub itl_p99_us: Option<u64>,
+    #[serde(default)]
+    pub events_per_s: Option<f64>,
 }
 
 fn no_link() -> String {
@@ -256,7 +276,7 @@ pub fn write_data(dir: &Path, doc: &SweepDoc) -> Result<(), ReportError> {
 }
 
 /// The columns of sweep.csv, in order.
-pub const STEP_COLUMNS: [&str; 25] = [
+pub const STEP_COLUMNS: [&str; 30] = [
     "technique",
     "clients",
     "p99_us",
@@ -282,6 +302,11 @@ pub const STEP_COLUMNS: [&str; 25] = [
     "run_dir",
     "link",
     "link_rtt_us",
+    "ttft_p50_us",
+    "ttft_p99_us",
+    "itl_p50_us",
+    "itl_p99_us",
+    "events_per_s",
 ];
 
 /// What the sweep report wrote.
