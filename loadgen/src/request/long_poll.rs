@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 
-use super::plan::{MAX_EVENT, Plan, Wire, post_request};
+use super::exchange::post;
+use super::plan::{MAX_EVENT, Plan, Wire};
 use super::recorder::StreamTrack;
 use crate::clients::{ClientError, HttpConn, get_request};
 use crate::net::CountingStream;
@@ -40,16 +41,7 @@ pub(super) async fn run(
     body: &[u8],
     t: &mut StreamTrack,
 ) -> Result<(), ClientError> {
-    let mut h = p.http(index).await?;
-    let request = post_request(
-        &p.path("/generate/long-poll"),
-        &p.host,
-        "application/json",
-        body,
-    );
-    t.sent_now();
-    p.rec.request();
-    h.send(&request, p.read_timeout).await?;
+    let mut h = post(p, index, "/generate/long-poll", "application/json", body, t).await?;
     let (answer, mut keep) = read_json(&mut h, p.read_timeout).await?;
     let started: Started = serde_json::from_slice(&answer)
         .map_err(|e| ClientError::Protocol(format!("bad long-poll start: {e}")))?;

@@ -11,6 +11,7 @@
 //! on the wire are counted as for the broadcast clients.
 
 pub mod driver;
+mod exchange;
 mod long_poll;
 pub mod measure;
 mod ndjson;

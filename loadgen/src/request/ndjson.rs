@@ -5,7 +5,8 @@
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
 
-use super::plan::{END_GRACE, MAX_EVENT, Plan, expect_type, parse_event, post_request};
+use super::exchange::{open_stream, read_to_end};
+use super::plan::{MAX_EVENT, Plan, parse_event};
 use super::recorder::StreamTrack;
 use crate::clients::{ClientError, LineSplitter};
 use crate::payload;
@@ -17,22 +18,15 @@ pub(super) async fn run(
     body: &[u8],
     t: &mut StreamTrack,
 ) -> Result<(), ClientError> {
-    let mut h = p.http(index).await?;
-    let request = post_request(
-        &p.path("/generate/stream"),
-        &p.host,
+    let (mut h, mut body) = open_stream(
+        p,
+        index,
+        "/generate/stream",
         "application/x-ndjson",
         body,
-    );
-    t.sent_now();
-    p.rec.request();
-    h.send(&request, p.read_timeout).await?;
-    let head = h.read_head(p.quiet_limit()).await?;
-    if let Some(e) = head.status_error() {
-        return Err(e);
-    }
-    expect_type(&head, "application/x-ndjson")?;
-    let mut body = head.body;
+        t,
+    )
+    .await?;
     let mut lines = LineSplitter::new(MAX_EVENT);
     let done = AtomicBool::new(false);
     let (rr, rec) = (&*p.rr, &*p.rec);
@@ -55,23 +49,5 @@ pub(super) async fn run(
     };
     let mut on_bytes = |bytes: &[u8]| lines.feed(bytes, &mut on_line);
     let quiet = p.quiet_limit();
-    loop {
-        if done.load(Relaxed) {
-            match tokio::time::timeout(END_GRACE, h.read_body(&mut body, quiet, &mut on_bytes))
-                .await
-            {
-                Ok(Ok(true)) => continue,
-                Ok(Err(e)) if matches!(e, ClientError::Protocol(_)) => return Err(e),
-                _ => return Ok(()),
-            }
-        }
-        if !h.read_body(&mut body, quiet, &mut on_bytes).await? {
-            break;
-        }
-    }
-    if done.load(Relaxed) {
-        Ok(())
-    } else {
-        Err(ClientError::Closed)
-    }
+    read_to_end(&mut h, &mut body, quiet, &done, &mut on_bytes).await
 }

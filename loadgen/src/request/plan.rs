@@ -110,18 +110,6 @@ impl Plan {
     }
 }
 
-/// A POST of a JSON `body` to `path`.
-pub fn post_request(path: &str, host: &str, accept: &str, body: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAccept: {accept}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
-    r.extend_from_slice(body);
-    r
-}
-
 /// The fields of an event (or an end marker) that request mode reads.
 #[derive(Debug, Default, Deserialize)]
 pub struct Wire {
@@ -142,17 +130,6 @@ pub struct Meta {
 /// Reads one event's JSON (any JSON object: an OpenAI server's chunks carry no `pushbench`).
 pub fn parse_event(bytes: &[u8]) -> Result<Wire, ClientError> {
     serde_json::from_slice(bytes).map_err(|e| ClientError::Protocol(format!("bad event JSON: {e}")))
-}
-
-/// Whether an HTTP answer's `Content-Type` starts with `want`.
-pub fn expect_type(head: &crate::clients::Head, want: &str) -> Result<(), ClientError> {
-    let got = head.content_type.as_deref().unwrap_or("");
-    if got.starts_with(want) {
-        return Ok(());
-    }
-    Err(ClientError::Protocol(format!(
-        "answer served as `{got}`, not {want}"
-    )))
 }
 
 pub fn micros(d: Duration) -> u64 {
@@ -179,15 +156,5 @@ mod tests {
                 .is_none()
         );
         assert!(parse_event(b"[DONE").is_err());
-    }
-
-    #[test]
-    fn post_bytes() {
-        let r = post_request("/generate/sse", "h:1", "text/event-stream", b"{}");
-        assert_eq!(
-            r,
-            b"POST /generate/sse HTTP/1.1\r\nHost: h:1\r\nAccept: text/event-stream\r\n\
-              Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
-        );
     }
 }

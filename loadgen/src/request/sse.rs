@@ -6,7 +6,8 @@
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Instant;
 
-use super::plan::{END_GRACE, MAX_EVENT, Plan, expect_type, parse_event, post_request};
+use super::exchange::{open_stream, read_to_end};
+use super::plan::{MAX_EVENT, Plan, parse_event};
 use super::recorder::StreamTrack;
 use crate::clients::{ClientError, Event, SseParser};
 use crate::payload;
@@ -22,17 +23,7 @@ pub(super) async fn run(
     body: &[u8],
     t: &mut StreamTrack,
 ) -> Result<(), ClientError> {
-    let mut h = p.http(index).await?;
-    let request = post_request(&p.path(path), &p.host, "text/event-stream", body);
-    t.sent_now();
-    p.rec.request();
-    h.send(&request, p.read_timeout).await?;
-    let head = h.read_head(p.quiet_limit()).await?;
-    if let Some(e) = head.status_error() {
-        return Err(e);
-    }
-    expect_type(&head, "text/event-stream")?;
-    let mut body = head.body;
+    let (mut h, mut body) = open_stream(p, index, path, "text/event-stream", body, t).await?;
     let mut parser = SseParser::new(String::new());
     let done = AtomicBool::new(false);
     let (rr, rec) = (&*p.rr, &*p.rec);
@@ -66,26 +57,7 @@ pub(super) async fn run(
         }
         Ok(())
     };
+    // A body that ends without [DONE] was cut.
     let quiet = p.quiet_limit();
-    loop {
-        if done.load(Relaxed) {
-            // The end marker came: the response should end at once; not waited for long.
-            match tokio::time::timeout(END_GRACE, h.read_body(&mut body, quiet, &mut on_bytes))
-                .await
-            {
-                Ok(Ok(true)) => continue,
-                Ok(Err(e)) if matches!(e, ClientError::Protocol(_)) => return Err(e),
-                _ => return Ok(()),
-            }
-        }
-        if !h.read_body(&mut body, quiet, &mut on_bytes).await? {
-            break;
-        }
-    }
-    // The body ended without [DONE]: the stream was cut.
-    if done.load(Relaxed) {
-        Ok(())
-    } else {
-        Err(ClientError::Closed)
-    }
+    read_to_end(&mut h, &mut body, quiet, &done, &mut on_bytes).await
 }
