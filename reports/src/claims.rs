@@ -288,23 +288,9 @@ pub fn check(run: &Run) -> Vec<Claim> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::Manifest;
 
     fn run(techniques: serde_json::Value) -> Run {
-        let manifest: Manifest = serde_json::from_value(
-            serde_json::json!({"format": "pushbench-run", "format_version": 1}),
-        )
-        .unwrap();
-        Run {
-            dir: "x".into(),
-            label: "x".into(),
-            manifest,
-            techniques: serde_json::from_value(techniques).unwrap(),
-            skipped: Vec::new(),
-            timeseries: Vec::new(),
-            histograms: Default::default(),
-            request_histograms: Default::default(),
-        }
+        Run::for_test(techniques)
     }
 
     fn verdicts(r: &Run) -> Vec<Verdict> {

@@ -39,6 +39,28 @@ pub struct Run {
     pub request_histograms: BTreeMap<String, Histogram<u64>>,
 }
 
+#[cfg(test)]
+impl Run {
+    /// A run named `x` of these techniques' summaries (summary.json's `techniques`), with a
+    /// bare manifest and nothing else: for unit tests of what is computed from summaries.
+    pub fn for_test(techniques: serde_json::Value) -> Run {
+        let manifest: Manifest = serde_json::from_value(
+            serde_json::json!({"format": "pushbench-run", "format_version": 1}),
+        )
+        .unwrap();
+        Run {
+            dir: "x".into(),
+            label: "x".into(),
+            manifest,
+            techniques: serde_json::from_value(techniques).unwrap(),
+            skipped: Vec::new(),
+            timeseries: Vec::new(),
+            histograms: Default::default(),
+            request_histograms: Default::default(),
+        }
+    }
+}
+
 /// The request-mode histograms a technique may have beside its latency one: time to first
 /// event, inter-event gap and end-to-end time, µs.
 pub const REQUEST_METRICS: [&str; 3] = ["ttft", "itl", "e2e"];

@@ -155,39 +155,18 @@ pub(super) fn is_section_chart(file: &str) -> bool {
 /// The request claims ([`crate::claims::request`]), one verdict column per request run.
 fn claims_table(h: &mut String, runs: &[Run]) {
     let runs: Vec<&Run> = runs.iter().filter(|r| r.is_request()).collect();
-    let compare = runs.len() > 1;
     let checked: Vec<_> = runs
         .iter()
         .map(|r| crate::claims::request::check(r))
         .collect();
     h.push_str("<h3>Claims about streaming a response, checked against this run</h3>\n");
-    h.push_str("<table class=\"request-claims\">\n<tr><th class=\"l\">claim</th>");
-    for run in &runs {
-        let _ = write!(
-            h,
-            "<th class=\"l\">{}</th><th class=\"l\">the figure that decided it</th>",
-            if compare {
-                format!("verdict: {}", esc(&run.label))
-            } else {
-                "verdict".into()
-            }
-        );
-    }
-    h.push_str("<th class=\"l\">rule</th></tr>\n");
-    for (i, (claim, rule)) in crate::claims::request::CLAIMS.iter().enumerate() {
-        let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(claim));
-        for c in &checked {
-            let _ = write!(
-                h,
-                "<td class=\"l {}\">{}</td><td class=\"l\">{}</td>",
-                super::tables::verdict_class(c[i].verdict),
-                c[i].verdict.as_str(),
-                esc(&c[i].figure)
-            );
-        }
-        let _ = writeln!(h, "<td class=\"l\">{}</td></tr>", esc(rule));
-    }
-    h.push_str("</table>\n");
+    super::tables::verdict_table(
+        h,
+        "<table class=\"request-claims\">",
+        &runs,
+        &checked,
+        crate::claims::request::CLAIMS.iter(),
+    );
 }
 
 /// A chart as the page shows it.

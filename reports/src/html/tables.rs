@@ -154,9 +154,22 @@ pub(super) fn verdict_class(v: Verdict) -> &'static str {
 }
 
 pub(super) fn claims_table(h: &mut String, runs: &[Run]) {
+    let runs: Vec<&Run> = runs.iter().collect();
+    let checked: Vec<Vec<Claim>> = runs.iter().map(|r| claims::check(r)).collect();
+    verdict_table(h, "<table>", &runs, &checked, claims::rules());
+}
+
+/// A table of claims (`rules`: each claim and its rule) with a verdict and its deciding figure
+/// per run (`checked[run][claim]`), opened by `open` (a `<table ...>` tag).
+pub(super) fn verdict_table<'a>(
+    h: &mut String,
+    open: &str,
+    runs: &[&Run],
+    checked: &[Vec<Claim>],
+    rules: impl Iterator<Item = &'a (&'static str, &'static str)>,
+) {
     let compare = runs.len() > 1;
-    let checked: Vec<Vec<Claim>> = runs.iter().map(claims::check).collect();
-    h.push_str("<table>\n<tr><th class=\"l\">claim</th>");
+    let _ = write!(h, "{open}\n<tr><th class=\"l\">claim</th>");
     for run in runs {
         let _ = write!(
             h,
@@ -169,9 +182,9 @@ pub(super) fn claims_table(h: &mut String, runs: &[Run]) {
         );
     }
     h.push_str("<th class=\"l\">rule</th></tr>\n");
-    for (i, (claim, rule)) in claims::rules().enumerate() {
+    for (i, (claim, rule)) in rules.enumerate() {
         let _ = write!(h, "<tr><td class=\"l\">{}</td>", esc(claim));
-        for c in &checked {
+        for c in checked {
             let c = &c[i];
             let _ = write!(
                 h,
