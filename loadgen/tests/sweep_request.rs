@@ -146,6 +146,10 @@ fn request_objectives_and_the_open_model_are_refused_where_they_mean_nothing() {
             vec!["sweep", "--mode", "request", "--arrival-rate", "5"],
             "--arrival-rate",
         ),
+        (
+            vec!["sweep", "--mode", "request", "--concurrency", "4,0"],
+            "--concurrency",
+        ),
     ] {
         let dir = tmp.join("never");
         let mut a = args.clone();

@@ -11,16 +11,24 @@ use crate::link::{LinkSpec, parse_link_list};
 #[derive(Debug, Clone, clap::Args)]
 pub struct SweepOwnArgs {
     /// Client counts to try, ascending, comma-separated (e.g. 1000,5000,20000); overrides
-    /// --start/--factor/--max-clients. With --mode request, the concurrent streams of each
-    /// step (also spelt --concurrency)
+    /// --start/--factor/--max-clients
     #[arg(
         id = "sweep_clients",
         long = "clients",
-        visible_alias = "concurrency",
         value_delimiter = ',',
         value_name = "LIST"
     )]
     pub clients: Option<Vec<u64>>,
+    /// With --mode request: the concurrent streams of each step, ascending, comma-separated
+    /// (e.g. 10,100,1000); the same list as --clients, by its request-mode name
+    #[arg(
+        id = "sweep_concurrency",
+        long = "concurrency",
+        value_delimiter = ',',
+        value_name = "LIST",
+        conflicts_with = "sweep_clients"
+    )]
+    pub concurrency: Option<Vec<u64>>,
     /// First client count of geometric steps
     #[arg(long, value_name = "N", default_value_t = 1000)]
     pub start: u64,
@@ -114,6 +122,11 @@ pub struct StepsError {
 pub const MAX_LINKS: usize = 32;
 
 impl SweepOwnArgs {
+    /// The step list given (`--clients` or `--concurrency`), if any.
+    pub fn list(&self) -> Option<&Vec<u64>> {
+        self.clients.as_ref().or(self.concurrency.as_ref())
+    }
+
     /// The links of `--links` (None: no link axis), each a distinct label; `fixed`: whether
     /// `--link` was given too (it may not be: each step's link is the axis').
     pub fn links(&self, fixed: bool) -> Result<Option<Vec<LinkSpec>>, StepsError> {
@@ -150,16 +163,18 @@ impl SweepOwnArgs {
     /// The client counts to try, ascending.
     pub fn steps(&self) -> Result<Vec<u64>, StepsError> {
         let err = |flag, msg: String| Err(StepsError { flag, msg });
-        let steps = match &self.clients {
+        let steps = match self.list() {
             Some(list) => {
+                let flag = if self.clients.is_some() {
+                    "--clients"
+                } else {
+                    "--concurrency"
+                };
                 if list.is_empty() || list.contains(&0) {
-                    return err("--clients", "each client count must be at least 1".into());
+                    return err(flag, "each step must be at least 1".into());
                 }
                 if list.windows(2).any(|w| w[1] <= w[0]) {
-                    return err(
-                        "--clients",
-                        format!("must be strictly ascending, got {list:?}"),
-                    );
+                    return err(flag, format!("must be strictly ascending, got {list:?}"));
                 }
                 list.clone()
             }

@@ -67,7 +67,7 @@ pub async fn execute(
     sd: Shutdown,
 ) -> Result<SweepOutcome, SweepError> {
     let links = args.sweep.links(args.run.link.is_some())?;
-    let steps = match (&links, &args.sweep.clients) {
+    let steps = match (&links, args.sweep.list()) {
         // A links sweep without a client list: one step, at the run's client count.
         (Some(_), None) => vec![u64::from(args.run.resolve()?.clients)],
         _ => args.sweep.steps()?,
