@@ -10,23 +10,26 @@
 //! future with a waker of its own that counts its wakeups, and after the first poll polls it
 //! again only when that count moved: a message costs one atomic load.
 //!
-//! Every poll registers the caller's waker (`AtomicWaker`: a compare when it is the same one),
-//! even when the inner future is not polled: a poll with another waker (`now_or_never`'s,
-//! which wakes nothing) must not leave the task deaf to the event.
+//! The task's waker sits in a slot that a wakeup reads but never empties, and a poll replaces
+//! it only when it comes with a waker that would wake another task (`Waker::will_wake`; e.g. a
+//! first poll by `now_or_never`, whose waker wakes nothing, must not leave the task deaf to the
+//! event). So a message costs a compare of two pointers and one atomic load; the slot's lock is
+//! taken only by a wakeup of the rare event and when the waker changes. (An `AtomicWaker`
+//! registered on every poll cost 5.5% of the load generator at 10,000 SSE clients; one
+//! registered only on a changed waker could go deaf, since its wake empties it.)
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
-
-use futures_util::task::AtomicWaker;
 
 /// Counts the inner future's wakeups and passes them on to the task.
 #[derive(Debug, Default)]
 struct Wakes {
     count: AtomicU64,
-    task: AtomicWaker,
+    /// The task's waker, as last registered; a wakeup wakes it and leaves it in place.
+    task: Mutex<Option<Waker>>,
 }
 
 impl Wake for Wakes {
@@ -34,8 +37,13 @@ impl Wake for Wakes {
         self.wake_by_ref();
     }
     fn wake_by_ref(self: &Arc<Self>) {
+        // Counted before the slot is read: a poll that registered its waker (under the lock)
+        // before this read is woken; one that registers after it sees the count moved.
         self.count.fetch_add(1, Ordering::Release);
-        self.task.wake();
+        let task = self.task.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(w) = task.as_ref() {
+            w.wake_by_ref();
+        }
     }
 }
 
@@ -45,6 +53,8 @@ pub struct Lazy<F> {
     wakes: Arc<Wakes>,
     /// The wakeup count at the last poll (None: poll next time whatever the count).
     seen: Option<u64>,
+    /// The waker last put in the slot (the task's own copy, compared without the lock).
+    registered: Option<Waker>,
 }
 
 impl<F> std::fmt::Debug for Lazy<F> {
@@ -59,6 +69,7 @@ impl<F> Lazy<F> {
             inner,
             wakes: Arc::default(),
             seen: None,
+            registered: None,
         }
     }
 
@@ -78,8 +89,19 @@ impl<F: Future + Unpin> Future for Lazy<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.get_mut();
-        // Registered before the count is read: a wakeup after the read wakes this waker.
-        this.wakes.task.register(cx.waker());
+        // The slot holds this task's waker before the count is read: a wakeup counted after
+        // the read wakes this task.
+        let waker = cx.waker();
+        if !this.registered.as_ref().is_some_and(|r| r.will_wake(waker)) {
+            let mut task = this
+                .wakes
+                .task
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            *task = Some(waker.clone());
+            drop(task);
+            this.registered = Some(waker.clone());
+        }
         let count = this.wakes.count.load(Ordering::Acquire);
         if this.seen == Some(count) {
             return Poll::Pending;
@@ -187,5 +209,59 @@ mod tests {
             "woken only after {:?}",
             t0.elapsed()
         );
+    }
+
+    /// Ready once for every tick it has not yet reported.
+    struct Ticker {
+        ticks: Arc<AtomicUsize>,
+        seen: usize,
+        waker: Arc<std::sync::Mutex<Option<Waker>>>,
+    }
+
+    impl Future for Ticker {
+        type Output = usize;
+        fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<usize> {
+            *self.waker.lock().unwrap() = Some(cx.waker().clone());
+            let now = self.ticks.load(Ordering::SeqCst);
+            if now > self.seen {
+                self.seen = now;
+                return Poll::Ready(now);
+            }
+            Poll::Pending
+        }
+    }
+
+    /// The same task woken by its event again and again (each wakeup from another thread,
+    /// while the task waits): it hears every one, its waker registered once.
+    #[tokio::test]
+    async fn a_task_hears_its_event_every_time_it_fires() {
+        let ticks = Arc::new(AtomicUsize::new(0));
+        let waker = Arc::new(std::sync::Mutex::new(None::<Waker>));
+        let mut lazy = Lazy::new(Ticker {
+            ticks: ticks.clone(),
+            seen: 0,
+            waker: waker.clone(),
+        });
+        for round in 1..=50 {
+            let (ticks, waker) = (ticks.clone(), waker.clone());
+            let fire = std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(2));
+                ticks.fetch_add(1, Ordering::SeqCst);
+                if let Some(w) = waker.lock().unwrap().as_ref() {
+                    w.wake_by_ref();
+                }
+            });
+            // A deaf task would be polled again only by the timeout's own deadline (which
+            // polls the future once more before giving up): the wakeup must come at ~2 ms.
+            let t0 = std::time::Instant::now();
+            let got = tokio::time::timeout(Duration::from_secs(5), &mut lazy).await;
+            assert_eq!(got, Ok(round));
+            assert!(
+                t0.elapsed() < Duration::from_secs(2),
+                "round {round}: the wakeup was heard only after {:?}",
+                t0.elapsed()
+            );
+            fire.join().unwrap();
+        }
     }
 }
