@@ -131,6 +131,8 @@ fn an_itl_objective_below_the_interval_breaks_at_the_first_step() {
         why.contains("ITL p99") && why.contains("over the objective 1.0ms"),
         "{why}"
     );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("at concurrency 2: ITL p99"), "{stdout}");
 }
 
 #[test]

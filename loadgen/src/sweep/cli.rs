@@ -48,7 +48,10 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
                     .map(|k| k.to_string())
                     .unwrap_or_else(|| "none".into()),
                 match (&o.broke_reason, o.broke_at) {
-                    (Some(r), Some(at)) => format!("at {at} clients: {r}"),
+                    (Some(r), Some(at)) => format!(
+                        "at {}: {r}",
+                        super::technique::size(at, reports::sweep::html::is_request(doc))
+                    ),
                     (Some(r), None) => r.clone(),
                     (None, _) => "nothing: every step met the objective".into(),
                 }

@@ -146,8 +146,8 @@ pub async fn execute(
                     .map(|l| format!(" over {}", l.label()))
                     .unwrap_or_default();
                 failed.push(format!(
-                    "{tech}{over} failed at {} clients ({why})",
-                    steps[0]
+                    "{tech}{over} failed at {} ({why})",
+                    technique::size(steps[0], request)
                 ));
             }
             doc.outcomes.push(o);

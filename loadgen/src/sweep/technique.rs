@@ -38,11 +38,13 @@ struct State {
     bytes_per_client: f64,
     /// Why the first step failed outright, if it did.
     first_failure: Option<String>,
+    /// A request sweep (steps are concurrency, not clients).
+    request: bool,
 }
 
 impl State {
     fn stop(&mut self, tech: Technique, n: u64, why: String) {
-        eprintln!("sweep: {tech} stopped at {n} clients: {why}");
+        eprintln!("sweep: {tech} stopped at {}: {why}", size(n, self.request));
         self.missed(n, why);
     }
 
@@ -80,10 +82,12 @@ impl Sweeping<'_> {
             },
             bytes_per_client: DEFAULT_BYTES_PER_CLIENT,
             first_failure: None,
+            request: self.args.run.request.mode.as_deref() == Some("request"),
         };
         for (i, &n) in steps.iter().enumerate() {
             if self.sd.token.is_cancelled() {
-                state.out.broke_reason = Some(format!("interrupted before {n} clients"));
+                state.out.broke_reason =
+                    Some(format!("interrupted before {}", size(n, state.request)));
                 break;
             }
             let pause = match self.step(n, i == 0, &mut state, doc).await {
@@ -136,7 +140,7 @@ impl Sweeping<'_> {
         };
         if outcome.partial && self.sd.token.is_cancelled() {
             // A step cut short measures nothing worth judging.
-            state.out.broke_reason = Some(format!("interrupted during {n} clients"));
+            state.out.broke_reason = Some(format!("interrupted during {}", size(n, state.request)));
             return Step::Stop;
         }
         let Some(s) = outcome.doc.techniques.first() else {
@@ -249,7 +253,7 @@ pub fn step_args(run: &RunArgs, n: u64) -> RunArgs {
 }
 
 /// A step's size in words: `200 clients`, or `concurrency 200` in a request sweep.
-fn size(n: u64, request: bool) -> String {
+pub(super) fn size(n: u64, request: bool) -> String {
     if request {
         format!("concurrency {n}")
     } else {
