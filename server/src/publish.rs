@@ -3,17 +3,13 @@
 //! `400` for a bad event name or payload, `408`/`413`/`503` (closing the connection) when the
 //! body is too slow, too large, or over the server's body budget.
 
-use std::sync::atomic::Ordering::Relaxed;
-
-use http::header;
 use http::{Request, Response, StatusCode};
 use hyper::body::Incoming;
 
-use crate::body::{self, BodyError};
 use crate::error::PublishError;
 use crate::hub::valid_name;
-use crate::request::query_param;
-use crate::response::{BoxBody, closing, error, json_no_store, unavailable};
+use crate::request::{query_param, read_body};
+use crate::response::{BoxBody, error, json_no_store, unavailable};
 use crate::state::State;
 
 /// `POST /publish/{topic}` (`topic` is a valid name).
@@ -30,7 +26,14 @@ pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Respo
     };
     // The lease holds the body's bytes in the budget until the publish is answered.
     let mut lease = state.body_budget.lease();
-    let body = match read_body(req, state, &mut lease).await {
+    let max = state.args.max_payload_bytes;
+    let too_large = || {
+        error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("payload larger than --max-payload-bytes ({max} bytes)"),
+        )
+    };
+    let body = match read_body(req, state, max, &mut lease, too_large).await {
         Ok(b) => b,
         Err(refusal) => return refusal,
     };
@@ -44,44 +47,5 @@ pub async fn handle(req: Request<Incoming>, state: &State, topic: &str) -> Respo
         }
         Err(PublishError::Encode(e)) => error(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
         Err(e) => unavailable(e),
-    }
-}
-
-/// The whole body, or the answer refusing it (counted).
-async fn read_body(
-    req: Request<Incoming>,
-    state: &State,
-    lease: &mut body::Lease<'_>,
-) -> Result<bytes::Bytes, Response<BoxBody>> {
-    let max = state.args.max_payload_bytes;
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let timeout = state.args.body_read_timeout;
-    match body::read(req.into_body(), declared, max, timeout, lease).await {
-        Ok(b) => Ok(b),
-        Err(BodyError::TooLarge) => Err(closing(error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            format!("payload larger than --max-payload-bytes ({max} bytes)"),
-        ))),
-        Err(BodyError::Timeout) => {
-            state.metrics.body_timeouts.fetch_add(1, Relaxed);
-            Err(closing(error(
-                StatusCode::REQUEST_TIMEOUT,
-                format!(
-                    "the body did not arrive within --body-read-timeout ({})",
-                    humantime::format_duration(timeout)
-                ),
-            )))
-        }
-        Err(BodyError::Budget) => {
-            state.metrics.body_buffer_rejections.fetch_add(1, Relaxed);
-            Err(closing(unavailable(
-                "the server is buffering its limit of publish bodies (--body-buffer-bytes)",
-            )))
-        }
-        Err(BodyError::Bad(e)) => Err(error(StatusCode::BAD_REQUEST, format!("bad body: {e}"))),
     }
 }

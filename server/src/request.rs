@@ -1,9 +1,55 @@
 //! Reading a request's parameters: query parameters, the `since` cursor and other
-//! non-negative integers, and the `400` answer ([`BadRequest`]) when one is malformed.
+//! non-negative integers, and the `400` answer ([`BadRequest`]) when one is malformed; and its
+//! whole body within the server's limits ([`read_body`], for `/publish` and `/generate`).
 
-use http::{Request, Response, StatusCode};
+use std::sync::atomic::Ordering::Relaxed;
 
-use crate::response::{BoxBody, error};
+use http::{Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+
+use crate::body::{self, BodyError};
+use crate::response::{BoxBody, closing, error, unavailable};
+use crate::state::State;
+
+/// The whole body of `req`, at most `max` bytes, read within `--body-read-timeout` and the
+/// body budget (`lease` holds its bytes until dropped); or the answer refusing it: `too_large`
+/// (the caller's answer to an oversized body), `408` or `503` (each counted), all closing the
+/// connection since the rest of the body is not read; `400` for a broken body.
+pub async fn read_body(
+    req: Request<Incoming>,
+    state: &State,
+    max: usize,
+    lease: &mut body::Lease<'_>,
+    too_large: impl FnOnce() -> Response<BoxBody>,
+) -> Result<bytes::Bytes, Response<BoxBody>> {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let timeout = state.args.body_read_timeout;
+    match body::read(req.into_body(), declared, max, timeout, lease).await {
+        Ok(b) => Ok(b),
+        Err(BodyError::TooLarge) => Err(closing(too_large())),
+        Err(BodyError::Timeout) => {
+            state.metrics.body_timeouts.fetch_add(1, Relaxed);
+            Err(closing(error(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the body did not arrive within --body-read-timeout ({})",
+                    humantime::format_duration(timeout)
+                ),
+            )))
+        }
+        Err(BodyError::Budget) => {
+            state.metrics.body_buffer_rejections.fetch_add(1, Relaxed);
+            Err(closing(unavailable(
+                "the server is buffering its limit of request bodies (--body-buffer-bytes)",
+            )))
+        }
+        Err(BodyError::Bad(e)) => Err(error(StatusCode::BAD_REQUEST, format!("bad body: {e}"))),
+    }
+}
 
 /// Value of query parameter `key` (first occurrence), not decoded.
 pub fn query_param<'a, B>(req: &'a Request<B>, key: &str) -> Option<&'a str> {

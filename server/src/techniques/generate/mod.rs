@@ -19,16 +19,14 @@ pub mod sse;
 pub mod stream;
 pub mod ws;
 
-use std::sync::atomic::Ordering::Relaxed;
-
 use bytes::Bytes;
 use http::{Method, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use tokio::time::Instant;
 
-use crate::body::{self, BodyError};
 use crate::metrics::Technique;
-use crate::response::{BoxBody, closing, error, unavailable};
+use crate::request::read_body;
+use crate::response::{BoxBody, error};
 use crate::state::State;
 use event::Encoder;
 use pace::{Pacer, Step, Tally};
@@ -169,42 +167,9 @@ async fn read_spec(
     req: Request<Incoming>,
     state: &State,
 ) -> Result<GenerateSpec, Response<BoxBody>> {
-    let declared = req
-        .headers()
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    let timeout = state.args.body_read_timeout;
     let mut lease = state.body_budget.lease();
-    let body = match body::read(
-        req.into_body(),
-        declared,
-        MAX_BODY_BYTES,
-        timeout,
-        &mut lease,
-    )
-    .await
-    {
-        Ok(b) => b,
-        // The rest of the body is not read: the connection closes after the answer.
-        Err(BodyError::TooLarge) => return Err(closing(refuse(&SpecError::TooLarge))),
-        Err(BodyError::Timeout) => {
-            state.metrics.body_timeouts.fetch_add(1, Relaxed);
-            return Err(closing(error(
-                StatusCode::REQUEST_TIMEOUT,
-                "the body did not arrive within --body-read-timeout",
-            )));
-        }
-        Err(BodyError::Budget) => {
-            state.metrics.body_buffer_rejections.fetch_add(1, Relaxed);
-            return Err(closing(unavailable(
-                "the server is buffering its limit of request bodies (--body-buffer-bytes)",
-            )));
-        }
-        Err(BodyError::Bad(e)) => {
-            return Err(error(StatusCode::BAD_REQUEST, format!("bad body: {e}")));
-        }
-    };
+    let too_large = || refuse(&SpecError::TooLarge);
+    let body = read_body(req, state, MAX_BODY_BYTES, &mut lease, too_large).await?;
     GenerateSpec::parse(&body, state.args.max_payload_bytes as u64).map_err(|e| refuse(&e))
 }
 
