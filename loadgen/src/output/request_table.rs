@@ -3,7 +3,7 @@
 
 use contract::run_dir::{LatencyUs, TechniqueSummary};
 
-use super::table::layout;
+use super::table::{count, layout};
 
 /// Whether `rows` are a request-mode run's (any technique has a `request` entry).
 pub fn is_request_run(rows: &[TechniqueSummary]) -> bool {
@@ -23,10 +23,6 @@ fn p50_p99(l: Option<&LatencyUs>) -> String {
 
 fn num(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "-".into(), |x| format!("{x:.digits$}"))
-}
-
-fn count(n: Option<u64>) -> String {
-    n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
 /// Formats the table: one line per technique, skipped ones after it.
@@ -72,14 +68,5 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             ),
         ]);
     }
-    let (mut out, widths) = layout(&lines);
-    for r in skipped {
-        let why = r.skipped.as_deref().unwrap_or_default();
-        out.push_str(&format!(
-            "{:<w$}  skipped: {why}\n",
-            r.technique.name(),
-            w = widths[0]
-        ));
-    }
-    out
+    layout(&lines, &skipped)
 }

@@ -15,7 +15,7 @@ fn per(n: Option<u64>, d: Option<u64>) -> String {
     }
 }
 
-fn count(n: Option<u64>) -> String {
+pub(super) fn count(n: Option<u64>) -> String {
     n.map_or_else(|| "-".into(), |n| n.to_string())
 }
 
@@ -84,22 +84,14 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
             r.errors_total().to_string(),
         ]);
     }
-    let (mut out, widths) = layout(&lines);
-    for r in skipped {
-        let why = r.skipped.as_deref().unwrap_or_default();
-        out.push_str(&format!(
-            "{:<w$}  skipped: {why}\n",
-            r.technique.name(),
-            w = widths[0]
-        ));
-    }
+    let mut out = layout(&lines, &skipped);
     out.push_str(&links_line(&rows));
     out
 }
 
 /// Lays `lines` out in columns (the first is the head, underlined; the first column left-
-/// aligned, the others right-aligned); returns the text and the columns' widths.
-pub(super) fn layout(lines: &[Vec<String>]) -> (String, Vec<usize>) {
+/// aligned, the others right-aligned), then a line for each of the `skipped` techniques.
+pub(super) fn layout(lines: &[Vec<String>], skipped: &[&TechniqueSummary]) -> String {
     let columns = lines.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|c| lines.iter().map(|l| l[c].len()).max().unwrap_or(0))
@@ -124,7 +116,15 @@ pub(super) fn layout(lines: &[Vec<String>]) -> (String, Vec<usize>) {
             out.push('\n');
         }
     }
-    (out, widths)
+    for r in skipped {
+        let why = r.skipped.as_deref().unwrap_or_default();
+        out.push_str(&format!(
+            "{:<w$}  skipped: {why}\n",
+            r.technique.name(),
+            w = widths[0]
+        ));
+    }
+    out
 }
 
 /// Under the table when a link was emulated: which links, and what the emulator cost per
