@@ -234,12 +234,13 @@ struct Measured<'a> {
     peaks: Peaks,
 }
 
-fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
+/// CPU seconds between two samples of a process, if both were taken.
+pub(crate) fn cpu_between(a: Option<ProcSample>, b: Option<ProcSample>) -> Option<f64> {
     Some((b?.cpu_s - a?.cpu_s).max(0.0))
 }
 
 /// The larger of two, or whichever is known.
-fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+pub(crate) fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
     match (a, b) {
         (Some(a), Some(b)) => Some(a.max(b)),
         (a, b) => a.or(b),
@@ -247,7 +248,9 @@ fn max_opt(a: Option<u64>, b: Option<u64>) -> Option<u64> {
 }
 
 /// The later snapshot's counters since the earlier one, if both were taken.
-fn between(pair: (Option<TechniqueStats>, Option<TechniqueStats>)) -> Option<TechniqueStats> {
+pub(crate) fn between(
+    pair: (Option<TechniqueStats>, Option<TechniqueStats>),
+) -> Option<TechniqueStats> {
     Some(pair.1?.since(&pair.0?))
 }
 

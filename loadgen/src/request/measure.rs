@@ -15,7 +15,9 @@ use super::plan::Plan;
 use super::recorder::ReqRecorder;
 use crate::config::Arrival;
 use crate::group::local::RawResult;
-use crate::measure::{RequestFigures, RunCtx, TechniqueResult, phases, verdict};
+use crate::measure::{
+    RequestFigures, RunCtx, TechniqueResult, between, cpu_between, max_opt, phases, verdict,
+};
 use crate::stats::Recorder;
 use crate::sut::sampler::Phase;
 use crate::technique::Technique;
@@ -100,10 +102,6 @@ pub async fn measure(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         Arrival::Open { .. } => open_max.unwrap_or(0),
     };
     let rss = |p: Option<crate::sut::procfs::ProcSample>| p.map(|p| p.rss_bytes);
-    let server_rss = match (peaks.server_rss_max, rss(steady.server_proc.1)) {
-        (Some(a), Some(b)) => Some(a.max(b)),
-        (a, b) => a.or(b),
-    };
     let mut result = TechniqueResult {
         raw: RawResult {
             technique: tech,
@@ -121,20 +119,12 @@ pub async fn measure(ctx: &RunCtx, tech: Technique) -> TechniqueResult {
         window_start: steady.start,
         published: expected,
         expected,
-        server_window: steady
-            .server
-            .0
-            .zip(steady.server.1)
-            .map(|(a, b)| b.since(&a)),
-        server_phase: before.stats.zip(server_after).map(|(a, b)| b.since(&a)),
+        server_window: between(steady.server),
+        server_phase: between((before.stats, server_after)),
         server_cpu_s: steady.server_cpu_s,
-        server_rss_bytes: server_rss,
+        server_rss_bytes: max_opt(peaks.server_rss_max, rss(steady.server_proc.1)),
         server_rss_idle_bytes: before.rss_bytes,
-        loadgen_cpu_s: steady
-            .loadgen_proc
-            .0
-            .zip(steady.loadgen_proc.1)
-            .map(|(a, b)| (b.cpu_s - a.cpu_s).max(0.0)),
+        loadgen_cpu_s: cpu_between(steady.loadgen_proc.0, steady.loadgen_proc.1),
         loadgen_rss_bytes: peaks.loadgen_rss_max.or(rss(steady.loadgen_proc.1)),
         request: Some(Box::new(RequestFigures {
             params,
