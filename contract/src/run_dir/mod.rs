@@ -18,6 +18,7 @@ pub mod manifest;
 pub mod repetitions;
 pub mod request;
 pub mod summary;
+pub mod summary_row;
 pub mod technique;
 pub mod timeseries;
 
@@ -29,7 +30,8 @@ pub use link::{LinkEmulatorSummary, LinkSummary};
 pub use manifest::{Machine, Manifest, MergedFrom, Params, Versions};
 pub use repetitions::{Range, Repetitions};
 pub use request::RequestSummary;
-pub use summary::{LatencyUs, Millis, SummaryRow, TechniqueSummary};
+pub use summary::{LatencyUs, Millis, TechniqueSummary};
+pub use summary_row::SummaryRow;
 pub use technique::{Technique, UnknownTechnique};
 pub use timeseries::TimeseriesRow;
 
