@@ -136,9 +136,7 @@ fn run_bench(args: &RunArgs) -> anyhow::Result<()> {
         run::execute(cfg, command_line, sd).await
     });
     let outcome = outcome.map_err(|e| match e {
-        run::RunError::Target(
-            crate::sut::target::TargetError::BadUrl(_) | crate::sut::target::TargetError::Https(_),
-        ) => exit::usage(e),
+        run::RunError::Target(crate::sut::target::TargetError::BadUrl(_)) => exit::usage(e),
         e => e.into(),
     })?;
     rt.shutdown_timeout(std::time::Duration::from_secs(1));

@@ -54,6 +54,7 @@ fn poll_throughput_against_wrk() {
         profile: Default::default(),
         faults: None,
         recovery: Default::default(),
+        transport: Default::default(),
     };
     let tasks: Vec<_> = (0..connections)
         .map(|i| {

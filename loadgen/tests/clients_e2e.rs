@@ -122,6 +122,7 @@ fn spec(technique: Technique, server: SocketAddr) -> ClientSpec {
         profile: Default::default(),
         faults: None,
         recovery: Default::default(),
+        transport: Default::default(),
     }
 }
 

@@ -85,6 +85,7 @@ fn memory_per_idle_client() {
         profile: Default::default(),
         faults: None,
         recovery: Default::default(),
+        transport: Default::default(),
     };
     let before = rss_kib();
     let start = Instant::now();

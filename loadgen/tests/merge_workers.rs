@@ -85,6 +85,7 @@ fn workers_run_from_plans_and_merge() {
             fault: None,
             stall_from_us: None,
             recovery: None,
+            transport: None,
         };
         let p = tmp.join(&format!("plan{k}.json"));
         std::fs::write(&p, serde_json::to_string(&plan).unwrap()).unwrap();

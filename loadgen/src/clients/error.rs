@@ -8,6 +8,7 @@ use std::time::Duration;
 use super::{ChunkedError, LineTooLong, WireError};
 use crate::fault::{Injected, injected};
 use crate::net::ConnectError;
+use crate::net::tls::TlsError;
 use crate::stats::ErrorKind;
 
 /// Why an exchange with the server failed.
@@ -15,6 +16,9 @@ use crate::stats::ErrorKind;
 pub enum ClientError {
     #[error(transparent)]
     Connect(#[from] ConnectError),
+    /// The TLS handshake failed: counted as a connect error.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("timed out waiting for {0}")]
     Timeout(&'static str),
     #[error("HTTP status {status}")]
@@ -37,7 +41,7 @@ impl ClientError {
     /// The counted kind of this error.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            ClientError::Connect(_) => ErrorKind::Connect,
+            ClientError::Connect(_) | ClientError::Tls(_) => ErrorKind::Connect,
             ClientError::Timeout(_) => ErrorKind::Timeout,
             ClientError::Status { .. } => ErrorKind::HttpStatus,
             ClientError::Protocol(_) => ErrorKind::Protocol,

@@ -4,14 +4,18 @@
 //! The answer may take the long-poll timeout plus the read timeout.
 
 use super::Client;
-use super::poll::{Conn, PollCursor, exchange};
+use super::poll::{Conn, PollCursor, exchange, release};
 
 pub(super) async fn run(c: &mut Client) {
     let mut conn: Conn = None;
     let mut cur = PollCursor::new(c.spec.since);
     let answer_timeout = c.spec.long_poll_timeout + c.spec.read_timeout;
     while !c.shutdown.is_cancelled() {
-        if let Err(e) = exchange(c, &mut conn, &mut cur, answer_timeout).await {
+        let r = exchange(c, &mut conn, &mut cur, answer_timeout).await;
+        if r.is_ok() {
+            release(c, &mut conn);
+        }
+        if let Err(e) = r {
             conn = None;
             let wait = c.failed(&e);
             if !c.pause(wait).await {

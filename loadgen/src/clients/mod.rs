@@ -11,6 +11,7 @@
 mod chunked;
 mod error;
 mod framing;
+mod h2;
 mod http;
 mod idle;
 mod jitter;
@@ -23,6 +24,7 @@ pub mod runtime;
 mod sse;
 mod sse_parser;
 mod stream;
+pub mod transport;
 mod wire;
 mod ws;
 
@@ -32,6 +34,7 @@ pub use http::{Body, Head, HttpConn, get_request};
 pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
 pub use sse_parser::{Event, SseParser};
+pub use transport::{Transport, Wire};
 pub use wire::{Gap, Item, Message, PollAnswer, WireError, parse_item, parse_poll};
 pub use ws::{WS_READ_BUFFER, from_ws};
 
@@ -43,9 +46,11 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
+use crate::config::HttpVersion;
 use crate::fault::{ClientFaults, FaultPlan, Recovery};
 use crate::link::Link;
-use crate::net::{self, CountingStream};
+use crate::net;
+use crate::net::tls::Secured;
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
 use crate::stats::{Recorder, SeqTracker};
@@ -99,6 +104,8 @@ pub struct ClientSpec {
     pub faults: Option<Arc<FaultPlan>>,
     /// How the client comes back after its connection breaks.
     pub recovery: Recovery,
+    /// HTTP version, TLS and connection sharing, shared by the group's clients.
+    pub transport: Arc<Transport>,
 }
 
 /// Runs one simulated client until `shutdown` is cancelled, reporting into `rec`.
@@ -110,7 +117,9 @@ pub async fn run_client(spec: ClientSpec, rec: Arc<Recorder>, shutdown: Cancella
     {
         // Boxed apart: the task then holds only its own technique's state, not room for the
         // largest of the five (a WebSocket's), which more than halves an SSE client's memory.
+        let h2 = client.spec.transport.is_h2() && client.spec.technique != Technique::Ws;
         let mut work: Pin<Box<dyn Future<Output = ()> + Send + '_>> = match client.spec.technique {
+            _ if h2 => Box::pin(h2::run(&mut client)),
             Technique::Poll => Box::pin(poll::run(&mut client)),
             Technique::LongPoll => Box::pin(long_poll::run(&mut client)),
             Technique::Stream => Box::pin(stream::run(&mut client)),
@@ -228,8 +237,25 @@ impl Client {
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
-    /// Opens a connection; returns it and when the attempt started (for the connect time).
-    async fn open(&mut self) -> Result<(CountingStream, Instant), ClientError> {
+    /// Opens a connection (HTTP/1.1, under TLS if the run says so); returns it and when the
+    /// attempt started (for the connect time). A stream or an event stream first waits for
+    /// a place in the per-origin limit, if there is one, and holds it while the connection
+    /// lives.
+    async fn open(&mut self) -> Result<(Wire, Instant), ClientError> {
+        let place = match (&self.spec.transport.origin, self.spec.technique) {
+            (Some(o), Technique::Sse | Technique::Stream) => Some(o.place().await),
+            _ => None,
+        };
+        self.open_in(place, HttpVersion::H1).await
+    }
+
+    /// Opens a connection holding `place` (if any) in the per-origin limit, offering
+    /// `version` by ALPN under TLS.
+    async fn open_in(
+        &mut self,
+        place: Option<tokio::sync::OwnedSemaphorePermit>,
+        version: HttpVersion,
+    ) -> Result<(Wire, Instant), ClientError> {
         let t0 = Instant::now();
         if self.opened == 0 {
             self.sink.started = t0;
@@ -253,7 +279,11 @@ impl Client {
             self.rec.reconnect();
         }
         self.opened += 1;
-        Ok((s, t0))
+        let io = match &self.spec.transport.tls {
+            None => Secured::Plain(s),
+            Some(tls) => Secured::Tls(Box::new(tls.connect(s, version, timeout).await?)),
+        };
+        Ok((Wire::new(io, place), t0))
     }
 
     /// The connection opened at `t0` has its first answer (head or upgrade).
@@ -339,6 +369,7 @@ mod tests {
             profile: Default::default(),
             faults: None,
             recovery: Recovery::default(),
+            transport: Arc::default(),
         }
     }
 

@@ -18,9 +18,10 @@ use tokio::time::MissedTickBehavior;
 
 use super::framing::{self, Reader};
 use super::http::{HttpConn, get_request};
+use super::transport::{Checkout, Wire};
 use super::wire::parse_poll;
 use super::{Client, ClientError, MAX_MESSAGE};
-use crate::net::CountingStream;
+use crate::config::HttpVersion;
 use crate::payload;
 use crate::profile::{Cursor, Framing};
 
@@ -28,8 +29,19 @@ use crate::profile::{Cursor, Framing};
 /// target answering one message per request, before it waits for its next tick.
 const CATCH_UP: u32 = 4096;
 
-/// The connection a polling client keeps between requests.
-pub(super) type Conn = Option<HttpConn<CountingStream>>;
+/// The connection a polling client keeps between requests (with a per-origin limit, only
+/// during a request: see [`release`]).
+pub(super) type Conn = Option<HttpConn<Wire>>;
+
+/// After an exchange: with a per-origin limit, the connection goes back to the shared pool
+/// for whichever client asks next (as a browser's pool does); without one the client keeps it.
+pub(super) fn release(c: &Client, conn: &mut Conn) {
+    if let Some(origin) = &c.spec.transport.origin
+        && let Some(h) = conn.take()
+    {
+        origin.check_in(h);
+    }
+}
 
 pub(super) async fn run(c: &mut Client) {
     let mut conn: Conn = None;
@@ -56,8 +68,14 @@ pub(super) async fn run(c: &mut Client) {
         }
         let answer_timeout = c.spec.read_timeout;
         match exchange(c, &mut conn, &mut cur, answer_timeout).await {
-            Ok(delivered) if delivered && one_per_answer && at_once < CATCH_UP => at_once += 1,
-            Ok(_) => at_once = 0,
+            Ok(delivered) if delivered && one_per_answer && at_once < CATCH_UP => {
+                release(c, &mut conn);
+                at_once += 1;
+            }
+            Ok(_) => {
+                release(c, &mut conn);
+                at_once = 0;
+            }
             Err(e) => {
                 at_once = 0;
                 conn = None;
@@ -91,7 +109,19 @@ pub(super) async fn exchange(
         let h = match conn {
             Some(h) => h,
             None => {
-                let (s, t0) = c.open().await?;
+                let transport = c.spec.transport.clone();
+                let place = match &transport.origin {
+                    None => None,
+                    Some(origin) => match origin.checkout().await {
+                        Checkout::Idle(h) => {
+                            // Handed on from another client: as good as a kept-alive one.
+                            *conn = Some(*h);
+                            continue;
+                        }
+                        Checkout::Place(p) => Some(p),
+                    },
+                };
+                let (s, t0) = c.open_in(place, HttpVersion::H1).await?;
                 opened_at = Some(t0);
                 conn.insert(HttpConn::new(s))
             }

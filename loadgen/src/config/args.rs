@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::request::{self, RequestArgs};
 use super::scenario::{Scenario, ScenarioChecks, load_scenario};
+use super::transport::TransportArgs;
 use super::{ConfigError, RunConfig, defaults, invalid, parse_source_addrs};
 use crate::check::{self, Check};
 use crate::fault::{FaultSpec, Recovery};
@@ -159,6 +160,8 @@ pub struct RunArgs {
     pub recovery: Option<Recovery>,
     #[command(flatten)]
     pub request: RequestArgs,
+    #[command(flatten)]
+    pub transport: TransportArgs,
 }
 
 impl RunArgs {
@@ -186,6 +189,9 @@ impl RunArgs {
         let d = self.durations(&sc)?;
         let target = self.target.clone().or(sc.target.clone());
         let request = request::resolve_mode(self, &sc, target.is_some())?;
+        let transport = self
+            .transport
+            .resolve(target.as_deref(), request.is_some())?;
         let openai = request
             .as_ref()
             .is_some_and(|r| matches!(r.api, request::Api::OpenAi { .. }));
@@ -265,6 +271,7 @@ impl RunArgs {
                 "broadcast"
             },
             request: None,
+            transport,
         };
         if let Some(r) = request {
             // What request mode does not use, whatever the scenario file says.

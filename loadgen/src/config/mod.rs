@@ -14,11 +14,13 @@ use crate::technique::Technique;
 mod args;
 pub mod request;
 mod scenario;
+pub mod transport;
 mod validate;
 
 pub use args::RunArgs;
 pub use request::{Api, Arrival, RequestArgs, RequestParams};
 pub use scenario::{Scenario, ScenarioChecks, ScenarioFaults, load_scenario};
+pub use transport::{HttpVersion, TransportArgs, TransportConfig};
 pub use validate::parse_source_addrs;
 
 /// Defaults: the whole five-technique run finishes in about a minute on a 2-core machine.
@@ -148,6 +150,8 @@ pub struct RunConfig {
     /// Request mode's parameters (None in broadcast mode): docs/REQUEST.md.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request: Option<RequestParams>,
+    /// HTTP version, TLS and connection sharing of the subscribers (`--http`, `--tls`, …).
+    pub transport: TransportConfig,
 }
 
 impl RunConfig {

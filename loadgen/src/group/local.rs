@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::clients::{self, ClientSpec, run_client};
+use crate::clients::{self, ClientSpec, Transport, run_client};
 use crate::fault::{FaultPlan, Recovery};
 use crate::link::Link;
 use crate::stats::{FaultHistograms, Recorder, Snapshot, new_histogram};
@@ -45,6 +45,8 @@ pub struct GroupPlan {
     pub faults: Option<Arc<FaultPlan>>,
     /// How the clients come back after a broken connection.
     pub recovery: Recovery,
+    /// How they reach the server (HTTP version, TLS, shared connections): one per group.
+    pub transport: Arc<Transport>,
 }
 
 impl GroupPlan {
@@ -73,6 +75,7 @@ impl GroupPlan {
             profile: self.target.profile.clone(),
             faults: self.faults.clone(),
             recovery: self.recovery,
+            transport: self.transport.clone(),
         }
     }
 
@@ -291,6 +294,7 @@ mod tests {
             link: None,
             faults: None,
             recovery: Recovery::default(),
+            transport: Arc::default(),
         }
     }
 

@@ -70,6 +70,9 @@ pub struct WorkerPlan {
     pub stall_from_us: Option<u64>,
     #[serde(default)]
     pub recovery: Option<String>,
+    /// HTTP version, TLS and connection sharing (absent: HTTP/1.1 cleartext).
+    #[serde(default)]
+    pub transport: Option<crate::config::TransportConfig>,
 }
 
 /// The steady-state window: which messages count (by sequence number, per topic) and when the

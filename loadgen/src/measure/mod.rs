@@ -161,6 +161,7 @@ fn group_plan(ctx: &RunCtx, tech: Technique, link: Option<Link>) -> GroupPlan {
             Arc::new(FaultPlan::new(cfg.fault, stall_after))
         }),
         recovery: cfg.recovery,
+        transport: Arc::new(crate::clients::Transport::for_target(&ctx.target)),
     }
 }
 
@@ -211,6 +212,7 @@ fn worker_plans(ctx: &RunCtx, plan: &GroupPlan) -> Vec<WorkerPlan> {
             fault: plan.faults.as_ref().map(|f| f.spec.to_string()),
             stall_from_us: plan.faults.as_ref().and_then(|f| f.stall_from_us),
             recovery: Some(plan.recovery.name().to_string()),
+            transport: (!ctx.target.transport.is_default()).then(|| ctx.target.transport.clone()),
         })
         .collect()
 }

@@ -265,6 +265,7 @@ mod tests {
             fault: None,
             stall_from_us: None,
             recovery: None,
+            transport: None,
         };
         let mut latency = new_histogram();
         latency.record(1_000).unwrap();

@@ -21,6 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpSocket, TcpStream};
 
 pub(crate) mod stream;
+pub mod tls;
 
 use crate::fault::ConnFaults;
 use crate::stats::Recorder;

@@ -32,7 +32,8 @@ impl Server {
         if let Some(url) = &cfg.target {
             let target = Target::from_url(url)
                 .await?
-                .with_profile(cfg.profile.clone());
+                .with_profile(cfg.profile.clone())
+                .with_transport(cfg.transport.clone())?;
             target.check_reachable(cfg.connect_timeout).await?;
             return Ok(Server {
                 target,
@@ -49,6 +50,7 @@ impl Server {
             processes: cfg.server_processes,
             max_connections: child::max_connections(cfg.clients, cfg.server_processes),
             start_timeout: Duration::from_secs(10),
+            tls: child_certificate(cfg)?,
         };
         let (target, c) = start_child(&opts, cfg, sd).await?;
         Ok(Server {
@@ -75,7 +77,7 @@ impl Server {
         match (&self.child, self.server_pid) {
             (Some((c, _)), _) => ServerProbe::Child(c.pid),
             (None, Some(pid)) => ServerProbe::Child(pid),
-            (None, None) => ServerProbe::Remote(self.target.clone(), self.stats_timeout),
+            (None, None) => ServerProbe::Remote(Box::new(self.target.clone()), self.stats_timeout),
         }
     }
 
@@ -169,12 +171,44 @@ async fn start_child(
     let c = ChildServer::start(opts).await?;
     sd.child_pid
         .store(c.pid, std::sync::atomic::Ordering::Relaxed);
-    let t = Target::local(c.addr);
+    let t = match Target::local(c.addr).with_transport(child_transport(cfg, opts)) {
+        Ok(t) => t,
+        Err(e) => {
+            c.stop().await;
+            return Err(e.into());
+        }
+    };
     if let Err(e) = t.check_reachable(cfg.connect_timeout).await {
         c.stop().await;
         return Err(e.into());
     }
     Ok((t, c))
+}
+
+/// With `--tls` and no `--target`: a certificate made for this run's child server (in the
+/// temporary directory, one per load-generator process), which its clients then trust.
+fn child_certificate(
+    cfg: &RunConfig,
+) -> Result<Option<(std::path::PathBuf, std::path::PathBuf)>, RunError> {
+    if !cfg.transport.tls {
+        return Ok(None);
+    }
+    let dir = std::env::temp_dir().join(format!("pushbench-tls-{}", std::process::id()));
+    let pair = crate::net::tls::self_signed(&dir).map_err(crate::sut::target::TargetError::from)?;
+    Ok(Some(pair))
+}
+
+/// How the clients reach the child server: as the run says, trusting the certificate made
+/// for it unless `--insecure` or `--ca` says otherwise.
+fn child_transport(cfg: &RunConfig, opts: &ChildOptions) -> crate::config::TransportConfig {
+    let mut t = cfg.transport.clone();
+    if let Some((cert, _)) = &opts.tls
+        && !t.insecure
+        && t.ca.is_none()
+    {
+        t.ca = Some(cert.clone());
+    }
+    t
 }
 
 /// Stops a child server, recording why if it had died on its own.

@@ -44,6 +44,8 @@ pub struct ChildOptions {
     pub processes: u32,
     /// How long to wait for the first line.
     pub start_timeout: Duration,
+    /// `--tls` with this certificate and key (PEM files); None: cleartext.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 /// The heartbeat for a given client read timeout: a third of it (a heartbeat is sent only
@@ -286,6 +288,15 @@ fn serve_args(opts: &ChildOptions, listen: &str) -> Vec<String> {
     if opts.processes > 1 {
         args.extend(["--processes".into(), opts.processes.to_string()]);
     }
+    if let Some((cert, key)) = &opts.tls {
+        args.extend([
+            "--tls".into(),
+            "--cert".into(),
+            cert.display().to_string(),
+            "--key".into(),
+            key.display().to_string(),
+        ]);
+    }
     args
 }
 
@@ -316,8 +327,9 @@ fn tail_text(t: &Mutex<VecDeque<String>>) -> String {
 
 /// The address in the server's first line, `listening on http://ADDR:PORT`.
 fn listening_addr(line: &str) -> Option<SocketAddr> {
-    line.trim()
-        .strip_prefix("listening on http://")
+    let rest = line.trim().strip_prefix("listening on ")?;
+    rest.strip_prefix("http://")
+        .or_else(|| rest.strip_prefix("https://"))
         .and_then(|a| a.trim_end_matches('/').parse::<SocketAddr>().ok())
 }
 

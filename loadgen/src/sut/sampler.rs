@@ -19,7 +19,7 @@ pub enum ServerProbe {
     /// A child process: /proc/<pid>.
     Child(u32),
     /// A `--target`: its `/stats` (`process.cpu_seconds`, `process.rss_bytes`), if it has one.
-    Remote(Target, Duration),
+    Remote(Box<Target>, Duration),
 }
 
 impl ServerProbe {

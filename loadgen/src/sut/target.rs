@@ -1,6 +1,7 @@
 //! The server under test as seen from the load generator: its address (a `--target` URL or
-//! the child server's), a reachability check, a small HTTP/1.1 client for `/publish` and
-//! `/stats`, and the parsed `/stats` snapshot (docs/PROTOCOL.md).
+//! the child server's), how to reach it (HTTP version and TLS: [`TransportConfig`]), a
+//! reachability check, a small HTTP/1.1 client for `/publish` and `/stats` (over TLS when the
+//! target is https), and the parsed `/stats` snapshot (docs/PROTOCOL.md).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -13,20 +14,19 @@ use tokio::net::TcpStream;
 
 use contract::stats::Stats;
 
+use crate::config::{HttpVersion, TransportConfig};
 use crate::link::Link;
+use crate::net::tls::{Secured, TlsClient, TlsError};
 use crate::net::{ClientStream, ConnectError};
 use crate::profile::Profile;
 
 /// Errors talking to the server outside the measured clients.
 #[derive(Debug, thiserror::Error)]
 pub enum TargetError {
-    #[error("--target: `{0}` is not an http://HOST:PORT[/PREFIX] URL")]
+    #[error("--target: `{0}` is not an http(s)://HOST:PORT[/PREFIX] URL")]
     BadUrl(String),
-    #[error(
-        "--target: `{0}` is https, which pushbench does not speak: give the server's \
-         http://HOST:PORT[/PREFIX] URL"
-    )]
-    Https(String),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
     #[error("--target: cannot resolve `{0}`")]
     Resolve(String),
     #[error("server {0} unreachable: no connection within {1:?}")]
@@ -51,21 +51,24 @@ pub struct Target {
     pub prefix: String,
     /// How to talk to it (`--profile`; pushbench's own protocol by default).
     pub profile: Arc<Profile>,
+    /// HTTP version and TLS of the subscribers (`--http`, `--tls`, …).
+    pub transport: TransportConfig,
+    /// The TLS client (None: cleartext).
+    pub tls: Option<TlsClient>,
 }
 
 impl Target {
-    /// Parses an `http://HOST[:PORT][/PREFIX]` URL (port 80 by default) and resolves its
-    /// host.
+    /// Parses an `http(s)://HOST[:PORT][/PREFIX]` URL (port 80, or 443 for https, by
+    /// default) and resolves its host. An https URL is spoken to with TLS once
+    /// [`Target::with_transport`] has set the trust.
     pub async fn from_url(url: &str) -> Result<Target, TargetError> {
         let bad = || TargetError::BadUrl(url.to_string());
         let uri: http::Uri = url.parse().map_err(|_| bad())?;
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some(s) if s.eq_ignore_ascii_case("https") => {
-                return Err(TargetError::Https(url.to_string()));
-            }
+        let default_port = match uri.scheme_str() {
+            Some(s) if s.eq_ignore_ascii_case("http") => 80,
+            Some(s) if s.eq_ignore_ascii_case("https") => 443,
             _ => return Err(bad()),
-        }
+        };
         let authority = uri.authority().ok_or_else(bad)?;
         if authority.host().is_empty() || authority.as_str().contains('@') || uri.query().is_some()
         {
@@ -73,7 +76,7 @@ impl Target {
         }
         let host = authority.host();
         let port = match &authority.as_str()[host.len()..] {
-            "" => 80,
+            "" => default_port,
             p => p
                 .strip_prefix(':')
                 .and_then(|p| p.parse::<u16>().ok())
@@ -92,6 +95,11 @@ impl Target {
             host: authority.to_string(),
             prefix: uri.path().trim_end_matches('/').to_string(),
             profile: Arc::default(),
+            transport: TransportConfig {
+                tls: default_port == 443,
+                ..TransportConfig::default()
+            },
+            tls: None,
         })
     }
 
@@ -103,7 +111,21 @@ impl Target {
             host: addr.to_string(),
             prefix: String::new(),
             profile: Arc::default(),
+            transport: TransportConfig::default(),
+            tls: None,
         }
+    }
+
+    /// This target, reached as `transport` says (TLS with its trust when it says TLS).
+    pub fn with_transport(mut self, mut transport: TransportConfig) -> Result<Target, TargetError> {
+        // An https URL is TLS whatever else is said.
+        transport.tls |= self.transport.tls;
+        self.tls = TlsClient::new(&transport, &self.host)?;
+        if transport.tls && self.url.starts_with("http://") {
+            self.url = format!("https://{}", &self.url["http://".len()..]);
+        }
+        self.transport = transport;
+        Ok(self)
     }
 
     /// This target, talked to as `profile` says.
@@ -145,6 +167,12 @@ impl Target {
                     return Err(TargetError::Connect(self.addr, std::io::Error::other(e)));
                 }
             },
+        };
+        let stream = match &self.tls {
+            None => Secured::Plain(stream),
+            Some(tls) => Secured::Tls(Box::new(
+                tls.connect(stream, HttpVersion::H1, timeout).await?,
+            )),
         };
         let io = hyper_util::rt::TokioIo::new(stream);
         let (send, conn) = tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(io))
@@ -267,13 +295,12 @@ mod tests {
             let e = Target::from_url(bad).await.unwrap_err();
             assert_eq!(
                 e.to_string(),
-                format!("--target: `{bad}` is not an http://HOST:PORT[/PREFIX] URL"),
+                format!("--target: `{bad}` is not an http(s)://HOST:PORT[/PREFIX] URL"),
             );
         }
-        for https in ["https://127.0.0.1:9", "HTTPS://x"] {
-            let e = Target::from_url(https).await.unwrap_err();
-            assert!(matches!(e, TargetError::Https(_)), "{https}: {e}");
-            assert!(e.to_string().contains("is https"), "{e}");
-        }
+        let t = Target::from_url("https://127.0.0.1/p").await.unwrap();
+        assert_eq!((t.addr.port(), t.transport.tls), (443, true));
+        let t = Target::from_url("HTTPS://127.0.0.1:9").await.unwrap();
+        assert_eq!((t.addr.port(), t.transport.tls), (9, true));
     }
 }

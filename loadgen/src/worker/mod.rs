@@ -103,7 +103,6 @@ fn group_plan(plan: &WorkerPlan, target: Target, link: Option<Link>) -> GroupPla
     let ms = Duration::from_millis;
     GroupPlan {
         technique: plan.technique,
-        target,
         topics: plan.topics.clone(),
         clients: plan.clients,
         ramp_up: plan.ramp_up,
@@ -129,6 +128,8 @@ fn group_plan(plan: &WorkerPlan, target: Target, link: Option<Link>) -> GroupPla
             .as_deref()
             .and_then(|r| r.parse().ok())
             .unwrap_or_default(),
+        transport: Arc::new(crate::clients::Transport::for_target(&target)),
+        target,
     }
 }
 
@@ -149,7 +150,8 @@ where
     let started_at = chrono::Utc::now();
     let target = Target::from_url(&plan.target)
         .await?
-        .with_profile(plan.profile.clone().unwrap_or_default());
+        .with_profile(plan.profile.clone().unwrap_or_default())
+        .with_transport(plan.transport.clone().unwrap_or_default())?;
     let links = start_link(&plan)?;
     let link = links.as_ref().map(|(_, l)| l.clone());
     let mut group = ClientGroup::new(group_plan(&plan, target, link));

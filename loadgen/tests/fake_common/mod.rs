@@ -39,6 +39,7 @@ pub fn spec(technique: Technique, server: SocketAddr, read_timeout: Duration) ->
         profile: Default::default(),
         faults: None,
         recovery: Default::default(),
+        transport: Default::default(),
     }
 }
 

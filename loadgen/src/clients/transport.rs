@@ -1,0 +1,231 @@
+//! What the clients of one technique in one process share about how they reach the server:
+//! the HTTP version, TLS ([`TlsClient`]), the HTTP/1.1 per-origin connection limit
+//! ([`Origin`], `--connections-per-origin`) and the HTTP/2 connections
+//! ([`super::h2::H2Pool`], `--streams-per-connection`).
+//!
+//! A connection is a [`Wire`]: the counted socket, under TLS or not, holding its place in the
+//! per-origin limit for as long as it lives. With a limit, a polling client hands its idle
+//! connection back to the [`Origin`] between requests and takes whichever is free for the
+//! next one, as a browser's connection pool does; a stream or event stream holds its
+//! connection (and its place) while it is open, so a client beyond the limit waits, and what
+//! it waits is measured as latency (or as loss, if it never gets a place).
+
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+use super::h2::H2Pool;
+use super::http::HttpConn;
+use crate::config::{HttpVersion, TransportConfig};
+use crate::net::CountingStream;
+use crate::net::tls::{Secured, TlsClient};
+use crate::sut::target::Target;
+
+/// How one group of clients reaches the server.
+#[derive(Debug, Default)]
+pub struct Transport {
+    pub config: TransportConfig,
+    /// `Some` with TLS.
+    pub tls: Option<TlsClient>,
+    /// `Some` with `--connections-per-origin`.
+    pub origin: Option<Origin>,
+    /// `Some` with `--http 2`: the shared HTTP/2 connections.
+    pub h2: Option<H2Pool>,
+}
+
+impl Transport {
+    /// The transport of a new group of clients of `target`: its TLS client, and a
+    /// per-origin limit and HTTP/2 connections of the group's own.
+    pub fn for_target(target: &Target) -> Transport {
+        Transport::new(target.transport.clone(), target.tls.clone())
+    }
+
+    /// The transport `config` describes, with its TLS client (if TLS).
+    pub fn new(config: TransportConfig, tls: Option<TlsClient>) -> Transport {
+        let origin = config.connections_per_origin.map(Origin::new);
+        let h2 =
+            (config.http == HttpVersion::H2).then(|| H2Pool::new(config.streams_per_connection));
+        Transport {
+            config,
+            tls,
+            origin,
+            h2,
+        }
+    }
+
+    /// Whether the subscribers speak HTTP/2 (WebSocket never does).
+    pub fn is_h2(&self) -> bool {
+        self.h2.is_some()
+    }
+}
+
+/// One client connection: the counted socket, in cleartext or under TLS, and its place in
+/// the per-origin limit (if any), given back when it closes.
+#[derive(Debug)]
+pub struct Wire {
+    io: Secured<CountingStream>,
+    _place: Option<OwnedSemaphorePermit>,
+}
+
+impl Wire {
+    pub fn new(io: Secured<CountingStream>, place: Option<OwnedSemaphorePermit>) -> Wire {
+        Wire { io, _place: place }
+    }
+
+    /// The counted socket.
+    pub fn counted(&self) -> &CountingStream {
+        self.io.get_ref()
+    }
+}
+
+impl AsyncRead for Wire {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Wire {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
+    }
+}
+
+/// The HTTP/1.1 per-origin limit of one technique's clients: at most N connections, idle
+/// ones shared between requests.
+#[derive(Debug)]
+pub struct Origin {
+    places: Arc<Semaphore>,
+    idle: Mutex<Vec<HttpConn<Wire>>>,
+    /// Woken when a connection is handed back.
+    returned: Notify,
+    limit: u32,
+}
+
+/// What a client gets from the [`Origin`]: an idle connection, or a place to open one in.
+#[derive(Debug)]
+pub enum Checkout {
+    Idle(Box<HttpConn<Wire>>),
+    Place(OwnedSemaphorePermit),
+}
+
+impl Origin {
+    pub fn new(limit: u32) -> Origin {
+        Origin {
+            places: Arc::new(Semaphore::new(limit as usize)),
+            idle: Mutex::new(Vec::new()),
+            returned: Notify::new(),
+            limit,
+        }
+    }
+
+    /// The limit.
+    pub fn limit(&self) -> u32 {
+        self.limit
+    }
+
+    /// A place for a connection that stays open (a stream, an event stream): waits until
+    /// one of the limit's connections closes (an idle one is closed to make room).
+    pub async fn place(&self) -> OwnedSemaphorePermit {
+        loop {
+            if let Ok(p) = self.places.clone().try_acquire_owned() {
+                return p;
+            }
+            // Close an idle connection (a poller's) to make room, as a browser would.
+            if self
+                .idle
+                .lock()
+                .map(|mut v| v.pop())
+                .ok()
+                .flatten()
+                .is_some()
+            {
+                continue;
+            }
+            let returned = self.returned.notified();
+            tokio::select! {
+                p = self.places.clone().acquire_owned() => {
+                    if let Ok(p) = p { return p; }
+                }
+                _ = returned => {}
+            }
+        }
+    }
+
+    /// An idle connection or a place to open a new one, whichever comes first.
+    pub async fn checkout(&self) -> Checkout {
+        loop {
+            if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+                return Checkout::Idle(Box::new(c));
+            }
+            let returned = self.returned.notified();
+            tokio::pin!(returned);
+            returned.as_mut().enable();
+            if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
+                return Checkout::Idle(Box::new(c));
+            }
+            tokio::select! {
+                p = self.places.clone().acquire_owned() => {
+                    if let Ok(p) = p { return Checkout::Place(p); }
+                }
+                _ = returned => {}
+            }
+        }
+    }
+
+    /// Hands an idle, reusable connection back for the next request of any client.
+    pub fn check_in(&self, conn: HttpConn<Wire>) {
+        if let Ok(mut v) = self.idle.lock() {
+            v.push(conn);
+        }
+        self.returned.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn places_are_limited_and_come_back_when_released() {
+        let o = Origin::new(2);
+        let a = o.place().await;
+        let _b = o.place().await;
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), o.place());
+        assert!(waiting.await.is_err(), "a third place while two are held");
+        drop(a);
+        let c = tokio::time::timeout(std::time::Duration::from_secs(5), o.checkout()).await;
+        assert!(matches!(c, Ok(Checkout::Place(_))));
+    }
+}
