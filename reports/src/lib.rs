@@ -47,6 +47,7 @@ pub mod repeat;
 pub mod request;
 pub mod servers;
 pub mod sweep;
+pub mod transport;
 
 use std::path::{Path, PathBuf};
 

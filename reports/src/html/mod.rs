@@ -1,7 +1,8 @@
 //! The report page, `index.html`: one self-contained file that opens from disk with no network
 //! (inline CSS, no script, no web fonts; charts and CSV by relative path). It shows a banner for
 //! a partial run, the findings, the summary table with units (`median (min–max)` in a repeated
-//! run), the request-scoped streams of a request run ([`request`]), the servers compared (several runs), the usual-claims table with each rule, the charts,
+//! run), the request-scoped streams of a request run ([`request`]), the servers compared (several runs), HTTP/2 and TLS compared (runs over several transports:
+//! [`transport`]), the usual-claims table with each rule, the charts,
 //! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
 //! run's files is HTML-escaped.
 
@@ -12,6 +13,7 @@ mod request;
 mod servers;
 mod tables;
 mod text;
+mod transport;
 
 use std::fmt::Write as _;
 
@@ -112,6 +114,7 @@ pub fn render(page: &Page) -> String {
                     .unwrap_or_default()
             );
         }
+        transport::run_line(&mut h, run, compare);
         for t in run.techniques.iter().filter(|t| t.failure.is_some()) {
             let _ = writeln!(
                 h,
@@ -214,6 +217,7 @@ pub fn render(page: &Page) -> String {
     request::section(&mut h, runs, page.charts, page.report_dir);
 
     servers::section(&mut h, runs);
+    transport::section(&mut h, runs);
     recovery::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
