@@ -167,7 +167,12 @@ fn bytes(v: f64) -> String {
 
 /// `what a → b (±n%)`, with a word for the direction: `cut`, `raised`, or `left` when within
 /// 5%. None when either side is unknown.
-fn change(what: &str, a: Option<f64>, b: Option<f64>, show: impl Fn(f64) -> String) -> Option<String> {
+fn change(
+    what: &str,
+    a: Option<f64>,
+    b: Option<f64>,
+    show: impl Fn(f64) -> String,
+) -> Option<String> {
     let (a, b) = (a?, b?);
     if !(a.is_finite() && b.is_finite()) {
         return None;
@@ -202,9 +207,10 @@ mod tests {
             "server_cpu_s": cpu, "server_rss_bytes": 2_000_000, "server_rss_idle_bytes": 1_000_000,
         }]));
         r.label = label.into();
-        r.manifest
-            .params
-            .insert("transport".into(), serde_json::json!({"http": http, "tls": tls}));
+        r.manifest.params.insert(
+            "transport".into(),
+            serde_json::json!({"http": http, "tls": tls}),
+        );
         r
     }
 
@@ -230,8 +236,14 @@ mod tests {
         let said = changes(&rows);
         assert_eq!(said.len(), 1, "{said:?}");
         let s = &said[0];
-        assert!(s.contains("(h1 → h2c): HTTP/2 cut bytes per message"), "{s}");
+        assert!(
+            s.contains("(h1 → h2c): HTTP/2 cut bytes per message"),
+            "{s}"
+        );
         assert!(s.contains("(-33%)"), "{s}");
-        assert!(s.contains("left server CPU per 10⁶ deliveries: 10.0 s → 10.2 s (+2%)"), "{s}");
+        assert!(
+            s.contains("left server CPU per 10⁶ deliveries: 10.0 s → 10.2 s (+2%)"),
+            "{s}"
+        );
     }
 }

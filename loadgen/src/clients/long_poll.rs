@@ -17,6 +17,7 @@ pub(super) async fn run(c: &mut Client) {
         }
         if let Err(e) = r {
             conn = None;
+            c.turn = None;
             let wait = c.failed(&e);
             if !c.pause(wait).await {
                 return;

@@ -190,6 +190,8 @@ struct Client {
     jitter: Jitter,
     /// This technique's entry of the profile.
     sub: Subscribe,
+    /// A poller's turn in the per-origin limit, held for one request.
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Client {
@@ -216,6 +218,7 @@ impl Client {
             shutdown,
             opened: 0,
             failures: 0,
+            turn: None,
         }
     }
 

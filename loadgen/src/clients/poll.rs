@@ -18,7 +18,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::framing::{self, Reader};
 use super::http::{HttpConn, get_request};
-use super::transport::{Checkout, Wire};
+use super::transport::Wire;
 use super::wire::parse_poll;
 use super::{Client, ClientError, MAX_MESSAGE};
 use crate::config::HttpVersion;
@@ -33,14 +33,16 @@ const CATCH_UP: u32 = 4096;
 /// during a request: see [`release`]).
 pub(super) type Conn = Option<HttpConn<Wire>>;
 
-/// After an exchange: with a per-origin limit, the connection goes back to the shared pool
-/// for whichever client asks next (as a browser's pool does); without one the client keeps it.
-pub(super) fn release(c: &Client, conn: &mut Conn) {
+/// After an exchange that went well: with a per-origin limit, the connection is left idle
+/// for the next client's turn (as a browser's pool does) and the turn given back; without
+/// one the client keeps it.
+pub(super) fn release(c: &mut Client, conn: &mut Conn) {
     if let Some(origin) = &c.spec.transport.origin
         && let Some(h) = conn.take()
     {
         origin.check_in(h);
     }
+    c.turn = None;
 }
 
 pub(super) async fn run(c: &mut Client) {
@@ -79,6 +81,7 @@ pub(super) async fn run(c: &mut Client) {
             Err(e) => {
                 at_once = 0;
                 conn = None;
+                c.turn = None;
                 let wait = c.failed(&e);
                 if !c.pause(wait).await {
                     return;
@@ -110,18 +113,18 @@ pub(super) async fn exchange(
             Some(h) => h,
             None => {
                 let transport = c.spec.transport.clone();
-                let place = match &transport.origin {
-                    None => None,
-                    Some(origin) => match origin.checkout().await {
-                        Checkout::Idle(h) => {
-                            // Handed on from another client: as good as a kept-alive one.
-                            *conn = Some(*h);
-                            continue;
-                        }
-                        Checkout::Place(p) => Some(p),
-                    },
-                };
-                let (s, t0) = c.open_in(place, HttpVersion::H1).await?;
+                if let Some(origin) = &transport.origin
+                    && c.turn.is_none()
+                {
+                    let (turn, idle) = origin.checkout().await;
+                    c.turn = Some(turn);
+                    if let Some(h) = idle {
+                        // Left by another client: as good as a kept-alive one.
+                        *conn = Some(h);
+                        continue;
+                    }
+                }
+                let (s, t0) = c.open_in(None, HttpVersion::H1).await?;
                 opened_at = Some(t0);
                 conn.insert(HttpConn::new(s))
             }

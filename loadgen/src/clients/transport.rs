@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::h2::H2Pool;
 use super::http::HttpConn;
@@ -122,30 +122,23 @@ impl AsyncWrite for Wire {
     }
 }
 
-/// The HTTP/1.1 per-origin limit of one technique's clients: at most N connections, idle
-/// ones shared between requests.
+/// The HTTP/1.1 per-origin limit of one technique's clients: at most N connections. A turn
+/// (one of N, handed out first come first served, as a browser queues requests) is needed to
+/// use one: a stream holds its turn as long as its connection lives; a poller holds it for
+/// one request and then leaves the connection idle for the next turn's holder. A connection
+/// is opened only by a turn's holder that finds none idle, so there are never more than N.
 #[derive(Debug)]
 pub struct Origin {
-    places: Arc<Semaphore>,
+    turns: Arc<Semaphore>,
     idle: Mutex<Vec<HttpConn<Wire>>>,
-    /// Woken when a connection is handed back.
-    returned: Notify,
     limit: u32,
-}
-
-/// What a client gets from the [`Origin`]: an idle connection, or a place to open one in.
-#[derive(Debug)]
-pub enum Checkout {
-    Idle(Box<HttpConn<Wire>>),
-    Place(OwnedSemaphorePermit),
 }
 
 impl Origin {
     pub fn new(limit: u32) -> Origin {
         Origin {
-            places: Arc::new(Semaphore::new(limit as usize)),
+            turns: Arc::new(Semaphore::new(limit as usize)),
             idle: Mutex::new(Vec::new()),
-            returned: Notify::new(),
             limit,
         }
     }
@@ -155,61 +148,37 @@ impl Origin {
         self.limit
     }
 
-    /// A place for a connection that stays open (a stream, an event stream): waits until
-    /// one of the limit's connections closes (an idle one is closed to make room).
+    /// A turn, in arrival order.
+    async fn turn(&self) -> OwnedSemaphorePermit {
+        match self.turns.clone().acquire_owned().await {
+            Ok(p) => p,
+            // The semaphore is never closed; wait for shutdown to drop this future.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
+    /// A place for a connection that stays open (a stream, an event stream): kept with the
+    /// connection (see [`Wire::new`]) until it closes.
     pub async fn place(&self) -> OwnedSemaphorePermit {
-        loop {
-            if let Ok(p) = self.places.clone().try_acquire_owned() {
-                return p;
-            }
-            // Close an idle connection (a poller's) to make room, as a browser would.
-            if self
-                .idle
-                .lock()
-                .map(|mut v| v.pop())
-                .ok()
-                .flatten()
-                .is_some()
-            {
-                continue;
-            }
-            let returned = self.returned.notified();
-            tokio::select! {
-                p = self.places.clone().acquire_owned() => {
-                    if let Ok(p) = p { return p; }
-                }
-                _ = returned => {}
-            }
-        }
+        let turn = self.turn().await;
+        // An idle connection (none in a group of streams) is closed to make room.
+        drop(self.idle.lock().ok().and_then(|mut v| v.pop()));
+        turn
     }
 
-    /// An idle connection or a place to open a new one, whichever comes first.
-    pub async fn checkout(&self) -> Checkout {
-        loop {
-            if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
-                return Checkout::Idle(Box::new(c));
-            }
-            let returned = self.returned.notified();
-            tokio::pin!(returned);
-            returned.as_mut().enable();
-            if let Some(c) = self.idle.lock().ok().and_then(|mut v| v.pop()) {
-                return Checkout::Idle(Box::new(c));
-            }
-            tokio::select! {
-                p = self.places.clone().acquire_owned() => {
-                    if let Ok(p) = p { return Checkout::Place(p); }
-                }
-                _ = returned => {}
-            }
-        }
+    /// A turn for one request, and an idle connection if there is one (else the holder opens
+    /// one). The turn is given back by dropping it, after [`Origin::check_in`].
+    pub async fn checkout(&self) -> (OwnedSemaphorePermit, Option<HttpConn<Wire>>) {
+        let turn = self.turn().await;
+        let idle = self.idle.lock().ok().and_then(|mut v| v.pop());
+        (turn, idle)
     }
 
-    /// Hands an idle, reusable connection back for the next request of any client.
+    /// Leaves a reusable connection idle for the next turn's holder.
     pub fn check_in(&self, conn: HttpConn<Wire>) {
         if let Ok(mut v) = self.idle.lock() {
             v.push(conn);
         }
-        self.returned.notify_one();
     }
 }
 
@@ -226,6 +195,6 @@ mod tests {
         assert!(waiting.await.is_err(), "a third place while two are held");
         drop(a);
         let c = tokio::time::timeout(std::time::Duration::from_secs(5), o.checkout()).await;
-        assert!(matches!(c, Ok(Checkout::Place(_))));
+        assert!(matches!(c, Ok((_, None))));
     }
 }

@@ -57,7 +57,11 @@ pub(super) fn run_line(h: &mut String, run: &Run, compare: bool) {
             String::new()
         },
         esc(t),
-        if t.ends_with("tls") { ", under TLS" } else { "" },
+        if t.ends_with("tls") {
+            ", under TLS"
+        } else {
+            ""
+        },
     );
 }
 
