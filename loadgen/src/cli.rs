@@ -213,6 +213,10 @@ fn print_outcome(
         if let Some(l) = crate::output::table::repetitions_line(&outcome.doc) {
             println!("{l}");
         }
+        let transport = &outcome.doc.manifest.params.transport;
+        if !transport.is_default() {
+            println!("{}", transport.describe());
+        }
         for l in &lines {
             println!("{l}");
         }

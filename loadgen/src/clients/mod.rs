@@ -245,11 +245,23 @@ impl Client {
     /// a place in the per-origin limit, if there is one, and holds it while the connection
     /// lives.
     async fn open(&mut self) -> Result<(Wire, Instant), ClientError> {
-        let place = match (&self.spec.transport.origin, self.spec.technique) {
-            (Some(o), Technique::Sse | Technique::Stream) => Some(o.place().await),
+        let transport = self.spec.transport.clone();
+        let place = match (&transport.origin, self.spec.technique) {
+            (Some(o), Technique::Sse | Technique::Stream) => Some(self.waiting(o.place()).await),
             _ => None,
         };
         self.open_in(place, HttpVersion::H1).await
+    }
+
+    /// Waits for `wait` (a place or a turn in the per-origin limit) unless shutdown comes
+    /// first: then never, so that a client still queued when the run ends does not connect
+    /// in the grace period (the grace's timeout drops it, and it counts nothing).
+    async fn waiting<T>(&self, wait: impl Future<Output = T>) -> T {
+        tokio::select! {
+            biased;
+            _ = self.shutdown.cancelled() => std::future::pending().await,
+            v = wait => v,
+        }
     }
 
     /// Opens a connection holding `place` (if any) in the per-origin limit, offering

@@ -116,7 +116,7 @@ pub(super) async fn exchange(
                 if let Some(origin) = &transport.origin
                     && c.turn.is_none()
                 {
-                    let (turn, idle) = origin.checkout().await;
+                    let (turn, idle) = c.waiting(origin.checkout()).await;
                     c.turn = Some(turn);
                     if let Some(h) = idle {
                         // Left by another client: as good as a kept-alive one.

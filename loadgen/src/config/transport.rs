@@ -112,6 +112,28 @@ impl TransportConfig {
         }
     }
 
+    /// One line for the run's table: the transport and what it means for the figures.
+    pub fn describe(&self) -> String {
+        let mut s = format!(
+            "transport: {} (poll, long poll, stream, SSE; WebSocket over HTTP/1.1{})",
+            self.label(),
+            if self.tls { " with TLS" } else { "" }
+        );
+        if self.streams_per_connection > 1 {
+            s.push_str(&format!(
+                ", {} clients per HTTP/2 connection",
+                self.streams_per_connection
+            ));
+        }
+        if let Some(n) = self.connections_per_origin {
+            s.push_str(&format!(", at most {n} connections per technique"));
+        }
+        if self.tls {
+            s.push_str("; bytes are TLS records on the wire");
+        }
+        s
+    }
+
     /// Whether this is the default (HTTP/1.1 cleartext, one connection per client).
     pub fn is_default(&self) -> bool {
         *self == TransportConfig::default()
