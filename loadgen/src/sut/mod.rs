@@ -4,6 +4,7 @@
 //! of both into the run's time series ([`sampler`]).
 
 pub mod child;
+mod h2_probe;
 pub mod procfs;
 pub mod sampler;
 pub mod target;

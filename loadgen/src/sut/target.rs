@@ -27,6 +27,12 @@ pub enum TargetError {
     BadUrl(String),
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("--http 2: {addr} does not speak HTTP/2 {how}: {why}")]
+    NoHttp2 {
+        addr: SocketAddr,
+        how: &'static str,
+        why: String,
+    },
     #[error("--target: cannot resolve `{0}`")]
     Resolve(String),
     #[error("server {0} unreachable: no connection within {1:?}")]
@@ -226,12 +232,16 @@ impl Target {
             .map_err(|_| TargetError::Timeout(self.addr, timeout))?
     }
 
-    /// Checks the server answers HTTP at all (any status) within `timeout`.
+    /// Checks the server answers HTTP at all (any status) within `timeout`, and HTTP/2 too
+    /// when the subscribers will speak it.
     pub async fn check_reachable(&self, timeout: Duration) -> Result<(), TargetError> {
         let mut c = self.connect(timeout).await?;
         self.request(&mut c, http::Method::GET, "/stats", Bytes::new(), timeout)
-            .await
-            .map(|_| ())
+            .await?;
+        if self.transport.http == HttpVersion::H2 {
+            super::h2_probe::check(self, timeout).await?;
+        }
+        Ok(())
     }
 
     /// Reads `/stats`; `None` if the server has none (or it is not the documented JSON).
