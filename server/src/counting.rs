@@ -5,6 +5,12 @@
 //! ended go to the technique of that response. After a WebSocket upgrade everything is `ws`.
 //! The cell also moves the connection between the per-technique `connections` gauges and
 //! carries what the slow-reader check needs (the topic and the last seq handed to the socket).
+//!
+//! An HTTP/2 connection carries many requests at once: all its bytes (TLS records included,
+//! when it is TLS) go to the technique of its first routed request, and it stays in that
+//! technique's gauge (load generator clients use one technique per connection). Its
+//! subscriptions are not watched for a stall as a whole connection's (they may be on different
+//! topics); each stream that falls behind ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
 
 use std::io;
 use std::pin::Pin;
@@ -15,7 +21,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::hub::Topic;
-use crate::metrics::{Metrics, Technique};
+use crate::metrics::{Metrics, Protocol, Technique};
 
 const UNROUTED: u8 = u8::MAX;
 
@@ -30,6 +36,7 @@ pub struct ConnCell {
     sub: Mutex<Option<Arc<Topic>>>,
     delivered: AtomicU64,
     slow: AtomicBool,
+    protocol: AtomicU8,
 }
 
 impl ConnCell {
@@ -49,6 +56,7 @@ impl ConnCell {
             sub: Mutex::new(None),
             delivered: AtomicU64::new(0),
             slow: AtomicBool::new(false),
+            protocol: AtomicU8::new(UNROUTED),
         })
     }
 
@@ -57,10 +65,36 @@ impl ConnCell {
         &self.metrics
     }
 
+    /// The connection speaks `p` (counted once: later calls change nothing).
+    pub fn set_protocol(&self, p: Protocol) {
+        if self
+            .protocol
+            .compare_exchange(UNROUTED, p as u8, Relaxed, Relaxed)
+            .is_ok()
+        {
+            let g = self.metrics.protocol(p);
+            g.open.fetch_add(1, Relaxed);
+            g.total.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The protocol the connection speaks, once known.
+    pub fn protocol(&self) -> Option<Protocol> {
+        Protocol::from_index(self.protocol.load(Relaxed))
+    }
+
+    fn multiplexed(&self) -> bool {
+        self.protocol().is_some_and(Protocol::multiplexed)
+    }
+
     /// A request for technique `t` was routed on this connection.
     pub fn route(&self, t: Technique) {
         if self.sticky.load(Relaxed) {
             return;
+        }
+        if self.multiplexed() {
+            // HTTP/2: the first request's technique keeps the connection (module doc).
+            self.sticky.store(true, Relaxed);
         }
         let ti = t as u8;
         self.current.store(ti, Relaxed);
@@ -107,6 +141,9 @@ impl ConnCell {
 
     /// This connection now carries a subscription to `topic`, caught up to `delivered`.
     pub fn watch(&self, topic: Arc<Topic>, delivered: u64) {
+        if self.multiplexed() {
+            return; // not one subscription per connection (module doc)
+        }
         self.delivered.store(delivered, Relaxed);
         *self.sub.lock().unwrap_or_else(|e| e.into_inner()) = Some(topic);
     }
@@ -151,6 +188,9 @@ impl Drop for ConnCell {
             .fetch_add(self.pending_read.load(Relaxed), Relaxed);
         c.connections.fetch_sub(1, Relaxed);
         self.metrics.open_connections.fetch_sub(1, Relaxed);
+        if let Some(p) = self.protocol() {
+            self.metrics.protocol(p).open.fetch_sub(1, Relaxed);
+        }
     }
 }
 
