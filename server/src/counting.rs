@@ -37,6 +37,9 @@ pub struct ConnCell {
     delivered: AtomicU64,
     slow: AtomicBool,
     protocol: AtomicU8,
+    /// Writes before the first request is routed are held in `pending_write` (TLS, HTTP/2).
+    holding: AtomicBool,
+    pending_write: AtomicU64,
 }
 
 impl ConnCell {
@@ -57,6 +60,8 @@ impl ConnCell {
             delivered: AtomicU64::new(0),
             slow: AtomicBool::new(false),
             protocol: AtomicU8::new(UNROUTED),
+            holding: AtomicBool::new(false),
+            pending_write: AtomicU64::new(0),
         })
     }
 
@@ -76,6 +81,14 @@ impl ConnCell {
             g.open.fetch_add(1, Relaxed);
             g.total.fetch_add(1, Relaxed);
         }
+    }
+
+    /// From now until its first request is routed, the connection's writes (a TLS
+    /// handshake, HTTP/2 settings) are held and then go to that request's technique, as its
+    /// reads do (to `other` if it never routes one). HTTP/1.1 in cleartext writes nothing
+    /// before its first request and does not call this.
+    pub fn hold_writes(&self) {
+        self.holding.store(true, Relaxed);
     }
 
     /// The protocol the connection speaks, once known.
@@ -100,6 +113,10 @@ impl ConnCell {
         self.current.store(ti, Relaxed);
         let pending = self.pending_read.swap(0, Relaxed);
         self.metrics.of(t).bytes_read.fetch_add(pending, Relaxed);
+        if self.holding.swap(false, Relaxed) {
+            let held = self.pending_write.swap(0, Relaxed);
+            self.metrics.of(t).bytes_written.fetch_add(held, Relaxed);
+        }
         let prev = self.last.swap(ti, Relaxed);
         if prev != ti {
             self.metrics
@@ -135,6 +152,10 @@ impl ConnCell {
     }
 
     fn on_write(&self, n: u64) {
+        if self.holding.load(Relaxed) {
+            self.pending_write.fetch_add(n, Relaxed);
+            return;
+        }
         let t = Technique::from_index(self.last.load(Relaxed));
         self.metrics.of(t).bytes_written.fetch_add(n, Relaxed);
     }
@@ -186,6 +207,8 @@ impl Drop for ConnCell {
         let c = self.metrics.of(t);
         c.bytes_read
             .fetch_add(self.pending_read.load(Relaxed), Relaxed);
+        c.bytes_written
+            .fetch_add(self.pending_write.load(Relaxed), Relaxed);
         c.connections.fetch_sub(1, Relaxed);
         self.metrics.open_connections.fetch_sub(1, Relaxed);
         if let Some(p) = self.protocol() {

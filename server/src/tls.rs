@@ -219,6 +219,7 @@ fn read(path: &Path) -> Result<Vec<u8>, ServerError> {
 /// HTTP/1.1 as ALPN chose. A failed or late handshake is counted (a TLS handshake failure and
 /// a connection error) and closes this connection only.
 pub(crate) async fn serve(state: State, tls: Tls, stream: TcpStream, cell: Arc<ConnCell>) {
+    cell.hold_writes();
     let io = CountingStream::new(stream, cell.clone());
     let timeout = state.args.header_read_timeout;
     let tls_stream = match tokio::time::timeout(timeout, tls.acceptor.accept(io)).await {

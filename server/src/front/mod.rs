@@ -43,6 +43,7 @@ pub async fn serve(state: State, stream: TcpStream, cell: Arc<ConnCell>) {
     if front_door(&state, &mut io, &mut pending, &cell).await == Next::Hyper {
         if http2::is_preface(&pending) {
             cell.set_protocol(Protocol::H2);
+            cell.hold_writes();
             let io = Rewind::new(Bytes::from(pending), io);
             // Boxed: HTTP/1.1 connections do not pay for its state.
             Box::pin(http2::serve(state, io, cell)).await;
