@@ -29,6 +29,15 @@ async fn every_technique_over_h2_on_tls_gets_every_message_in_order() {
     let via = Via::Tls(cert_of(&s));
     let counts = every_technique_gets_every_message(s.addr, &via, "tls", 20, "h2+tls").await;
     let mut c = H2::open(s.addr, &via).await;
+    // The demo page over https: it shows each panel's protocol from this header.
+    let page = c.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-pushbench-protocol"], "h2+tls");
+    assert!(
+        common::text(page)
+            .await
+            .contains("getResponseHeader('x-pushbench-protocol')")
+    );
     let st = c.stats().await;
     bytes_agree(&st, &counts);
     assert_eq!(st["protocols"]["h2_tls"]["total"], 6);
