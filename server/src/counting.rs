@@ -9,12 +9,13 @@
 //! An HTTP/2 connection carries many requests at once: all its bytes (TLS records included,
 //! when it is TLS) go to the technique of its first routed request, and it stays in that
 //! technique's gauge (load generator clients use one technique per connection). Its
-//! subscriptions are not watched for a stall as a whole connection's (they may be on different
-//! topics); each stream that falls behind ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
+//! subscriptions may be on several topics, so its stall check is not one subscription's
+//! progress but the connection's: bytes written (`ConnCell::stalled`); a stream that falls
+//! behind while its connection is fine ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -40,6 +41,9 @@ pub struct ConnCell {
     /// Writes before the first request is routed are held in `pending_write` (TLS, HTTP/2).
     holding: AtomicBool,
     pending_write: AtomicU64,
+    /// Bytes written in all, and live subscriptions: an HTTP/2 connection's stall check.
+    written: AtomicU64,
+    subs: AtomicU32,
 }
 
 impl ConnCell {
@@ -62,6 +66,8 @@ impl ConnCell {
             protocol: AtomicU8::new(UNROUTED),
             holding: AtomicBool::new(false),
             pending_write: AtomicU64::new(0),
+            written: AtomicU64::new(0),
+            subs: AtomicU32::new(0),
         })
     }
 
@@ -152,6 +158,7 @@ impl ConnCell {
     }
 
     fn on_write(&self, n: u64) {
+        self.written.fetch_add(n, Relaxed);
         if self.holding.load(Relaxed) {
             self.pending_write.fetch_add(n, Relaxed);
             return;
@@ -179,9 +186,43 @@ impl ConnCell {
         self.delivered.load(Relaxed)
     }
 
-    /// True when the subscription is more than `queue` messages behind its topic and made no
-    /// progress since the previous check (when it had delivered `prev`).
+    /// A subscription started on this connection.
+    pub fn subscribed(&self) {
+        self.subs.fetch_add(1, Relaxed);
+    }
+
+    /// A subscription of this connection ended.
+    pub fn unsubscribed(&self) {
+        self.subs.fetch_sub(1, Relaxed);
+    }
+
+    /// What [`ConnCell::stalled`] compares with its previous value: the seq delivered last
+    /// (HTTP/1.1), or the bytes written (HTTP/2).
+    pub fn progress(&self) -> u64 {
+        if self.multiplexed() {
+            self.written.load(Relaxed)
+        } else {
+            self.delivered_seq()
+        }
+    }
+
+    /// Heartbeat ticks in a row [`ConnCell::stalled`] must hold for before the connection is
+    /// cut: 1 (HTTP/1.1: its subscription is also behind); 2 (HTTP/2: only nothing was written,
+    /// and an idle subscription's heartbeat may come up to a tick late).
+    pub fn stall_ticks(&self) -> u32 {
+        if self.multiplexed() { 2 } else { 1 }
+    }
+
+    /// HTTP/1.1: true when the subscription is more than `queue` messages behind its topic and
+    /// made no progress since the previous check (when it had delivered `prev`). HTTP/2: true
+    /// when the connection has a subscription and wrote nothing since the previous check (when
+    /// it had written `prev`): every live subscription writes at least a heartbeat each tick
+    /// it sent nothing else, so nothing written means a client that stopped reading (or
+    /// opening its flow-control window).
     pub fn stalled(&self, queue: u64, prev: u64) -> bool {
+        if self.multiplexed() {
+            return self.subs.load(Relaxed) > 0 && self.written.load(Relaxed) == prev;
+        }
         let guard = self.sub.lock().unwrap_or_else(|e| e.into_inner());
         let Some(topic) = guard.as_ref() else {
             return false;

@@ -7,7 +7,9 @@
 //! Settings: at most `--h2-max-streams` concurrent streams, an adaptive (BDP-sized) receive
 //! window, no keep-alive pings, and at most [`SEND_BUF`] bytes buffered per stream for a
 //! client that does not open its window (a stream whose client stopped reading is then no
-//! longer polled, falls behind and ends alone as a slow subscriber). On shutdown the
+//! longer polled, falls behind and ends alone as a slow subscriber). A connection with
+//! subscriptions that wrote nothing for two heartbeat ticks (its client stopped reading, or
+//! opening its windows) is cut as a whole and counted as a slow disconnect. On shutdown the
 //! connection sends GOAWAY and its streams end cleanly. A client's `RST_STREAM` drops the
 //! stream's response body, and with it its subscription, at once.
 
@@ -23,7 +25,7 @@ use crate::config::ServeArgs;
 use crate::counting::ConnCell;
 use crate::routes;
 use crate::state::State;
-use crate::techniques::subscription::changed;
+use crate::techniques::subscription::{changed, stall_watch};
 
 /// The client connection preface as far as the front door's head parser reads it (it gives
 /// up at the version); hyper checks the rest.
@@ -66,6 +68,7 @@ where
     if shutting_down {
         conn.as_mut().graceful_shutdown();
     }
+    let mut stall = stall_watch(&cell, signals.clone(), state.hub.queue());
     let mut next_signal = changed(signals);
     loop {
         tokio::select! {
@@ -73,6 +76,11 @@ where
                 if r.is_err() {
                     state.metrics.connection_errors.fetch_add(1, Relaxed);
                 }
+                return;
+            }
+            _ = &mut stall, if !shutting_down => {
+                // A client that stopped reading: every stream of the connection goes.
+                cell.mark_slow();
                 return;
             }
             (signals, ok) = &mut next_signal, if !shutting_down => {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::h2::{H2, Via, bytes_agree, every_technique_gets_every_message};
 use common::{SseSub, WAIT, args, get, publish, start, stats, text};
 use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 #[tokio::test]
 async fn every_technique_over_h2c_gets_every_message_in_order() {
@@ -128,4 +129,95 @@ async fn shutdown_ends_streams_cleanly_and_closes_the_connection() {
         .await
         .expect("the server stops")
         .unwrap();
+}
+
+/// A client socket that stops reading when told to (and never wakes its reader again).
+struct Pausable {
+    inner: common::Counted,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Pausable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.paused.load(std::sync::atomic::Ordering::Relaxed) {
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Pausable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_stops_reading_is_cut_as_a_slow_reader() {
+    let s = start(server::ServeArgs {
+        heartbeat: Duration::from_millis(100),
+        ..args()
+    })
+    .await;
+    let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = Pausable {
+        inner: common::connect(s.addr).await,
+        paused: paused.clone(),
+    };
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("http://{}/sse/stuck", s.addr))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // A healthy idle subscription (heartbeats) is left alone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stats(s.addr).await["techniques"]["sse"]["slow_disconnects"],
+        0
+    );
+    paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    let big = "x".repeat(20_000);
+    for _ in 0..10 {
+        publish(s.addr, "stuck", &big, None).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let st = stats(s.addr).await;
+        if st["techniques"]["sse"]["slow_disconnects"] == 1 {
+            assert_eq!(st["protocols"]["h2"]["open"], 0, "{st}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never cut: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    conn.abort();
+    drop(resp);
+    s.shutdown.cancel();
 }
