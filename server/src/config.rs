@@ -303,6 +303,21 @@ mod tests {
         "/k.pem",
     ];
 
+    #[test]
+    fn cert_and_key_go_together_and_cert_out_is_for_a_made_certificate() {
+        let err = |argv: &[&str]| Cli::try_parse_from(argv).unwrap_err().kind();
+        use clap::error::ErrorKind::{ArgumentConflict, MissingRequiredArgument};
+        assert_eq!(err(&["serve", "--cert", "c.pem"]), MissingRequiredArgument);
+        assert_eq!(err(&["serve", "--key", "k.pem"]), MissingRequiredArgument);
+        assert_eq!(
+            err(&["serve", "--cert", "c", "--key", "k", "--cert-out", "o"]),
+            ArgumentConflict
+        );
+        let a = Cli::parse_from(["serve", "--tls"]).serve;
+        assert!(a.tls && a.cert.is_none());
+        assert_eq!(a.h2_max_streams, 1000);
+    }
+
     /// Every option of `serve` reaches the cluster children. The destructuring below names
     /// every field of `ServeArgs`, so a new option does not compile here until it is listed:
     /// as forwarded (the child's value must equal the parent's, which must not be the
