@@ -221,3 +221,33 @@ async fn a_connection_that_stops_reading_is_cut_as_a_slow_reader() {
     drop(resp);
     s.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn request_scoped_streams_run_over_h2c() {
+    let s = start(args()).await;
+    let mut c = H2::h2c(s.addr).await;
+    let body = r#"{"events":5,"event_bytes":10,"interval_ms":5}"#;
+    let r = c.request("POST", "/generate/sse", body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let sse = text(r).await;
+    let ids: Vec<&str> = sse
+        .split("\n\n")
+        .filter_map(|item| item.lines().next()?.strip_prefix("id: "))
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4"], "{sse}");
+    assert!(sse.ends_with("data: [DONE]\n\n"), "{sse}");
+    let r = c.request("POST", "/generate/stream", body).await;
+    assert_eq!(r.status(), 200);
+    let nd = text(r).await;
+    let lines: Vec<&str> = nd.lines().collect();
+    assert_eq!(lines.len(), 6, "{nd}");
+    assert_eq!(lines[5], "{\"done\":true}");
+    let st = c.stats().await;
+    assert_eq!(st["techniques"]["sse"]["generate"]["streams_completed"], 1);
+    assert_eq!(
+        st["techniques"]["stream"]["generate"]["streams_completed"],
+        1
+    );
+    s.shutdown.cancel();
+}
