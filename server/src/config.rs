@@ -76,7 +76,9 @@ pub struct ServeArgs {
 
     /// A connection that has not sent a complete request head within this time is closed
     /// (a connect-and-say-nothing client, or a keep-alive connection idle between requests).
-    /// Open streams and held long polls are not affected. Units: ms, s, m.
+    /// Open streams and held long polls are not affected. Also bounds a TLS handshake, and
+    /// closes an HTTP/2 connection with no request open that wrote nothing meanwhile.
+    /// Units: ms, s, m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 

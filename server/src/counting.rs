@@ -44,6 +44,8 @@ pub struct ConnCell {
     /// Bytes written in all, and live subscriptions: an HTTP/2 connection's stall check.
     written: AtomicU64,
     subs: AtomicU32,
+    /// Requests being answered (an HTTP/2 connection's idle check).
+    active: AtomicU32,
 }
 
 impl ConnCell {
@@ -68,6 +70,7 @@ impl ConnCell {
             pending_write: AtomicU64::new(0),
             written: AtomicU64::new(0),
             subs: AtomicU32::new(0),
+            active: AtomicU32::new(0),
         })
     }
 
@@ -136,8 +139,22 @@ impl ConnCell {
         }
     }
 
+    /// A request reached the router (its answer's end is [`ConnCell::response_done`]).
+    pub fn request_started(&self) {
+        self.active.fetch_add(1, Relaxed);
+    }
+
+    /// Requests being answered now, and the bytes written so far: an HTTP/2 connection
+    /// with none for a whole `--header-read-timeout` that wrote nothing meanwhile is idle.
+    pub fn activity(&self) -> (u32, u64) {
+        (self.active.load(Relaxed), self.written.load(Relaxed))
+    }
+
     /// The response body of the current request has ended.
     pub fn response_done(&self) {
+        let _ = self
+            .active
+            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
         if !self.sticky.load(Relaxed) {
             self.current.store(UNROUTED, Relaxed);
         }

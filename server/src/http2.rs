@@ -10,7 +10,9 @@
 //! longer polled, falls behind and ends alone as a slow subscriber). A connection with
 //! subscriptions that wrote nothing for two heartbeat ticks (its client stopped reading, or
 //! opening its windows) is cut as a whole and counted as a slow disconnect. On shutdown the
-//! connection sends GOAWAY and its streams end cleanly. A client's `RST_STREAM` drops the
+//! connection sends GOAWAY and its streams end cleanly; so does one that had no request open
+//! and wrote nothing for a whole `--header-read-timeout` (idle, as an HTTP/1.1 keep-alive
+//! connection between requests). A client's `RST_STREAM` drops the
 //! stream's response body, and with it its subscription, at once.
 
 use std::sync::Arc;
@@ -70,8 +72,21 @@ where
     }
     let mut stall = stall_watch(&cell, signals.clone(), state.hub.queue());
     let mut next_signal = changed(signals);
+    let mut idle = tokio::time::interval(state.args.header_read_timeout);
+    idle.tick().await;
+    let mut before = cell.activity();
     loop {
         tokio::select! {
+            _ = idle.tick(), if !shutting_down => {
+                // No request for a whole --header-read-timeout, nothing written: close, as
+                // an idle HTTP/1.1 keep-alive connection is.
+                let now = cell.activity();
+                if now.0 == 0 && now == before {
+                    conn.as_mut().graceful_shutdown();
+                    shutting_down = true;
+                }
+                before = now;
+            }
             r = conn.as_mut() => {
                 if r.is_err() {
                     state.metrics.connection_errors.fetch_add(1, Relaxed);

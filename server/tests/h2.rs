@@ -251,3 +251,25 @@ async fn request_scoped_streams_run_over_h2c() {
     );
     s.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_read_timeout_a_busy_one_is_not() {
+    let s = start(server::ServeArgs {
+        header_read_timeout: Duration::from_millis(300),
+        ..args()
+    })
+    .await;
+    let mut idle = H2::h2c(s.addr).await;
+    assert_eq!(idle.get("/poll/t").await.status(), 200);
+    let mut busy = H2::h2c(s.addr).await;
+    let mut sse = SseSub::new(busy.get("/sse/t").await);
+    tokio::time::timeout(WAIT, idle.conn)
+        .await
+        .expect("the idle connection is closed")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = busy.request("POST", "/publish/t", "later").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sse.next().await.expect("message").data, "later");
+    s.shutdown.cancel();
+}
