@@ -9,7 +9,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on, ADDR:PORT. Port 0 picks a free port; the first line printed is
-    /// always `listening on http://ADDR:PORT` with the real port.
+    /// always `listening on http://ADDR:PORT` with the real port (`https://` with `--tls`).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
@@ -122,7 +122,8 @@ pub struct ServeArgs {
     pub key: Option<PathBuf>,
 
     /// With `--tls` and no `--cert`: where to write the generated certificate (PEM; its key
-    /// goes next to it as FILE.key). Default: a new file under the OS temp directory.
+    /// goes next to it as FILE.key). Default: a new file under the OS temp directory, removed
+    /// when the server stops.
     #[arg(long, value_name = "FILE", conflicts_with = "cert")]
     pub cert_out: Option<PathBuf>,
 
