@@ -189,3 +189,50 @@ async fn certificates_that_do_not_load_are_refused_naming_the_file() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `--tls --processes N`: the supervisor makes the certificate once and every child is started
+/// with `--tls --cert FILE --key FILE` (here a child that records its command line and the
+/// certificate it was given, then dies); the made files go when the supervisor stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_children_get_the_supervisor_s_certificate() {
+    let seen = std::env::temp_dir().join(format!("pushbench-tls-child-{}", std::process::id()));
+    let script = format!(
+        "echo \"$@\" >> {0}; for a in \"$@\"; do case $a in *.pem) cat \"$a\" >> {0} 2>/dev/null;; esac; done; exit 1",
+        seen.display()
+    );
+    let a = ServeArgs {
+        processes: 2,
+        ..tls_args()
+    };
+    let prefix = vec!["-c".into(), script.into(), "sh".into()];
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        server::cluster::supervisor::supervise_with(a, "sh".into(), prefix),
+    )
+    .await
+    .expect("the supervisor returns");
+    assert!(r.is_err(), "the children died");
+    let text = std::fs::read_to_string(&seen).unwrap();
+    let _ = std::fs::remove_file(&seen);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("--cluster-child"))
+        .collect();
+    assert!(!lines.is_empty(), "{text}");
+    let cert_of = |line: &str| {
+        let w: Vec<&str> = line.split(' ').collect();
+        let at = w.iter().position(|x| *x == "--cert").expect("--cert");
+        assert!(w.contains(&"--tls") && w.contains(&"--key"), "{line}");
+        w[at + 1].to_string()
+    };
+    let cert = cert_of(lines[0]);
+    assert!(
+        lines.iter().all(|l| cert_of(l) == cert),
+        "one certificate: {text}"
+    );
+    assert!(text.contains("-----BEGIN CERTIFICATE-----"), "{text}");
+    assert!(
+        !std::path::Path::new(&cert).exists(),
+        "removed when the supervisor stopped"
+    );
+}
