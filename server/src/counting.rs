@@ -15,7 +15,7 @@
 
 use std::io;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
@@ -33,19 +33,18 @@ pub struct ConnCell {
     current: AtomicU8,
     last: AtomicU8,
     sticky: AtomicBool,
+    /// Before the first request is routed: bytes read, held for its technique. HTTP/2, after
+    /// it (when reads go straight to the technique): the live subscriptions.
     pending_read: AtomicU64,
     sub: Mutex<Option<Arc<Topic>>>,
+    /// HTTP/1.1: the last seq its subscription handed to the socket. While writes are held
+    /// ([`ConnCell::hold_writes`]): the bytes written, held. HTTP/2: the bytes written (its
+    /// stall and idle checks' progress). One field for the three keeps an idle HTTP/1.1
+    /// connection's cell the size it was before HTTP/2.
     delivered: AtomicU64,
     slow: AtomicBool,
     protocol: AtomicU8,
-    /// Writes before the first request is routed are held in `pending_write` (TLS, HTTP/2).
     holding: AtomicBool,
-    pending_write: AtomicU64,
-    /// Bytes written in all, and live subscriptions: an HTTP/2 connection's stall check.
-    written: AtomicU64,
-    subs: AtomicU32,
-    /// Requests being answered (an HTTP/2 connection's idle check).
-    active: AtomicU32,
 }
 
 impl ConnCell {
@@ -67,10 +66,6 @@ impl ConnCell {
             slow: AtomicBool::new(false),
             protocol: AtomicU8::new(UNROUTED),
             holding: AtomicBool::new(false),
-            pending_write: AtomicU64::new(0),
-            written: AtomicU64::new(0),
-            subs: AtomicU32::new(0),
-            active: AtomicU32::new(0),
         })
     }
 
@@ -95,7 +90,7 @@ impl ConnCell {
     /// From now until its first request is routed, the connection's writes (a TLS
     /// handshake, HTTP/2 settings) are held and then go to that request's technique, as its
     /// reads do (to `other` if it never routes one). HTTP/1.1 in cleartext writes nothing
-    /// before its first request and does not call this.
+    /// before its first request and does not call this. Call it before any subscription.
     pub fn hold_writes(&self) {
         self.holding.store(true, Relaxed);
     }
@@ -123,7 +118,7 @@ impl ConnCell {
         let pending = self.pending_read.swap(0, Relaxed);
         self.metrics.of(t).bytes_read.fetch_add(pending, Relaxed);
         if self.holding.swap(false, Relaxed) {
-            let held = self.pending_write.swap(0, Relaxed);
+            let held = self.delivered.swap(0, Relaxed);
             self.metrics.of(t).bytes_written.fetch_add(held, Relaxed);
         }
         let prev = self.last.swap(ti, Relaxed);
@@ -139,22 +134,8 @@ impl ConnCell {
         }
     }
 
-    /// A request reached the router (its answer's end is [`ConnCell::response_done`]).
-    pub fn request_started(&self) {
-        self.active.fetch_add(1, Relaxed);
-    }
-
-    /// Requests being answered now, and the bytes written so far: an HTTP/2 connection
-    /// with none for a whole `--header-read-timeout` that wrote nothing meanwhile is idle.
-    pub fn activity(&self) -> (u32, u64) {
-        (self.active.load(Relaxed), self.written.load(Relaxed))
-    }
-
     /// The response body of the current request has ended.
     pub fn response_done(&self) {
-        let _ = self
-            .active
-            .fetch_update(Relaxed, Relaxed, |n| n.checked_sub(1));
         if !self.sticky.load(Relaxed) {
             self.current.store(UNROUTED, Relaxed);
         }
@@ -175,10 +156,12 @@ impl ConnCell {
     }
 
     fn on_write(&self, n: u64) {
-        self.written.fetch_add(n, Relaxed);
         if self.holding.load(Relaxed) {
-            self.pending_write.fetch_add(n, Relaxed);
+            self.delivered.fetch_add(n, Relaxed);
             return;
+        }
+        if self.multiplexed() {
+            self.delivered.fetch_add(n, Relaxed);
         }
         let t = Technique::from_index(self.last.load(Relaxed));
         self.metrics.of(t).bytes_written.fetch_add(n, Relaxed);
@@ -195,32 +178,29 @@ impl ConnCell {
 
     /// The subscription handed the message with seq `seq` to the socket.
     pub fn delivered(&self, seq: u64) {
-        self.delivered.store(seq, Relaxed);
+        if !self.multiplexed() {
+            self.delivered.store(seq, Relaxed);
+        }
     }
 
-    /// The last seq handed to the socket by this connection's subscription.
-    pub fn delivered_seq(&self) -> u64 {
-        self.delivered.load(Relaxed)
-    }
-
-    /// A subscription started on this connection.
+    /// A subscription started on this connection (after its request was routed).
     pub fn subscribed(&self) {
-        self.subs.fetch_add(1, Relaxed);
+        if self.multiplexed() {
+            self.pending_read.fetch_add(1, Relaxed);
+        }
     }
 
     /// A subscription of this connection ended.
     pub fn unsubscribed(&self) {
-        self.subs.fetch_sub(1, Relaxed);
+        if self.multiplexed() {
+            self.pending_read.fetch_sub(1, Relaxed);
+        }
     }
 
     /// What [`ConnCell::stalled`] compares with its previous value: the seq delivered last
     /// (HTTP/1.1), or the bytes written (HTTP/2).
     pub fn progress(&self) -> u64 {
-        if self.multiplexed() {
-            self.written.load(Relaxed)
-        } else {
-            self.delivered_seq()
-        }
+        self.delivered.load(Relaxed)
     }
 
     /// Heartbeat ticks in a row [`ConnCell::stalled`] must hold for before the connection is
@@ -238,7 +218,8 @@ impl ConnCell {
     /// opening its flow-control window).
     pub fn stalled(&self, queue: u64, prev: u64) -> bool {
         if self.multiplexed() {
-            return self.subs.load(Relaxed) > 0 && self.written.load(Relaxed) == prev;
+            let subscriptions = self.pending_read.load(Relaxed);
+            return subscriptions > 0 && self.delivered.load(Relaxed) == prev;
         }
         let guard = self.sub.lock().unwrap_or_else(|e| e.into_inner());
         let Some(topic) = guard.as_ref() else {
@@ -265,8 +246,10 @@ impl Drop for ConnCell {
         let c = self.metrics.of(t);
         c.bytes_read
             .fetch_add(self.pending_read.load(Relaxed), Relaxed);
-        c.bytes_written
-            .fetch_add(self.pending_write.load(Relaxed), Relaxed);
+        if self.holding.load(Relaxed) {
+            c.bytes_written
+                .fetch_add(self.delivered.load(Relaxed), Relaxed);
+        }
         c.connections.fetch_sub(1, Relaxed);
         self.metrics.open_connections.fetch_sub(1, Relaxed);
         if let Some(p) = self.protocol() {
@@ -365,5 +348,51 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection has a cell: HTTP/2 and TLS added no field to it (they reuse fields an
+    /// HTTP/1.1 connection uses otherwise), so it is as small as before them.
+    #[test]
+    fn the_cell_of_a_connection_stays_small() {
+        assert!(std::mem::size_of::<ConnCell>() <= 48);
+    }
+
+    #[test]
+    fn held_writes_go_to_the_first_request_s_technique() {
+        let m = Arc::new(Metrics::default());
+        let cell = ConnCell::new(m.clone());
+        cell.set_protocol(Protocol::H2Tls);
+        cell.hold_writes();
+        cell.on_write(100); // handshake
+        cell.on_read(40);
+        cell.route(Technique::Sse);
+        cell.on_write(7);
+        cell.route(Technique::Poll); // HTTP/2: the first request's technique stays
+        cell.on_write(3);
+        let sse = m.of(Technique::Sse);
+        assert_eq!(sse.bytes_written.load(Relaxed), 110);
+        assert_eq!(sse.bytes_read.load(Relaxed), 40);
+        assert_eq!(m.of(Technique::Poll).bytes_written.load(Relaxed), 0);
+        cell.subscribed();
+        assert!(
+            cell.stalled(0, cell.progress()),
+            "a subscription and nothing written"
+        );
+        let before = cell.progress();
+        cell.on_write(1);
+        assert!(!cell.stalled(0, before), "something written since");
+        cell.unsubscribed();
+        assert!(
+            !cell.stalled(0, cell.progress()),
+            "no subscription: idle, not stalled"
+        );
+        drop(cell);
+        assert_eq!(m.protocol(Protocol::H2Tls).open.load(Relaxed), 0);
+        assert_eq!(m.protocol(Protocol::H2Tls).total.load(Relaxed), 1);
     }
 }

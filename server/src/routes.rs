@@ -125,7 +125,6 @@ type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallib
 /// Serves one request on the connection described by `cell`. The future is boxed so the
 /// per-connection state hyper keeps between requests stays small.
 pub fn handle(req: Request<Incoming>, state: State, cell: Arc<ConnCell>) -> HandlerFuture {
-    cell.request_started();
     Box::pin(async move {
         let h2 = req.version() == Version::HTTP_2;
         let resp = dispatch(req, &state, &cell).await;
@@ -173,7 +172,6 @@ pub async fn handle_front_door(
     state: &State,
     cell: &Arc<ConnCell>,
 ) -> Response<Body> {
-    cell.request_started();
     let path = req.uri().path().to_owned();
     let route = routed(&path, state, cell);
     let resp = match route {
