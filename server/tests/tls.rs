@@ -236,3 +236,36 @@ async fn cluster_children_get_the_supervisor_s_certificate() {
         "removed when the supervisor stopped"
     );
 }
+
+#[tokio::test]
+async fn websocket_runs_over_tls_with_alpn_http_1_1() {
+    use futures_util::StreamExt;
+    let s = start(tls_args()).await;
+    let pem = cert_of(&s);
+    let (tls, _) = common::h2::tls_connect(s.addr, &pem, &[b"http/1.1"]).await;
+    let url = format!("wss://localhost:{}/ws/w", s.addr.port());
+    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, tls))
+        .await
+        .expect("ws handshake timeout")
+        .expect("ws handshake");
+    assert_eq!(resp.status(), 101);
+    let mut p = H2::tls(s.addr, &pem).await;
+    assert_eq!(p.request("POST", "/publish/w", "hello").await.status(), 200);
+    let frame = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("a frame")
+        .expect("open")
+        .expect("frame");
+    let v: serde_json::Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(
+        (v["id"].as_u64(), v["data"].as_str()),
+        (Some(1), Some("hello"))
+    );
+    let st = p.stats().await;
+    assert_eq!(st["protocols"]["h1_tls"]["open"], 1);
+    assert!(
+        st["techniques"]["ws"]["bytes_written"].as_u64().unwrap() > 1000,
+        "{st}"
+    );
+    s.shutdown.cancel();
+}
