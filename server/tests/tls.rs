@@ -269,3 +269,24 @@ async fn websocket_runs_over_tls_with_alpn_http_1_1() {
     );
     s.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn a_tls_connection_over_the_limit_is_closed_at_once() {
+    let s = start(ServeArgs {
+        max_connections: 1,
+        ..tls_args()
+    })
+    .await;
+    let pem = cert_of(&s);
+    let mut first = H2::tls(s.addr, &pem).await;
+    let mut over = connect(s.addr).await;
+    let n = tokio::time::timeout(WAIT, over.read(&mut [0u8; 64])).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "closed, nothing written"
+    );
+    let st = first.stats().await;
+    assert_eq!(st["rejected_connections"], 1, "{st}");
+    assert_eq!(st["tls_handshake_failures"], 0);
+    s.shutdown.cancel();
+}
