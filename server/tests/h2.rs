@@ -273,3 +273,24 @@ async fn an_idle_connection_is_closed_after_the_header_read_timeout_a_busy_one_i
     assert_eq!(sse.next().await.expect("message").data, "later");
     s.shutdown.cancel();
 }
+
+#[tokio::test]
+async fn the_preface_counts_only_as_a_connection_s_first_bytes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(args()).await;
+    let mut c = common::connect(s.addr).await;
+    c.write_all(
+        b"GET /long-poll/p?timeout=1 HTTP/1.1\r\nHost: x\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, c.read_to_end(&mut got)).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // Then hyper's HTTP/1.1 refuses the preface and closes: no HTTP/2 settings frame.
+    assert!(got.ends_with("{\"next\":0,\"messages\":[]}"), "{got}");
+    let st = stats(s.addr).await;
+    assert_eq!(st["protocols"]["h2"]["total"], 0, "{st}");
+    s.shutdown.cancel();
+}
