@@ -9,7 +9,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on, ADDR:PORT. Port 0 picks a free port; the first line printed is
-    /// always `listening on http://ADDR:PORT` with the real port.
+    /// always `listening on http://ADDR:PORT` with the real port (`https://` with `--tls`).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
@@ -76,7 +76,9 @@ pub struct ServeArgs {
 
     /// A connection that has not sent a complete request head within this time is closed
     /// (a connect-and-say-nothing client, or a keep-alive connection idle between requests).
-    /// Open streams and held long polls are not affected. Units: ms, s, m.
+    /// Open streams and held long polls are not affected. Also bounds a TLS handshake, and
+    /// closes an HTTP/2 connection with no request open that wrote nothing meanwhile.
+    /// Units: ms, s, m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
@@ -98,6 +100,32 @@ pub struct ServeArgs {
     #[arg(long, value_name = "N", default_value_t = 1,
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub processes: u32,
+
+    /// Most concurrent streams (requests) on one HTTP/2 connection; a client that opens more
+    /// waits for one to end (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "STREAMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub h2_max_streams: u32,
+
+    /// Serve TLS only on the port (ALPN `h2` and `http/1.1`). Without `--cert`/`--key` a
+    /// self-signed certificate for localhost, 127.0.0.1, ::1 and the listen address is made at
+    /// start; the second line printed names its PEM file (`certificate: FILE`), for clients.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With `--tls`: the certificate chain to serve, PEM (implies `--tls`; needs `--key`).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// With `--tls`: the private key of `--cert`, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// With `--tls` and no `--cert`: where to write the generated certificate (PEM; its key
+    /// goes next to it as FILE.key). Default: a new file under the OS temp directory, removed
+    /// when the server stops.
+    #[arg(long, value_name = "FILE", conflicts_with = "cert")]
+    pub cert_out: Option<PathBuf>,
 
     /// Internal: run as child INDEX of a cluster whose supervisor listens on this Unix socket.
     #[arg(long, value_name = "SOCKET", hide = true)]
@@ -155,9 +183,22 @@ impl ServeArgs {
         .into_iter()
         .map(OsString::from)
         .collect();
+        a.push("--h2-max-streams".into());
+        a.push(self.h2_max_streams.to_string().into());
         if let Some(o) = &self.allow_origin {
             a.push("--allow-origin".into());
             a.push(o.into());
+        }
+        // The supervisor made or loaded the certificate once (`tls::prepare`): every child
+        // serves the same one.
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            a.push("--cert".into());
+            a.push(cert.as_os_str().to_owned());
+            a.push("--key".into());
+            a.push(key.as_os_str().to_owned());
+        }
+        if self.tls {
+            a.push("--tls".into());
         }
         if self.debug_panic_route {
             a.push("--debug-panic-route".into());
@@ -188,6 +229,11 @@ impl Default for ServeArgs {
             body_read_timeout: Duration::from_secs(10),
             body_buffer_bytes: 64 << 20,
             processes: 1,
+            h2_max_streams: 1000,
+            tls: false,
+            cert: None,
+            key: None,
+            cert_out: None,
             cluster_child: None,
             cluster_index: 0,
             debug_panic_route: false,
@@ -251,7 +297,29 @@ mod tests {
         "--body-buffer-bytes",
         "5000000",
         "--debug-panic-route",
+        "--h2-max-streams",
+        "77",
+        "--tls",
+        "--cert",
+        "/c.pem",
+        "--key",
+        "/k.pem",
     ];
+
+    #[test]
+    fn cert_and_key_go_together_and_cert_out_is_for_a_made_certificate() {
+        let err = |argv: &[&str]| Cli::try_parse_from(argv).unwrap_err().kind();
+        use clap::error::ErrorKind::{ArgumentConflict, MissingRequiredArgument};
+        assert_eq!(err(&["serve", "--cert", "c.pem"]), MissingRequiredArgument);
+        assert_eq!(err(&["serve", "--key", "k.pem"]), MissingRequiredArgument);
+        assert_eq!(
+            err(&["serve", "--cert", "c", "--key", "k", "--cert-out", "o"]),
+            ArgumentConflict
+        );
+        let a = Cli::parse_from(["serve", "--tls"]).serve;
+        assert!(a.tls && a.cert.is_none());
+        assert_eq!(a.h2_max_streams, 1000);
+    }
 
     /// Every option of `serve` reaches the cluster children. The destructuring below names
     /// every field of `ServeArgs`, so a new option does not compile here until it is listed:
@@ -281,6 +349,11 @@ mod tests {
             body_read_timeout,
             body_buffer_bytes,
             processes,
+            h2_max_streams,
+            tls,
+            cert,
+            key,
+            cert_out,
             cluster_child,
             cluster_index,
             debug_panic_route,
@@ -293,6 +366,10 @@ mod tests {
         assert_eq!(cluster_child.as_deref(), Some(socket));
         assert_eq!(cluster_index, 2);
         assert_eq!(publish_rate, 0.0, "the supervisor publishes");
+        assert_eq!(
+            cert_out, None,
+            "the supervisor wrote the certificate already"
+        );
         assert_ne!(parent.publish_rate, 0.0);
 
         // Everything else is the parent's.
@@ -324,6 +401,10 @@ mod tests {
             body_read_timeout,
             body_buffer_bytes,
             debug_panic_route,
+            h2_max_streams,
+            tls,
+            cert,
+            key,
         );
     }
 }

@@ -13,8 +13,9 @@
 //! - `cmd`: `pushbench serve`: one process, a cluster's supervisor, or one of its children.
 //! - `cluster`: several processes behind one port, one sequence of ids.
 //! - `server`: the accept loop, the connection limit, one task per connection, shutdown.
-//! - `front`: each connection's front door: streaming routes served without hyper's buffers,
-//!   the rest handed to hyper.
+//! - `tls` (`--tls`: certificates, handshakes, ALPN), `front`: each cleartext connection's
+//!   front door: streaming routes served without hyper's buffers, the rest handed to hyper
+//!   (HTTP/1.1, or `http2` after the HTTP/2 preface).
 //! - `routes`: the router: which endpoint a request is for, its method, its counters.
 //! - `techniques` (poll, long poll, stream, SSE, WebSocket, and their shared subscription;
 //!   `generate`, the request-scoped streams of `/generate`), `publish` (`POST /publish`).
@@ -24,7 +25,8 @@
 //!   connections share; a cluster child's `Upstream`).
 //! - `counting` (byte counting at the socket), `error` (the error types).
 //! - `hub` (topics, retention, fan-out).
-//! - `message` (encoded once per framing), `metrics` (the counters, `/stats`, `/metrics`),
+//! - `message` (encoded once per framing), `metrics` (the counters, `/stats`; `prometheus`
+//!   renders `/metrics`; `protocol`, the connections by protocol),
 //!   `lifeline` (children that stop with their parent), `config` (the options), `body`
 //!   (reading a publish body within its limits).
 //! - `procinfo` (a process's CPU, memory and descriptors from /proc; also the load
@@ -38,12 +40,15 @@ pub mod cors;
 pub mod counting;
 pub mod error;
 pub mod front;
+pub mod http2;
 pub mod hub;
 pub mod lazy;
 pub mod lifeline;
 pub mod message;
 pub mod metrics;
 pub mod procinfo;
+pub mod prometheus;
+pub mod protocol;
 pub mod publish;
 pub mod publisher;
 pub mod request;
@@ -52,10 +57,11 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod techniques;
+pub mod tls;
 
 pub use cmd::serve;
 pub use config::ServeArgs;
 pub use error::{PublishError, ServerError};
-pub use metrics::{Metrics, Technique};
+pub use metrics::{Metrics, Protocol, Technique};
 pub use server::run;
 pub use state::{Shared, Signal, State, check_args};

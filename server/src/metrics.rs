@@ -3,11 +3,13 @@
 //! descriptors; from `procinfo`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use contract::stats::{GenerateCounters, Process, Stats, TechniqueCounters};
+use contract::stats::{GenerateCounters, Process, ProtocolCounters, Stats, TechniqueCounters};
+
+pub use crate::prometheus::prometheus;
+pub use crate::protocol::{Protocol, ProtocolGauge};
 
 use crate::procinfo;
 
@@ -163,6 +165,10 @@ pub struct Metrics {
     pub body_timeouts: AtomicU64,
     /// Publishes refused with `503` because their body would pass `--body-buffer-bytes`.
     pub body_buffer_rejections: AtomicU64,
+    /// Connections by protocol (indexed by `Protocol as usize`).
+    pub protocols: [ProtocolGauge; 4],
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -176,6 +182,8 @@ impl Default for Metrics {
             open_connections: AtomicU64::new(0),
             body_timeouts: AtomicU64::new(0),
             body_buffer_rejections: AtomicU64::new(0),
+            protocols: Default::default(),
+            tls_handshake_failures: AtomicU64::new(0),
         }
     }
 }
@@ -211,6 +219,15 @@ impl Metrics {
         self.rejected_connections.store(0, Relaxed);
         self.body_timeouts.store(0, Relaxed);
         self.body_buffer_rejections.store(0, Relaxed);
+        self.tls_handshake_failures.store(0, Relaxed);
+        for p in &self.protocols {
+            p.total.store(0, Relaxed);
+        }
+    }
+
+    /// The gauge and counter of protocol `p`.
+    pub fn protocol(&self, p: Protocol) -> &ProtocolGauge {
+        &self.protocols[p as usize]
     }
 
     /// The `/stats` document of this process alone (see docs/PROTOCOL.md).
@@ -230,7 +247,19 @@ impl Metrics {
             processes: 1,
             published: self.published.load(Relaxed),
             rejected_connections: self.rejected_connections.load(Relaxed),
+            protocols: Protocol::ALL
+                .iter()
+                .map(|p| {
+                    let g = self.protocol(*p);
+                    let c = ProtocolCounters {
+                        open: g.open.load(Relaxed),
+                        total: g.total.load(Relaxed),
+                    };
+                    (p.name().to_string(), c)
+                })
+                .collect(),
             techniques,
+            tls_handshake_failures: self.tls_handshake_failures.load(Relaxed),
             topics: topics as u64,
             uptime_s: self.started.elapsed().as_secs_f64(),
         }
@@ -240,101 +269,6 @@ impl Metrics {
     pub fn prometheus(&self, topics: usize) -> String {
         prometheus(&self.stats(topics))
     }
-}
-
-/// Renders a `/stats` document (one process's or a whole cluster's) in the Prometheus text
-/// exposition format. Missing numbers read as 0.
-pub fn prometheus(stats: &Stats) -> String {
-    let zero = TechniqueCounters::default();
-    let of = |t: Technique| stats.technique(t.name()).unwrap_or(&zero);
-    let mut s = String::with_capacity(4096);
-    for (i, (name, _)) in zero.counters().into_iter().enumerate() {
-        let _ = writeln!(s, "# TYPE pushbench_{name}_total counter");
-        for t in Technique::ALL {
-            let v = of(t).counters()[i].1;
-            let _ = writeln!(
-                s,
-                "pushbench_{name}_total{{technique=\"{}\"}} {v}",
-                t.name()
-            );
-        }
-    }
-    let gen_zero = GenerateCounters::default();
-    for (i, (name, _)) in gen_zero.counters().into_iter().enumerate() {
-        let _ = writeln!(s, "# TYPE pushbench_generate_{name}_total counter");
-        for t in Technique::ALL {
-            let v = of(t).generate.counters()[i].1;
-            let _ = writeln!(
-                s,
-                "pushbench_generate_{name}_total{{technique=\"{}\"}} {v}",
-                t.name()
-            );
-        }
-    }
-    let _ = writeln!(s, "# TYPE pushbench_generate_streams_open gauge");
-    for t in Technique::ALL {
-        let v = of(t).generate.streams_open;
-        let _ = writeln!(
-            s,
-            "pushbench_generate_streams_open{{technique=\"{}\"}} {v}",
-            t.name()
-        );
-    }
-    let _ = writeln!(s, "# TYPE pushbench_connections gauge");
-    for t in Technique::ALL {
-        let v = of(t).connections;
-        let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
-    }
-    let globals = [
-        ("pushbench_published_total", "counter", stats.published),
-        (
-            "pushbench_connection_errors_total",
-            "counter",
-            stats.connection_errors,
-        ),
-        (
-            "pushbench_rejected_connections_total",
-            "counter",
-            stats.rejected_connections,
-        ),
-        (
-            "pushbench_body_timeouts_total",
-            "counter",
-            stats.body_timeouts,
-        ),
-        (
-            "pushbench_body_buffer_rejections_total",
-            "counter",
-            stats.body_buffer_rejections,
-        ),
-        (
-            "pushbench_child_restarts_total",
-            "counter",
-            stats.child_restarts,
-        ),
-        ("pushbench_topics", "gauge", stats.topics),
-        ("pushbench_processes", "gauge", stats.processes),
-    ];
-    for (name, kind, v) in globals {
-        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
-    }
-    let p = stats.process.unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
-        p.cpu_seconds
-    );
-    let _ = writeln!(
-        s,
-        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
-        p.rss_bytes
-    );
-    let _ = writeln!(
-        s,
-        "# TYPE process_open_fds gauge\nprocess_open_fds {}",
-        p.open_fds
-    );
-    s
 }
 
 #[cfg(test)]

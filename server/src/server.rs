@@ -57,7 +57,9 @@ fn accept(state: &State, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     if state.metrics.open_connections.load(Relaxed) >= state.args.max_connections {
         state.metrics.rejected_connections.fetch_add(1, Relaxed);
-        tokio::spawn(reject(state.clone(), stream));
+        if state.tls.is_none() {
+            tokio::spawn(reject(state.clone(), stream));
+        } // a TLS client could not read a cleartext 503: closed at once
         return;
     }
     let cell = ConnCell::new(state.metrics.clone());
@@ -95,10 +97,14 @@ async fn reject(state: State, mut stream: TcpStream) {
     .await;
 }
 
-/// One HTTP connection: its front door serves the streaming routes and hands the rest to
+/// One connection: with `--tls`, a TLS one (`tls`, boxed: the cleartext connections do not
+/// pay for its state); else its front door serves the streaming routes and hands the rest to
 /// hyper (`front`).
 async fn connection(state: State, stream: TcpStream, cell: std::sync::Arc<ConnCell>) {
-    front::serve(state, stream, cell).await;
+    match state.tls.clone() {
+        Some(tls) => Box::pin(crate::tls::serve(state, tls, stream, cell)).await,
+        None => front::serve(state, stream, cell).await,
+    }
 }
 
 /// A connection served by hyper (after the front door, with what it read replayed in `io`);

@@ -225,18 +225,29 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// Writes a fresh self-signed certificate (for localhost, 127.0.0.1 and ::1) and its key as
-/// `cert.pem` and `key.pem` in `dir`: what a run's child server serves and its clients trust.
+/// Writes a fresh self-signed certificate (for localhost, 127.0.0.1 and ::1, made as `serve
+/// --tls` makes its own) and its key as `cert.pem` and `key.pem` in `dir`: what a run's child
+/// server serves and its clients trust.
 pub fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     let generate = |e: String| TlsError::Generate(e);
-    let names = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
-    let rcgen::CertifiedKey { cert, signing_key } =
-        rcgen::generate_simple_self_signed(names).map_err(|e| generate(e.to_string()))?;
+    let (cert, key) = server::tls::generate(&server::ServeArgs::default())
+        .map_err(|e| generate(e.to_string()))?;
     std::fs::create_dir_all(dir).map_err(|e| generate(format!("{}: {e}", dir.display())))?;
     let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&c, cert.pem()).map_err(|e| generate(format!("{}: {e}", c.display())))?;
-    std::fs::write(&k, signing_key.serialize_pem())
-        .map_err(|e| generate(format!("{}: {e}", k.display())))?;
+    std::fs::write(&c, cert).map_err(|e| generate(format!("{}: {e}", c.display())))?;
+    // The key readable by this user only.
+    let write_key = || -> io::Result<()> {
+        use std::io::Write as _;
+        use std::os::unix::fs::OpenOptionsExt as _;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&k)?
+            .write_all(key.as_bytes())
+    };
+    write_key().map_err(|e| generate(format!("{}: {e}", k.display())))?;
     Ok((c, k))
 }
 

@@ -189,10 +189,27 @@ pub fn merge(parts: &[Option<Stats>], supervisor: Process, totals: Totals) -> St
         processes: live().count() as u64,
         published: totals.published,
         rejected_connections: sum(|p| p.rejected_connections),
+        protocols: protocols(live()),
         techniques,
+        tls_handshake_failures: sum(|p| p.tls_handshake_failures),
         topics: live().map(|p| p.topics).max().unwrap_or(0),
         uptime_s: totals.uptime_s,
     }
+}
+
+/// The processes' connections by protocol, summed.
+fn protocols<'a>(
+    parts: impl Iterator<Item = &'a Stats>,
+) -> std::collections::BTreeMap<String, contract::stats::ProtocolCounters> {
+    let mut all = std::collections::BTreeMap::new();
+    for p in parts {
+        for (name, c) in &p.protocols {
+            all.entry(name.clone())
+                .or_insert_with(contract::stats::ProtocolCounters::default)
+                .add(c);
+        }
+    }
+    all
 }
 
 #[cfg(test)]
@@ -213,6 +230,12 @@ mod tests {
         b.connection_errors.fetch_add(1, Relaxed);
         a.body_timeouts.fetch_add(2, Relaxed);
         b.body_timeouts.fetch_add(3, Relaxed);
+        a.tls_handshake_failures.fetch_add(1, Relaxed);
+        b.tls_handshake_failures.fetch_add(4, Relaxed);
+        let h2 = crate::metrics::Protocol::H2Tls;
+        a.protocol(h2).total.fetch_add(3, Relaxed);
+        b.protocol(h2).total.fetch_add(6, Relaxed);
+        b.protocol(h2).open.fetch_add(2, Relaxed);
         let sup = Process {
             pid: 1,
             cpu_seconds: 0.5,
@@ -233,6 +256,10 @@ mod tests {
         assert_eq!(m.open_connections, 3);
         assert_eq!(m.connection_errors, 1);
         assert_eq!(m.body_timeouts, 5);
+        assert_eq!(m.tls_handshake_failures, 5);
+        let p = m.protocols["h2_tls"];
+        assert_eq!((p.open, p.total), (2, 9));
+        assert_eq!(m.protocols.len(), 4, "every protocol, zeros included");
         assert_eq!(m.published, 9);
         assert_eq!(m.topics, 3);
         assert_eq!(m.processes, 2);
