@@ -149,15 +149,17 @@ impl Server {
 
     /// Stops the child server, if any, recording why if it had died on its own.
     pub async fn stop(self, sd: &Shutdown) {
-        if let Some((c, _)) = self.child {
+        if let Some((c, opts)) = self.child {
             stop_child(c, sd).await;
+            forget_certificate(&opts);
         }
     }
 
     /// Stops the child server without a word (the run could not start).
     pub async fn abandon(self) {
-        if let Some((c, _)) = self.child {
+        if let Some((c, opts)) = self.child {
             c.stop().await;
+            forget_certificate(&opts);
         }
     }
 }
@@ -196,6 +198,13 @@ fn child_certificate(
     let dir = std::env::temp_dir().join(format!("pushbench-tls-{}", std::process::id()));
     let pair = crate::net::tls::self_signed(&dir).map_err(crate::sut::target::TargetError::from)?;
     Ok(Some(pair))
+}
+
+/// Removes the certificate made for the child server (and its directory), if one was.
+fn forget_certificate(opts: &ChildOptions) {
+    if let Some(dir) = opts.tls.as_ref().and_then(|(cert, _)| cert.parent()) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
 }
 
 /// How the clients reach the child server: as the run says, trusting the certificate made

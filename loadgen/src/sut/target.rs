@@ -236,8 +236,19 @@ impl Target {
     /// when the subscribers will speak it.
     pub async fn check_reachable(&self, timeout: Duration) -> Result<(), TargetError> {
         let mut c = self.connect(timeout).await?;
-        self.request(&mut c, http::Method::GET, "/stats", Bytes::new(), timeout)
-            .await?;
+        let answer = self
+            .request(&mut c, http::Method::GET, "/stats", Bytes::new(), timeout)
+            .await;
+        if let Err(TargetError::Http(addr, why)) = answer {
+            // The classic: a TLS server asked in cleartext answers bytes that are not HTTP.
+            let hint = if self.tls.is_none() && why.contains("invalid HTTP version") {
+                " (a TLS port? give an https:// URL)"
+            } else {
+                ""
+            };
+            return Err(TargetError::Http(addr, format!("{why}{hint}")));
+        }
+        answer?;
         if self.transport.http == HttpVersion::H2 {
             super::h2_probe::check(self, timeout).await?;
         }
