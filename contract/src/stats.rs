@@ -35,6 +35,11 @@ pub struct Stats {
     pub process: Option<Process>,
     /// Processes serving (1 for a single process; a cluster's live children).
     pub processes: u64,
+    /// Connections by the protocol they speak (issue 17): `h1`, `h2` (cleartext, prior
+    /// knowledge), `h1_tls`, `h2_tls` (by ALPN). The server writes every one; empty when read
+    /// from a server without them (and then not written).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub protocols: BTreeMap<String, ProtocolCounters>,
     /// Messages published, each counted once.
     pub published: u64,
     /// Connections refused with `503` by `--max-connections`.
@@ -42,6 +47,8 @@ pub struct Stats {
     /// The counters of each technique by its wire name (`poll`, `long-poll`, `stream`, `sse`,
     /// `ws`, `publish`, `other`; the server writes every one).
     pub techniques: BTreeMap<String, TechniqueCounters>,
+    /// TLS handshakes that failed or timed out (`--tls`; each also a connection error).
+    pub tls_handshake_failures: u64,
     /// Topics held now (a cluster: the most of any process).
     pub topics: u64,
     /// Seconds since the server (a cluster: its supervisor) started.
@@ -52,6 +59,24 @@ impl Stats {
     /// The counters of technique `name` (its wire name), if the document has them.
     pub fn technique(&self, name: &str) -> Option<&TechniqueCounters> {
         self.techniques.get(name)
+    }
+}
+
+/// The connections of one protocol.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProtocolCounters {
+    /// Open now (a gauge).
+    pub open: u64,
+    /// Opened since the start (or `/stats/reset`): monotonic.
+    pub total: u64,
+}
+
+impl ProtocolCounters {
+    /// Adds `other`'s (the figures of several processes).
+    pub fn add(&mut self, other: &ProtocolCounters) {
+        self.open += other.open;
+        self.total += other.total;
     }
 }
 
@@ -261,7 +286,7 @@ mod tests {
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(
             text,
-            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"empty_responses":0,"gaps":0,"generate":{"bad_requests":0,"events_sent":0,"streams_completed":0,"streams_open":0,"streams_started":0},"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"topics":0,"uptime_s":12.5}"#
+            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"empty_responses":0,"gaps":0,"generate":{"bad_requests":0,"events_sent":0,"streams_completed":0,"streams_open":0,"streams_started":0},"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"tls_handshake_failures":0,"topics":0,"uptime_s":12.5}"#
         );
         // The same order as serde_json's own (sorted) maps.
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -2,37 +2,35 @@
 //! supervisor of a cluster (`--processes N`, N > 1), or as one of its children (the hidden
 //! `--cluster-child`).
 
-use std::io::Write as _;
-
 use tokio_util::sync::CancellationToken;
 
 use crate::config::ServeArgs;
 use crate::error::ServerError;
 use crate::state::Shared;
-use crate::{cluster, lifeline, server};
+use crate::{cluster, lifeline, server, tls};
 
 /// Runs `pushbench serve` until Ctrl-C or SIGTERM (or, started tied to a parent, until the
 /// parent is gone: see `lifeline`). Prints `listening on http://ADDR:PORT`
-/// (the real port) as the first line on stdout. With `--processes N` (N > 1) this process
+/// (the real port; `https://` with `--tls`, then `certificate: FILE`) as the first line on
+/// stdout. With `--processes N` (N > 1) this process
 /// becomes the supervisor of N server processes (see `cluster`); with the hidden
 /// `--cluster-child` it is one of them.
-pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
+pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
     if args.cluster_child.is_some() {
         return cluster::child::serve(args).await;
     }
     if args.processes > 1 {
         return cluster::supervise(args).await;
     }
+    // With --tls: the certificate is made or loaded and checked before anything listens.
+    tls::prepare(&mut args)?;
     let state = Shared::new(args)?;
     let listener = server::bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|error| ServerError::Bind {
         addr: state.args.listen,
         error,
     })?;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{local}").map_err(ServerError::Stdout)?;
-    out.flush().map_err(ServerError::Stdout)?;
-    drop(out);
+    tls::announce(local, &state.args)?;
     let shutdown = CancellationToken::new();
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .map_err(ServerError::Signal)?;

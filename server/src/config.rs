@@ -99,6 +99,31 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u32).range(1..=64))]
     pub processes: u32,
 
+    /// Most concurrent streams (requests) on one HTTP/2 connection; a client that opens more
+    /// waits for one to end (SETTINGS_MAX_CONCURRENT_STREAMS).
+    #[arg(long, value_name = "STREAMS", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub h2_max_streams: u32,
+
+    /// Serve TLS only on the port (ALPN `h2` and `http/1.1`). Without `--cert`/`--key` a
+    /// self-signed certificate for localhost, 127.0.0.1, ::1 and the listen address is made at
+    /// start; the second line printed names its PEM file (`certificate: FILE`), for clients.
+    #[arg(long)]
+    pub tls: bool,
+
+    /// With `--tls`: the certificate chain to serve, PEM (implies `--tls`; needs `--key`).
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+
+    /// With `--tls`: the private key of `--cert`, PEM (PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<PathBuf>,
+
+    /// With `--tls` and no `--cert`: where to write the generated certificate (PEM; its key
+    /// goes next to it as FILE.key). Default: a new file under the OS temp directory.
+    #[arg(long, value_name = "FILE", conflicts_with = "cert")]
+    pub cert_out: Option<PathBuf>,
+
     /// Internal: run as child INDEX of a cluster whose supervisor listens on this Unix socket.
     #[arg(long, value_name = "SOCKET", hide = true)]
     pub cluster_child: Option<PathBuf>,
@@ -155,9 +180,22 @@ impl ServeArgs {
         .into_iter()
         .map(OsString::from)
         .collect();
+        a.push("--h2-max-streams".into());
+        a.push(self.h2_max_streams.to_string().into());
         if let Some(o) = &self.allow_origin {
             a.push("--allow-origin".into());
             a.push(o.into());
+        }
+        // The supervisor made or loaded the certificate once (`tls::prepare`): every child
+        // serves the same one.
+        if let (Some(cert), Some(key)) = (&self.cert, &self.key) {
+            a.push("--cert".into());
+            a.push(cert.as_os_str().to_owned());
+            a.push("--key".into());
+            a.push(key.as_os_str().to_owned());
+        }
+        if self.tls {
+            a.push("--tls".into());
         }
         if self.debug_panic_route {
             a.push("--debug-panic-route".into());
@@ -188,6 +226,11 @@ impl Default for ServeArgs {
             body_read_timeout: Duration::from_secs(10),
             body_buffer_bytes: 64 << 20,
             processes: 1,
+            h2_max_streams: 1000,
+            tls: false,
+            cert: None,
+            key: None,
+            cert_out: None,
             cluster_child: None,
             cluster_index: 0,
             debug_panic_route: false,
@@ -251,6 +294,13 @@ mod tests {
         "--body-buffer-bytes",
         "5000000",
         "--debug-panic-route",
+        "--h2-max-streams",
+        "77",
+        "--tls",
+        "--cert",
+        "/c.pem",
+        "--key",
+        "/k.pem",
     ];
 
     /// Every option of `serve` reaches the cluster children. The destructuring below names
@@ -281,6 +331,11 @@ mod tests {
             body_read_timeout,
             body_buffer_bytes,
             processes,
+            h2_max_streams,
+            tls,
+            cert,
+            key,
+            cert_out,
             cluster_child,
             cluster_index,
             debug_panic_route,
@@ -293,6 +348,10 @@ mod tests {
         assert_eq!(cluster_child.as_deref(), Some(socket));
         assert_eq!(cluster_index, 2);
         assert_eq!(publish_rate, 0.0, "the supervisor publishes");
+        assert_eq!(
+            cert_out, None,
+            "the supervisor wrote the certificate already"
+        );
         assert_ne!(parent.publish_rate, 0.0);
 
         // Everything else is the parent's.
@@ -324,6 +383,10 @@ mod tests {
             body_read_timeout,
             body_buffer_bytes,
             debug_panic_route,
+            h2_max_streams,
+            tls,
+            cert,
+            key,
         );
     }
 }

@@ -5,6 +5,12 @@
 //! ended go to the technique of that response. After a WebSocket upgrade everything is `ws`.
 //! The cell also moves the connection between the per-technique `connections` gauges and
 //! carries what the slow-reader check needs (the topic and the last seq handed to the socket).
+//!
+//! An HTTP/2 connection carries many requests at once: all its bytes (TLS records included,
+//! when it is TLS) go to the technique of its first routed request, and it stays in that
+//! technique's gauge (load generator clients use one technique per connection). Its
+//! subscriptions are not watched for a stall as a whole connection's (they may be on different
+//! topics); each stream that falls behind ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
 
 use std::io;
 use std::pin::Pin;
@@ -15,7 +21,7 @@ use std::task::{Context, Poll};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 use crate::hub::Topic;
-use crate::metrics::{Metrics, Technique};
+use crate::metrics::{Metrics, Protocol, Technique};
 
 const UNROUTED: u8 = u8::MAX;
 
@@ -30,6 +36,10 @@ pub struct ConnCell {
     sub: Mutex<Option<Arc<Topic>>>,
     delivered: AtomicU64,
     slow: AtomicBool,
+    protocol: AtomicU8,
+    /// Writes before the first request is routed are held in `pending_write` (TLS, HTTP/2).
+    holding: AtomicBool,
+    pending_write: AtomicU64,
 }
 
 impl ConnCell {
@@ -49,6 +59,9 @@ impl ConnCell {
             sub: Mutex::new(None),
             delivered: AtomicU64::new(0),
             slow: AtomicBool::new(false),
+            protocol: AtomicU8::new(UNROUTED),
+            holding: AtomicBool::new(false),
+            pending_write: AtomicU64::new(0),
         })
     }
 
@@ -57,15 +70,53 @@ impl ConnCell {
         &self.metrics
     }
 
+    /// The connection speaks `p` (counted once: later calls change nothing).
+    pub fn set_protocol(&self, p: Protocol) {
+        if self
+            .protocol
+            .compare_exchange(UNROUTED, p as u8, Relaxed, Relaxed)
+            .is_ok()
+        {
+            let g = self.metrics.protocol(p);
+            g.open.fetch_add(1, Relaxed);
+            g.total.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// From now until its first request is routed, the connection's writes (a TLS
+    /// handshake, HTTP/2 settings) are held and then go to that request's technique, as its
+    /// reads do (to `other` if it never routes one). HTTP/1.1 in cleartext writes nothing
+    /// before its first request and does not call this.
+    pub fn hold_writes(&self) {
+        self.holding.store(true, Relaxed);
+    }
+
+    /// The protocol the connection speaks, once known.
+    pub fn protocol(&self) -> Option<Protocol> {
+        Protocol::from_index(self.protocol.load(Relaxed))
+    }
+
+    fn multiplexed(&self) -> bool {
+        self.protocol().is_some_and(Protocol::multiplexed)
+    }
+
     /// A request for technique `t` was routed on this connection.
     pub fn route(&self, t: Technique) {
         if self.sticky.load(Relaxed) {
             return;
         }
+        if self.multiplexed() {
+            // HTTP/2: the first request's technique keeps the connection (module doc).
+            self.sticky.store(true, Relaxed);
+        }
         let ti = t as u8;
         self.current.store(ti, Relaxed);
         let pending = self.pending_read.swap(0, Relaxed);
         self.metrics.of(t).bytes_read.fetch_add(pending, Relaxed);
+        if self.holding.swap(false, Relaxed) {
+            let held = self.pending_write.swap(0, Relaxed);
+            self.metrics.of(t).bytes_written.fetch_add(held, Relaxed);
+        }
         let prev = self.last.swap(ti, Relaxed);
         if prev != ti {
             self.metrics
@@ -101,12 +152,19 @@ impl ConnCell {
     }
 
     fn on_write(&self, n: u64) {
+        if self.holding.load(Relaxed) {
+            self.pending_write.fetch_add(n, Relaxed);
+            return;
+        }
         let t = Technique::from_index(self.last.load(Relaxed));
         self.metrics.of(t).bytes_written.fetch_add(n, Relaxed);
     }
 
     /// This connection now carries a subscription to `topic`, caught up to `delivered`.
     pub fn watch(&self, topic: Arc<Topic>, delivered: u64) {
+        if self.multiplexed() {
+            return; // not one subscription per connection (module doc)
+        }
         self.delivered.store(delivered, Relaxed);
         *self.sub.lock().unwrap_or_else(|e| e.into_inner()) = Some(topic);
     }
@@ -149,8 +207,13 @@ impl Drop for ConnCell {
         let c = self.metrics.of(t);
         c.bytes_read
             .fetch_add(self.pending_read.load(Relaxed), Relaxed);
+        c.bytes_written
+            .fetch_add(self.pending_write.load(Relaxed), Relaxed);
         c.connections.fetch_sub(1, Relaxed);
         self.metrics.open_connections.fetch_sub(1, Relaxed);
+        if let Some(p) = self.protocol() {
+            self.metrics.protocol(p).open.fetch_sub(1, Relaxed);
+        }
     }
 }
 

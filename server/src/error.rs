@@ -15,6 +15,8 @@ pub enum ServerError {
     },
     #[error("invalid option: {0}")]
     Config(String),
+    #[error("TLS: {0}")]
+    Tls(String),
     #[error("cannot install the signal handler: {0}")]
     Signal(std::io::Error),
     #[error("cannot write to stdout: {0}")]

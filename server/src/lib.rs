@@ -13,8 +13,9 @@
 //! - `cmd`: `pushbench serve`: one process, a cluster's supervisor, or one of its children.
 //! - `cluster`: several processes behind one port, one sequence of ids.
 //! - `server`: the accept loop, the connection limit, one task per connection, shutdown.
-//! - `front`: each connection's front door: streaming routes served without hyper's buffers,
-//!   the rest handed to hyper.
+//! - `tls` (`--tls`: certificates, handshakes, ALPN), `front`: each cleartext connection's
+//!   front door: streaming routes served without hyper's buffers, the rest handed to hyper
+//!   (HTTP/1.1, or `http2` after the HTTP/2 preface).
 //! - `routes`: the router: which endpoint a request is for, its method, its counters.
 //! - `techniques` (poll, long poll, stream, SSE, WebSocket, and their shared subscription;
 //!   `generate`, the request-scoped streams of `/generate`), `publish` (`POST /publish`).
@@ -38,6 +39,7 @@ pub mod cors;
 pub mod counting;
 pub mod error;
 pub mod front;
+pub mod http2;
 pub mod hub;
 pub mod lazy;
 pub mod lifeline;
@@ -52,10 +54,11 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod techniques;
+pub mod tls;
 
 pub use cmd::serve;
 pub use config::ServeArgs;
 pub use error::{PublishError, ServerError};
-pub use metrics::{Metrics, Technique};
+pub use metrics::{Metrics, Protocol, Technique};
 pub use server::run;
 pub use state::{Shared, Signal, State, check_args};

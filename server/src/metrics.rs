@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
-use contract::stats::{GenerateCounters, Process, Stats, TechniqueCounters};
+use contract::stats::{GenerateCounters, Process, ProtocolCounters, Stats, TechniqueCounters};
 
 use crate::procinfo;
 
@@ -55,6 +55,63 @@ impl Technique {
             .copied()
             .unwrap_or(Technique::Other)
     }
+}
+
+/// The protocol a connection speaks (known after its first bytes, or its TLS handshake).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    /// HTTP/1.x in cleartext.
+    H1 = 0,
+    /// HTTP/2 in cleartext, with prior knowledge (h2c).
+    H2 = 1,
+    /// HTTP/1.1 over TLS (ALPN `http/1.1`, or none).
+    H1Tls = 2,
+    /// HTTP/2 over TLS (ALPN `h2`).
+    H2Tls = 3,
+}
+
+impl Protocol {
+    /// Every protocol, in `/stats` order.
+    pub const ALL: [Protocol; 4] = [Protocol::H1, Protocol::H2, Protocol::H1Tls, Protocol::H2Tls];
+
+    /// The name used on the wire (`/stats` keys, `/metrics` labels).
+    pub fn name(self) -> &'static str {
+        match self {
+            Protocol::H1 => "h1",
+            Protocol::H2 => "h2",
+            Protocol::H1Tls => "h1_tls",
+            Protocol::H2Tls => "h2_tls",
+        }
+    }
+
+    /// The value of the `x-pushbench-protocol` header (on TLS and HTTP/2 answers).
+    pub fn header(self) -> &'static str {
+        match self {
+            Protocol::H1 => "http/1.1",
+            Protocol::H2 => "h2",
+            Protocol::H1Tls => "http/1.1+tls",
+            Protocol::H2Tls => "h2+tls",
+        }
+    }
+
+    /// HTTP/2: many requests at once on one connection.
+    pub fn multiplexed(self) -> bool {
+        matches!(self, Protocol::H2 | Protocol::H2Tls)
+    }
+
+    /// The protocol with index `i` (as stored in atomics), if any.
+    pub fn from_index(i: u8) -> Option<Protocol> {
+        Protocol::ALL.get(i as usize).copied()
+    }
+}
+
+/// Connections of one protocol.
+#[derive(Debug, Default)]
+pub struct ProtocolGauge {
+    /// Open now (a gauge).
+    pub open: AtomicU64,
+    /// Opened (monotonic until reset).
+    pub total: AtomicU64,
 }
 
 /// Counters of one technique. All are monotonic except `connections` (a gauge).
@@ -163,6 +220,10 @@ pub struct Metrics {
     pub body_timeouts: AtomicU64,
     /// Publishes refused with `503` because their body would pass `--body-buffer-bytes`.
     pub body_buffer_rejections: AtomicU64,
+    /// Connections by protocol (indexed by `Protocol as usize`).
+    pub protocols: [ProtocolGauge; 4],
+    /// TLS handshakes that failed or timed out.
+    pub tls_handshake_failures: AtomicU64,
 }
 
 impl Default for Metrics {
@@ -176,6 +237,8 @@ impl Default for Metrics {
             open_connections: AtomicU64::new(0),
             body_timeouts: AtomicU64::new(0),
             body_buffer_rejections: AtomicU64::new(0),
+            protocols: Default::default(),
+            tls_handshake_failures: AtomicU64::new(0),
         }
     }
 }
@@ -211,6 +274,15 @@ impl Metrics {
         self.rejected_connections.store(0, Relaxed);
         self.body_timeouts.store(0, Relaxed);
         self.body_buffer_rejections.store(0, Relaxed);
+        self.tls_handshake_failures.store(0, Relaxed);
+        for p in &self.protocols {
+            p.total.store(0, Relaxed);
+        }
+    }
+
+    /// The gauge and counter of protocol `p`.
+    pub fn protocol(&self, p: Protocol) -> &ProtocolGauge {
+        &self.protocols[p as usize]
     }
 
     /// The `/stats` document of this process alone (see docs/PROTOCOL.md).
@@ -230,7 +302,19 @@ impl Metrics {
             processes: 1,
             published: self.published.load(Relaxed),
             rejected_connections: self.rejected_connections.load(Relaxed),
+            protocols: Protocol::ALL
+                .iter()
+                .map(|p| {
+                    let g = self.protocol(*p);
+                    let c = ProtocolCounters {
+                        open: g.open.load(Relaxed),
+                        total: g.total.load(Relaxed),
+                    };
+                    (p.name().to_string(), c)
+                })
+                .collect(),
             techniques,
+            tls_handshake_failures: self.tls_handshake_failures.load(Relaxed),
             topics: topics as u64,
             uptime_s: self.started.elapsed().as_secs_f64(),
         }
@@ -285,6 +369,25 @@ pub fn prometheus(stats: &Stats) -> String {
         let v = of(t).connections;
         let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
     }
+    let protocol = |p: Protocol| stats.protocols.get(p.name()).copied().unwrap_or_default();
+    let _ = writeln!(s, "# TYPE pushbench_connections_total counter");
+    for p in Protocol::ALL {
+        let v = protocol(p).total;
+        let _ = writeln!(
+            s,
+            "pushbench_connections_total{{protocol=\"{}\"}} {v}",
+            p.name()
+        );
+    }
+    let _ = writeln!(s, "# TYPE pushbench_protocol_connections gauge");
+    for p in Protocol::ALL {
+        let v = protocol(p).open;
+        let _ = writeln!(
+            s,
+            "pushbench_protocol_connections{{protocol=\"{}\"}} {v}",
+            p.name()
+        );
+    }
     let globals = [
         ("pushbench_published_total", "counter", stats.published),
         (
@@ -311,6 +414,11 @@ pub fn prometheus(stats: &Stats) -> String {
             "pushbench_child_restarts_total",
             "counter",
             stats.child_restarts,
+        ),
+        (
+            "pushbench_tls_handshake_failures_total",
+            "counter",
+            stats.tls_handshake_failures,
         ),
         ("pushbench_topics", "gauge", stats.topics),
         ("pushbench_processes", "gauge", stats.processes),

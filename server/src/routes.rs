@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use http::header::{self, HeaderValue};
-use http::{Method, Request, Response, StatusCode};
+use http::{Method, Request, Response, StatusCode, Version};
 use hyper::body::Incoming;
 
 use crate::counting::{ConnCell, ResponseDone};
 use crate::hub::valid_name;
-use crate::metrics::{self, Technique};
+use crate::metrics::{self, Protocol, Technique};
 use crate::response::{Body, BoxBody, error, full, json_no_store, unavailable};
 use crate::state::State;
 use crate::techniques::generate::{self, Endpoint};
@@ -126,11 +126,34 @@ type HandlerFuture = Pin<Box<dyn Future<Output = Result<Response<Body>, Infallib
 /// per-connection state hyper keeps between requests stays small.
 pub fn handle(req: Request<Incoming>, state: State, cell: Arc<ConnCell>) -> HandlerFuture {
     Box::pin(async move {
+        let h2 = req.version() == Version::HTTP_2;
         let resp = dispatch(req, &state, &cell).await;
-        let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell)));
+        let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell.clone())));
         cors::allow_origin(&mut resp, &state.args);
+        mark_protocol(&mut resp, &cell, h2);
         Ok(resp)
     })
+}
+
+/// On a TLS or HTTP/2 connection, says which in `x-pushbench-protocol` (the demo page shows
+/// it; an HTTP/1.1 cleartext answer is unchanged). An HTTP/2 answer carries no
+/// connection-specific header (RFC 9113 8.2.2).
+fn mark_protocol(resp: &mut Response<Body>, cell: &ConnCell, h2: bool) {
+    let h = resp.headers_mut();
+    if let Some(p) = cell.protocol().filter(|p| *p != Protocol::H1) {
+        h.insert("x-pushbench-protocol", HeaderValue::from_static(p.header()));
+    }
+    if h2 {
+        for name in [
+            "connection",
+            "transfer-encoding",
+            "keep-alive",
+            "proxy-connection",
+            "upgrade",
+        ] {
+            h.remove(name);
+        }
+    }
 }
 
 /// Whether a body-less `GET` of `path` may be served by the connection's front door (see
@@ -199,6 +222,13 @@ async fn dispatch(
         let allow = HeaderValue::from_str(&format!("{wanted}, OPTIONS")).expect("static ascii");
         r.headers_mut().insert(header::ALLOW, allow);
         return r;
+    }
+    if req.version() == Version::HTTP_2 && route.counted_as() == Technique::Ws {
+        return error(
+            StatusCode::HTTP_VERSION_NOT_SUPPORTED,
+            "WebSocket needs HTTP/1.1: this request came over HTTP/2 (connect without prior \
+             knowledge, or with ALPN http/1.1)",
+        );
     }
     match route {
         Route::Demo => full(StatusCode::OK, "text/html; charset=utf-8", DEMO_HTML),

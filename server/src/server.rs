@@ -95,10 +95,14 @@ async fn reject(state: State, mut stream: TcpStream) {
     .await;
 }
 
-/// One HTTP connection: its front door serves the streaming routes and hands the rest to
+/// One connection: with `--tls`, a TLS one (`tls`, boxed: the cleartext connections do not
+/// pay for its state); else its front door serves the streaming routes and hands the rest to
 /// hyper (`front`).
 async fn connection(state: State, stream: TcpStream, cell: std::sync::Arc<ConnCell>) {
-    front::serve(state, stream, cell).await;
+    match state.tls.clone() {
+        Some(tls) => Box::pin(crate::tls::serve(state, tls, stream, cell)).await,
+        None => front::serve(state, stream, cell).await,
+    }
 }
 
 /// A connection served by hyper (after the front door, with what it read replayed in `io`);

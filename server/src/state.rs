@@ -67,6 +67,11 @@ pub struct Shared {
     pub generate: crate::techniques::generate::Registry,
     /// How hyper serves a connection (limits and timeouts from the options).
     pub(crate) http: hyper::server::conn::http1::Builder,
+    /// How hyper serves an HTTP/2 connection (`http2`).
+    pub(crate) h2: hyper::server::conn::http2::Builder<hyper_util::rt::TokioExecutor>,
+    /// With `--tls`: the certificate and how connections are accepted (every connection of
+    /// the port is TLS then).
+    pub tls: Option<crate::tls::Tls>,
     /// The supervisor when this process is a cluster child.
     upstream: Option<Arc<dyn Upstream>>,
 }
@@ -124,6 +129,8 @@ impl Shared {
             .max_buf_size(64 * 1024)
             .timer(hyper_util::rt::TokioTimer::new())
             .header_read_timeout(args.header_read_timeout);
+        let tls = crate::tls::load(&args)?;
+        let h2 = crate::http2::builder(&args);
         let (signals, _) = watch::channel(Signal::default());
         Ok(Arc::new(Shared {
             hub: hub::Hub::new(
@@ -137,6 +144,8 @@ impl Shared {
             body_budget: body::Budget::new(args.body_buffer_bytes.max(args.max_payload_bytes)),
             generate: Default::default(),
             http,
+            h2,
+            tls,
             upstream,
             args,
         }))

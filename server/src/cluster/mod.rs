@@ -189,10 +189,27 @@ pub fn merge(parts: &[Option<Stats>], supervisor: Process, totals: Totals) -> St
         processes: live().count() as u64,
         published: totals.published,
         rejected_connections: sum(|p| p.rejected_connections),
+        protocols: protocols(live()),
         techniques,
+        tls_handshake_failures: sum(|p| p.tls_handshake_failures),
         topics: live().map(|p| p.topics).max().unwrap_or(0),
         uptime_s: totals.uptime_s,
     }
+}
+
+/// The processes' connections by protocol, summed.
+fn protocols<'a>(
+    parts: impl Iterator<Item = &'a Stats>,
+) -> std::collections::BTreeMap<String, contract::stats::ProtocolCounters> {
+    let mut all = std::collections::BTreeMap::new();
+    for p in parts {
+        for (name, c) in &p.protocols {
+            all.entry(name.clone())
+                .or_insert_with(contract::stats::ProtocolCounters::default)
+                .add(c);
+        }
+    }
+    all
 }
 
 #[cfg(test)]

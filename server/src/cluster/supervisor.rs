@@ -14,7 +14,6 @@
 
 use std::collections::VecDeque;
 use std::ffi::OsString;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -74,11 +73,14 @@ impl Children {
 
 /// Like [`supervise`], with the children run as `exe PREFIX... OPTIONS...`.
 pub async fn supervise_with(
-    args: ServeArgs,
+    mut args: ServeArgs,
     exe: PathBuf,
     prefix: Vec<OsString>,
 ) -> Result<(), ServerError> {
     check_args(&args)?;
+    // One certificate for every child: made (or checked) here, passed as --cert/--key.
+    crate::tls::prepare(&mut args)?;
+    crate::tls::load(&args)?;
     let n = args.processes.max(1) as usize;
     let (reserved, addr) = reserve(args.listen)?;
     let (events_tx, mut events) = mpsc::unbounded_channel::<Event>();
@@ -104,10 +106,7 @@ pub async fn supervise_with(
         stop_all(&mut kids, &[], &mut events).await;
         return Err(e);
     }
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "listening on http://{addr}").map_err(ServerError::Stdout)?;
-    out.flush().map_err(ServerError::Stdout)?;
-    drop(out);
+    crate::tls::announce(addr, &args)?;
 
     let signals = CancellationToken::new();
     spawn_signal_watch(signals.clone())?;

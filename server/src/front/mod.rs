@@ -10,7 +10,8 @@
 //! stays with the front door for its next requests (pipelined bytes are kept). Anything else
 //! (a publish, a WebSocket upgrade, `/stats`, a head it does not fully understand) is handed
 //! to hyper with the bytes already read replayed first (`rewind`), so it is served exactly as
-//! before.
+//! before. A connection that starts with the HTTP/2 preface (h2c, prior knowledge) is handed
+//! to hyper's HTTP/2 server (`http2`) the same way.
 
 pub mod head;
 pub mod rewind;
@@ -24,10 +25,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpStream;
 
 use crate::counting::{ConnCell, CountingStream};
-use crate::routes;
+use crate::metrics::Protocol;
 use crate::server::hyper_connection;
 use crate::state::State;
 use crate::techniques::subscription::stall_watch;
+use crate::{http2, routes};
 use head::{Head, Io, Parsed, Peer, Read};
 use rewind::Rewind;
 use writer::Done;
@@ -39,6 +41,15 @@ pub async fn serve(state: State, stream: TcpStream, cell: Arc<ConnCell>) {
     // hyper runs in this task after the front door, unboxed: the task is as large as the
     // larger of the two states, not their sum (the front door boxes its large parts).
     if front_door(&state, &mut io, &mut pending, &cell).await == Next::Hyper {
+        if http2::is_preface(&pending) {
+            cell.set_protocol(Protocol::H2);
+            cell.hold_writes();
+            let io = Rewind::new(Bytes::from(pending), io);
+            // Boxed: HTTP/1.1 connections do not pay for its state.
+            Box::pin(http2::serve(state, io, cell)).await;
+            return;
+        }
+        cell.set_protocol(Protocol::H1);
         let io = Rewind::new(Bytes::from(pending), io);
         hyper_connection(state, io, cell).await;
     }
@@ -66,6 +77,9 @@ async fn front_door(
     tokio::pin!(stall);
     loop {
         let read = head::read(io, pending, state.args.header_read_timeout, &mut signals).await;
+        if let Read::Parsed(Parsed::Ours(_)) = &read {
+            cell.set_protocol(Protocol::H1);
+        }
         let Head { req, len, close } = match read {
             Read::Parsed(Parsed::Ours(head)) => *head,
             Read::Parsed(_) => return Next::Hyper,

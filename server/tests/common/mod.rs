@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod generate;
+pub mod h2;
 mod parsers;
 mod subscribers;
 
