@@ -10,6 +10,7 @@
 
 mod chunked;
 mod error;
+mod answer;
 mod framing;
 mod h2;
 mod http;
@@ -30,6 +31,7 @@ mod ws;
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use error::ClientError;
+pub use h2::{CONNECTION_WINDOW, H2Body, H2Pool, STREAM_WINDOW};
 pub use http::{Body, Head, HttpConn, get_request};
 pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
@@ -184,6 +186,9 @@ struct Client {
     sink: Deliverer,
     /// Connections opened so far (a reconnect is any after the first).
     opened: u64,
+    /// Whether an answer's head has arrived (over HTTP/2, the first answer's wait is the
+    /// client's connect time even on a connection another client opened).
+    answered_once: bool,
     /// Failures in a row (for the backoff).
     failures: u32,
     /// Spreads the waits before reconnecting ([`Client::pause`]).
@@ -215,6 +220,7 @@ impl Client {
             rec,
             shutdown,
             opened: 0,
+            answered_once: false,
             failures: 0,
         }
     }
@@ -256,6 +262,27 @@ impl Client {
         place: Option<tokio::sync::OwnedSemaphorePermit>,
         version: HttpVersion,
     ) -> Result<(Wire, Instant), ClientError> {
+        self.connect(place, version, None).await
+    }
+
+    /// Opens a connection that several clients share (HTTP/2): a reconnect if `reconnect`
+    /// (the connection's pool knows; this client may never have opened one).
+    async fn open_shared(
+        &mut self,
+        version: HttpVersion,
+        reconnect: bool,
+    ) -> Result<(Wire, Instant), ClientError> {
+        self.connect(None, version, Some(reconnect)).await
+    }
+
+    /// [`Client::open_in`], counted as a reconnect if `reconnect` says so (`None`: if this
+    /// client opened one before).
+    async fn connect(
+        &mut self,
+        place: Option<tokio::sync::OwnedSemaphorePermit>,
+        version: HttpVersion,
+        reconnect: Option<bool>,
+    ) -> Result<(Wire, Instant), ClientError> {
         let t0 = Instant::now();
         if self.opened == 0 {
             self.sink.started = t0;
@@ -275,7 +302,7 @@ impl Client {
         if let Some(f) = self.sink.faults.as_ref().filter(|f| f.on_connections()) {
             s.set_faults(f.for_connection());
         }
-        if self.opened > 0 {
+        if reconnect.unwrap_or(self.opened > 0) {
             self.rec.reconnect();
         }
         self.opened += 1;

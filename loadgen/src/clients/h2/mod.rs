@@ -1,30 +1,193 @@
 //! HTTP/2 subscribers (`--http 2`): poll, long poll, stream and SSE as requests on HTTP/2
 //! streams, K logical clients sharing one connection (`--streams-per-connection`).
+//!
+//! The techniques are the HTTP/1.1 modules' own (their schedules, cursors, parsers and
+//! retries); only the exchange differs. [`get`] sends a GET on a new stream of the client's
+//! shared connection ([`H2Pool`]) and waits for the answer's head, which becomes the same
+//! [`Head`] an HTTP/1.1 answer has (so a status is an error the same way, a 503's
+//! `Retry-After` included); the body is read from the stream by [`H2Body`], which hands the
+//! DATA frames to the same parsers and releases their flow-control capacity as it goes.
+//! Dropping an [`H2Body`] (a client ending, or leaving a stream after an error) resets the
+//! stream (`RST_STREAM CANCEL`), so the server frees its subscriber.
 
+mod body;
+mod linger;
+mod pool;
+
+pub use body::H2Body;
+pub use pool::{CONNECTION_WINDOW, H2Pool, STREAM_WINDOW};
+
+use std::time::{Duration, Instant};
+
+use http::header::{HeaderName, HeaderValue};
+
+use super::http::{Body, Head};
 use super::{Client, ClientError};
+use crate::technique::Technique;
 
-/// The HTTP/2 connections one group of clients shares.
-#[derive(Debug)]
-pub struct H2Pool {
-    /// Logical clients per connection.
-    per_connection: u32,
-}
-
-impl H2Pool {
-    pub fn new(per_connection: u32) -> H2Pool {
-        H2Pool {
-            per_connection: per_connection.max(1),
+/// Runs one HTTP/2 client until shutdown: its technique's module, whose exchanges go over
+/// HTTP/2 when the transport says so.
+pub(super) async fn run(c: &mut Client) {
+    match c.spec.technique {
+        Technique::Poll => super::poll::run(c).await,
+        Technique::LongPoll => super::long_poll::run(c).await,
+        Technique::Stream => super::stream::run(c).await,
+        Technique::Sse => super::sse::run(c).await,
+        Technique::Ws => {
+            let e = ClientError::Protocol("WebSocket does not run over HTTP/2".into());
+            c.rec.error(e.kind());
         }
     }
+}
 
-    /// Logical clients per connection.
-    pub fn per_connection(&self) -> u32 {
-        self.per_connection
+/// Request fields that HTTP/2 forbids or carries as pseudo-headers: left out of a request.
+const CONNECTION_FIELDS: [&str; 6] = [
+    "connection",
+    "host",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A GET of `path` on the client's target with `headers` (the same fields an HTTP/1.1
+/// request has, less the connection-specific ones).
+pub(super) fn request(
+    c: &Client,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Result<http::Request<()>, ClientError> {
+    let scheme = if c.spec.transport.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    let bad = |what: &str| ClientError::Protocol(format!("cannot make an HTTP/2 request: {what}"));
+    let mut b = http::Request::builder()
+        .method(http::Method::GET)
+        .uri(format!("{scheme}://{}{path}", c.spec.host))
+        .version(http::Version::HTTP_2);
+    for (name, value) in headers {
+        if CONNECTION_FIELDS
+            .iter()
+            .any(|f| name.eq_ignore_ascii_case(f))
+            || (name.eq_ignore_ascii_case("te") && !value.eq_ignore_ascii_case("trailers"))
+        {
+            continue;
+        }
+        let name = HeaderName::from_bytes(name.to_ascii_lowercase().as_bytes())
+            .map_err(|_| bad(&format!("field name `{name}`")))?;
+        let value = HeaderValue::from_str(value).map_err(|_| bad(&format!("`{name}` value")))?;
+        b = b.header(name, value);
+    }
+    b.body(()).map_err(|e| bad(&e.to_string()))
+}
+
+/// Sends `req` on a new stream of `c`'s shared connection (opening it if needed) and waits
+/// `head_timeout` for the answer's head. Counts the request, and the connect time of a
+/// client's first answer (from the request) or of an answer on a connection the client
+/// opened for it (from the connect).
+pub(super) async fn get(
+    c: &mut Client,
+    req: http::Request<()>,
+    head_timeout: Duration,
+) -> Result<(Head, H2Body), ClientError> {
+    let t0 = Instant::now();
+    let first = !c.answered_once;
+    if first {
+        c.sink.started = t0;
+    }
+    let transport = c.spec.transport.clone();
+    let pool = transport
+        .h2
+        .as_ref()
+        .ok_or_else(|| ClientError::Protocol("no HTTP/2 connections for this client".into()))?;
+    let checkout = pool.checkout(c).await?;
+    c.rec.request();
+    let send = async {
+        let mut send = checkout.send.ready().await.map_err(from_h2)?;
+        let (answer, _) = send.send_request(req, true).map_err(from_h2)?;
+        answer.await.map_err(from_h2)
+    };
+    let answer = match tokio::time::timeout(head_timeout, send).await {
+        Ok(r) => r?,
+        Err(_) => return Err(ClientError::Timeout("the answer")),
+    };
+    if first || checkout.opened {
+        c.answered(t0);
+        c.answered_once = true;
+    }
+    let (parts, recv) = answer.into_parts();
+    Ok((head_of(&parts), H2Body::new(recv)))
+}
+
+/// The [`Head`] of an HTTP/2 answer: its status and the fields the clients use. The body is
+/// the stream's ([`H2Body`]), so `body` says nothing (an empty length) and `keep_alive` is
+/// always true.
+pub(super) fn head_of(parts: &http::response::Parts) -> Head {
+    let field = |name: http::header::HeaderName| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    Head {
+        status: parts.status.as_u16(),
+        keep_alive: true,
+        body: Body::Length(0),
+        retry_after: field(http::header::RETRY_AFTER)
+            .and_then(|v| v.trim().parse().ok())
+            .map(Duration::from_secs),
+        content_type: field(http::header::CONTENT_TYPE),
+        etag: field(http::header::ETAG),
+        last_modified: field(http::header::LAST_MODIFIED),
     }
 }
 
-/// Runs one HTTP/2 client until shutdown.
-pub(super) async fn run(c: &mut Client) {
-    let e = ClientError::Protocol("HTTP/2 clients are not built yet".into());
-    c.rec.error(e.kind());
+/// An HTTP/2 error as a client counts it: a socket error as the socket's, the server ending
+/// the connection (GOAWAY) or the stream (RST_STREAM) as a close, anything else as a protocol
+/// error.
+pub(super) fn from_h2(e: h2::Error) -> ClientError {
+    if e.is_io() {
+        return match e.into_io() {
+            Some(io) => ClientError::from_io(io),
+            None => ClientError::Closed,
+        };
+    }
+    if e.is_remote() && (e.is_go_away() || e.is_reset()) {
+        return ClientError::Closed;
+    }
+    ClientError::Protocol(format!("HTTP/2: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_head_keeps_status_retry_after_and_validators() {
+        let (parts, ()) = http::Response::builder()
+            .status(503)
+            .header("retry-after", "2")
+            .header("content-type", "text/event-stream")
+            .header("etag", "\"7\"")
+            .body(())
+            .unwrap()
+            .into_parts();
+        let h = head_of(&parts);
+        assert_eq!(h.status, 503);
+        assert_eq!(h.retry_after, Some(Duration::from_secs(2)));
+        assert_eq!(h.content_type.as_deref(), Some("text/event-stream"));
+        assert_eq!(h.etag.as_deref(), Some("\"7\""));
+        assert!(matches!(
+            h.status_error(),
+            Some(ClientError::Status {
+                status: 503,
+                retry_after: Some(d)
+            }) if d == Duration::from_secs(2)
+        ));
+        let (ok, ()) = http::Response::builder().status(200).body(()).unwrap().into_parts();
+        assert!(head_of(&ok).status_error().is_none());
+    }
 }

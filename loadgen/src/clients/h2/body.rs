@@ -1,0 +1,74 @@
+//! The body of an HTTP/2 answer, read from its stream ([`H2Body`]): each DATA frame handed to
+//! a sink as it arrives, its flow-control capacity released once handed on, every wait bounded
+//! by the read timeout (one timer per stream, [`IdleTimer`]).
+
+use std::time::Duration;
+
+use h2::RecvStream;
+
+use super::from_h2;
+use crate::clients::ClientError;
+use crate::clients::idle::IdleTimer;
+
+/// The body of one answer: its stream. Dropped before its end, it resets the stream.
+#[derive(Debug)]
+pub struct H2Body {
+    recv: RecvStream,
+    /// The reads' timeout, armed by the first read.
+    idle: Option<IdleTimer>,
+}
+
+impl H2Body {
+    pub fn new(recv: RecvStream) -> H2Body {
+        H2Body { recv, idle: None }
+    }
+
+    /// Reads the body further: passes the next DATA frame, which must arrive within
+    /// `timeout`, to `sink`. Returns `Ok(false)` once the body is complete (as
+    /// [`crate::clients::HttpConn::read_body`] does).
+    pub async fn read_body<F>(&mut self, timeout: Duration, sink: &mut F) -> Result<bool, ClientError>
+    where
+        F: FnMut(&[u8]) -> Result<(), ClientError>,
+    {
+        if self.recv.is_end_stream() {
+            return Ok(false);
+        }
+        let idle = self.idle.get_or_insert_with(|| IdleTimer::new(timeout));
+        let data = tokio::select! {
+            biased;
+            d = self.recv.data() => d,
+            _ = idle.expired() => return Err(ClientError::Timeout("the body")),
+        };
+        idle.touch();
+        match data {
+            None => Ok(false),
+            Some(Err(e)) => Err(from_h2(e)),
+            Some(Ok(bytes)) => {
+                // Consumed (the sink keeps what it needs): the server may send as much again.
+                let _ = self.recv.flow_control().release_capacity(bytes.len());
+                sink(&bytes)?;
+                Ok(!self.recv.is_end_stream())
+            }
+        }
+    }
+
+    /// Reads the whole body (at most `limit` bytes), each frame within `timeout`.
+    pub async fn read_to_end(
+        &mut self,
+        timeout: Duration,
+        limit: usize,
+    ) -> Result<Vec<u8>, ClientError> {
+        let mut out = Vec::new();
+        let mut sink = |b: &[u8]| {
+            if out.len() + b.len() > limit {
+                return Err(ClientError::Protocol(format!(
+                    "body larger than {limit} bytes"
+                )));
+            }
+            out.extend_from_slice(b);
+            Ok(())
+        };
+        while self.read_body(timeout, &mut sink).await? {}
+        Ok(out)
+    }
+}
