@@ -20,7 +20,10 @@ pub(super) enum Prepared {
 /// The body of an answer being read.
 #[derive(Debug)]
 pub(super) enum Answer {
-    H1 { conn: HttpConn<Wire>, body: Body },
+    H1 {
+        conn: HttpConn<Wire>,
+        body: Body,
+    },
     /// Boxed: an HTTP/1.1 client's task does not carry room for an HTTP/2 stream.
     H2(Box<H2Body>),
 }

@@ -8,9 +8,9 @@
 //! client never gives up: after an error it backs off briefly and reconnects, resuming from
 //! its cursor (the server's `id` of the last message it received).
 
+mod answer;
 mod chunked;
 mod error;
-mod answer;
 mod framing;
 mod h2;
 mod http;

@@ -26,7 +26,11 @@ impl H2Body {
     /// Reads the body further: passes the next DATA frame, which must arrive within
     /// `timeout`, to `sink`. Returns `Ok(false)` once the body is complete (as
     /// [`crate::clients::HttpConn::read_body`] does).
-    pub async fn read_body<F>(&mut self, timeout: Duration, sink: &mut F) -> Result<bool, ClientError>
+    pub async fn read_body<F>(
+        &mut self,
+        timeout: Duration,
+        sink: &mut F,
+    ) -> Result<bool, ClientError>
     where
         F: FnMut(&[u8]) -> Result<(), ClientError>,
     {

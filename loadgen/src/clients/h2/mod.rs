@@ -187,7 +187,11 @@ mod tests {
                 retry_after: Some(d)
             }) if d == Duration::from_secs(2)
         ));
-        let (ok, ()) = http::Response::builder().status(200).body(()).unwrap().into_parts();
+        let (ok, ()) = http::Response::builder()
+            .status(200)
+            .body(())
+            .unwrap()
+            .into_parts();
         assert!(head_of(&ok).status_error().is_none());
     }
 }

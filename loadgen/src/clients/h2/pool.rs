@@ -113,7 +113,10 @@ impl H2Pool {
 
     /// The connection of client `c`'s slot, opened by `c` if the slot has none (or its
     /// connection died). Clients of the slot wait for whichever of them is opening it.
-    pub(in crate::clients) async fn checkout(&self, c: &mut Client) -> Result<Checkout, ClientError> {
+    pub(in crate::clients) async fn checkout(
+        &self,
+        c: &mut Client,
+    ) -> Result<Checkout, ClientError> {
         let slot = self.slot(self.slot_of(c.spec.index))?;
         let mut st = slot.state.lock().await;
         if let Some(l) = &st.live
