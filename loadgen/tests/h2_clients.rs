@@ -296,3 +296,42 @@ async fn a_hundred_sse_clients_share_one_connection() {
     assert_eq!(o.server["protocols"]["h2"]["total"], 1);
     assert_eq!(o.server["techniques"]["sse"]["delivered"], 100 * MESSAGES);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_ends_resets_its_stream_and_frees_its_subscriber() {
+    let server = start_server(false).await;
+    let rec = Arc::new(Recorder::new(Technique::Sse, 1));
+    let transport = h2_transport(&server, 10);
+    // Ten clients on one connection, each on a topic of its own, which lives only as long as
+    // its subscriber; each client with its own stop.
+    let clients: Vec<_> = (0..10)
+        .map(|i| {
+            let mut s = spec(Technique::Sse, server.addr, &format!("alone-{i}"), i);
+            s.transport = Arc::clone(&transport);
+            let stop = CancellationToken::new();
+            let task = tokio::spawn(run_client(s, Arc::clone(&rec), stop.clone()));
+            (stop, task)
+        })
+        .collect();
+    let st = stats_once(&server, |st| st["topics"] == 10).await;
+    assert_eq!(st["topics"], 10, "{st}");
+    let (gone, staying) = clients.split_at(4);
+    for (stop, _) in gone {
+        stop.cancel();
+    }
+    let st = stats_once(&server, |st| st["topics"] == 6).await;
+    assert_eq!(st["topics"], 6, "four streams reset, their topics gone: {st}");
+    assert_eq!(st["protocols"]["h2"]["open"], 1, "the connection stays: {st}");
+    assert_eq!(rec.snapshot().connections, 1);
+    for (stop, _) in staying {
+        stop.cancel();
+    }
+    let st = stats_once(&server, |st| st["topics"] == 0).await;
+    assert_eq!(st["topics"], 0, "{st}");
+    for (_, task) in clients {
+        tokio::time::timeout(T, task).await.unwrap().unwrap();
+    }
+    let s = rec.snapshot();
+    assert!(s.error_map().is_empty(), "{:?}", s.error_map());
+    assert_eq!((s.requests, s.reconnects), (10, 0), "{s:?}");
+}

@@ -83,8 +83,9 @@ pub(super) fn request(
     b.body(()).map_err(|e| bad(&e.to_string()))
 }
 
-/// Sends `req` on a new stream of `c`'s shared connection (opening it if needed) and waits
-/// `head_timeout` for the answer's head. Counts the request, and the connect time of a
+/// Sends `req` on a new stream of `c`'s shared connection (opening it if needed, waiting for
+/// a free stream if the server's limit is reached) and waits `head_timeout` for the answer's
+/// head. Counts the request, and the connect time of a
 /// client's first answer (from the request) or of an answer on a connection the client
 /// opened for it (from the connect).
 pub(super) async fn get(
@@ -103,9 +104,11 @@ pub(super) async fn get(
         .as_ref()
         .ok_or_else(|| ClientError::Protocol("no HTTP/2 connections for this client".into()))?;
     let checkout = pool.checkout(c).await?;
+    // Beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS a request waits for a stream to
+    // end, as a browser's does: a queue, not a timeout (shutdown ends the wait).
+    let mut send = checkout.send.ready().await.map_err(from_h2)?;
     c.rec.request();
     let send = async {
-        let mut send = checkout.send.ready().await.map_err(from_h2)?;
         let (answer, _) = send.send_request(req, true).map_err(from_h2)?;
         answer.await.map_err(from_h2)
     };
