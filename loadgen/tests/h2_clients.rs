@@ -40,13 +40,22 @@ impl Drop for Server {
 /// The server in-process on 127.0.0.1:0, h2c and HTTP/1.1 on its port, or with `tls` only
 /// TLS (a self-signed certificate, which the clients accept with `--insecure`).
 async fn start_server(tls: bool) -> Server {
+    start_server_with(server::ServeArgs {
+        tls,
+        ..Default::default()
+    })
+    .await
+}
+
+/// The server with `args` (its address and heartbeat the tests').
+async fn start_server_with(args: server::ServeArgs) -> Server {
     let args = server::ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         // No heartbeat during a test: nothing may be in flight when the clients stop.
         heartbeat: Duration::from_secs(600),
-        tls,
-        ..Default::default()
+        ..args
     };
+    let tls = args.tls;
     let state = server::Shared::new(args).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -183,8 +192,8 @@ struct Outcome {
 /// stops the clients once all have everything, and checks what every technique must show:
 /// every message to every client, in order, no error, `n / k` connections (rounded up), and
 /// the server agreeing on bytes and requests once the connections closed.
-async fn over_h2(technique: Technique, n: u32, k: u32, tls: bool) -> Outcome {
-    let server = start_server(tls).await;
+async fn over_h2(technique: Technique, n: u32, k: u32, server: Server) -> Outcome {
+    let tls = server.tls.is_some();
     let topic = format!("h2-{}-{k}", technique.name());
     let rec = Arc::new(Recorder::new(technique, 1));
     let transport = h2_transport(&server, k);
@@ -263,7 +272,7 @@ async fn every_technique(k: u32, tls: bool) {
         Technique::Stream,
         Technique::Sse,
     ] {
-        let o = over_h2(technique, 10, k, tls).await;
+        let o = over_h2(technique, 10, k, start_server(tls).await).await;
         if technique == Technique::Poll || technique == Technique::LongPoll {
             let t = &o.server["techniques"][technique.name()];
             assert_eq!(t["empty_responses"], o.clients.empty_responses, "{t}");
@@ -291,10 +300,23 @@ async fn every_technique_over_h2_on_tls_ten_clients_a_connection() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_sse_clients_share_one_connection() {
-    let o = over_h2(Technique::Sse, 100, 100, false).await;
+    let o = over_h2(Technique::Sse, 100, 100, start_server(false).await).await;
     assert_eq!(o.clients.requests, 100);
     assert_eq!(o.server["protocols"]["h2"]["total"], 1);
     assert_eq!(o.server["techniques"]["sse"]["delivered"], 100 * MESSAGES);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_beyond_the_servers_stream_limit_wait_their_turn() {
+    // Ten long pollers on one connection that allows two streams at once: the others queue
+    // (a browser's requests do), and every message still reaches every client.
+    let server = start_server_with(server::ServeArgs {
+        h2_max_streams: 2,
+        ..Default::default()
+    })
+    .await;
+    let o = over_h2(Technique::LongPoll, 10, 10, server).await;
+    assert_eq!(o.server["protocols"]["h2"]["total"], 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -320,8 +342,14 @@ async fn a_client_that_ends_resets_its_stream_and_frees_its_subscriber() {
         stop.cancel();
     }
     let st = stats_once(&server, |st| st["topics"] == 6).await;
-    assert_eq!(st["topics"], 6, "four streams reset, their topics gone: {st}");
-    assert_eq!(st["protocols"]["h2"]["open"], 1, "the connection stays: {st}");
+    assert_eq!(
+        st["topics"], 6,
+        "four streams reset, their topics gone: {st}"
+    );
+    assert_eq!(
+        st["protocols"]["h2"]["open"], 1,
+        "the connection stays: {st}"
+    );
     assert_eq!(rec.snapshot().connections, 1);
     for (stop, _) in staying {
         stop.cancel();

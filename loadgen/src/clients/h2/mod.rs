@@ -40,6 +40,9 @@ pub(super) async fn run(c: &mut Client) {
     }
 }
 
+/// How many times in a row one request is sent again after the server refused its stream.
+const MAX_REFUSED: u32 = 8;
+
 /// Request fields that HTTP/2 forbids or carries as pseudo-headers: left out of a request.
 const CONNECTION_FIELDS: [&str; 6] = [
     "connection",
@@ -104,17 +107,28 @@ pub(super) async fn get(
         .as_ref()
         .ok_or_else(|| ClientError::Protocol("no HTTP/2 connections for this client".into()))?;
     let checkout = pool.checkout(c).await?;
-    // Beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS a request waits for a stream to
-    // end, as a browser's does: a queue, not a timeout (shutdown ends the wait).
-    let mut send = checkout.send.ready().await.map_err(from_h2)?;
     c.rec.request();
-    let send = async {
-        let (answer, _) = send.send_request(req, true).map_err(from_h2)?;
-        answer.await.map_err(from_h2)
-    };
-    let answer = match tokio::time::timeout(head_timeout, send).await {
-        Ok(r) => r?,
-        Err(_) => return Err(ClientError::Timeout("the answer")),
+    let mut refused = 0;
+    let answer = loop {
+        // Beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS a request waits for a stream to
+        // end, as a browser's does: a queue, not a timeout (shutdown ends the wait).
+        let mut send = checkout.send.clone().ready().await.map_err(from_h2)?;
+        let attempt = async {
+            let (answer, _) = send.send_request(copy(&req), true)?;
+            answer.await
+        };
+        match tokio::time::timeout(head_timeout, attempt).await {
+            Ok(Ok(answer)) => break answer,
+            // Refused unprocessed (sent before the server's limit was known): sent again at
+            // once, as browsers do, the same request (not counted again).
+            Ok(Err(e))
+                if e.reason() == Some(h2::Reason::REFUSED_STREAM) && refused < MAX_REFUSED =>
+            {
+                refused += 1;
+            }
+            Ok(Err(e)) => return Err(from_h2(e)),
+            Err(_) => return Err(ClientError::Timeout("the answer")),
+        }
     };
     if first || checkout.opened {
         c.answered(t0);
@@ -122,6 +136,16 @@ pub(super) async fn get(
     }
     let (parts, recv) = answer.into_parts();
     Ok((head_of(&parts), H2Body::new(recv)))
+}
+
+/// A copy of `req` (an `http::Request` is not `Clone`), to send again.
+fn copy(req: &http::Request<()>) -> http::Request<()> {
+    let mut r = http::Request::new(());
+    *r.method_mut() = req.method().clone();
+    *r.uri_mut() = req.uri().clone();
+    *r.version_mut() = req.version();
+    *r.headers_mut() = req.headers().clone();
+    r
 }
 
 /// The [`Head`] of an HTTP/2 answer: its status and the fields the clients use. The body is
