@@ -17,7 +17,9 @@ mod http;
 mod idle;
 mod jitter;
 mod long_poll;
+
 mod ndjson;
+mod open;
 mod poll;
 #[cfg(test)]
 mod props;
@@ -48,11 +50,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::HttpVersion;
 use crate::fault::{ClientFaults, FaultPlan, Recovery};
 use crate::link::Link;
-use crate::net;
-use crate::net::tls::Secured;
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
 use crate::stats::{Recorder, SeqTracker};
@@ -241,76 +240,6 @@ impl Client {
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// Opens a connection (HTTP/1.1, under TLS if the run says so); returns it and when the
-    /// attempt started (for the connect time). A stream or an event stream first waits for
-    /// a place in the per-origin limit, if there is one, and holds it while the connection
-    /// lives.
-    async fn open(&mut self) -> Result<(Wire, Instant), ClientError> {
-        let place = match (&self.spec.transport.origin, self.spec.technique) {
-            (Some(o), Technique::Sse | Technique::Stream) => Some(o.place().await),
-            _ => None,
-        };
-        self.open_in(place, HttpVersion::H1).await
-    }
-
-    /// Opens a connection holding `place` (if any) in the per-origin limit, offering
-    /// `version` by ALPN under TLS.
-    async fn open_in(
-        &mut self,
-        place: Option<tokio::sync::OwnedSemaphorePermit>,
-        version: HttpVersion,
-    ) -> Result<(Wire, Instant), ClientError> {
-        self.connect(place, version, None).await
-    }
-
-    /// Opens a connection that several clients share (HTTP/2): a reconnect if `reconnect`
-    /// (the connection's pool knows; this client may never have opened one).
-    async fn open_shared(
-        &mut self,
-        version: HttpVersion,
-        reconnect: bool,
-    ) -> Result<(Wire, Instant), ClientError> {
-        self.connect(None, version, Some(reconnect)).await
-    }
-
-    /// [`Client::open_in`], counted as a reconnect if `reconnect` says so (`None`: if this
-    /// client opened one before).
-    async fn connect(
-        &mut self,
-        place: Option<tokio::sync::OwnedSemaphorePermit>,
-        version: HttpVersion,
-        reconnect: Option<bool>,
-    ) -> Result<(Wire, Instant), ClientError> {
-        let t0 = Instant::now();
-        if self.opened == 0 {
-            self.sink.started = t0;
-        }
-        let (server, source, timeout) = (
-            self.spec.server,
-            self.spec.source_addr,
-            self.spec.connect_timeout,
-        );
-        let mut s = match &self.spec.link {
-            None => net::connect(server, source, timeout, &self.rec).await?,
-            Some(link) => {
-                link.connect_counted(server, source, timeout, &self.rec)
-                    .await?
-            }
-        };
-        if let Some(f) = self.sink.faults.as_ref().filter(|f| f.on_connections()) {
-            s.set_faults(f.for_connection());
-        }
-        if reconnect.unwrap_or(self.opened > 0) {
-            self.rec.reconnect();
-        }
-        self.opened += 1;
-        let io = match &self.spec.transport.tls {
-            None => Secured::Plain(s),
-            Some(tls) => Secured::Tls(Box::new(tls.connect(s, version, timeout).await?)),
-        };
-        Ok((Wire::new(io, place), t0))
     }
 
     /// The connection opened at `t0` has its first answer (head or upgrade).
