@@ -129,8 +129,14 @@ impl H2Pool {
         }
         st.live = None;
         let reconnect = st.opened > 0;
-        let (wire, _) = c.open_shared(HttpVersion::H2, reconnect).await?;
-        st.opened += 1;
+        let connected_before = c.opened;
+        let opened = c.open_shared(HttpVersion::H2, reconnect).await;
+        if c.opened > connected_before {
+            // Connected (even if TLS then failed): the next one is a reconnect, as over
+            // HTTP/1.1.
+            st.opened += 1;
+        }
+        let (wire, _) = opened?;
         let handshake = h2::client::Builder::new()
             .initial_window_size(STREAM_WINDOW)
             .initial_connection_window_size(CONNECTION_WINDOW)
