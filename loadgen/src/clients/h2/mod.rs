@@ -107,12 +107,23 @@ pub(super) async fn get(
         .as_ref()
         .ok_or_else(|| ClientError::Protocol("no HTTP/2 connections for this client".into()))?;
     let checkout = pool.checkout(c).await?;
-    c.rec.request();
     let mut refused = 0;
     let answer = loop {
-        // Beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS a request waits for a stream to
-        // end, as a browser's does: a queue, not a timeout (shutdown ends the wait).
-        let mut send = checkout.send.clone().ready().await.map_err(from_h2)?;
+        // Waits until this client's handle may send (its previous request left h2's queue);
+        // after shutdown it never sends again (it is dropped after its grace). A request
+        // beyond the server's SETTINGS_MAX_CONCURRENT_STREAMS then waits in h2's own queue
+        // for a stream to end, as a browser's does, within the head's timeout; it counts as
+        // sent, so a request still queued when its client is dropped is counted here and never
+        // reaches the server.
+        let ready = checkout.send.clone().ready();
+        let mut send = tokio::select! {
+            biased;
+            _ = c.shutdown.cancelled() => std::future::pending().await,
+            r = ready => r.map_err(from_h2)?,
+        };
+        if refused == 0 {
+            c.rec.request();
+        }
         let attempt = async {
             let (answer, _) = send.send_request(copy(&req), true)?;
             answer.await
