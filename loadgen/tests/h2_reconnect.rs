@@ -1,7 +1,8 @@
 //! HTTP/2 clients against a scripted HTTP/2 server (the `h2` crate's, in the test): ten SSE
 //! clients on one connection (K = 10) get five events each; the server then drops the
-//! connection. Every client must see its stream fail and come back, with `Last-Event-ID`, on
-//! ONE new connection (one reconnect counted, not ten), and get the rest without a duplicate.
+//! connection, or sends GOAWAY and ends the streams. Every client must see its stream end and
+//! come back, with `Last-Event-ID`, on ONE new connection (one reconnect counted, not ten),
+//! and get the rest without a duplicate.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -43,9 +44,19 @@ fn events(from: u64, to: u64) -> Bytes {
     Bytes::from(s)
 }
 
+/// How the first connection ends.
+#[derive(Debug, Clone, Copy)]
+enum End {
+    /// Dropped (the socket closed, no GOAWAY).
+    Drop,
+    /// GOAWAY, then each stream ended; the connection drains and closes.
+    GoAway,
+}
+
 /// Serves event streams: the first connection gets events 1..=FIRST on each of its CLIENTS
-/// streams and is then dropped; later ones get the rest after each stream's Last-Event-ID.
-async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>) {
+/// streams and then ends as `end` says; later ones get the rest after each stream's
+/// Last-Event-ID.
+async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>, end: End) {
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             return;
@@ -60,13 +71,23 @@ async fn serve(listener: TcpListener, seen: Arc<Mutex<Seen>>) {
             let Ok(mut conn) = h2::server::handshake(sock).await else {
                 return;
             };
-            let mut open = Vec::new();
+            let mut open: Vec<h2::SendStream<Bytes>> = Vec::new();
             loop {
-                // The first connection is dropped a while after its last stream's events.
+                // The first connection ends a while after its last stream's events.
                 let next = if n == 1 && open.len() == CLIENTS as usize {
-                    match tokio::time::timeout(Duration::from_millis(300), conn.accept()).await {
-                        Ok(r) => r,
-                        Err(_) => return,
+                    let wait = tokio::time::timeout(Duration::from_millis(300), conn.accept());
+                    match (wait.await, end) {
+                        (Ok(r), _) => r,
+                        (Err(_), End::Drop) => return,
+                        (Err(_), End::GoAway) => {
+                            conn.graceful_shutdown();
+                            for mut body in open.drain(..) {
+                                let _ = body.send_data(Bytes::new(), true);
+                            }
+                            // Drains: new streams are refused, the socket closes at the end.
+                            while conn.accept().await.is_some() {}
+                            return;
+                        }
                     }
                 } else {
                     conn.accept().await
@@ -125,10 +146,35 @@ fn spec(server: SocketAddr, index: u32, transport: &Arc<Transport>) -> ClientSpe
 
 #[tokio::test]
 async fn a_dropped_connection_is_one_reconnect_and_every_stream_resumes() {
+    let (s, seen) = ten_clients_across_a_connection_end(End::Drop).await;
+    assert_eq!(s.requests, 2 * u64::from(CLIENTS), "{s:?}");
+    // Each client saw its stream fail once.
+    let errors: u64 = s.error_map().values().sum();
+    assert_eq!(errors, u64::from(CLIENTS), "{:?}", s.error_map());
+    assert_eq!(seen.requests.len(), 2 * CLIENTS as usize);
+}
+
+#[tokio::test]
+async fn after_a_goaway_the_clients_move_to_one_new_connection() {
+    let (s, seen) = ten_clients_across_a_connection_end(End::GoAway).await;
+    // Each stream ended (an error each); a client that tried the draining connection before
+    // it closed fails once more, and its request never reached the server.
+    let errors: u64 = s.error_map().values().sum();
+    assert!(
+        (u64::from(CLIENTS)..=2 * u64::from(CLIENTS)).contains(&errors),
+        "{:?}",
+        s.error_map()
+    );
+    assert_eq!(seen.requests.len(), 2 * CLIENTS as usize);
+}
+
+/// Ten SSE clients (K = 10) across the end of their first connection: checks what both
+/// endings share and returns the clients' counters and what the server saw.
+async fn ten_clients_across_a_connection_end(end: End) -> (loadgen::stats::Snapshot, Seen) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let server = tokio::spawn(serve(listener, Arc::clone(&seen)));
+    let server = tokio::spawn(serve(listener, Arc::clone(&seen), end));
     let config = TransportConfig {
         http: HttpVersion::H2,
         streams_per_connection: CLIENTS,
@@ -158,12 +204,8 @@ async fn a_dropped_connection_is_one_reconnect_and_every_stream_resumes() {
     let s = rec.snapshot();
     assert_eq!(s.delivered, all, "{s:?}");
     assert_eq!((s.duplicates, s.out_of_order), (0, 0), "{s:?}");
-    assert_eq!(s.reconnects, 1, "one connection died: {s:?}");
-    assert_eq!(s.requests, 2 * u64::from(CLIENTS), "{s:?}");
-    // Each client saw its stream fail once.
-    let errors: u64 = s.error_map().values().sum();
-    assert_eq!(errors, u64::from(CLIENTS), "{:?}", s.error_map());
-    let seen = seen.lock().unwrap();
+    assert_eq!(s.reconnects, 1, "one connection ended: {s:?}");
+    let seen = std::mem::take(&mut *seen.lock().unwrap());
     assert_eq!(seen.connections, 2, "{seen:?}");
     let (first, again): (Vec<_>, Vec<_>) = seen.requests.iter().partition(|r| r.0 == 1);
     assert_eq!(first.len(), CLIENTS as usize);
@@ -177,4 +219,5 @@ async fn a_dropped_connection_is_one_reconnect_and_every_stream_resumes() {
         again.iter().all(|r| r.0 == 2 && r.2 == resumed),
         "{again:?}"
     );
+    (s, seen)
 }

@@ -119,25 +119,29 @@ pub(super) async fn get(
         let mut send = tokio::select! {
             biased;
             _ = c.shutdown.cancelled() => std::future::pending().await,
-            r = ready => r.map_err(from_h2)?,
+            r = ready => r.map_err(|e| retire(&checkout, e))?,
         };
         if refused == 0 {
             c.rec.request();
         }
         let attempt = async {
-            let (answer, _) = send.send_request(copy(&req), true)?;
-            answer.await
+            // Outer: the connection took no new stream; inner: the stream's answer.
+            let (answer, _) = send
+                .send_request(copy(&req), true)
+                .map_err(|e| retire(&checkout, e))?;
+            Ok::<_, ClientError>(answer.await)
         };
         match tokio::time::timeout(head_timeout, attempt).await {
-            Ok(Ok(answer)) => break answer,
+            Ok(Ok(Ok(answer))) => break answer,
+            Ok(Err(e)) => return Err(e),
             // Refused unprocessed (sent before the server's limit was known): sent again at
             // once, as browsers do, the same request (not counted again).
-            Ok(Err(e))
+            Ok(Ok(Err(e)))
                 if e.reason() == Some(h2::Reason::REFUSED_STREAM) && refused < MAX_REFUSED =>
             {
                 refused += 1;
             }
-            Ok(Err(e)) => return Err(from_h2(e)),
+            Ok(Ok(Err(e))) => return Err(from_h2(e)),
             Err(_) => return Err(ClientError::Timeout("the answer")),
         }
     };
@@ -147,6 +151,13 @@ pub(super) async fn get(
     }
     let (parts, recv) = answer.into_parts();
     Ok((head_of(&parts), H2Body::new(recv)))
+}
+
+/// The connection of `checkout` took no new stream (it is going away, or gone): retired, so
+/// that the slot's next client opens another.
+fn retire(checkout: &pool::Checkout, e: h2::Error) -> ClientError {
+    checkout.retire();
+    from_h2(e)
 }
 
 /// A copy of `req` (an `http::Request` is not `Clone`), to send again.

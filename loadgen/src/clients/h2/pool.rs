@@ -65,6 +65,16 @@ struct Live {
 pub struct Checkout {
     pub send: SendRequest<Bytes>,
     pub opened: bool,
+    /// Set to retire the connection: it takes no new stream (a GOAWAY came), so the next
+    /// client of the slot opens another while this one drains.
+    dead: Arc<AtomicBool>,
+}
+
+impl Checkout {
+    /// The connection refused a new stream: the slot's next client opens a new one.
+    pub fn retire(&self) {
+        self.dead.store(true, Ordering::Release);
+    }
 }
 
 impl H2Pool {
@@ -125,6 +135,7 @@ impl H2Pool {
             return Ok(Checkout {
                 send: l.send.clone(),
                 opened: false,
+                dead: Arc::clone(&l.dead),
             });
         }
         st.live = None;
@@ -155,9 +166,13 @@ impl H2Pool {
         });
         st.live = Some(Live {
             send: send.clone(),
-            dead,
+            dead: Arc::clone(&dead),
         });
-        Ok(Checkout { send, opened: true })
+        Ok(Checkout {
+            send,
+            opened: true,
+            dead,
+        })
     }
 }
 
