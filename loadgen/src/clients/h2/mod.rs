@@ -15,7 +15,7 @@ mod linger;
 mod pool;
 
 pub use body::H2Body;
-pub use pool::{CONNECTION_WINDOW, H2Pool, STREAM_WINDOW};
+pub use pool::{CONNECTION_WINDOW, H2Pool, Lease, STREAM_WINDOW};
 
 use std::time::{Duration, Instant};
 
@@ -28,6 +28,12 @@ use crate::technique::Technique;
 /// Runs one HTTP/2 client until shutdown: its technique's module, whose exchanges go over
 /// HTTP/2 when the transport says so.
 pub(super) async fn run(c: &mut Client) {
+    let _lease = c
+        .spec
+        .transport
+        .h2
+        .as_ref()
+        .and_then(|p| p.lease(c.spec.index));
     match c.spec.technique {
         Technique::Poll => super::poll::run(c).await,
         Technique::LongPoll => super::long_poll::run(c).await,

@@ -9,11 +9,11 @@
 //! the next client to need the slot opens a new one, and that is one reconnect, counted once
 //! per connection (not once per client that saw it die). A connection lives until its
 //! connection dies or the pool is dropped (with the group's [`super::super::Transport`]) and
-//! its last stream ends.
+//! its last stream ends; or, sooner, when the last client of its slot ends ([`Lease`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use bytes::Bytes;
 use h2::client::SendRequest;
@@ -43,6 +43,8 @@ pub struct H2Pool {
 #[derive(Debug, Default)]
 struct Slot {
     state: tokio::sync::Mutex<SlotState>,
+    /// Clients of the slot running now ([`Lease`]).
+    users: AtomicUsize,
 }
 
 #[derive(Debug, Default)]
@@ -113,6 +115,14 @@ impl H2Pool {
             .count()
     }
 
+    /// Client `index` runs: its slot's connection may stay open until the lease and every
+    /// other of the slot are dropped.
+    pub fn lease(&self, index: u32) -> Option<Lease> {
+        let slot = self.slot(self.slot_of(index)).ok()?;
+        slot.users.fetch_add(1, Ordering::AcqRel);
+        Some(Lease { slot })
+    }
+
     fn slot(&self, n: u32) -> Result<Arc<Slot>, ClientError> {
         let mut m = self
             .slots
@@ -173,6 +183,25 @@ impl H2Pool {
             opened: true,
             dead,
         })
+    }
+}
+
+/// A running client's hold on its slot ([`H2Pool::lease`]). When the last client of a slot
+/// ends, the pool lets go of the slot's connection, which then closes as soon as its streams
+/// have ended (as an HTTP/1.1 client's socket closes when the client ends).
+#[derive(Debug)]
+pub struct Lease {
+    slot: Arc<Slot>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if self.slot.users.fetch_sub(1, Ordering::AcqRel) == 1 {
+            // Nobody can hold the lock: only a running client (a lease holder) takes it.
+            if let Ok(mut st) = self.slot.state.try_lock() {
+                st.live = None;
+            }
+        }
     }
 }
 
