@@ -15,7 +15,7 @@ mod linger;
 mod pool;
 
 pub use body::H2Body;
-pub use pool::{CONNECTION_WINDOW, H2Pool, Lease, STREAM_WINDOW};
+pub use pool::{CONNECTION_WINDOW, H2Pool, STREAM_WINDOW};
 
 use std::time::{Duration, Instant};
 
