@@ -23,7 +23,7 @@ pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
         return cluster::supervise(args).await;
     }
     // With --tls: the certificate is made or loaded and checked before anything listens.
-    tls::prepare(&mut args)?;
+    let _made = tls::Made::prepare(&mut args)?;
     let state = Shared::new(args)?;
     let listener = server::bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|error| ServerError::Bind {

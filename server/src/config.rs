@@ -9,7 +9,7 @@ use std::time::Duration;
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
     /// Address to listen on, ADDR:PORT. Port 0 picks a free port; the first line printed is
-    /// always `listening on http://ADDR:PORT` with the real port.
+    /// always `listening on http://ADDR:PORT` with the real port (`https://` with `--tls`).
     #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
 
@@ -76,7 +76,9 @@ pub struct ServeArgs {
 
     /// A connection that has not sent a complete request head within this time is closed
     /// (a connect-and-say-nothing client, or a keep-alive connection idle between requests).
-    /// Open streams and held long polls are not affected. Units: ms, s, m.
+    /// Open streams and held long polls are not affected. Also bounds a TLS handshake, and
+    /// closes an HTTP/2 connection with no request open that wrote nothing meanwhile.
+    /// Units: ms, s, m.
     #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
     pub header_read_timeout: Duration,
 
@@ -120,7 +122,8 @@ pub struct ServeArgs {
     pub key: Option<PathBuf>,
 
     /// With `--tls` and no `--cert`: where to write the generated certificate (PEM; its key
-    /// goes next to it as FILE.key). Default: a new file under the OS temp directory.
+    /// goes next to it as FILE.key). Default: a new file under the OS temp directory, removed
+    /// when the server stops.
     #[arg(long, value_name = "FILE", conflicts_with = "cert")]
     pub cert_out: Option<PathBuf>,
 
@@ -302,6 +305,21 @@ mod tests {
         "--key",
         "/k.pem",
     ];
+
+    #[test]
+    fn cert_and_key_go_together_and_cert_out_is_for_a_made_certificate() {
+        let err = |argv: &[&str]| Cli::try_parse_from(argv).unwrap_err().kind();
+        use clap::error::ErrorKind::{ArgumentConflict, MissingRequiredArgument};
+        assert_eq!(err(&["serve", "--cert", "c.pem"]), MissingRequiredArgument);
+        assert_eq!(err(&["serve", "--key", "k.pem"]), MissingRequiredArgument);
+        assert_eq!(
+            err(&["serve", "--cert", "c", "--key", "k", "--cert-out", "o"]),
+            ArgumentConflict
+        );
+        let a = Cli::parse_from(["serve", "--tls"]).serve;
+        assert!(a.tls && a.cert.is_none());
+        assert_eq!(a.h2_max_streams, 1000);
+    }
 
     /// Every option of `serve` reaches the cluster children. The destructuring below names
     /// every field of `ServeArgs`, so a new option does not compile here until it is listed:

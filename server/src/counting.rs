@@ -9,8 +9,9 @@
 //! An HTTP/2 connection carries many requests at once: all its bytes (TLS records included,
 //! when it is TLS) go to the technique of its first routed request, and it stays in that
 //! technique's gauge (load generator clients use one technique per connection). Its
-//! subscriptions are not watched for a stall as a whole connection's (they may be on different
-//! topics); each stream that falls behind ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
+//! subscriptions may be on several topics, so its stall check is not one subscription's
+//! progress but the connection's: bytes written (`ConnCell::stalled`); a stream that falls
+//! behind while its connection is fine ends alone (`RST_STREAM`), see docs/PROTOCOL.md.
 
 use std::io;
 use std::pin::Pin;
@@ -32,14 +33,18 @@ pub struct ConnCell {
     current: AtomicU8,
     last: AtomicU8,
     sticky: AtomicBool,
+    /// Before the first request is routed: bytes read, held for its technique. HTTP/2, after
+    /// it (when reads go straight to the technique): the live subscriptions.
     pending_read: AtomicU64,
     sub: Mutex<Option<Arc<Topic>>>,
+    /// HTTP/1.1: the last seq its subscription handed to the socket. While writes are held
+    /// ([`ConnCell::hold_writes`]): the bytes written, held. HTTP/2: the bytes written (its
+    /// stall and idle checks' progress). One field for the three keeps an idle HTTP/1.1
+    /// connection's cell the size it was before HTTP/2.
     delivered: AtomicU64,
     slow: AtomicBool,
     protocol: AtomicU8,
-    /// Writes before the first request is routed are held in `pending_write` (TLS, HTTP/2).
     holding: AtomicBool,
-    pending_write: AtomicU64,
 }
 
 impl ConnCell {
@@ -61,7 +66,6 @@ impl ConnCell {
             slow: AtomicBool::new(false),
             protocol: AtomicU8::new(UNROUTED),
             holding: AtomicBool::new(false),
-            pending_write: AtomicU64::new(0),
         })
     }
 
@@ -86,7 +90,7 @@ impl ConnCell {
     /// From now until its first request is routed, the connection's writes (a TLS
     /// handshake, HTTP/2 settings) are held and then go to that request's technique, as its
     /// reads do (to `other` if it never routes one). HTTP/1.1 in cleartext writes nothing
-    /// before its first request and does not call this.
+    /// before its first request and does not call this. Call it before any subscription.
     pub fn hold_writes(&self) {
         self.holding.store(true, Relaxed);
     }
@@ -114,7 +118,7 @@ impl ConnCell {
         let pending = self.pending_read.swap(0, Relaxed);
         self.metrics.of(t).bytes_read.fetch_add(pending, Relaxed);
         if self.holding.swap(false, Relaxed) {
-            let held = self.pending_write.swap(0, Relaxed);
+            let held = self.delivered.swap(0, Relaxed);
             self.metrics.of(t).bytes_written.fetch_add(held, Relaxed);
         }
         let prev = self.last.swap(ti, Relaxed);
@@ -153,8 +157,11 @@ impl ConnCell {
 
     fn on_write(&self, n: u64) {
         if self.holding.load(Relaxed) {
-            self.pending_write.fetch_add(n, Relaxed);
+            self.delivered.fetch_add(n, Relaxed);
             return;
+        }
+        if self.multiplexed() {
+            self.delivered.fetch_add(n, Relaxed);
         }
         let t = Technique::from_index(self.last.load(Relaxed));
         self.metrics.of(t).bytes_written.fetch_add(n, Relaxed);
@@ -171,17 +178,49 @@ impl ConnCell {
 
     /// The subscription handed the message with seq `seq` to the socket.
     pub fn delivered(&self, seq: u64) {
-        self.delivered.store(seq, Relaxed);
+        if !self.multiplexed() {
+            self.delivered.store(seq, Relaxed);
+        }
     }
 
-    /// The last seq handed to the socket by this connection's subscription.
-    pub fn delivered_seq(&self) -> u64 {
+    /// A subscription started on this connection (after its request was routed).
+    pub fn subscribed(&self) {
+        if self.multiplexed() {
+            self.pending_read.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// A subscription of this connection ended.
+    pub fn unsubscribed(&self) {
+        if self.multiplexed() {
+            self.pending_read.fetch_sub(1, Relaxed);
+        }
+    }
+
+    /// What [`ConnCell::stalled`] compares with its previous value: the seq delivered last
+    /// (HTTP/1.1), or the bytes written (HTTP/2).
+    pub fn progress(&self) -> u64 {
         self.delivered.load(Relaxed)
     }
 
-    /// True when the subscription is more than `queue` messages behind its topic and made no
-    /// progress since the previous check (when it had delivered `prev`).
+    /// Heartbeat ticks in a row [`ConnCell::stalled`] must hold for before the connection is
+    /// cut: 1 (HTTP/1.1: its subscription is also behind); 2 (HTTP/2: only nothing was written,
+    /// and an idle subscription's heartbeat may come up to a tick late).
+    pub fn stall_ticks(&self) -> u32 {
+        if self.multiplexed() { 2 } else { 1 }
+    }
+
+    /// HTTP/1.1: true when the subscription is more than `queue` messages behind its topic and
+    /// made no progress since the previous check (when it had delivered `prev`). HTTP/2: true
+    /// when the connection has a subscription and wrote nothing since the previous check (when
+    /// it had written `prev`): every live subscription writes at least a heartbeat each tick
+    /// it sent nothing else, so nothing written means a client that stopped reading (or
+    /// opening its flow-control window).
     pub fn stalled(&self, queue: u64, prev: u64) -> bool {
+        if self.multiplexed() {
+            let subscriptions = self.pending_read.load(Relaxed);
+            return subscriptions > 0 && self.delivered.load(Relaxed) == prev;
+        }
         let guard = self.sub.lock().unwrap_or_else(|e| e.into_inner());
         let Some(topic) = guard.as_ref() else {
             return false;
@@ -207,8 +246,10 @@ impl Drop for ConnCell {
         let c = self.metrics.of(t);
         c.bytes_read
             .fetch_add(self.pending_read.load(Relaxed), Relaxed);
-        c.bytes_written
-            .fetch_add(self.pending_write.load(Relaxed), Relaxed);
+        if self.holding.load(Relaxed) {
+            c.bytes_written
+                .fetch_add(self.delivered.load(Relaxed), Relaxed);
+        }
         c.connections.fetch_sub(1, Relaxed);
         self.metrics.open_connections.fetch_sub(1, Relaxed);
         if let Some(p) = self.protocol() {
@@ -307,5 +348,51 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for CountingStream<S> {
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every connection has a cell: HTTP/2 and TLS added no field to it (they reuse fields an
+    /// HTTP/1.1 connection uses otherwise), so it is as small as before them.
+    #[test]
+    fn the_cell_of_a_connection_stays_small() {
+        assert!(std::mem::size_of::<ConnCell>() <= 48);
+    }
+
+    #[test]
+    fn held_writes_go_to_the_first_request_s_technique() {
+        let m = Arc::new(Metrics::default());
+        let cell = ConnCell::new(m.clone());
+        cell.set_protocol(Protocol::H2Tls);
+        cell.hold_writes();
+        cell.on_write(100); // handshake
+        cell.on_read(40);
+        cell.route(Technique::Sse);
+        cell.on_write(7);
+        cell.route(Technique::Poll); // HTTP/2: the first request's technique stays
+        cell.on_write(3);
+        let sse = m.of(Technique::Sse);
+        assert_eq!(sse.bytes_written.load(Relaxed), 110);
+        assert_eq!(sse.bytes_read.load(Relaxed), 40);
+        assert_eq!(m.of(Technique::Poll).bytes_written.load(Relaxed), 0);
+        cell.subscribed();
+        assert!(
+            cell.stalled(0, cell.progress()),
+            "a subscription and nothing written"
+        );
+        let before = cell.progress();
+        cell.on_write(1);
+        assert!(!cell.stalled(0, before), "something written since");
+        cell.unsubscribed();
+        assert!(
+            !cell.stalled(0, cell.progress()),
+            "no subscription: idle, not stalled"
+        );
+        drop(cell);
+        assert_eq!(m.protocol(Protocol::H2Tls).open.load(Relaxed), 0);
+        assert_eq!(m.protocol(Protocol::H2Tls).total.load(Relaxed), 1);
     }
 }

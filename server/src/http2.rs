@@ -7,12 +7,22 @@
 //! Settings: at most `--h2-max-streams` concurrent streams, an adaptive (BDP-sized) receive
 //! window, no keep-alive pings, and at most [`SEND_BUF`] bytes buffered per stream for a
 //! client that does not open its window (a stream whose client stopped reading is then no
-//! longer polled, falls behind and ends alone as a slow subscriber). On shutdown the
-//! connection sends GOAWAY and its streams end cleanly. A client's `RST_STREAM` drops the
+//! longer polled, falls behind and ends alone as a slow subscriber). A connection with
+//! subscriptions that wrote nothing for two heartbeat ticks (its client stopped reading, or
+//! opening its windows) is cut as a whole and counted as a slow disconnect. On shutdown the
+//! connection sends GOAWAY and its streams end cleanly; so does one that had no request open
+//! and wrote nothing for a whole `--header-read-timeout` (idle, as an HTTP/1.1 keep-alive
+//! connection between requests). A client's `RST_STREAM` drops the
 //! stream's response body, and with it its subscription, at once.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use hyper::body::{Frame, SizeHint};
 
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
@@ -21,9 +31,10 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use crate::config::ServeArgs;
 use crate::counting::ConnCell;
+use crate::response::Body;
 use crate::routes;
 use crate::state::State;
-use crate::techniques::subscription::changed;
+use crate::techniques::subscription::{changed, stall_watch};
 
 /// The client connection preface as far as the front door's head parser reads it (it gives
 /// up at the version); hyper checks the rest.
@@ -58,7 +69,19 @@ where
 {
     let svc_state = state.clone();
     let svc_cell = cell.clone();
-    let svc = service_fn(move |req| routes::handle(req, svc_state.clone(), svc_cell.clone()));
+    let active = Arc::new(AtomicU32::new(0));
+    let svc_active = active.clone();
+    let svc = service_fn(move |req| {
+        let guard = Active::new(svc_active.clone());
+        let answer = routes::handle(req, svc_state.clone(), svc_cell.clone());
+        async move {
+            let resp = answer.await?;
+            Ok::<_, Infallible>(resp.map(|body| Tracked {
+                body,
+                _guard: guard,
+            }))
+        }
+    });
     let conn = state.h2.serve_connection(TokioIo::new(io), svc);
     tokio::pin!(conn);
     let signals = state.signals.subscribe();
@@ -66,13 +89,33 @@ where
     if shutting_down {
         conn.as_mut().graceful_shutdown();
     }
+    let mut stall = stall_watch(&cell, signals.clone(), state.hub.queue());
     let mut next_signal = changed(signals);
+    let mut idle = tokio::time::interval(state.args.header_read_timeout);
+    idle.tick().await;
+    let activity = || (active.load(Relaxed), cell.progress());
+    let mut before = activity();
     loop {
         tokio::select! {
+            _ = idle.tick(), if !shutting_down => {
+                // No request for a whole --header-read-timeout, nothing written: close, as
+                // an idle HTTP/1.1 keep-alive connection is.
+                let now = activity();
+                if now.0 == 0 && now == before {
+                    conn.as_mut().graceful_shutdown();
+                    shutting_down = true;
+                }
+                before = now;
+            }
             r = conn.as_mut() => {
                 if r.is_err() {
                     state.metrics.connection_errors.fetch_add(1, Relaxed);
                 }
+                return;
+            }
+            _ = &mut stall, if !shutting_down => {
+                // A client that stopped reading: every stream of the connection goes.
+                cell.mark_slow();
                 return;
             }
             (signals, ok) = &mut next_signal, if !shutting_down => {
@@ -83,6 +126,49 @@ where
                 next_signal = changed(signals);
             }
         }
+    }
+}
+
+/// One request of a connection being answered, from its service call to the end of its
+/// response body (or the call's end, if the client reset it first): the idle check's count.
+struct Active(Arc<AtomicU32>);
+
+impl Active {
+    fn new(count: Arc<AtomicU32>) -> Active {
+        count.fetch_add(1, Relaxed);
+        Active(count)
+    }
+}
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
+}
+
+/// A response body that keeps its request counted as active until hyper drops it.
+struct Tracked {
+    body: Body,
+    _guard: Active,
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, std::io::Error>>> {
+        Pin::new(&mut self.body).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
     }
 }
 

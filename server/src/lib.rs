@@ -25,7 +25,8 @@
 //!   connections share; a cluster child's `Upstream`).
 //! - `counting` (byte counting at the socket), `error` (the error types).
 //! - `hub` (topics, retention, fan-out).
-//! - `message` (encoded once per framing), `metrics` (the counters, `/stats`, `/metrics`),
+//! - `message` (encoded once per framing), `metrics` (the counters, `/stats`; `prometheus`
+//!   renders `/metrics`; `protocol`, the connections by protocol),
 //!   `lifeline` (children that stop with their parent), `config` (the options), `body`
 //!   (reading a publish body within its limits).
 //! - `procinfo` (a process's CPU, memory and descriptors from /proc; also the load
@@ -46,6 +47,8 @@ pub mod lifeline;
 pub mod message;
 pub mod metrics;
 pub mod procinfo;
+pub mod prometheus;
+pub mod protocol;
 pub mod publish;
 pub mod publisher;
 pub mod request;

@@ -3,11 +3,13 @@
 //! descriptors; from `procinfo`).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Instant;
 
 use contract::stats::{GenerateCounters, Process, ProtocolCounters, Stats, TechniqueCounters};
+
+pub use crate::prometheus::prometheus;
+pub use crate::protocol::{Protocol, ProtocolGauge};
 
 use crate::procinfo;
 
@@ -55,63 +57,6 @@ impl Technique {
             .copied()
             .unwrap_or(Technique::Other)
     }
-}
-
-/// The protocol a connection speaks (known after its first bytes, or its TLS handshake).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    /// HTTP/1.x in cleartext.
-    H1 = 0,
-    /// HTTP/2 in cleartext, with prior knowledge (h2c).
-    H2 = 1,
-    /// HTTP/1.1 over TLS (ALPN `http/1.1`, or none).
-    H1Tls = 2,
-    /// HTTP/2 over TLS (ALPN `h2`).
-    H2Tls = 3,
-}
-
-impl Protocol {
-    /// Every protocol, in `/stats` order.
-    pub const ALL: [Protocol; 4] = [Protocol::H1, Protocol::H2, Protocol::H1Tls, Protocol::H2Tls];
-
-    /// The name used on the wire (`/stats` keys, `/metrics` labels).
-    pub fn name(self) -> &'static str {
-        match self {
-            Protocol::H1 => "h1",
-            Protocol::H2 => "h2",
-            Protocol::H1Tls => "h1_tls",
-            Protocol::H2Tls => "h2_tls",
-        }
-    }
-
-    /// The value of the `x-pushbench-protocol` header (on TLS and HTTP/2 answers).
-    pub fn header(self) -> &'static str {
-        match self {
-            Protocol::H1 => "http/1.1",
-            Protocol::H2 => "h2",
-            Protocol::H1Tls => "http/1.1+tls",
-            Protocol::H2Tls => "h2+tls",
-        }
-    }
-
-    /// HTTP/2: many requests at once on one connection.
-    pub fn multiplexed(self) -> bool {
-        matches!(self, Protocol::H2 | Protocol::H2Tls)
-    }
-
-    /// The protocol with index `i` (as stored in atomics), if any.
-    pub fn from_index(i: u8) -> Option<Protocol> {
-        Protocol::ALL.get(i as usize).copied()
-    }
-}
-
-/// Connections of one protocol.
-#[derive(Debug, Default)]
-pub struct ProtocolGauge {
-    /// Open now (a gauge).
-    pub open: AtomicU64,
-    /// Opened (monotonic until reset).
-    pub total: AtomicU64,
 }
 
 /// Counters of one technique. All are monotonic except `connections` (a gauge).
@@ -324,125 +269,6 @@ impl Metrics {
     pub fn prometheus(&self, topics: usize) -> String {
         prometheus(&self.stats(topics))
     }
-}
-
-/// Renders a `/stats` document (one process's or a whole cluster's) in the Prometheus text
-/// exposition format. Missing numbers read as 0.
-pub fn prometheus(stats: &Stats) -> String {
-    let zero = TechniqueCounters::default();
-    let of = |t: Technique| stats.technique(t.name()).unwrap_or(&zero);
-    let mut s = String::with_capacity(4096);
-    for (i, (name, _)) in zero.counters().into_iter().enumerate() {
-        let _ = writeln!(s, "# TYPE pushbench_{name}_total counter");
-        for t in Technique::ALL {
-            let v = of(t).counters()[i].1;
-            let _ = writeln!(
-                s,
-                "pushbench_{name}_total{{technique=\"{}\"}} {v}",
-                t.name()
-            );
-        }
-    }
-    let gen_zero = GenerateCounters::default();
-    for (i, (name, _)) in gen_zero.counters().into_iter().enumerate() {
-        let _ = writeln!(s, "# TYPE pushbench_generate_{name}_total counter");
-        for t in Technique::ALL {
-            let v = of(t).generate.counters()[i].1;
-            let _ = writeln!(
-                s,
-                "pushbench_generate_{name}_total{{technique=\"{}\"}} {v}",
-                t.name()
-            );
-        }
-    }
-    let _ = writeln!(s, "# TYPE pushbench_generate_streams_open gauge");
-    for t in Technique::ALL {
-        let v = of(t).generate.streams_open;
-        let _ = writeln!(
-            s,
-            "pushbench_generate_streams_open{{technique=\"{}\"}} {v}",
-            t.name()
-        );
-    }
-    let _ = writeln!(s, "# TYPE pushbench_connections gauge");
-    for t in Technique::ALL {
-        let v = of(t).connections;
-        let _ = writeln!(s, "pushbench_connections{{technique=\"{}\"}} {v}", t.name());
-    }
-    let protocol = |p: Protocol| stats.protocols.get(p.name()).copied().unwrap_or_default();
-    let _ = writeln!(s, "# TYPE pushbench_connections_total counter");
-    for p in Protocol::ALL {
-        let v = protocol(p).total;
-        let _ = writeln!(
-            s,
-            "pushbench_connections_total{{protocol=\"{}\"}} {v}",
-            p.name()
-        );
-    }
-    let _ = writeln!(s, "# TYPE pushbench_protocol_connections gauge");
-    for p in Protocol::ALL {
-        let v = protocol(p).open;
-        let _ = writeln!(
-            s,
-            "pushbench_protocol_connections{{protocol=\"{}\"}} {v}",
-            p.name()
-        );
-    }
-    let globals = [
-        ("pushbench_published_total", "counter", stats.published),
-        (
-            "pushbench_connection_errors_total",
-            "counter",
-            stats.connection_errors,
-        ),
-        (
-            "pushbench_rejected_connections_total",
-            "counter",
-            stats.rejected_connections,
-        ),
-        (
-            "pushbench_body_timeouts_total",
-            "counter",
-            stats.body_timeouts,
-        ),
-        (
-            "pushbench_body_buffer_rejections_total",
-            "counter",
-            stats.body_buffer_rejections,
-        ),
-        (
-            "pushbench_child_restarts_total",
-            "counter",
-            stats.child_restarts,
-        ),
-        (
-            "pushbench_tls_handshake_failures_total",
-            "counter",
-            stats.tls_handshake_failures,
-        ),
-        ("pushbench_topics", "gauge", stats.topics),
-        ("pushbench_processes", "gauge", stats.processes),
-    ];
-    for (name, kind, v) in globals {
-        let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
-    }
-    let p = stats.process.unwrap_or_default();
-    let _ = writeln!(
-        s,
-        "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total {}",
-        p.cpu_seconds
-    );
-    let _ = writeln!(
-        s,
-        "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes {}",
-        p.rss_bytes
-    );
-    let _ = writeln!(
-        s,
-        "# TYPE process_open_fds gauge\nprocess_open_fds {}",
-        p.open_fds
-    );
-    s
 }
 
 #[cfg(test)]

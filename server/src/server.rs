@@ -57,7 +57,9 @@ fn accept(state: &State, stream: TcpStream) {
     let _ = stream.set_nodelay(true);
     if state.metrics.open_connections.load(Relaxed) >= state.args.max_connections {
         state.metrics.rejected_connections.fetch_add(1, Relaxed);
-        tokio::spawn(reject(state.clone(), stream));
+        if state.tls.is_none() {
+            tokio::spawn(reject(state.clone(), stream));
+        } // a TLS client could not read a cleartext 503: closed at once
         return;
     }
     let cell = ConnCell::new(state.metrics.clone());

@@ -77,6 +77,31 @@ pub fn prepare(args: &mut ServeArgs) -> Result<Option<PathBuf>, ServerError> {
     Ok(Some(cert))
 }
 
+/// Files removed when it is dropped: a certificate and key [`prepare`] made under the temp
+/// directory live as long as the server (not those written to `--cert-out`).
+#[derive(Debug, Default)]
+pub struct Made(Vec<PathBuf>);
+
+impl Made {
+    /// [`prepare`], and what to remove once the server is done.
+    pub fn prepare(args: &mut ServeArgs) -> Result<Made, ServerError> {
+        let made = (args.tls && args.cert.is_none() && args.cert_out.is_none()).then_some(());
+        prepare(args)?;
+        Ok(Made(match made {
+            Some(()) => args.cert.iter().chain(&args.key).cloned().collect(),
+            None => Vec::new(),
+        }))
+    }
+}
+
+impl Drop for Made {
+    fn drop(&mut self) {
+        for p in &self.0 {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
 /// Prints the server's first line, `listening on http://ADDR:PORT` (`https://` with
 /// `--tls`), and with `--tls` a second, `certificate: FILE` (the PEM a client may trust).
 pub fn announce(addr: std::net::SocketAddr, args: &ServeArgs) -> Result<(), ServerError> {

@@ -10,6 +10,7 @@ use std::time::Duration;
 use common::h2::{H2, Via, bytes_agree, every_technique_gets_every_message};
 use common::{SseSub, WAIT, args, get, publish, start, stats, text};
 use http_body_util::BodyExt;
+use hyper_util::rt::{TokioExecutor, TokioIo};
 
 #[tokio::test]
 async fn every_technique_over_h2c_gets_every_message_in_order() {
@@ -128,4 +129,168 @@ async fn shutdown_ends_streams_cleanly_and_closes_the_connection() {
         .await
         .expect("the server stops")
         .unwrap();
+}
+
+/// A client socket that stops reading when told to (and never wakes its reader again).
+struct Pausable {
+    inner: common::Counted,
+    paused: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl tokio::io::AsyncRead for Pausable {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if self.paused.load(std::sync::atomic::Ordering::Relaxed) {
+            return std::task::Poll::Pending;
+        }
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Pausable {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[tokio::test]
+async fn a_connection_that_stops_reading_is_cut_as_a_slow_reader() {
+    let s = start(server::ServeArgs {
+        heartbeat: Duration::from_millis(100),
+        ..args()
+    })
+    .await;
+    let paused = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let io = Pausable {
+        inner: common::connect(s.addr).await,
+        paused: paused.clone(),
+    };
+    let (mut send, conn) = hyper::client::conn::http2::Builder::new(TokioExecutor::new())
+        .initial_stream_window_size(65_535)
+        .initial_connection_window_size(65_535)
+        .handshake(TokioIo::new(io))
+        .await
+        .unwrap();
+    let conn = tokio::spawn(conn);
+    let req = http::Request::get(format!("http://{}/sse/stuck", s.addr))
+        .body(http_body_util::Empty::<bytes::Bytes>::new())
+        .unwrap();
+    let resp = send.send_request(req).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    // A healthy idle subscription (heartbeats) is left alone.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        stats(s.addr).await["techniques"]["sse"]["slow_disconnects"],
+        0
+    );
+    paused.store(true, std::sync::atomic::Ordering::Relaxed);
+    let big = "x".repeat(20_000);
+    for _ in 0..10 {
+        publish(s.addr, "stuck", &big, None).await;
+    }
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let st = stats(s.addr).await;
+        if st["techniques"]["sse"]["slow_disconnects"] == 1 {
+            assert_eq!(st["protocols"]["h2"]["open"], 0, "{st}");
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "never cut: {st}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    conn.abort();
+    drop(resp);
+    s.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn request_scoped_streams_run_over_h2c() {
+    let s = start(args()).await;
+    let mut c = H2::h2c(s.addr).await;
+    let body = r#"{"events":5,"event_bytes":10,"interval_ms":5}"#;
+    let r = c.request("POST", "/generate/sse", body).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/event-stream");
+    let sse = text(r).await;
+    let ids: Vec<&str> = sse
+        .split("\n\n")
+        .filter_map(|item| item.lines().next()?.strip_prefix("id: "))
+        .collect();
+    assert_eq!(ids, ["0", "1", "2", "3", "4"], "{sse}");
+    assert!(sse.ends_with("data: [DONE]\n\n"), "{sse}");
+    let r = c.request("POST", "/generate/stream", body).await;
+    assert_eq!(r.status(), 200);
+    let nd = text(r).await;
+    let lines: Vec<&str> = nd.lines().collect();
+    assert_eq!(lines.len(), 6, "{nd}");
+    assert_eq!(lines[5], "{\"done\":true}");
+    let st = c.stats().await;
+    assert_eq!(st["techniques"]["sse"]["generate"]["streams_completed"], 1);
+    assert_eq!(
+        st["techniques"]["stream"]["generate"]["streams_completed"],
+        1
+    );
+    s.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn an_idle_connection_is_closed_after_the_header_read_timeout_a_busy_one_is_not() {
+    let s = start(server::ServeArgs {
+        header_read_timeout: Duration::from_millis(300),
+        ..args()
+    })
+    .await;
+    let mut idle = H2::h2c(s.addr).await;
+    assert_eq!(idle.get("/poll/t").await.status(), 200);
+    let mut busy = H2::h2c(s.addr).await;
+    let mut sse = SseSub::new(busy.get("/sse/t").await);
+    tokio::time::timeout(WAIT, idle.conn)
+        .await
+        .expect("the idle connection is closed")
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let r = busy.request("POST", "/publish/t", "later").await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(sse.next().await.expect("message").data, "later");
+    s.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn the_preface_counts_only_as_a_connection_s_first_bytes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let s = start(args()).await;
+    let mut c = common::connect(s.addr).await;
+    c.write_all(
+        b"GET /long-poll/p?timeout=1 HTTP/1.1\r\nHost: x\r\n\r\nPRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(WAIT, c.read_to_end(&mut got)).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // Then hyper's HTTP/1.1 refuses the preface and closes: no HTTP/2 settings frame.
+    assert!(got.ends_with("{\"next\":0,\"messages\":[]}"), "{got}");
+    let st = stats(s.addr).await;
+    assert_eq!(st["protocols"]["h2"]["total"], 0, "{st}");
+    s.shutdown.cancel();
 }

@@ -29,6 +29,15 @@ async fn every_technique_over_h2_on_tls_gets_every_message_in_order() {
     let via = Via::Tls(cert_of(&s));
     let counts = every_technique_gets_every_message(s.addr, &via, "tls", 20, "h2+tls").await;
     let mut c = H2::open(s.addr, &via).await;
+    // The demo page over https: it shows each panel's protocol from this header.
+    let page = c.get("/").await;
+    assert_eq!(page.status(), 200);
+    assert_eq!(page.headers()["x-pushbench-protocol"], "h2+tls");
+    assert!(
+        common::text(page)
+            .await
+            .contains("getResponseHeader('x-pushbench-protocol')")
+    );
     let st = c.stats().await;
     bytes_agree(&st, &counts);
     assert_eq!(st["protocols"]["h2_tls"]["total"], 6);
@@ -179,4 +188,105 @@ async fn certificates_that_do_not_load_are_refused_naming_the_file() {
         "{e}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--tls --processes N`: the supervisor makes the certificate once and every child is started
+/// with `--tls --cert FILE --key FILE` (here a child that records its command line and the
+/// certificate it was given, then dies); the made files go when the supervisor stops.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cluster_children_get_the_supervisor_s_certificate() {
+    let seen = std::env::temp_dir().join(format!("pushbench-tls-child-{}", std::process::id()));
+    let script = format!(
+        "echo \"$@\" >> {0}; for a in \"$@\"; do case $a in *.pem) cat \"$a\" >> {0} 2>/dev/null;; esac; done; exit 1",
+        seen.display()
+    );
+    let a = ServeArgs {
+        processes: 2,
+        ..tls_args()
+    };
+    let prefix = vec!["-c".into(), script.into(), "sh".into()];
+    let r = tokio::time::timeout(
+        Duration::from_secs(20),
+        server::cluster::supervisor::supervise_with(a, "sh".into(), prefix),
+    )
+    .await
+    .expect("the supervisor returns");
+    assert!(r.is_err(), "the children died");
+    let text = std::fs::read_to_string(&seen).unwrap();
+    let _ = std::fs::remove_file(&seen);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("--cluster-child"))
+        .collect();
+    assert!(!lines.is_empty(), "{text}");
+    let cert_of = |line: &str| {
+        let w: Vec<&str> = line.split(' ').collect();
+        let at = w.iter().position(|x| *x == "--cert").expect("--cert");
+        assert!(w.contains(&"--tls") && w.contains(&"--key"), "{line}");
+        w[at + 1].to_string()
+    };
+    let cert = cert_of(lines[0]);
+    assert!(
+        lines.iter().all(|l| cert_of(l) == cert),
+        "one certificate: {text}"
+    );
+    assert!(text.contains("-----BEGIN CERTIFICATE-----"), "{text}");
+    assert!(
+        !std::path::Path::new(&cert).exists(),
+        "removed when the supervisor stopped"
+    );
+}
+
+#[tokio::test]
+async fn websocket_runs_over_tls_with_alpn_http_1_1() {
+    use futures_util::StreamExt;
+    let s = start(tls_args()).await;
+    let pem = cert_of(&s);
+    let (tls, _) = common::h2::tls_connect(s.addr, &pem, &[b"http/1.1"]).await;
+    let url = format!("wss://localhost:{}/ws/w", s.addr.port());
+    let (mut ws, resp) = tokio::time::timeout(WAIT, tokio_tungstenite::client_async(url, tls))
+        .await
+        .expect("ws handshake timeout")
+        .expect("ws handshake");
+    assert_eq!(resp.status(), 101);
+    let mut p = H2::tls(s.addr, &pem).await;
+    assert_eq!(p.request("POST", "/publish/w", "hello").await.status(), 200);
+    let frame = tokio::time::timeout(WAIT, ws.next())
+        .await
+        .expect("a frame")
+        .expect("open")
+        .expect("frame");
+    let v: serde_json::Value = serde_json::from_str(frame.to_text().unwrap()).unwrap();
+    assert_eq!(
+        (v["id"].as_u64(), v["data"].as_str()),
+        (Some(1), Some("hello"))
+    );
+    let st = p.stats().await;
+    assert_eq!(st["protocols"]["h1_tls"]["open"], 1);
+    assert!(
+        st["techniques"]["ws"]["bytes_written"].as_u64().unwrap() > 1000,
+        "{st}"
+    );
+    s.shutdown.cancel();
+}
+
+#[tokio::test]
+async fn a_tls_connection_over_the_limit_is_closed_at_once() {
+    let s = start(ServeArgs {
+        max_connections: 1,
+        ..tls_args()
+    })
+    .await;
+    let pem = cert_of(&s);
+    let mut first = H2::tls(s.addr, &pem).await;
+    let mut over = connect(s.addr).await;
+    let n = tokio::time::timeout(WAIT, over.read(&mut [0u8; 64])).await;
+    assert!(
+        matches!(n, Ok(Ok(0)) | Ok(Err(_))),
+        "closed, nothing written"
+    );
+    let st = first.stats().await;
+    assert_eq!(st["rejected_connections"], 1, "{st}");
+    assert_eq!(st["tls_handshake_failures"], 0);
+    s.shutdown.cancel();
 }

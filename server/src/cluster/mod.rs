@@ -230,6 +230,12 @@ mod tests {
         b.connection_errors.fetch_add(1, Relaxed);
         a.body_timeouts.fetch_add(2, Relaxed);
         b.body_timeouts.fetch_add(3, Relaxed);
+        a.tls_handshake_failures.fetch_add(1, Relaxed);
+        b.tls_handshake_failures.fetch_add(4, Relaxed);
+        let h2 = crate::metrics::Protocol::H2Tls;
+        a.protocol(h2).total.fetch_add(3, Relaxed);
+        b.protocol(h2).total.fetch_add(6, Relaxed);
+        b.protocol(h2).open.fetch_add(2, Relaxed);
         let sup = Process {
             pid: 1,
             cpu_seconds: 0.5,
@@ -250,6 +256,10 @@ mod tests {
         assert_eq!(m.open_connections, 3);
         assert_eq!(m.connection_errors, 1);
         assert_eq!(m.body_timeouts, 5);
+        assert_eq!(m.tls_handshake_failures, 5);
+        let p = m.protocols["h2_tls"];
+        assert_eq!((p.open, p.total), (2, 9));
+        assert_eq!(m.protocols.len(), 4, "every protocol, zeros included");
         assert_eq!(m.published, 9);
         assert_eq!(m.topics, 3);
         assert_eq!(m.processes, 2);

@@ -79,7 +79,7 @@ pub async fn supervise_with(
 ) -> Result<(), ServerError> {
     check_args(&args)?;
     // One certificate for every child: made (or checked) here, passed as --cert/--key.
-    crate::tls::prepare(&mut args)?;
+    let _made = crate::tls::Made::prepare(&mut args)?;
     crate::tls::load(&args)?;
     let n = args.processes.max(1) as usize;
     let (reserved, addr) = reserve(args.listen)?;

@@ -41,7 +41,8 @@ pub async fn serve(state: State, stream: TcpStream, cell: Arc<ConnCell>) {
     // hyper runs in this task after the front door, unboxed: the task is as large as the
     // larger of the two states, not their sum (the front door boxes its large parts).
     if front_door(&state, &mut io, &mut pending, &cell).await == Next::Hyper {
-        if http2::is_preface(&pending) {
+        // Only as the connection's first bytes (after an HTTP/1.1 request, hyper refuses it).
+        if cell.protocol().is_none() && http2::is_preface(&pending) {
             cell.set_protocol(Protocol::H2);
             cell.hold_writes();
             let io = Rewind::new(Bytes::from(pending), io);

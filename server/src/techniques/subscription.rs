@@ -70,6 +70,7 @@ impl Subscription {
             .map(|m| m.seq - 1)
             .unwrap_or(snap.latest);
         cell.watch(topic.shared(), last);
+        cell.subscribed();
         let sub = Subscription {
             rx,
             replay: snap.messages.into_iter(),
@@ -135,6 +136,12 @@ impl Subscription {
     }
 }
 
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.cell.unsubscribed();
+    }
+}
+
 /// A watch of the server's signals that resolves at their next change (`false`: the server
 /// is gone), handing the receiver back.
 pub type Changed = Lazy<Pin<Box<dyn Future<Output = (watch::Receiver<Signal>, bool)> + Send>>>;
@@ -151,7 +158,9 @@ pub fn changed(mut signals: watch::Receiver<Signal>) -> Changed {
 
 /// Resolves when the subscription on `cell` has been more than `queue` messages behind for two
 /// heartbeat ticks in a row without progress (a reader that stopped reading its socket, whose
-/// writer is therefore blocked and cannot notice `Lagged` itself). Never resolves otherwise.
+/// writer is therefore blocked and cannot notice `Lagged` itself); on HTTP/2, when a connection
+/// with subscriptions wrote nothing for two ticks (see `ConnCell::stalled`). Never resolves
+/// otherwise.
 ///
 /// Polled only when a tick woke it ([`Lazy`]): the connection's task wakes for every message,
 /// and polling a waiting watch takes the lock of a list every connection shares.
@@ -164,14 +173,20 @@ pub type Stall<'a> = Lazy<Pin<Box<dyn Future<Output = ()> + Send + 'a>>>;
 
 async fn watch_stall(cell: &ConnCell, mut signals: watch::Receiver<Signal>, queue: u64) {
     let mut prev = u64::MAX;
+    let mut quiet = 0;
     loop {
         if signals.changed().await.is_err() {
             std::future::pending::<()>().await;
         }
         if cell.stalled(queue, prev) {
-            return;
+            quiet += 1;
+            if quiet >= cell.stall_ticks() {
+                return;
+            }
+        } else {
+            quiet = 0;
         }
-        prev = cell.delivered_seq();
+        prev = cell.progress();
     }
 }
 
