@@ -76,3 +76,58 @@ impl H2Body {
         Ok(out)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clients::h2::{CONNECTION_WINDOW, STREAM_WINDOW};
+    use bytes::Bytes;
+
+    /// A body three times the stream's window arrives whole only if its reader releases the
+    /// capacity it consumes.
+    #[tokio::test]
+    async fn a_body_larger_than_the_window_arrives_whole() {
+        let (client_io, server_io) = tokio::io::duplex(64 * 1024);
+        let total = 3 * STREAM_WINDOW as usize;
+        let server = tokio::spawn(async move {
+            let mut conn = h2::server::handshake(server_io).await.unwrap();
+            let (_req, mut respond) = conn.accept().await.unwrap().unwrap();
+            let head = http::Response::new(());
+            let mut body = respond.send_response(head, false).unwrap();
+            let driver = tokio::spawn(async move { while conn.accept().await.is_some() {} });
+            for _ in 0..total / 16384 {
+                body.reserve_capacity(16384);
+                while body.capacity() < 16384 {
+                    std::future::poll_fn(|cx| body.poll_capacity(cx))
+                        .await
+                        .unwrap()
+                        .unwrap();
+                }
+                body.send_data(Bytes::from(vec![7u8; 16384]), false)
+                    .unwrap();
+            }
+            body.send_data(Bytes::new(), true).unwrap();
+            driver
+        });
+        let (send, conn) = h2::client::Builder::new()
+            .initial_window_size(STREAM_WINDOW)
+            .initial_connection_window_size(CONNECTION_WINDOW)
+            .handshake::<_, Bytes>(client_io)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let mut send = send.ready().await.unwrap();
+        let req = http::Request::get("http://x/stream/t").body(()).unwrap();
+        let (answer, _) = send.send_request(req, true).unwrap();
+        let mut body = H2Body::new(answer.await.unwrap().into_body());
+        let t = Duration::from_secs(10);
+        let got = body
+            .read_to_end(t, 4 * STREAM_WINDOW as usize)
+            .await
+            .unwrap();
+        assert_eq!(got.len(), total);
+        assert!(got.iter().all(|&b| b == 7));
+        assert!(!body.read_body(t, &mut |_| Ok(())).await.unwrap(), "ended");
+        let _ = server.await;
+    }
+}

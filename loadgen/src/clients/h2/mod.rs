@@ -219,6 +219,34 @@ pub(super) fn from_h2(e: h2::Error) -> ClientError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::Recorder;
+    use std::sync::Arc;
+    use tokio_util::sync::CancellationToken;
+
+    #[test]
+    fn a_request_carries_the_fields_http2_allows() {
+        let spec = crate::clients::tests::spec(1, 0);
+        let rec = Arc::new(Recorder::new(Technique::Sse, 1));
+        let c = Client::new(spec, rec, CancellationToken::new());
+        let fields = [
+            ("Accept", "text/event-stream"),
+            ("Last-Event-ID", "42"),
+            ("Connection", "keep-alive"),
+            ("Host", "elsewhere"),
+            ("TE", "gzip"),
+            ("te", "trailers"),
+            ("X-Profile", "yes"),
+        ];
+        let r = request(&c, "/sse/t?since=0", &fields).unwrap();
+        assert_eq!(r.method(), http::Method::GET);
+        assert_eq!(r.uri().to_string(), "http://127.0.0.1:9/sse/t?since=0");
+        let names: Vec<&str> = r.headers().keys().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["accept", "last-event-id", "te", "x-profile"]);
+        assert_eq!(r.headers()["last-event-id"], "42");
+        assert_eq!(r.headers()["te"], "trailers");
+        let bad = request(&c, "/sse/t", &[("X-Bad", "line\nbreak")]);
+        assert!(matches!(bad, Err(ClientError::Protocol(_))));
+    }
 
     #[test]
     fn a_head_keeps_status_retry_after_and_validators() {
