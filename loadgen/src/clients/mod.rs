@@ -8,6 +8,7 @@
 //! client never gives up: after an error it backs off briefly and reconnects, resuming from
 //! its cursor (the server's `id` of the last message it received).
 
+mod answer;
 mod chunked;
 mod error;
 mod framing;
@@ -16,7 +17,9 @@ mod http;
 mod idle;
 mod jitter;
 mod long_poll;
+
 mod ndjson;
+mod open;
 mod poll;
 #[cfg(test)]
 mod props;
@@ -30,6 +33,7 @@ mod ws;
 
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use error::ClientError;
+pub use h2::{CONNECTION_WINDOW, H2Body, H2Pool, STREAM_WINDOW};
 pub use http::{Body, Head, HttpConn, get_request};
 pub use jitter::Jitter;
 pub use ndjson::{LineSplitter, LineTooLong};
@@ -46,11 +50,8 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::HttpVersion;
 use crate::fault::{ClientFaults, FaultPlan, Recovery};
 use crate::link::Link;
-use crate::net;
-use crate::net::tls::Secured;
 use crate::payload;
 use crate::profile::{Profile, Subscribe};
 use crate::stats::{Recorder, SeqTracker};
@@ -184,6 +185,9 @@ struct Client {
     sink: Deliverer,
     /// Connections opened so far (a reconnect is any after the first).
     opened: u64,
+    /// Whether an answer's head has arrived (over HTTP/2, the first answer's wait is the
+    /// client's connect time even on a connection another client opened).
+    answered_once: bool,
     /// Failures in a row (for the backoff).
     failures: u32,
     /// Spreads the waits before reconnecting ([`Client::pause`]).
@@ -217,6 +221,7 @@ impl Client {
             rec,
             shutdown,
             opened: 0,
+            answered_once: false,
             failures: 0,
             turn: None,
         }
@@ -238,67 +243,6 @@ impl Client {
             .headers
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
-    }
-
-    /// Opens a connection (HTTP/1.1, under TLS if the run says so); returns it and when the
-    /// attempt started (for the connect time). A stream or an event stream first waits for
-    /// a place in the per-origin limit, if there is one, and holds it while the connection
-    /// lives.
-    async fn open(&mut self) -> Result<(Wire, Instant), ClientError> {
-        let transport = self.spec.transport.clone();
-        let place = match (&transport.origin, self.spec.technique) {
-            (Some(o), Technique::Sse | Technique::Stream) => Some(self.waiting(o.place()).await),
-            _ => None,
-        };
-        self.open_in(place, HttpVersion::H1).await
-    }
-
-    /// Waits for `wait` (a place or a turn in the per-origin limit) unless shutdown comes
-    /// first: then never, so that a client still queued when the run ends does not connect
-    /// in the grace period (the grace's timeout drops it, and it counts nothing).
-    async fn waiting<T>(&self, wait: impl Future<Output = T>) -> T {
-        tokio::select! {
-            biased;
-            _ = self.shutdown.cancelled() => std::future::pending().await,
-            v = wait => v,
-        }
-    }
-
-    /// Opens a connection holding `place` (if any) in the per-origin limit, offering
-    /// `version` by ALPN under TLS.
-    async fn open_in(
-        &mut self,
-        place: Option<tokio::sync::OwnedSemaphorePermit>,
-        version: HttpVersion,
-    ) -> Result<(Wire, Instant), ClientError> {
-        let t0 = Instant::now();
-        if self.opened == 0 {
-            self.sink.started = t0;
-        }
-        let (server, source, timeout) = (
-            self.spec.server,
-            self.spec.source_addr,
-            self.spec.connect_timeout,
-        );
-        let mut s = match &self.spec.link {
-            None => net::connect(server, source, timeout, &self.rec).await?,
-            Some(link) => {
-                link.connect_counted(server, source, timeout, &self.rec)
-                    .await?
-            }
-        };
-        if let Some(f) = self.sink.faults.as_ref().filter(|f| f.on_connections()) {
-            s.set_faults(f.for_connection());
-        }
-        if self.opened > 0 {
-            self.rec.reconnect();
-        }
-        self.opened += 1;
-        let io = match &self.spec.transport.tls {
-            None => Secured::Plain(s),
-            Some(tls) => Secured::Tls(Box::new(tls.connect(s, version, timeout).await?)),
-        };
-        Ok((Wire::new(io, place), t0))
     }
 
     /// The connection opened at `t0` has its first answer (head or upgrade).

@@ -4,7 +4,8 @@
 //! The schedule is fixed from the client's start: a request is due every `poll_interval`;
 //! when an answer comes late the next request goes at once and the schedule resumes on its
 //! grid (missed ticks are skipped, not burst). A zero interval polls back to back (the
-//! closed loop `wrk` runs). The exchange itself is shared with long poll.
+//! closed loop `wrk` runs). The exchange itself is shared with long poll, and goes over
+//! HTTP/2 (a stream of the client's shared connection) when the transport says so.
 //!
 //! A target whose answers hold one message each (the `raw` framing with an etag cursor, e.g.
 //! nchan's intervalpoll, which answers the oldest message after the cursor) is asked again at
@@ -17,7 +18,8 @@ use std::time::{Duration, Instant};
 use tokio::time::MissedTickBehavior;
 
 use super::framing::{self, Reader};
-use super::http::{HttpConn, get_request};
+use super::h2;
+use super::http::{Head, HttpConn, get_request};
 use super::transport::Wire;
 use super::wire::parse_poll;
 use super::{Client, ClientError, MAX_MESSAGE};
@@ -105,6 +107,10 @@ pub(super) async fn exchange(
     cur: &mut PollCursor,
     answer_timeout: Duration,
 ) -> Result<bool, ClientError> {
+    if c.spec.transport.is_h2() {
+        // Boxed: an HTTP/1.1 poller's future does not carry room for an HTTP/2 exchange.
+        return Box::pin(exchange_h2(c, cur, answer_timeout)).await;
+    }
     let request = cur.request(c);
     let mut retried = false;
     let (h, head) = loop {
@@ -148,19 +154,54 @@ pub(super) async fn exchange(
             Err(e) => return Err(e),
         }
     };
-    // A target with an etag cursor answers "nothing new" with 304 (or 408 when it ends a
-    // held request): an empty answer.
-    let nothing_new = c.sub.cursor == Cursor::Etag && matches!(head.status, 304 | 408);
+    let nothing_new = nothing_new(c, &head);
     if let Some(e) = head.status_error().filter(|_| !nothing_new) {
         return Err(e);
     }
-    let mut body = head.body;
+    let mut body = head.body.clone();
     let bytes = h
         .read_to_end(&mut body, c.spec.read_timeout, MAX_MESSAGE)
         .await?;
     if !head.keep_alive {
         *conn = None;
     }
+    take_answer(c, cur, &head, nothing_new, &bytes)
+}
+
+/// [`exchange`] over HTTP/2: one request on a stream of the client's shared connection.
+async fn exchange_h2(
+    c: &mut Client,
+    cur: &mut PollCursor,
+    answer_timeout: Duration,
+) -> Result<bool, ClientError> {
+    let req = {
+        let (path, headers) = cur.fields(c);
+        h2::request(c, &path, &headers)?
+    };
+    let (head, mut body) = h2::get(c, req, answer_timeout).await?;
+    let nothing_new = nothing_new(c, &head);
+    if let Some(e) = head.status_error().filter(|_| !nothing_new) {
+        return Err(e);
+    }
+    let bytes = body.read_to_end(c.spec.read_timeout, MAX_MESSAGE).await?;
+    take_answer(c, cur, &head, nothing_new, &bytes)
+}
+
+/// Whether `head` answers "nothing new": a target with an etag cursor says so with 304 (or
+/// 408 when it ends a held request), an empty answer.
+fn nothing_new(c: &Client, head: &Head) -> bool {
+    c.sub.cursor == Cursor::Etag && matches!(head.status, 304 | 408)
+}
+
+/// Takes a whole answer (`head`, its body `bytes`): delivers the messages, counts an empty
+/// answer, moves the cursor. Ok(true): the answer carried at least one message.
+fn take_answer(
+    c: &mut Client,
+    cur: &mut PollCursor,
+    head: &Head,
+    nothing_new: bool,
+    bytes: &[u8],
+) -> Result<bool, ClientError> {
     if c.sub.cursor == Cursor::Etag && !nothing_new {
         cur.etag = head.etag.clone();
         cur.last_modified = head.last_modified.clone();
@@ -175,7 +216,7 @@ pub(super) async fn exchange(
                 rec: &c.rec,
                 sink: &mut c.sink,
             };
-            let id = reader.message(&c.sub.framing, &bytes);
+            let id = reader.message(&c.sub.framing, bytes);
             if let Some(id) = id.filter(|_| c.sub.cursor == Cursor::SinceParam) {
                 cur.since = id;
             }
@@ -183,8 +224,8 @@ pub(super) async fn exchange(
         c.succeeded();
         return Ok(!empty);
     }
-    let answer = parse_poll(&bytes)
-        .map_err(|e| framing::offending(c.spec.technique, &e.to_string(), &bytes))?;
+    let answer = parse_poll(bytes)
+        .map_err(|e| framing::offending(c.spec.technique, &e.to_string(), bytes))?;
     let received_us = payload::now_us();
     if answer.messages.is_empty() {
         c.rec.empty_response();
@@ -217,8 +258,8 @@ impl PollCursor {
         }
     }
 
-    /// The next request of `c` from here.
-    fn request(&self, c: &Client) -> Vec<u8> {
+    /// The path and fields of the next request of `c` from here.
+    fn fields<'a>(&'a self, c: &'a Client) -> (String, Vec<(&'a str, &'a str)>) {
         let path = c.path_at(&self.since);
         let mut headers = vec![("Accept", "application/json")];
         if let Some(v) = &self.last_modified {
@@ -228,6 +269,12 @@ impl PollCursor {
             headers.push(("If-None-Match", v));
         }
         headers.extend(c.extra_headers());
+        (path, headers)
+    }
+
+    /// The next HTTP/1.1 request of `c` from here.
+    fn request(&self, c: &Client) -> Vec<u8> {
+        let (path, headers) = self.fields(c);
         get_request(&path, &c.spec.host, &headers)
     }
 }

@@ -2,14 +2,14 @@
 //! `Accept: text/event-stream`, the body parsed by the WHATWG rules ([`SseParser`]), and on
 //! disconnect a reconnect after the stream's `retry:` time with `Last-Event-ID` set to the last
 //! event ID (the URL, as a browser's, stays the same). `event: gap` is the server's notice of a
-//! gap, not a message.
+//! gap, not a message. Over HTTP/2 each (re)connect is a new stream of the client's shared
+//! connection ([`answer`]).
 
 use std::time::Duration;
 
-use super::http::get_request;
 use super::idle::Stop;
 use super::sse_parser::{Event, SseParser};
-use super::{Client, ClientError, HttpConn, MAX_MESSAGE, framing};
+use super::{Client, ClientError, MAX_MESSAGE, answer, framing};
 use crate::profile::Cursor;
 
 /// The reconnection time before the stream sets one (browsers use a few seconds).
@@ -43,8 +43,6 @@ pub(super) async fn run(c: &mut Client) {
 /// One event-stream connection, until shutdown (`Ok`) or an error (including the end of the
 /// stream).
 async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientError> {
-    let (s, t0) = c.open().await?;
-    let mut h = HttpConn::new(s);
     let last_id = parser.last_event_id();
     let path = match c.sub.cursor {
         Cursor::SinceParam if !last_id.is_empty() => c.path_at(last_id),
@@ -58,11 +56,8 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
         headers.push(("Last-Event-ID", last_id));
     }
     headers.extend(c.extra_headers());
-    let request = get_request(&path, &c.spec.host, &headers);
-    c.rec.request();
-    h.send(&request, c.spec.read_timeout).await?;
-    let head = h.read_head(c.spec.read_timeout).await?;
-    c.answered(t0);
+    let request = answer::prepare(c, &path, &headers)?;
+    let (head, mut body) = answer::send(c, request).await?;
     if let Some(e) = head.status_error() {
         return Err(e);
     }
@@ -73,7 +68,6 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
         )));
     }
     c.succeeded();
-    let mut body = head.body;
     let Client {
         spec,
         rec,
@@ -107,7 +101,7 @@ async fn session(c: &mut Client, parser: &mut SseParser) -> Result<(), ClientErr
     loop {
         let more = tokio::select! {
             biased;
-            r = h.read_body(&mut body, spec.read_timeout, &mut on_bytes) => r?,
+            r = body.read_body(spec.read_timeout, &mut on_bytes) => r?,
             _ = &mut stop => return Ok(()),
         };
         if !more {

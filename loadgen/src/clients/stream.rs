@@ -1,17 +1,18 @@
 //! HTTP streaming: one `GET /stream/{topic}?since=N` whose chunked body is read as it arrives
 //! (an XHR at `readyState 3`). The body is newline-delimited JSON, split into lines wherever
 //! chunks and reads end; empty lines are heartbeats. When the stream ends or fails, the client
-//! reconnects with `since` = the id of the last message it received.
+//! reconnects with `since` = the id of the last message it received. Over HTTP/2 the GET is
+//! a stream of the client's shared connection, read the same way ([`answer`]).
 //!
 //! Other targets' framings (the profile's): one raw payload per line (`ndjson`), a JSON
 //! envelope per line (`json-envelope(FIELD)`), or one raw payload per HTTP chunk
 //! (`raw-chunks`, nchan's http-chunked: the chunk boundary is the only delimiter).
 
+use super::answer;
 use super::framing::Reader;
-use super::http::{Body, get_request};
 use super::idle::Stop;
 use super::ndjson::LineSplitter;
-use super::{Client, ClientError, HttpConn, MAX_MESSAGE};
+use super::{Client, ClientError, MAX_MESSAGE};
 use crate::profile::{Cursor, Framing};
 
 pub(super) async fn run(c: &mut Client) {
@@ -34,25 +35,19 @@ pub(super) async fn run(c: &mut Client) {
 }
 
 async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> {
-    let (s, t0) = c.open().await?;
-    let mut h = HttpConn::new(s);
     let path = c.path_at(since);
     let mut headers = vec![("Accept", "*/*")];
     headers.extend(c.extra_headers());
-    let request = get_request(&path, &c.spec.host, &headers);
-    c.rec.request();
-    h.send(&request, c.spec.read_timeout).await?;
-    let head = h.read_head(c.spec.read_timeout).await?;
-    c.answered(t0);
+    let request = answer::prepare(c, &path, &headers)?;
+    let (head, mut body) = answer::send(c, request).await?;
     if let Some(e) = head.status_error() {
         return Err(e);
     }
-    let mut body = head.body;
     let chunks = c.sub.framing == Framing::RawChunks;
     if chunks {
-        let Body::Chunked(d) = &mut body else {
+        let Some(d) = body.chunked() else {
             return Err(ClientError::Protocol(
-                "the profile's raw-chunks framing needs a chunked answer".into(),
+                "the profile's raw-chunks framing needs a chunked HTTP/1.1 answer".into(),
             ));
         };
         d.mark_chunk_ends();
@@ -102,7 +97,7 @@ async fn session(c: &mut Client, since: &mut String) -> Result<(), ClientError> 
     loop {
         let more = tokio::select! {
             biased;
-            r = h.read_body(&mut body, spec.read_timeout, &mut on_bytes) => r?,
+            r = body.read_body(spec.read_timeout, &mut on_bytes) => r?,
             _ = &mut stop => return Ok(()),
         };
         if !more {

@@ -82,7 +82,8 @@ pub struct TransportConfig {
     pub insecure: bool,
     /// Extra trusted roots (PEM).
     pub ca: Option<PathBuf>,
-    /// Logical clients per HTTP/2 connection (1 with HTTP/1.1).
+    /// Logical clients per HTTP/2 connection (1 with HTTP/1.1): client `index` shares the
+    /// connection of slot `index / K` of its group ([`crate::clients::H2Pool`]).
     pub streams_per_connection: u32,
     /// HTTP/1.1 connections per origin and technique (None: one per client).
     pub connections_per_origin: Option<u32>,
