@@ -47,12 +47,12 @@ echo "|---|---|---|---:|---:|---:|---:|---:|---:|"
 for tech in poll long-poll stream sse ws; do
     for t in h1 h1+tls h2c h2+tls; do
         [ -s "$out/$t.json" ] || continue
-        jq -r --arg tech "$tech" --arg t "$t" '.techniques[] | select(.technique == $tech) |
+        jq -r --arg tech "$tech" --arg t "$t" '.techniques[] | select(.technique == $tech) | . as $r |
           def ms: if . == null then "-" else (. / 100 | round / 10 | tostring) end;
           def per($n): if ($n // 0) == 0 or . == null then "-" else (. / $n) end;
           def r1: if type == "number" then (. * 10 | round / 10 | tostring) else . end;
           def r2: if type == "number" then (. * 100 | round / 100 | tostring) else . end;
-          "| \(.technique) | \($t) | \(.delivered)/\(.expected) | \(((.bytes_up // 0) + (.bytes_down // 0)) | per(.delivered) | r1) | \(.requests | per(.delivered) | r2) | \(.latency_us.p50 | ms) | \(.latency_us.p99 | ms) | \((.server_cpu_s // null) | if . == null then "-" else (. * 1000000) end | per(.delivered) | r1) | \(if .server_rss_bytes == null or .server_rss_idle_bytes == null then "-" else ((.server_rss_bytes - .server_rss_idle_bytes) / 1024) end | per(.clients) | r1) |"' \
+          "| \($r.technique) | \($t) | \($r.delivered)/\($r.expected) | \((($r.bytes_up // 0) + ($r.bytes_down // 0)) | per($r.delivered) | r1) | \($r.requests | per($r.delivered) | r2) | \($r.latency_us.p50 | ms) | \($r.latency_us.p99 | ms) | \($r.server_cpu_s | if . == null then null else . * 1000000 end | per($r.delivered) | r1) | \(if $r.server_rss_bytes == null or $r.server_rss_idle_bytes == null then null else (($r.server_rss_bytes - $r.server_rss_idle_bytes) / 1024) end | per($r.clients) | r1) |"' \
           "$out/$t.json"
     done
 done

@@ -3,7 +3,7 @@
 //! (`params.transport.http` and `.tls`; a run without them is HTTP/1.1 cleartext, as every
 //! run was before they existed). For each technique measured over two transports that differ
 //! in one thing (the HTTP version, or TLS), [`changes`] says what that one thing changed, from
-//! the runs' own numbers: bytes and requests per delivered message, p50 and p99, server CPU per
+//! the runs' own numbers (WebSocket, which upgrades over HTTP/1.1 in every run, only for TLS): bytes and requests per delivered message, p50 and p99, server CPU per
 //! 10⁶ deliveries and server memory per client.
 
 use crate::model::{Figures, Run, TechniqueSummary};
@@ -107,7 +107,12 @@ const PAIRS: [(&str, &str, &str); 4] = [
 pub fn changes(rows: &[Row]) -> Vec<String> {
     let mut out = Vec::new();
     for (from, to, what) in PAIRS {
-        for a in rows.iter().filter(|r| r.transport == from) {
+        // WebSocket upgrades over HTTP/1.1 whatever the run's HTTP version: only TLS changes it.
+        let http2 = what.starts_with("HTTP/2");
+        for a in rows
+            .iter()
+            .filter(|r| r.transport == from && !(http2 && r.technique == "ws"))
+        {
             let Some(b) = rows
                 .iter()
                 .find(|r| r.transport == to && r.technique == a.technique)
@@ -116,10 +121,11 @@ pub fn changes(rows: &[Row]) -> Vec<String> {
             };
             let parts: Vec<String> = [
                 change("bytes per message", a.bytes_per_msg, b.bytes_per_msg, bytes),
+                // A stream's one request per connection is not worth a word.
                 change(
                     "requests per message",
-                    a.requests_per_msg,
-                    b.requests_per_msg,
+                    a.requests_per_msg.filter(|v| *v >= 0.005),
+                    b.requests_per_msg.filter(|v| *v >= 0.005),
                     |v| format!("{v:.2}"),
                 ),
                 change("p50", us(a.p50_us), us(b.p50_us), ms),
