@@ -141,7 +141,7 @@ pub fn u(v: &serde_json::Value, key: &str) -> u64 {
 /// A `pushbench serve` child process on 127.0.0.1:0, killed however the test ends.
 pub struct ServeChild {
     child: Child,
-    /// Where it listens (from its first line, `listening on http://ADDR:PORT`).
+    /// Where it listens (from its first line, `listening on http(s)://ADDR:PORT`).
     pub addr: SocketAddr,
 }
 
@@ -157,12 +157,18 @@ impl ServeChild {
             .spawn()
             .expect("start pushbench serve");
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut line).unwrap();
+        // Keep reading what else it prints (`certificate: FILE` with --tls), so that it never
+        // writes into a closed pipe; ends when the server does.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         let addr = line
             .trim()
-            .strip_prefix("listening on http://")
+            .strip_prefix("listening on ")
+            .and_then(|a| {
+                a.strip_prefix("http://")
+                    .or_else(|| a.strip_prefix("https://"))
+            })
             .unwrap_or_else(|| panic!("unexpected first line `{line}`"))
             .trim_end_matches('/')
             .parse()
