@@ -181,6 +181,9 @@ impl ClientGroup {
                 }
             }
         }
+        if let Some(h2) = &self.plan.transport.h2 {
+            h2.drained(deadline).await;
+        }
         0
     }
 

@@ -37,6 +37,8 @@ pub struct H2Pool {
     per_connection: u32,
     /// The slots opened so far, by number.
     slots: std::sync::Mutex<HashMap<u32, Arc<Slot>>>,
+    /// Connection drivers still running, and a wake-up when one ends ([`H2Pool::drained`]).
+    drivers: Arc<(AtomicUsize, tokio::sync::Notify)>,
 }
 
 /// One connection place: its live connection, if any, behind a lock its clients wait on.
@@ -84,6 +86,26 @@ impl H2Pool {
         H2Pool {
             per_connection: per_connection.max(1),
             slots: std::sync::Mutex::new(HashMap::new()),
+            drivers: Arc::default(),
+        }
+    }
+
+    /// Waits until every connection's driver has ended (its last frames written and counted)
+    /// or `deadline` passes: a group's last byte counts must include the frames its
+    /// connections send as they close (RST_STREAM, GOAWAY, a TLS close_notify), written by
+    /// the drivers after the clients themselves have ended.
+    pub async fn drained(&self, deadline: tokio::time::Instant) {
+        loop {
+            let (running, ended) = &*self.drivers;
+            let notified = ended.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if running.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                return;
+            }
         }
     }
 
@@ -169,10 +191,14 @@ impl H2Pool {
         };
         let dead = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&dead);
+        let drivers = Arc::clone(&self.drivers);
+        drivers.0.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(async move {
             // Its end (or error) reaches every stream on it; here it only marks the slot.
             let _ = conn.await;
             flag.store(true, Ordering::Release);
+            drivers.0.fetch_sub(1, Ordering::AcqRel);
+            drivers.1.notify_waiters();
         });
         st.live = Some(Live {
             send: send.clone(),
