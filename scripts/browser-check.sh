@@ -4,7 +4,9 @@
 # SSE, WebSocket) received messages in the browser. Takes a screenshot.
 #
 # usage: scripts/browser-check.sh [SCREENSHOT.png]     (default: target/browser-check.png)
-# env:   SECONDS_TO_RUN (default 6), PUBLISH_RATE (default 5), CHROMIUM (default /usr/bin/chromium)
+# env:   SECONDS_TO_RUN (default 6), PUBLISH_RATE (default 5), CHROMIUM (default /usr/bin/chromium),
+#        TLS=1 (serve --tls: the page over https with the server's self-signed certificate
+#        accepted; every HTTP panel must show h2+tls and WebSocket http/1.1+tls)
 #
 # Installs Debian's chromium and the npm package playwright-core (scripts/browser/) if missing.
 # Exit status: 0 all five received messages; 1 a technique got nothing or the page logged an
@@ -36,7 +38,9 @@ target_dir=${CARGO_TARGET_DIR:-target}
 bin="$target_dir/debug/pushbench"
 
 log=$(mktemp)
-"$bin" serve --listen 127.0.0.1:0 --publish-rate "$rate" >"$log" 2>&1 &
+tls=()
+[ "${TLS:-}" = 1 ] && tls=(--tls)
+"$bin" serve --listen 127.0.0.1:0 --publish-rate "$rate" "${tls[@]}" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
@@ -47,7 +51,7 @@ trap cleanup EXIT
 
 url=""
 for _ in $(seq 1 100); do
-  url=$(sed -n '1s/^listening on \(http:[^ ]*\).*/\1/p' "$log")
+  url=$(sed -n '1s/^listening on \(https\{0,1\}:[^ ]*\).*/\1/p' "$log")
   [ -n "$url" ] && break
   if ! kill -0 "$server" 2>/dev/null; then break; fi
   sleep 0.1

@@ -2,8 +2,10 @@
 // of the five techniques received messages. Used by scripts/browser-check.sh.
 //
 // usage: node check.mjs URL SCREENSHOT.png [SECONDS]
-// Prints one JSON line with the per-technique counts; exits 1 if a technique got nothing or the
-// page threw / logged an error, 2 on bad usage or a browser failure.
+// Prints one JSON line with the per-technique counts and the protocol each panel shows; exits 1
+// if a technique got nothing, the page threw / logged an error, or (an https URL, a server's
+// self-signed certificate accepted) a panel does not show the protocol it must: h2+tls for the
+// HTTP techniques, http/1.1+tls for WebSocket; 2 on bad usage or a browser failure.
 
 import { chromium } from 'playwright-core';
 
@@ -26,7 +28,8 @@ const browser = await chromium.launch({
 });
 let exitCode = 0;
 try {
-  const page = await browser.newPage({ viewport: { width: 1360, height: 900 } });
+  const tls = url.startsWith('https:');
+  const page = await browser.newPage({ viewport: { width: 1360, height: 900 }, ignoreHTTPSErrors: tls });
   const problems = [];
   page.on('pageerror', (e) => problems.push(`uncaught: ${e.message}`));
   page.on('response', (r) => {
@@ -80,8 +83,16 @@ try {
   const afterSwitch = await seenBy('switched');
   const switchedTopic = await page.evaluate(() => window.pushbench.topic());
   const controls = { named_event_seen_by: namedEvent, after_topic_switch_seen_by: afterSwitch, topic: switchedTopic };
+  const protocols = await page.evaluate(() => Object.fromEntries(window.pushbench.panels.map((p) => [p.key, p.protocol])));
+  const wrongProtocol = tls
+    ? TECHNIQUES.filter((k) => protocols[k] !== (k === 'ws' ? 'http/1.1+tls' : 'h2+tls'))
+    : [];
 
-  console.log(JSON.stringify({ url, seconds, counts, title, silent, controls, problems: problems.length }));
+  console.log(JSON.stringify({ url, seconds, counts, protocols, title, silent, controls, problems: problems.length }));
+  if (wrongProtocol.length) {
+    console.error(`over https these panels do not show the protocol they must: ${JSON.stringify(protocols)}`);
+    exitCode = 1;
+  }
   if (silent.length) {
     console.error(`no messages for: ${silent.join(', ')}`);
     exitCode = 1;
