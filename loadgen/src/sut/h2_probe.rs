@@ -5,11 +5,8 @@
 
 use std::time::Duration;
 
-use tokio::net::TcpStream;
-
 use super::target::{Target, TargetError};
 use crate::config::HttpVersion;
-use crate::net::tls::Secured;
 
 /// Checks `target` answers one HTTP/2 request within `timeout`.
 pub async fn check(target: &Target, timeout: Duration) -> Result<(), TargetError> {
@@ -21,14 +18,7 @@ pub async fn check(target: &Target, timeout: Duration) -> Result<(), TargetError
     };
     let refused = |why: String| TargetError::NoHttp2 { addr, how, why };
     let probe = async {
-        let tcp = TcpStream::connect(addr)
-            .await
-            .map_err(|e| TargetError::Connect(addr, e))?;
-        tcp.set_nodelay(true).ok();
-        let io = match &target.tls {
-            None => Secured::Plain(tcp),
-            Some(tls) => Secured::Tls(Box::new(tls.connect(tcp, HttpVersion::H2, timeout).await?)),
-        };
+        let io = target.open(None, HttpVersion::H2, timeout).await?;
         let (mut send, conn) = h2::client::handshake(io)
             .await
             .map_err(|e| refused(e.to_string()))?;

@@ -154,6 +154,26 @@ impl Target {
         link: Option<&Link>,
         timeout: Duration,
     ) -> Result<SendRequest<Full<Bytes>>, TargetError> {
+        let stream = self.open(link, HttpVersion::H1, timeout).await?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (send, conn) = tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(io))
+            .await
+            .map_err(|_| TargetError::Timeout(self.addr, timeout))?
+            .map_err(|e| TargetError::Http(self.addr, e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(send)
+    }
+
+    /// A connection to the server within `timeout` (through `link` when given), under TLS
+    /// offering `version` by ALPN when the target is https.
+    pub(super) async fn open(
+        &self,
+        link: Option<&Link>,
+        version: HttpVersion,
+        timeout: Duration,
+    ) -> Result<Secured<ClientStream>, TargetError> {
         let stream = match link {
             None => {
                 let tcp = match tokio::time::timeout(timeout, TcpStream::connect(self.addr)).await {
@@ -174,21 +194,10 @@ impl Target {
                 }
             },
         };
-        let stream = match &self.tls {
+        Ok(match &self.tls {
             None => Secured::Plain(stream),
-            Some(tls) => Secured::Tls(Box::new(
-                tls.connect(stream, HttpVersion::H1, timeout).await?,
-            )),
-        };
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (send, conn) = tokio::time::timeout(timeout, hyper::client::conn::http1::handshake(io))
-            .await
-            .map_err(|_| TargetError::Timeout(self.addr, timeout))?
-            .map_err(|e| TargetError::Http(self.addr, e.to_string()))?;
-        tokio::spawn(async move {
-            let _ = conn.await;
-        });
-        Ok(send)
+            Some(tls) => Secured::Tls(Box::new(tls.connect(stream, version, timeout).await?)),
+        })
     }
 
     /// Sends one request on `conn` and reads the whole answer, within `timeout`.
