@@ -225,30 +225,22 @@ impl ServerCertVerifier for AnyCertificate {
     }
 }
 
-/// Writes a fresh self-signed certificate (for localhost, 127.0.0.1 and ::1, made as `serve
-/// --tls` makes its own) and its key as `cert.pem` and `key.pem` in `dir`: what a run's child
-/// server serves and its clients trust.
+/// Makes a fresh self-signed certificate and its key, as `serve --tls` makes its own (for
+/// localhost, 127.0.0.1 and ::1), written by the server's own code to `cert.pem` in `dir` and
+/// its key beside it (mode 0600): what a run's child server serves and its clients trust.
 pub fn self_signed(dir: &Path) -> Result<(PathBuf, PathBuf), TlsError> {
     let generate = |e: String| TlsError::Generate(e);
-    let (cert, key) = server::tls::generate(&server::ServeArgs::default())
-        .map_err(|e| generate(e.to_string()))?;
     std::fs::create_dir_all(dir).map_err(|e| generate(format!("{}: {e}", dir.display())))?;
-    let (c, k) = (dir.join("cert.pem"), dir.join("key.pem"));
-    std::fs::write(&c, cert).map_err(|e| generate(format!("{}: {e}", c.display())))?;
-    // The key readable by this user only.
-    let write_key = || -> io::Result<()> {
-        use std::io::Write as _;
-        use std::os::unix::fs::OpenOptionsExt as _;
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&k)?
-            .write_all(key.as_bytes())
+    let mut args = server::ServeArgs {
+        tls: true,
+        cert_out: Some(dir.join("cert.pem")),
+        ..server::ServeArgs::default()
     };
-    write_key().map_err(|e| generate(format!("{}: {e}", k.display())))?;
-    Ok((c, k))
+    server::tls::prepare(&mut args).map_err(|e| generate(e.to_string()))?;
+    match (args.cert, args.key) {
+        (Some(c), Some(k)) => Ok((c, k)),
+        _ => Err(generate("the server made no certificate".into())),
+    }
 }
 
 /// A client connection in cleartext or under TLS.
