@@ -77,7 +77,7 @@ fn limited(n: u32) -> Arc<Transport> {
         connections_per_origin: Some(n),
         ..TransportConfig::default()
     };
-    Arc::new(Transport::new(cfg, None))
+    Arc::new(Transport::new(&cfg, None))
 }
 
 /// Polls `cond` every 10 ms until it holds or `limit` passes, noting the most connections

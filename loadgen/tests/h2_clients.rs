@@ -86,7 +86,7 @@ fn transport_config(tls: bool, k: u32) -> TransportConfig {
 /// The HTTP/2 transport of one group, K clients a connection.
 fn h2_transport(server: &Server, k: u32) -> Arc<Transport> {
     let config = transport_config(server.tls.is_some(), k);
-    Arc::new(Transport::new(config, server.tls.clone()))
+    Arc::new(Transport::new(&config, server.tls.clone()))
 }
 
 fn spec(technique: Technique, server: SocketAddr, topic: &str, index: u32) -> ClientSpec {

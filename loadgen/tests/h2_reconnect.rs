@@ -180,7 +180,7 @@ async fn ten_clients_across_a_connection_end(end: End) -> (loadgen::stats::Snaps
         streams_per_connection: CLIENTS,
         ..Default::default()
     };
-    let transport = Arc::new(Transport::new(config, None));
+    let transport = Arc::new(Transport::new(&config, None));
     let rec = Arc::new(Recorder::new(Technique::Sse, 1));
     rec.window.open(0, 1);
     rec.window.close(0, ALL);

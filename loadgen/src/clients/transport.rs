@@ -28,7 +28,6 @@ use crate::sut::target::Target;
 /// How one group of clients reaches the server.
 #[derive(Debug, Default)]
 pub struct Transport {
-    pub config: TransportConfig,
     /// `Some` with TLS.
     pub tls: Option<TlsClient>,
     /// `Some` with `--connections-per-origin`.
@@ -41,20 +40,15 @@ impl Transport {
     /// The transport of a new group of clients of `target`: its TLS client, and a
     /// per-origin limit and HTTP/2 connections of the group's own.
     pub fn for_target(target: &Target) -> Transport {
-        Transport::new(target.transport.clone(), target.tls.clone())
+        Transport::new(&target.transport, target.tls.clone())
     }
 
     /// The transport `config` describes, with its TLS client (if TLS).
-    pub fn new(config: TransportConfig, tls: Option<TlsClient>) -> Transport {
+    pub fn new(config: &TransportConfig, tls: Option<TlsClient>) -> Transport {
         let origin = config.connections_per_origin.map(Origin::new);
         let h2 =
             (config.http == HttpVersion::H2).then(|| H2Pool::new(config.streams_per_connection));
-        Transport {
-            config,
-            tls,
-            origin,
-            h2,
-        }
+        Transport { tls, origin, h2 }
     }
 
     /// Whether the subscribers speak HTTP/2 (WebSocket never does).
@@ -74,11 +68,6 @@ pub struct Wire {
 impl Wire {
     pub fn new(io: Secured<CountingStream>, place: Option<OwnedSemaphorePermit>) -> Wire {
         Wire { io, _place: place }
-    }
-
-    /// The counted socket.
-    pub fn counted(&self) -> &CountingStream {
-        self.io.get_ref()
     }
 }
 
@@ -131,7 +120,6 @@ impl AsyncWrite for Wire {
 pub struct Origin {
     turns: Arc<Semaphore>,
     idle: Mutex<Vec<HttpConn<Wire>>>,
-    limit: u32,
 }
 
 impl Origin {
@@ -139,13 +127,7 @@ impl Origin {
         Origin {
             turns: Arc::new(Semaphore::new(limit as usize)),
             idle: Mutex::new(Vec::new()),
-            limit,
         }
-    }
-
-    /// The limit.
-    pub fn limit(&self) -> u32 {
-        self.limit
     }
 
     /// A turn, in arrival order.

@@ -31,16 +31,6 @@ pub enum HttpVersion {
     H2,
 }
 
-impl HttpVersion {
-    /// `h1` or `h2`, as in labels and file names.
-    pub fn short(self) -> &'static str {
-        match self {
-            HttpVersion::H1 => "h1",
-            HttpVersion::H2 => "h2",
-        }
-    }
-}
-
 /// The flags, as given.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct TransportArgs {
