@@ -83,14 +83,17 @@ impl Client {
         if let Some(f) = self.sink.faults.as_ref().filter(|f| f.on_connections()) {
             s.set_faults(f.for_connection());
         }
+        if let Some(place) = place {
+            s.hold(place);
+        }
         if reconnect.unwrap_or(self.opened > 0) {
             self.rec.reconnect();
         }
         self.opened += 1;
-        let io = match &self.spec.transport.tls {
+        let io: Wire = match &self.spec.transport.tls {
             None => Secured::Plain(s),
             Some(tls) => Secured::Tls(Box::new(tls.connect(s, version, timeout).await?)),
         };
-        Ok((Wire::new(io, place), t0))
+        Ok((io, t0))
     }
 }

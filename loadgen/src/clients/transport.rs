@@ -10,12 +10,8 @@
 //! connection (and its place) while it is open, so a client beyond the limit waits, and what
 //! it waits is measured as latency (or as loss, if it never gets a place).
 
-use std::io;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::h2::H2Pool;
@@ -57,59 +53,9 @@ impl Transport {
     }
 }
 
-/// One client connection: the counted socket, in cleartext or under TLS, and its place in
-/// the per-origin limit (if any), given back when it closes.
-#[derive(Debug)]
-pub struct Wire {
-    io: Secured<CountingStream>,
-    _place: Option<OwnedSemaphorePermit>,
-}
-
-impl Wire {
-    pub fn new(io: Secured<CountingStream>, place: Option<OwnedSemaphorePermit>) -> Wire {
-        Wire { io, _place: place }
-    }
-}
-
-impl AsyncRead for Wire {
-    fn poll_read(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for Wire {
-    fn poll_write(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write(cx, buf)
-    }
-
-    fn poll_write_vectored(
-        self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().io).poll_write_vectored(cx, bufs)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_flush(cx)
-    }
-
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.get_mut().io).poll_shutdown(cx)
-    }
-}
+/// One client connection: the counted socket (holding its place in the per-origin limit, if
+/// any), in cleartext or under TLS.
+pub type Wire = Secured<CountingStream>;
 
 /// The HTTP/1.1 per-origin limit of one technique's clients: at most N connections. A turn
 /// (one of N, handed out first come first served, as a browser queues requests) is needed to
@@ -140,7 +86,7 @@ impl Origin {
     }
 
     /// A place for a connection that stays open (a stream, an event stream): kept with the
-    /// connection (see [`Wire::new`]) until it closes.
+    /// connection ([`CountingStream::hold`]) until it closes.
     pub async fn place(&self) -> OwnedSemaphorePermit {
         let turn = self.turn().await;
         // An idle connection (none in a group of streams) is closed to make room.

@@ -110,13 +110,16 @@ fn set_bind_address_no_port(socket: &Socket) -> io::Result<()> {
 }
 
 /// A stream whose bytes are counted into a [`Recorder`] (`bytes_down` read, `bytes_up`
-/// written) and which counts as one open connection while it lives.
+/// written) and which counts as one open connection while it lives, holding its place in the
+/// per-origin limit (if any) as long.
 #[derive(Debug)]
 pub struct CountingStream<S = ClientStream> {
     inner: S,
     rec: Arc<Recorder>,
     /// The connection's injected faults (`--fault`), if any.
     faults: Option<Box<ConnFaults>>,
+    /// Its place in `--connections-per-origin`, given back when it closes.
+    _place: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl<S> CountingStream<S> {
@@ -127,7 +130,12 @@ impl<S> CountingStream<S> {
             inner,
             rec,
             faults: None,
+            _place: None,
         }
+    }
+    /// Holds `place` (in the per-origin limit) until the connection closes.
+    pub fn hold(&mut self, place: tokio::sync::OwnedSemaphorePermit) {
+        self._place = Some(place);
     }
     /// Puts the connection through `faults` from now on.
     pub fn set_faults(&mut self, faults: ConnFaults) {
