@@ -70,12 +70,15 @@ impl TlsClient {
         if !cfg.tls {
             return Ok(None);
         }
+        let provider = provider();
+        let algs = provider.signature_verification_algorithms;
+        let builder = ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| TlsError::Handshake(e.to_string()))?;
         let base = if cfg.insecure {
-            ClientConfig::builder_with_provider(provider())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| TlsError::Handshake(e.to_string()))?
+            builder
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AnyCertificate))
+                .with_custom_certificate_verifier(Arc::new(AnyCertificate { algs }))
                 .with_no_client_auth()
         } else {
             let mut roots = RootCertStore::empty();
@@ -83,11 +86,7 @@ impl TlsClient {
                 Some(path) => add_pem_roots(&mut roots, path)?,
                 None => roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
             }
-            ClientConfig::builder_with_provider(provider())
-                .with_safe_default_protocol_versions()
-                .map_err(|e| TlsError::Handshake(e.to_string()))?
-                .with_root_certificates(roots)
-                .with_no_client_auth()
+            builder.with_root_certificates(roots).with_no_client_auth()
         };
         let with_alpn = |alpn: &[u8]| {
             let mut c = base.clone();
@@ -181,10 +180,12 @@ fn server_name(host: &str) -> Result<ServerName<'static>, TlsError> {
     ServerName::try_from(bare.to_string()).map_err(|_| TlsError::Name(host.to_string()))
 }
 
-/// `--insecure`: every certificate is accepted; signatures are still checked, so the
-/// handshake is a real one.
+/// `--insecure`: every certificate is accepted; signatures are still checked (with the
+/// provider's algorithms, taken once), so the handshake is a real one.
 #[derive(Debug)]
-struct AnyCertificate;
+struct AnyCertificate {
+    algs: rustls::crypto::WebPkiSupportedAlgorithms,
+}
 
 impl ServerCertVerifier for AnyCertificate {
     fn verify_server_cert(
@@ -204,8 +205,7 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &algs)
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.algs)
     }
 
     fn verify_tls13_signature(
@@ -214,14 +214,11 @@ impl ServerCertVerifier for AnyCertificate {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        let algs = provider().signature_verification_algorithms;
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &algs)
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.algs)
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        provider()
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.algs.supported_schemes()
     }
 }
 
