@@ -63,16 +63,9 @@ impl H2Body {
         limit: usize,
     ) -> Result<Vec<u8>, ClientError> {
         let mut out = Vec::new();
-        let mut sink = |b: &[u8]| {
-            if out.len() + b.len() > limit {
-                return Err(ClientError::Protocol(format!(
-                    "body larger than {limit} bytes"
-                )));
-            }
-            out.extend_from_slice(b);
-            Ok(())
-        };
+        let mut sink = crate::clients::http::collect_up_to(&mut out, limit);
         while self.read_body(timeout, &mut sink).await? {}
+        drop(sink);
         Ok(out)
     }
 }

@@ -179,16 +179,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> HttpConn<S> {
             }
             out.reserve_exact(*n as usize);
         }
-        let mut sink = |b: &[u8]| {
-            if out.len() + b.len() > limit {
-                return Err(ClientError::Protocol(format!(
-                    "body larger than {limit} bytes"
-                )));
-            }
-            out.extend_from_slice(b);
-            Ok(())
-        };
+        let mut sink = collect_up_to(&mut out, limit);
         while self.read_body(body, timeout, &mut sink).await? {}
+        drop(sink);
         Ok(out)
     }
 
@@ -243,6 +236,23 @@ async fn fill<S: AsyncRead + Unpin>(
         buf.reserve(READ_BUF);
     }
     io.read_buf(buf).await.map_err(ClientError::from_io)
+}
+
+/// A body sink that appends to `out`, refusing a body past `limit` bytes (HTTP/1.1's and
+/// HTTP/2's `read_to_end`).
+pub(super) fn collect_up_to(
+    out: &mut Vec<u8>,
+    limit: usize,
+) -> impl FnMut(&[u8]) -> Result<(), ClientError> + '_ {
+    move |b: &[u8]| {
+        if out.len() + b.len() > limit {
+            return Err(ClientError::Protocol(format!(
+                "body larger than {limit} bytes"
+            )));
+        }
+        out.extend_from_slice(b);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
