@@ -24,7 +24,16 @@ pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
     }
     // With --tls: the certificate is made or loaded and checked before anything listens.
     let _made = tls::Made::prepare(&mut args)?;
-    let state = Shared::new(args)?;
+    let state = match args.broker.clone() {
+        None => Shared::new(args)?,
+        Some(url) => {
+            // The broker must answer before anything listens (no half-started server).
+            let (broker, feed) = crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+            let state = Shared::with_broker(args, None, broker.clone())?;
+            tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
+            state
+        }
+    };
     let listener = server::bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|error| ServerError::Bind {
         addr: state.args.listen,

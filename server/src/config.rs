@@ -127,6 +127,22 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE", conflicts_with = "cert")]
     pub cert_out: Option<PathBuf>,
 
+    /// Share topics, sequence numbers and retention with every other instance using this
+    /// broker: `redis://HOST:PORT` (Redis pub/sub, with Lua for ids and a list per topic for
+    /// retention) or `nats://HOST:PORT` (NATS with JetStream). Any number of `pushbench serve`
+    /// instances, here or on other machines, then serve the same topics with the same ids,
+    /// and a client may resume on any of them. With `--processes N` every process uses it.
+    /// The broker must answer at start (else exit 1, nothing listens); lost later, publishes
+    /// answer 503 until it is back (docs/SCALING.md).
+    #[arg(long, value_name = "URL", value_parser = parse_broker)]
+    pub broker: Option<crate::broker::BrokerUrl>,
+
+    /// With `--broker`: the prefix of every key or subject this server uses on it, so that
+    /// unrelated servers can share one broker (instances that share topics use the same).
+    #[arg(long, value_name = "NAME", default_value = "pushbench", requires = "broker",
+          value_parser = parse_namespace)]
+    pub broker_namespace: String,
+
     /// Internal: run as child INDEX of a cluster whose supervisor listens on this Unix socket.
     #[arg(long, value_name = "SOCKET", hide = true)]
     pub cluster_child: Option<PathBuf>,
@@ -164,7 +180,13 @@ impl ServeArgs {
             "--subscriber-queue".to_string(),
             self.subscriber_queue.to_string(),
             "--publish-rate".to_string(),
-            "0".to_string(),
+            // Over a broker the first child runs the internal publisher (the supervisor holds
+            // no broker connection); otherwise the supervisor does.
+            if self.broker.is_some() && index == 0 {
+                self.publish_rate.to_string()
+            } else {
+                "0".to_string()
+            },
             "--payload-bytes".to_string(),
             self.payload_bytes.to_string(),
             "--publish-topic".to_string(),
@@ -200,6 +222,12 @@ impl ServeArgs {
         if self.tls {
             a.push("--tls".into());
         }
+        if let Some(b) = &self.broker {
+            a.push("--broker".into());
+            a.push(b.url().into());
+            a.push("--broker-namespace".into());
+            a.push(self.broker_namespace.clone().into());
+        }
         if self.debug_panic_route {
             a.push("--debug-panic-route".into());
         }
@@ -234,10 +262,28 @@ impl Default for ServeArgs {
             cert: None,
             key: None,
             cert_out: None,
+            broker: None,
+            broker_namespace: "pushbench".to_string(),
             cluster_child: None,
             cluster_index: 0,
             debug_panic_route: false,
         }
+    }
+}
+
+fn parse_broker(s: &str) -> Result<crate::broker::BrokerUrl, String> {
+    s.parse()
+}
+
+/// A namespace: 1 to 64 characters from `[A-Za-z0-9_-]` (a key prefix and a subject token).
+fn parse_namespace(s: &str) -> Result<String, String> {
+    let ok = !s.is_empty()
+        && s.len() <= 64
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-'));
+    if ok {
+        Ok(s.to_string())
+    } else {
+        Err(format!("'{s}': 1 to 64 characters from [A-Za-z0-9_-]"))
     }
 }
 

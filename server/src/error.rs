@@ -1,6 +1,7 @@
 //! The server's error types: [`ServerError`] (what stops `pushbench serve`), [`ClusterError`]
 //! (the supervisor-child plumbing), [`RelayError`] (a publish through the supervisor) and
-//! [`PublishError`] (a publish, wherever it goes). Each cause is printed once: the texts hold
+//! [`PublishError`] (a publish, wherever it goes; the broker's own errors are
+//! `broker::BrokerError`). Each cause is printed once: the texts hold
 //! it, and no error also names it as its `source`.
 
 use crate::{hub, message};
@@ -25,6 +26,8 @@ pub enum ServerError {
     Cluster(#[from] ClusterError),
     #[error("{0}")]
     ChildFailed(String),
+    #[error(transparent)]
+    Broker(#[from] crate::broker::BrokerError),
 }
 
 /// Errors of the cluster plumbing.
@@ -77,4 +80,10 @@ pub enum PublishError {
     /// A cluster's supervisor refused it or could not be reached.
     #[error(transparent)]
     Relay(#[from] RelayError),
+    /// The connection to the broker (`--broker`) is lost; it is being re-established.
+    #[error("the broker {0} is unreachable; retry shortly")]
+    BrokerLost(String),
+    /// The broker failed the publish.
+    #[error(transparent)]
+    Broker(crate::broker::BrokerError),
 }

@@ -323,6 +323,15 @@ impl Hub {
         Ok(TopicHandle::new(&t, name, &self.topics))
     }
 
+    /// Every topic that had a message here, with its newest seq.
+    pub fn topics_with_messages(&self) -> Vec<(String, u64)> {
+        read(&self.topics)
+            .iter()
+            .filter(|(_, t)| t.latest() > 0)
+            .map(|(name, t)| (name.to_string(), t.latest()))
+            .collect()
+    }
+
     /// Number of topics.
     pub fn topic_count(&self) -> usize {
         read(&self.topics).len()

@@ -12,6 +12,7 @@
 //! Modules, from the top down (each uses only modules further down this list):
 //! - `cmd`: `pushbench serve`: one process, a cluster's supervisor, or one of its children.
 //! - `cluster`: several processes behind one port, one sequence of ids.
+//! - `broker` (`--broker`): topics, ids and retention shared over Redis or NATS.
 //! - `server`: the accept loop, the connection limit, one task per connection, shutdown.
 //! - `tls` (`--tls`: certificates, handshakes, ALPN), `front`: each cleartext connection's
 //!   front door: streaming routes served without hyper's buffers, the rest handed to hyper
@@ -33,6 +34,7 @@
 //!   generator's reader).
 
 pub mod body;
+pub mod broker;
 pub mod cluster;
 pub mod cmd;
 pub mod config;

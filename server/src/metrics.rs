@@ -237,6 +237,7 @@ impl Metrics {
             .map(|t| (t.name().to_string(), self.of(*t).snapshot()))
             .collect();
         Stats {
+            broker: None,
             body_buffer_rejections: self.body_buffer_rejections.load(Relaxed),
             body_timeouts: self.body_timeouts.load(Relaxed),
             child_restarts: 0,

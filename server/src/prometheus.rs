@@ -108,6 +108,9 @@ pub fn prometheus(stats: &Stats) -> String {
     for (name, kind, v) in globals {
         let _ = writeln!(s, "# TYPE {name} {kind}\n{name} {v}");
     }
+    if let Some(b) = &stats.broker {
+        broker(&mut s, b);
+    }
     let p = stats.process.unwrap_or_default();
     let _ = writeln!(
         s,
@@ -125,4 +128,25 @@ pub fn prometheus(stats: &Stats) -> String {
         p.open_fds
     );
     s
+}
+
+/// The broker's gauges and counters (`--broker`), labelled with its kind.
+fn broker(s: &mut String, b: &contract::stats::BrokerStatus) {
+    let rows = [
+        ("pushbench_broker_connected", "gauge", u64::from(b.connected)),
+        ("pushbench_broker_connected_processes", "gauge", b.connected_processes),
+        ("pushbench_broker_disconnects_total", "counter", b.disconnects),
+        ("pushbench_broker_received_total", "counter", b.received),
+        ("pushbench_broker_backfilled_total", "counter", b.backfilled),
+        ("pushbench_broker_gaps_total", "counter", b.gaps),
+        ("pushbench_broker_refused_total", "counter", b.refused),
+    ];
+    for (name, kind, v) in rows {
+        let _ = writeln!(s, "# TYPE {name} {kind}\n{name}{{broker=\"{}\"}} {v}", b.kind);
+    }
+    let _ = writeln!(
+        s,
+        "# TYPE pushbench_broker_lost_seconds gauge\npushbench_broker_lost_seconds{{broker=\"{}\"}} {}",
+        b.kind, b.lost_for_s
+    );
 }

@@ -2,7 +2,8 @@
 //! on a fixed schedule so the demo page comes alive without a load generator. Payloads carry
 //! the load generator's `pb1` header (`pb1 0 SEQ SCHEDULED_US xxx...`), so a subscriber can
 //! measure latency against it too (clocks: same machine, wall clock). In a cluster the
-//! supervisor runs the schedule ([`Schedule`]), so messages are not multiplied by the processes.
+//! supervisor runs the schedule ([`Schedule`]), so messages are not multiplied by the processes
+//! (over a broker, the first process does: it publishes through the broker).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -72,6 +73,13 @@ pub async fn run(state: State, shutdown: CancellationToken) {
         };
         let seq = topic.latest() + 1;
         let data = payload(seq, scheduled_us, state.args.payload_bytes);
+        if state.broker().is_some() {
+            // Over a broker (the ids are the broker's): refused while it is lost.
+            let _ = state
+                .publish_anywhere(&state.args.publish_topic, None, &data)
+                .await;
+            continue;
+        }
         if topic.publish(None, &data).is_ok() {
             state
                 .metrics

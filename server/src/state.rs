@@ -74,6 +74,9 @@ pub struct Shared {
     pub tls: Option<crate::tls::Tls>,
     /// The supervisor when this process is a cluster child.
     upstream: Option<Arc<dyn Upstream>>,
+    /// With `--broker`: the broker every publish and every cursor ahead of the hub go to
+    /// (in a cluster too; the supervisor then only gathers figures).
+    broker: Option<Arc<crate::broker::Broker>>,
 }
 
 /// A handle to a server's shared state.
@@ -111,7 +114,17 @@ pub fn check_args(args: &ServeArgs) -> Result<(), ServerError> {
 impl Shared {
     /// Builds the state of a server from its options (checks them).
     pub fn new(args: ServeArgs) -> Result<State, ServerError> {
-        Self::build(args, None)
+        Self::build(args, None, None)
+    }
+
+    /// Builds the state of a server whose topics are shared over `broker` (`--broker`),
+    /// optionally as a cluster child (`upstream`: the supervisor, for figures only).
+    pub fn with_broker(
+        args: ServeArgs,
+        upstream: Option<Arc<dyn Upstream>>,
+        broker: Arc<crate::broker::Broker>,
+    ) -> Result<State, ServerError> {
+        Self::build(args, upstream, Some(broker))
     }
 
     /// Builds the state of a cluster child, which publishes through `upstream`.
@@ -119,10 +132,14 @@ impl Shared {
         args: ServeArgs,
         upstream: Arc<dyn Upstream>,
     ) -> Result<State, ServerError> {
-        Self::build(args, Some(upstream))
+        Self::build(args, Some(upstream), None)
     }
 
-    fn build(args: ServeArgs, upstream: Option<Arc<dyn Upstream>>) -> Result<State, ServerError> {
+    fn build(
+        args: ServeArgs,
+        upstream: Option<Arc<dyn Upstream>>,
+        broker: Option<Arc<crate::broker::Broker>>,
+    ) -> Result<State, ServerError> {
         check_args(&args)?;
         let mut http = hyper::server::conn::http1::Builder::new();
         http.keep_alive(true)
@@ -147,6 +164,7 @@ impl Shared {
             h2,
             tls,
             upstream,
+            broker,
             args,
         }))
     }
@@ -172,6 +190,11 @@ impl Shared {
         event: Option<&str>,
         data: &str,
     ) -> Result<u64, PublishError> {
+        if let Some(b) = &self.broker {
+            let seq = b.publish(&self.hub, topic, event, data).await?;
+            self.metrics.published.fetch_add(1, Relaxed);
+            return Ok(seq);
+        }
         match &self.upstream {
             None => self.publish(topic, event, data),
             Some(up) => Ok(up.publish(topic, event, data).await?),
@@ -189,7 +212,11 @@ impl Shared {
     /// the topic up to the supervisor's newest seq, and a cursor still ahead of it was
     /// issued by no process of this cluster (a restarted one). If the supervisor does not
     /// answer (gone, or 10 s), the hub answers as it stands.
+    /// With a broker, the hub is filled from the broker's retention instead.
     pub async fn await_cursor(&self, topic: &str, since: u64) {
+        if let Some(b) = &self.broker {
+            return b.sync(&self.hub, topic, since).await;
+        }
         let Some(up) = &self.upstream else { return };
         let latest = self.hub.get(topic).map_or(0, |t| t.latest());
         if since <= latest {
@@ -201,7 +228,22 @@ impl Shared {
 
     /// This process's own `/stats` document.
     pub fn local_stats(&self) -> Stats {
-        self.metrics.stats(self.hub.topic_count())
+        let mut stats = self.metrics.stats(self.hub.topic_count());
+        stats.broker = self.broker.as_ref().map(|b| b.status());
+        stats
+    }
+
+    /// Zeroes this process's own counters (a cluster child's part of a reset).
+    pub fn reset_local(&self) {
+        self.metrics.reset();
+        if let Some(b) = &self.broker {
+            b.reset();
+        }
+    }
+
+    /// The broker, with `--broker`.
+    pub fn broker(&self) -> Option<&Arc<crate::broker::Broker>> {
+        self.broker.as_ref()
     }
 
     /// The `/stats` document of the whole server (every process of a cluster).
@@ -216,7 +258,7 @@ impl Shared {
     pub async fn reset_stats(&self) -> Result<(), ClusterError> {
         match &self.upstream {
             None => {
-                self.metrics.reset();
+                self.reset_local();
                 Ok(())
             }
             Some(up) => up.reset().await,

@@ -195,7 +195,16 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let link = Arc::new(Link::new(tx));
     let index = args.cluster_index;
     let listen = args.listen;
-    let state = Shared::with_upstream(args, link.clone())?;
+    let state = match args.broker.clone() {
+        None => Shared::with_upstream(args, link.clone())?,
+        Some(url) => {
+            // Publishes and catch-ups go to the broker; the supervisor gathers figures.
+            let (broker, feed) = crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+            let state = Shared::with_broker(args, Some(link.clone()), broker.clone())?;
+            tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
+            state
+        }
+    };
     // Learn every topic's newest seq before taking any client (see `ToChild::Seed`).
     seed(&state, &mut frames)
         .await
@@ -337,7 +346,7 @@ fn relay(state: &State, link: &Link, msg: ToChild) {
             });
         }
         ToChild::Reset { collect } => {
-            state.metrics.reset();
+            state.reset_local();
             let _ = link.send(&ToSupervisor::ResetDone { collect });
         }
         ToChild::Seed { .. } | ToChild::Shutdown => {}
