@@ -28,7 +28,8 @@ pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
         None => Shared::new(args)?,
         Some(url) => {
             // The broker must answer before anything listens (no half-started server).
-            let (broker, feed) = crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+            let (broker, feed) =
+                crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
             let state = Shared::with_broker(args, None, broker.clone())?;
             tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
             state

@@ -133,16 +133,32 @@ pub fn prometheus(stats: &Stats) -> String {
 /// The broker's gauges and counters (`--broker`), labelled with its kind.
 fn broker(s: &mut String, b: &contract::stats::BrokerStatus) {
     let rows = [
-        ("pushbench_broker_connected", "gauge", u64::from(b.connected)),
-        ("pushbench_broker_connected_processes", "gauge", b.connected_processes),
-        ("pushbench_broker_disconnects_total", "counter", b.disconnects),
+        (
+            "pushbench_broker_connected",
+            "gauge",
+            u64::from(b.connected),
+        ),
+        (
+            "pushbench_broker_connected_processes",
+            "gauge",
+            b.connected_processes,
+        ),
+        (
+            "pushbench_broker_disconnects_total",
+            "counter",
+            b.disconnects,
+        ),
         ("pushbench_broker_received_total", "counter", b.received),
         ("pushbench_broker_backfilled_total", "counter", b.backfilled),
         ("pushbench_broker_gaps_total", "counter", b.gaps),
         ("pushbench_broker_refused_total", "counter", b.refused),
     ];
     for (name, kind, v) in rows {
-        let _ = writeln!(s, "# TYPE {name} {kind}\n{name}{{broker=\"{}\"}} {v}", b.kind);
+        let _ = writeln!(
+            s,
+            "# TYPE {name} {kind}\n{name}{{broker=\"{}\"}} {v}",
+            b.kind
+        );
     }
     let _ = writeln!(
         s,

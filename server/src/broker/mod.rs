@@ -10,10 +10,12 @@
 //!
 //! Modules: this one (the URL, the [`Backend`] every broker implements, what flows from it),
 //! `instance` (an instance's side, [`Broker`]: publishing, the feed into the hub, catching up
-//! after a jump or a reconnect, the status `/stats` shows), `redis` and `nats` (the backends).
+//! after a jump or a reconnect, the status `/stats` shows), `redis` and `nats` (the backends),
+//! `process` (a real broker as a child process, for tests and `pushbench run --broker`).
 
 pub mod instance;
 pub mod nats;
+pub mod process;
 pub mod redis;
 
 use std::fmt;
@@ -53,7 +55,12 @@ pub struct BrokerUrl {
 impl BrokerUrl {
     /// The URL the backend's client crate is given.
     pub fn url(&self) -> String {
-        format!("{}://{}:{}", self.kind.name(), self.host_for_url(), self.port)
+        format!(
+            "{}://{}:{}",
+            self.kind.name(),
+            self.host_for_url(),
+            self.port
+        )
     }
 
     fn host_for_url(&self) -> String {
@@ -77,9 +84,8 @@ impl FromStr for BrokerUrl {
     /// `redis://HOST[:PORT]` (6379) or `nats://HOST[:PORT]` (4222); HOST a name, an IPv4
     /// address or a bracketed IPv6 one. Nothing after the port (no path, user or query).
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = |why: &str| {
-            format!("'{s}': {why} (expected redis://HOST:PORT or nats://HOST:PORT)")
-        };
+        let bad =
+            |why: &str| format!("'{s}': {why} (expected redis://HOST:PORT or nats://HOST:PORT)");
         let (scheme, rest) = s.split_once("://").ok_or_else(|| bad("no scheme"))?;
         let kind = match scheme.to_ascii_lowercase().as_str() {
             "redis" => Kind::Redis,
@@ -188,7 +194,11 @@ pub trait Backend: fmt::Debug + Send + Sync {
     ) -> BoxFuture<'a, Result<u64, BrokerError>>;
 
     /// The retained messages of `topic` with seq above `after`, and its newest seq.
-    fn since<'a>(&'a self, topic: &'a str, after: u64) -> BoxFuture<'a, Result<Retained, BrokerError>>;
+    fn since<'a>(
+        &'a self,
+        topic: &'a str,
+        after: u64,
+    ) -> BoxFuture<'a, Result<Retained, BrokerError>>;
 
     /// Makes sure the topic's next seq is above `seq` (a broker that lost its state, restarted
     /// empty, must not issue ids the instances already gave out). Does nothing when the
@@ -239,7 +249,10 @@ mod tests {
     #[test]
     fn urls_parse() {
         let u: BrokerUrl = "redis://127.0.0.1:6380".parse().unwrap();
-        assert_eq!((u.kind, u.host.as_str(), u.port), (Kind::Redis, "127.0.0.1", 6380));
+        assert_eq!(
+            (u.kind, u.host.as_str(), u.port),
+            (Kind::Redis, "127.0.0.1", 6380)
+        );
         let u: BrokerUrl = "nats://localhost".parse().unwrap();
         assert_eq!((u.kind, u.port), (Kind::Nats, 4222));
         let u: BrokerUrl = "redis://[::1]:7000/".parse().unwrap();

@@ -42,7 +42,11 @@ impl Backend for Nats {
         Box::pin(async move { self.todo() })
     }
 
-    fn since<'a>(&'a self, _topic: &'a str, _after: u64) -> BoxFuture<'a, Result<Retained, BrokerError>> {
+    fn since<'a>(
+        &'a self,
+        _topic: &'a str,
+        _after: u64,
+    ) -> BoxFuture<'a, Result<Retained, BrokerError>> {
         Box::pin(async move { self.todo() })
     }
 

@@ -199,7 +199,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         None => Shared::with_upstream(args, link.clone())?,
         Some(url) => {
             // Publishes and catch-ups go to the broker; the supervisor gathers figures.
-            let (broker, feed) = crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+            let (broker, feed) =
+                crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
             let state = Shared::with_broker(args, Some(link.clone()), broker.clone())?;
             tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
             state

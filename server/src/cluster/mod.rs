@@ -181,11 +181,13 @@ pub fn merge(parts: &[Option<Stats>], supervisor: Process, totals: Totals) -> St
     Stats {
         body_buffer_rejections: sum(|p| p.body_buffer_rejections),
         body_timeouts: sum(|p| p.body_timeouts),
-        broker: live().filter_map(|p| p.broker.as_ref()).fold(None, |acc, b| {
-            let mut all: contract::stats::BrokerStatus = acc.unwrap_or_default();
-            all.add(b);
-            Some(all)
-        }),
+        broker: live()
+            .filter_map(|p| p.broker.as_ref())
+            .fold(None, |acc, b| {
+                let mut all: contract::stats::BrokerStatus = acc.unwrap_or_default();
+                all.add(b);
+                Some(all)
+            }),
         child_restarts: totals.child_restarts,
         connection_errors: sum(|p| p.connection_errors),
         open_connections: sum(|p| p.open_connections),

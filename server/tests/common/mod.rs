@@ -1,8 +1,11 @@
 //! Test-side helpers: an in-process server on 127.0.0.1:0, byte-counting sockets, a hyper
 //! client, clients of `/generate` (`generate`), and small wire parsers (SSE, NDJSON, poll
-//! answers) written independently from the server's encoders.
+//! answers) written independently from the server's encoders, and real brokers with server
+//! instances over them (`brokers`) and what every broker must do (`broker_suite`).
 #![allow(dead_code)]
 
+pub mod broker_suite;
+pub mod brokers;
 pub mod generate;
 pub mod h2;
 mod parsers;
