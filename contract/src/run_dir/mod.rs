@@ -8,6 +8,7 @@
 //! keys and CSV columns are the fields' names, in the fields' order: renaming or reordering a
 //! field changes the format.
 
+pub mod broker;
 pub mod checks;
 pub mod csv;
 pub mod fault;
@@ -24,6 +25,7 @@ pub mod timeseries;
 
 use serde::{Deserialize, Serialize};
 
+pub use broker::BrokerFigures;
 pub use checks::CheckVerdict;
 pub use fault::FaultSummary;
 pub use link::{LinkEmulatorSummary, LinkSummary};

@@ -123,6 +123,10 @@ pub struct TechniqueSummary {
     /// Request mode: gap between consecutive events of a stream (`request.itl_us`).
     #[serde(default)]
     pub itl_us: Option<LatencyUs>,
+    /// With `pushbench run --broker`: the child broker's CPU, memory and messages in the
+    /// window and the server's final view of it (docs/RUN_FORMAT.md). `null`: no broker.
+    #[serde(default)]
+    pub broker: Option<super::BrokerFigures>,
 }
 
 impl TechniqueSummary {
@@ -177,6 +181,7 @@ impl TechniqueSummary {
             request: None,
             ttft_us: None,
             itl_us: None,
+            broker: None,
         }
     }
 

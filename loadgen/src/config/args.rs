@@ -148,11 +148,17 @@ pub struct RunArgs {
     pub repeat: Option<u32>,
     /// Inject a fault (repeatable, or comma-separated): `drop=10s` (each client's connection
     /// reset at a seeded random moment in every 10 s), `restart-server=5s` (the child server
-    /// killed and restarted 5 s into each window), `idle-cut=30s` (connections idle that long
+    /// killed and restarted 5 s into each window), `restart-broker=5s` (with --broker: the
+    /// broker stopped and started again), `idle-cut=30s` (connections idle that long
     /// are closed, as a load balancer does), `stall-reader=N[:5s]` (N clients per technique
     /// stop reading for a while); see docs/FAULTS.md [default: none]
     #[arg(long = "fault", value_name = "SPEC")]
     pub fault: Vec<String>,
+    /// Start a real broker (redis-server or nats-server) beside the child server and share
+    /// its topics over it (`serve --broker URL`), measured apart from the server; not with
+    /// --target (docs/RUN_FORMAT.md) [default: none]
+    #[arg(long, value_name = "KIND", value_enum)]
+    pub broker: Option<super::BrokerKind>,
     /// How clients recover from a broken connection: `resuming` (every technique resumes from
     /// its cursor) or `classic` (the seed's browser code: a stream and a WebSocket reopen
     /// without a cursor) [default: resuming]
@@ -257,6 +263,7 @@ impl RunArgs {
             repeat: self.repeat.or(sc.repeat).unwrap_or(1),
             repetition: None,
             fault: self.faults(&sc)?,
+            broker: self.broker.or(sc.broker),
             recovery: match (self.recovery, &sc.recovery) {
                 (Some(r), _) => r,
                 (None, Some(text)) => text.parse().map_err(|e: String| ConfigError::Scenario {

@@ -12,12 +12,14 @@ use crate::profile::{Profile, ProfileError};
 use crate::technique::Technique;
 
 mod args;
+mod broker;
 pub mod request;
 mod scenario;
 pub mod transport;
 mod validate;
 
 pub use args::RunArgs;
+pub use broker::BrokerKind;
 pub use request::{Api, Arrival, RequestArgs, RequestParams};
 pub use scenario::{Scenario, ScenarioChecks, ScenarioFaults, load_scenario};
 pub use transport::{HttpVersion, TransportArgs, TransportConfig};
@@ -142,6 +144,8 @@ pub struct RunConfig {
     /// Injected faults (`--fault`), by their canonical label (`none`: no faults).
     #[serde(serialize_with = "ser_display")]
     pub fault: FaultSpec,
+    /// `--broker`: a real broker the run starts beside its child server (None: none).
+    pub broker: Option<BrokerKind>,
     /// How the clients recover from a broken connection (`--recovery`).
     #[serde(serialize_with = "ser_recovery")]
     pub recovery: Recovery,

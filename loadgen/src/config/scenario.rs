@@ -56,6 +56,8 @@ pub struct Scenario {
     pub repeat: Option<u32>,
     /// Faults, as `--fault` (a list, or one comma-separated string).
     pub fault: Option<ScenarioFaults>,
+    /// The broker, as `--broker` (`redis` or `nats`).
+    pub broker: Option<super::BrokerKind>,
     /// As `--recovery`: `resuming` or `classic`.
     pub recovery: Option<String>,
 }

@@ -53,6 +53,7 @@ impl RunConfig {
         self.check_repeat()?;
         self.check_server_pid()?;
         self.check_restart_server()?;
+        self.check_broker()?;
         self.check_stall()
     }
 

@@ -2,7 +2,8 @@
 //! in every 10 s), `restart-server=5s` (the child server killed and started again 5 s into
 //! the window), `idle-cut=30s` (an intermediary closes any connection that carried no byte
 //! for 30 s), `stall-reader=N` or `stall-reader=N:5s` (N clients of each technique stop
-//! reading their socket for a while). Several faults: repeat the flag or separate them with
+//! reading their socket for a while), `restart-broker=5s` (the child broker of `--broker`
+//! stopped and started again 5 s into the window). Several faults: repeat the flag or separate them with
 //! commas. And what `--recovery` says: how the clients come back (docs/FAULTS.md).
 
 use std::fmt;
@@ -10,7 +11,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 /// The valid forms, appended to every parse error so that one line says what to write.
-pub const HELP: &str = "valid: drop=INTERVAL, restart-server=AT, idle-cut=IDLE, \
+pub const HELP: &str = "valid: drop=INTERVAL, restart-server=AT, restart-broker=AT, idle-cut=IDLE, \
                         stall-reader=N or stall-reader=N:DURATION (durations like 500ms, 5s, 2m)";
 
 /// A drop interval must be at least this: a client's longest reconnect time (the first retry
@@ -58,6 +59,9 @@ pub struct FaultSpec {
     pub drop: Option<Duration>,
     /// The child server is killed and restarted this long into each technique's window.
     pub restart_server: Option<Duration>,
+    /// The child broker (`--broker`) is stopped and started again this long into each
+    /// technique's window (gracefully: its data persists).
+    pub restart_broker: Option<Duration>,
     /// A connection that carried no byte for this long is closed by the intermediary.
     pub idle_cut: Option<Duration>,
     pub stall_reader: Option<Stall>,
@@ -93,7 +97,13 @@ impl FaultSpec {
         let (name, value) = item.split_once('=').map_or((item, ""), |(n, v)| (n, v));
         let name = name.trim().to_ascii_lowercase();
         let value = value.trim();
-        let known = ["drop", "restart-server", "idle-cut", "stall-reader"];
+        let known = [
+            "drop",
+            "restart-server",
+            "restart-broker",
+            "idle-cut",
+            "stall-reader",
+        ];
         if !known.contains(&name.as_str()) {
             return Err(FaultSpecError::Unknown { name });
         }
@@ -103,6 +113,7 @@ impl FaultSpec {
         let taken = match name.as_str() {
             "drop" => self.drop.is_some(),
             "restart-server" => self.restart_server.is_some(),
+            "restart-broker" => self.restart_broker.is_some(),
             "idle-cut" => self.idle_cut.is_some(),
             _ => self.stall_reader.is_some(),
         };
@@ -133,6 +144,14 @@ impl FaultSpec {
             "restart-server" => {
                 // 0 is allowed here: at the very start of the window.
                 self.restart_server = Some(humantime::parse_duration(value).map_err(|_| {
+                    FaultSpecError::BadDuration {
+                        item: item.into(),
+                        value: value.into(),
+                    }
+                })?);
+            }
+            "restart-broker" => {
+                self.restart_broker = Some(humantime::parse_duration(value).map_err(|_| {
                     FaultSpecError::BadDuration {
                         item: item.into(),
                         value: value.into(),
@@ -174,6 +193,9 @@ impl fmt::Display for FaultSpec {
         }
         if let Some(x) = self.restart_server {
             parts.push(format!("restart-server={}", d(x)));
+        }
+        if let Some(x) = self.restart_broker {
+            parts.push(format!("restart-broker={}", d(x)));
         }
         if let Some(x) = self.idle_cut {
             parts.push(format!("idle-cut={}", d(x)));

@@ -7,6 +7,7 @@
 //! a [`TechniqueResult`], judged by [`verdict`]; the worker command waits with [`wait`] as the
 //! phases do.
 
+pub mod broker;
 pub mod faults;
 pub mod links;
 pub mod phases;
@@ -56,6 +57,8 @@ pub struct RunCtx {
     /// How to restart the server (the `restart-server` fault): None when the run did not
     /// start it (or the fault is not set).
     pub restart: Option<restart::RestartHook>,
+    /// The child broker of `--broker` (None: none).
+    pub broker: Option<Arc<crate::sut::broker::ChildBroker>>,
 }
 
 impl RunCtx {
@@ -266,6 +269,7 @@ impl Measured<'_> {
             max_opt(p.0.map(|p| p.rss_bytes), p.1.map(|p| p.rss_bytes))
         };
         let own_cpu = cpu_between(s.loadgen_proc.0, s.loadgen_proc.1);
+        let delivered = closed.raw.phase.delivered;
         let workers = closed.workers.as_ref();
         let expected = self.plan.expected(|t| self.rec.window.len(t));
         let fault = faults::summary(cfg, &closed.raw, expected, s.restarts);
@@ -286,6 +290,9 @@ impl Measured<'_> {
                 _ => None,
             },
             server_cpu_s: s.server_cpu_s,
+            broker: s
+                .broker
+                .and_then(|w| broker::figures(ctx, w, delivered)),
             server_rss_bytes: max_opt(self.peaks.server_rss_max, rss(s.server_proc)),
             server_rss_idle_bytes: self.before.rss_bytes,
             // With worker processes: this process's CPU and peak plus the sum of theirs.

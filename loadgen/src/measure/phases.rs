@@ -138,6 +138,8 @@ pub struct Steady {
     pub restarts: u64,
     /// Messages delivered when the server had been restarted (None: no restart).
     pub delivered_at_restart: Option<u64>,
+    /// The child broker over the window (None: no `--broker`).
+    pub broker: Option<super::broker::BrokerWindow>,
 }
 
 /// Steady state, until `end`: the counters, the server's and the CPU are read at both edges
@@ -155,6 +157,7 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
             server_cpu_s: None,
             restarts: 0,
             delivered_at_restart: None,
+            broker: None,
         };
     }
     ctx.sampler.set_phase(Phase::Steady);
@@ -164,11 +167,15 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
     let s0 = ctx.server_stats(tech).await;
     let p0 = ctx.server_sample().await;
     let l0 = procfs::sample("self");
+    let b0 = super::broker::mark(ctx).await;
     let due = restart::due(ctx, started, end);
-    let (_, restarted) = tokio::join!(
+    let broker_due = super::broker::due(ctx, started, end);
+    let (_, restarted, broker_restarts) = tokio::join!(
         ctx.wait(rec, Phase::Steady, end, || false),
-        restart::in_window(ctx, tech, rec, due)
+        restart::in_window(ctx, tech, rec, due),
+        super::broker::restart_in_window(ctx, tech, broker_due)
     );
+    let broker = super::broker::window(ctx, b0, broker_restarts).await;
     let duration = started.elapsed();
     let c1 = rec.snapshot();
     let s1 = ctx.server_stats(tech).await;
@@ -184,6 +191,7 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
             server_cpu_s: p0.zip(p1).map(|(a, b)| (b.cpu_s - a.cpu_s).max(0.0)),
             restarts: 0,
             delivered_at_restart: None,
+            broker,
         };
     };
     // The new process is sampled from now on; its counters started again from zero, so the
@@ -199,6 +207,7 @@ pub async fn steady(ctx: &RunCtx, tech: Technique, rec: &Recorder, end: Instant)
         server_cpu_s: restart::cpu_across(p0.map(|p| p.cpu_s), &r.restarted, p1.map(|p| p.cpu_s)),
         restarts: 1,
         delivered_at_restart: Some(r.delivered_at),
+        broker,
     }
 }
 

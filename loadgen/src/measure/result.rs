@@ -26,6 +26,8 @@ pub struct TechniqueResult {
     pub server_window: Option<TechniqueStats>,
     pub server_phase: Option<TechniqueStats>,
     pub server_cpu_s: Option<f64>,
+    /// The child broker of `--broker` (None: none); its `status` is the server's final view.
+    pub broker: Option<contract::run_dir::BrokerFigures>,
     pub server_rss_bytes: Option<u64>,
     pub server_rss_idle_bytes: Option<u64>,
     pub loadgen_cpu_s: Option<f64>,
@@ -88,6 +90,7 @@ impl TechniqueResult {
             server_window: None,
             server_phase: None,
             server_cpu_s: None,
+            broker: None,
             server_rss_bytes: None,
             server_rss_idle_bytes: None,
             loadgen_cpu_s: None,

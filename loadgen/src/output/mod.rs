@@ -3,6 +3,7 @@
 //! formats the types of [`contract::run_dir`] — written by [`write_all`] for `pushbench run`
 //! and `pushbench merge` alike; and the table printed at the end ([`table`]).
 
+pub mod broker_table;
 pub mod histograms;
 pub mod manifest;
 pub mod median;

@@ -113,6 +113,7 @@ pub fn summary_of(r: &TechniqueResult) -> TechniqueSummary {
         request: None,
         ttft_us: None,
         itl_us: None,
+        broker: r.broker.clone(),
     };
     if let Some(q) = &r.request {
         let req = super::request::summary(r, q);

@@ -86,6 +86,7 @@ pub fn render(rows: &[TechniqueSummary]) -> String {
     }
     let mut out = layout(&lines, &skipped);
     out.push_str(&links_line(&rows));
+    out.push_str(&super::broker_table::lines(&rows));
     out
 }
 

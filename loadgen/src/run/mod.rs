@@ -39,6 +39,8 @@ pub enum RunError {
     Output(#[from] output::OutputError),
     #[error("--out {0}: already holds a run (manifest.json); choose another directory")]
     OutExists(PathBuf),
+    #[error(transparent)]
+    Broker(#[from] crate::sut::broker::BrokerError),
     #[error("cannot find this program to start the server: {0}")]
     Exe(std::io::Error),
 }
@@ -84,8 +86,8 @@ pub async fn execute(
         return repeat::execute(cfg, command_line, sd, dir).await;
     }
     let progress = Progress::new();
-    let server = Server::start(&cfg, &sd).await?;
     let id = run_id();
+    let server = Server::start(&cfg, &sd, &id).await?;
     let mut manifest = manifest_of(&cfg, &server, command_line, started_at, &id);
     // Written now too, so even a run killed outright leaves its parameters.
     let early = output::create_dir(&dir).and_then(|()| output::write_manifest(&dir, &manifest));
@@ -216,8 +218,17 @@ async fn measure_all(
             run_id: run_id.to_string(),
             progress: progress.clone(),
             restart: restarting.then_some(hook),
+            broker: server.broker.clone(),
         };
-        let r = measure_one(&ctx, &mut server, sd, tech, requests).await;
+        let mut r = measure_one(&ctx, &mut server, sd, tech, requests).await;
+        if let Some(b) = r.broker.as_mut() {
+            // The server's own view of the broker as the technique ends.
+            b.status = server
+                .target
+                .stats(cfg.connect_timeout.min(std::time::Duration::from_secs(2)))
+                .await
+                .and_then(|s| s.broker);
+        }
         progress.println(&result_line(tech, label, &r));
         results.push(r);
         if i + 1 < cfg.techniques.len() {

@@ -116,8 +116,8 @@ async fn one(ctx: &Ctx<'_>, k: u32) -> Result<Rep, RunError> {
     let started_at = chrono::Utc::now();
     let start_wall = SystemTime::now();
     let start = Instant::now();
-    let server = Server::start(&cfg, ctx.sd).await?;
     let id = run_id();
+    let server = Server::start(&cfg, ctx.sd, &id).await?;
     let mut m = manifest_of(&cfg, &server, ctx.command_line.to_vec(), started_at, &id);
     let mut early =
         output::create_dir(&rep_dir).and_then(|()| output::write_manifest(&rep_dir, &m));

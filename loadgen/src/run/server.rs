@@ -1,7 +1,10 @@
 //! The server a run measures: a `--target`, or a child `pushbench serve` of its own, started
 //! again for each technique (unless `--one-server`) so each technique's memory and CPU are its
-//! own. A child that dies on its own stops the run, with the reason.
+//! own. A child that dies on its own stops the run, with the reason. With `--broker` a real
+//! broker is started first (it outlives every fresh server of the run, and stops after the
+//! last one): the child server shares its topics over it under the namespace `pb-<run id>`.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
@@ -10,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use super::{RunError, Shutdown};
 use crate::config::RunConfig;
 use crate::measure::restart::Restarted;
+use crate::sut::broker::ChildBroker;
 use crate::sut::child::{self, ChildOptions, ChildServer};
 use crate::sut::sampler::ServerProbe;
 use crate::sut::target::Target;
@@ -23,11 +27,13 @@ pub struct Server {
     /// `--server-pid`: the target's root process, sampled from /proc.
     server_pid: Option<u32>,
     stats_timeout: Duration,
+    /// The child broker of `--broker` (None: none).
+    pub broker: Option<Arc<ChildBroker>>,
 }
 
 impl Server {
     /// The `--target`, checked to answer, or a child server of our own.
-    pub async fn start(cfg: &RunConfig, sd: &Shutdown) -> Result<Server, RunError> {
+    pub async fn start(cfg: &RunConfig, sd: &Shutdown, run_id: &str) -> Result<Server, RunError> {
         let stats_timeout = cfg.connect_timeout.min(Duration::from_secs(2));
         if let Some(url) = &cfg.target {
             let target = Target::from_url(url)
@@ -40,8 +46,13 @@ impl Server {
                 child: None,
                 server_pid: cfg.server_pid,
                 stats_timeout,
+                broker: None,
             });
         }
+        let broker = match cfg.broker {
+            Some(kind) => Some(Arc::new(ChildBroker::start(kind, run_id).await?)),
+            None => None,
+        };
         let opts = ChildOptions {
             exe: std::env::current_exe().map_err(RunError::Exe)?,
             retention: cfg.retention,
@@ -51,13 +62,25 @@ impl Server {
             max_connections: child::max_connections(cfg.clients, cfg.server_processes),
             start_timeout: Duration::from_secs(10),
             tls: child_certificate(cfg)?,
+            broker: broker
+                .as_ref()
+                .map(|b| (b.url.clone(), format!("pb-{run_id}"))),
         };
-        let (target, c) = start_child(&opts, cfg, sd).await?;
+        let (target, c) = match start_child(&opts, cfg, sd).await {
+            Ok(x) => x,
+            Err(e) => {
+                if let Some(b) = &broker {
+                    b.stop().await;
+                }
+                return Err(e);
+            }
+        };
         Ok(Server {
             target,
             child: Some((c, opts)),
             server_pid: None,
             stats_timeout,
+            broker,
         })
     }
 
@@ -153,6 +176,9 @@ impl Server {
             stop_child(c, sd).await;
             forget_certificate(&opts);
         }
+        if let Some(b) = self.broker {
+            b.stop().await;
+        }
     }
 
     /// Stops the child server without a word (the run could not start).
@@ -160,6 +186,9 @@ impl Server {
         if let Some((c, opts)) = self.child {
             c.stop().await;
             forget_certificate(&opts);
+        }
+        if let Some(b) = self.broker {
+            b.stop().await;
         }
     }
 }

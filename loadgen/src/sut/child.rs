@@ -46,6 +46,8 @@ pub struct ChildOptions {
     pub start_timeout: Duration,
     /// `--tls` with this certificate and key (PEM files); None: cleartext.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// `--broker URL --broker-namespace NAME` (None: no broker).
+    pub broker: Option<(String, String)>,
 }
 
 /// The heartbeat for a given client read timeout: a third of it (a heartbeat is sent only
@@ -287,6 +289,10 @@ fn serve_args(opts: &ChildOptions, listen: &str) -> Vec<String> {
     ];
     if opts.processes > 1 {
         args.extend(["--processes".into(), opts.processes.to_string()]);
+    }
+    if let Some((url, namespace)) = &opts.broker {
+        args.extend(["--broker".into(), url.clone()]);
+        args.extend(["--broker-namespace".into(), namespace.clone()]);
     }
     if let Some((cert, key)) = &opts.tls {
         args.extend([

@@ -3,6 +3,8 @@
 //! ([`procfs`], which also reads this process and the machine), and the once-a-second sampling
 //! of both into the run's time series ([`sampler`]).
 
+pub mod broker;
+pub mod broker_stats;
 pub mod child;
 mod h2_probe;
 pub mod procfs;
