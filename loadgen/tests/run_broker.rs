@@ -18,10 +18,7 @@ fn installed(kind: Kind, test: &str) -> bool {
     if BrokerProcess::available(kind) {
         return true;
     }
-    println!(
-        "SKIPPED {test}: {} is not installed",
-        kind.program().0
-    );
+    println!("SKIPPED {test}: {} is not installed", kind.program().0);
     false
 }
 
@@ -54,7 +51,11 @@ fn small_run(kind: &str) {
     args.extend(["--duration", "3s", "--broker", kind]);
     let (code, doc, stderr) = run_json(&format!("broker-{kind}"), &args);
     assert_eq!(code, Some(0), "{stderr}");
-    assert_eq!(doc["manifest"]["params"]["broker"], kind, "{}", doc["manifest"]);
+    assert_eq!(
+        doc["manifest"]["params"]["broker"], kind,
+        "{}",
+        doc["manifest"]
+    );
     let cmd = doc["manifest"]["server_command"].to_string();
     assert!(cmd.contains("--broker") && cmd.contains("pb-"), "{cmd}");
     for name in ["sse", "ws"] {

@@ -90,7 +90,10 @@ pub fn figures(ctx: &RunCtx, w: BrokerWindow, delivered: u64) -> Option<BrokerFi
         rss_peak_bytes: w.rss_peak_bytes,
         in_msgs_per_s: w.in_msgs_per_s,
         out_msgs_per_s: w.out_msgs_per_s,
-        messages_per_s: w.in_msgs_per_s.zip(w.out_msgs_per_s).map(|(a, b)| round3(a + b)),
+        messages_per_s: w
+            .in_msgs_per_s
+            .zip(w.out_msgs_per_s)
+            .map(|(a, b)| round3(a + b)),
         restarts: w.restarts,
         status: None,
     })

@@ -290,9 +290,7 @@ impl Measured<'_> {
                 _ => None,
             },
             server_cpu_s: s.server_cpu_s,
-            broker: s
-                .broker
-                .and_then(|w| broker::figures(ctx, w, delivered)),
+            broker: s.broker.and_then(|w| broker::figures(ctx, w, delivered)),
             server_rss_bytes: max_opt(self.peaks.server_rss_max, rss(s.server_proc)),
             server_rss_idle_bytes: self.before.rss_bytes,
             // With worker processes: this process's CPU and peak plus the sum of theirs.

@@ -13,10 +13,12 @@ pub fn lines(rows: &[&TechniqueSummary]) -> String {
         let per = b
             .cpu_s_per_million_deliveries
             .map_or(String::new(), |p| format!(" ({p:.2} per 1M deliveries)"));
-        let mib = b
-            .rss_peak_bytes
-            .map_or("-".into(), |m| format!("{:.1}", m as f64 / (1024.0 * 1024.0)));
-        let rate = b.messages_per_s.map_or("-".into(), |m| thousands(m.round() as u64));
+        let mib = b.rss_peak_bytes.map_or("-".into(), |m| {
+            format!("{:.1}", m as f64 / (1024.0 * 1024.0))
+        });
+        let rate = b
+            .messages_per_s
+            .map_or("-".into(), |m| thousands(m.round() as u64));
         let mut line = format!(
             "broker {}, {}: {cpu} CPU-s{per}, {mib} MiB, {rate} msg/s",
             b.kind,

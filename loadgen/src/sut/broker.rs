@@ -67,10 +67,8 @@ impl ChildBroker {
     /// Starts the broker (data in a fresh temporary directory) and waits until it accepts
     /// connections.
     pub async fn start(kind: BrokerKind, run_id: &str) -> Result<ChildBroker, BrokerError> {
-        let dir = std::env::temp_dir().join(format!(
-            "pushbench-broker-{}-{run_id}",
-            std::process::id()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("pushbench-broker-{}-{run_id}", std::process::id()));
         let (tx, rx) = mpsc::channel::<Cmd>();
         let (ready_tx, ready) = oneshot::channel();
         let pid = Arc::new(AtomicU32::new(0));
@@ -143,7 +141,10 @@ impl ChildBroker {
     /// The peak RSS since [`Self::mark_peak`] (None: never sampled).
     pub fn peak(&self) -> Option<u64> {
         let now = procfs::sample(&self.pid().to_string()).map(|p| p.rss_bytes);
-        let p = self.peak.fetch_max(now.unwrap_or(0), Relaxed).max(now.unwrap_or(0));
+        let p = self
+            .peak
+            .fetch_max(now.unwrap_or(0), Relaxed)
+            .max(now.unwrap_or(0));
         (p > 0).then_some(p)
     }
 
@@ -156,7 +157,8 @@ impl ChildBroker {
         {
             let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner());
             let tx = tx.as_ref().ok_or(BrokerError::Gone)?;
-            tx.send(Cmd::Restart(reply)).map_err(|_| BrokerError::Gone)?;
+            tx.send(Cmd::Restart(reply))
+                .map_err(|_| BrokerError::Gone)?;
         }
         {
             let mut base = self.base.lock().unwrap_or_else(|e| e.into_inner());
@@ -184,7 +186,12 @@ impl Drop for ChildBroker {
         self.stop_sampling.cancel();
         let tx = self.tx.get_mut().unwrap_or_else(|e| e.into_inner()).take();
         drop(tx);
-        if let Some(t) = self.thread.get_mut().unwrap_or_else(|e| e.into_inner()).take() {
+        if let Some(t) = self
+            .thread
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
             let _ = t.join();
         }
         let _ = std::fs::remove_dir_all(&self.dir);
@@ -253,9 +260,55 @@ fn add(a: BrokerSample, b: BrokerSample) -> BrokerSample {
             let (x, y) = (x.unwrap_or_default(), y.unwrap_or_default());
             Some(Counters {
                 in_msgs: x.in_msgs + y.in_msgs,
-                out_msgs: x.out_msgs.zip(y.out_msgs).map(|(a, b)| a + b).or(y.out_msgs),
+                out_msgs: x
+                    .out_msgs
+                    .zip(y.out_msgs)
+                    .map(|(a, b)| a + b)
+                    .or(y.out_msgs),
             })
         }
     };
     BrokerSample { cpu_s, counters }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A real broker: started, counted, restarted (new pid, figures kept), stopped and gone.
+    async fn lifecycle(kind: BrokerKind) {
+        if !BrokerProcess::available(kind.kind()) {
+            println!(
+                "SKIPPED broker lifecycle: {} is not installed",
+                kind.kind().program().0
+            );
+            return;
+        }
+        let b = ChildBroker::start(kind, "test").await.unwrap();
+        let first = b.pid();
+        assert!(first != 0 && b.url.starts_with(kind.name()), "{}", b.url);
+        assert!(b.mark_peak().is_some_and(|r| r > 0));
+        let s0 = b.sample().await;
+        assert!(s0.cpu_s.is_some() && s0.counters.is_some(), "{s0:?}");
+        let (old, new) = b.restart().await.unwrap();
+        assert_eq!(old, first);
+        assert!(new != 0 && new != old && b.pid() == new);
+        let s1 = b.sample().await;
+        assert!(s1.cpu_s.unwrap() >= s0.cpu_s.unwrap(), "{s0:?} {s1:?}");
+        assert!(b.peak().is_some_and(|p| p > 0));
+        b.stop().await;
+        assert_eq!(b.pid(), 0);
+        assert!(!std::path::Path::new(&format!("/proc/{new}/stat")).exists());
+        assert!(!b.dir.exists());
+    }
+
+    #[tokio::test]
+    async fn a_redis_broker_is_sampled_across_a_restart() {
+        lifecycle(BrokerKind::Redis).await;
+    }
+
+    #[tokio::test]
+    async fn a_nats_broker_is_sampled_across_a_restart() {
+        lifecycle(BrokerKind::Nats).await;
+    }
 }

@@ -70,7 +70,10 @@ fn resp_complete(buf: &[u8]) -> bool {
     let Some(eol) = buf.windows(2).position(|w| w == b"\r\n") else {
         return false;
     };
-    let len: usize = match std::str::from_utf8(&buf[1..eol]).ok().and_then(|l| l.parse().ok()) {
+    let len: usize = match std::str::from_utf8(&buf[1..eol])
+        .ok()
+        .and_then(|l| l.parse().ok())
+    {
         Some(l) => l,
         None => return true,
     };
