@@ -83,8 +83,7 @@ pub fn decode(bytes: &[u8]) -> Result<Delivery, DecodeError> {
 /// `[A-Za-z0-9_.-]{1,64}`: a topic or event name.
 fn valid_name(s: &str) -> bool {
     (1..=64).contains(&s.len())
-        && s
-            .bytes()
+        && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 

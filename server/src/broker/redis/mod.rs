@@ -12,6 +12,8 @@ mod codec;
 mod commands;
 mod scripts;
 mod subscription;
+#[cfg(test)]
+mod tests_live;
 
 use std::sync::Arc;
 use std::time::Duration;

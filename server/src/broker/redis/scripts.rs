@@ -6,10 +6,11 @@ use ::redis::Script;
 
 /// KEYS: counter, log. ARGV: channel, topic, event ('' for none), data, retention.
 /// Takes the next seq, appends the message (`codec`'s format) to the log trimmed to the
-/// retention, publishes it on the channel; returns the seq.
+/// retention, publishes it on the channel; returns the seq. (`string.format('%d')`, since Lua's
+/// own number-to-string writes 1e+14 and above in exponent form.)
 const PUBLISH: &str = r#"
 local seq = redis.call('INCR', KEYS[1])
-local msg = seq .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. '\n' .. ARGV[4]
+local msg = string.format('%d', seq) .. ' ' .. ARGV[2] .. ' ' .. ARGV[3] .. '\n' .. ARGV[4]
 local keep = tonumber(ARGV[5])
 if keep > 0 then
   redis.call('RPUSH', KEYS[2], msg)

@@ -39,9 +39,7 @@ pub async fn subscribe(commands: &Commands, channel: &str) -> Result<Subscriptio
             .await
             .map_err(|e| error(&url, &e))?;
         let (mut sink, stream) = pubsub.split();
-        sink.subscribe(channel)
-            .await
-            .map_err(|e| error(&url, &e))?;
+        sink.subscribe(channel).await.map_err(|e| error(&url, &e))?;
         Ok(Subscription { sink, stream })
     };
     tokio::time::timeout(COMMAND_TIMEOUT, open)
