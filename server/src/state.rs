@@ -79,6 +79,12 @@ pub struct Shared {
     broker: Option<Arc<crate::broker::Broker>>,
 }
 
+impl AsRef<hub::Hub> for Shared {
+    fn as_ref(&self) -> &hub::Hub {
+        &self.hub
+    }
+}
+
 /// A handle to a server's shared state.
 pub type State = Arc<Shared>;
 

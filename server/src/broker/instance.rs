@@ -176,10 +176,10 @@ impl Broker {
         }
     }
 
-    /// Feeds the broker's messages into the hub of `state` until the feed ends or `shutdown`.
-    pub async fn run_feed(
+    /// Feeds the broker's messages into the hub of `state` (the server's shared state) until the feed ends or `shutdown`.
+    pub async fn run_feed<S: AsRef<Hub>>(
         self: Arc<Self>,
-        state: crate::state::State,
+        state: Arc<S>,
         mut feed: mpsc::Receiver<Feed>,
         shutdown: CancellationToken,
     ) {
@@ -190,9 +190,9 @@ impl Broker {
             };
             let Some(next) = next else { return };
             match next {
-                Feed::Message(d) => self.deliver(&state.hub, d).await,
+                Feed::Message(d) => self.deliver((*state).as_ref(), d).await,
                 Feed::Lost(why) => self.lost(&why),
-                Feed::Connected => self.reconnected(&state.hub).await,
+                Feed::Connected => self.reconnected((*state).as_ref()).await,
             }
         }
     }

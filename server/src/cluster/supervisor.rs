@@ -78,6 +78,11 @@ pub async fn supervise_with(
     prefix: Vec<OsString>,
 ) -> Result<(), ServerError> {
     check_args(&args)?;
+    if let Some(url) = &args.broker {
+        // Asked once here, so that a broker that does not answer stops the server with one
+        // line before any process starts (each child then connects on its own).
+        crate::broker::Broker::connect(url, &crate::broker::Options::of(&args)).await?;
+    }
     // One certificate for every child: made (or checked) here, passed as --cert/--key.
     let _made = crate::tls::Made::prepare(&mut args)?;
     crate::tls::load(&args)?;
