@@ -69,3 +69,58 @@ impl RunConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::RunArgs;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct T {
+        #[command(flatten)]
+        args: RunArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<super::RunConfig, super::ConfigError> {
+        let mut v = vec!["x"];
+        v.extend_from_slice(args);
+        T::parse_from(v).args.resolve()
+    }
+
+    #[test]
+    fn broker_goes_with_the_embedded_server_only() {
+        let e = parse(&["--broker", "redis", "--target", "http://127.0.0.1:1"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--broker") && e.contains("pushbench serve --broker URL"));
+        assert_eq!(e.lines().count(), 1, "{e}");
+        let e = parse(&["--fault", "restart-broker=1s"])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("restart-broker needs --broker"), "{e}");
+    }
+
+    #[test]
+    fn restart_broker_must_fall_in_the_window() {
+        if !server::broker::process::BrokerProcess::available(server::broker::Kind::Redis) {
+            println!(
+                "SKIPPED restart_broker_must_fall_in_the_window: redis-server is not installed"
+            );
+            return;
+        }
+        let c = parse(&["--broker", "redis", "--fault", "restart-broker=1s"]).unwrap();
+        assert_eq!(c.broker, Some(super::BrokerKind::Redis));
+        assert_eq!(c.fault.to_string(), "restart-broker=1s");
+        let e = parse(&[
+            "--broker",
+            "redis",
+            "--duration",
+            "2s",
+            "--fault",
+            "restart-broker=3s",
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("before the window's end"), "{e}");
+    }
+}
