@@ -177,3 +177,63 @@ fn broker_with_target_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn ctrl_c_stops_the_broker_with_the_run() {
+    if !installed(Kind::Redis, "run --broker redis, Ctrl-C") {
+        return;
+    }
+    use std::time::Duration;
+    let dir = TempDir::new("broker-ctrl-c");
+    let out = dir.join("run");
+    let child = spawn(&[
+        "run",
+        "--out",
+        out.to_str().unwrap(),
+        "--no-report",
+        "--techniques",
+        "sse",
+        "--clients",
+        "5",
+        "--rate",
+        "5",
+        "--duration",
+        "60s",
+        "--broker",
+        "redis",
+    ]);
+    let pid = child.id();
+    let broker = || {
+        descendants(pid)
+            .into_iter()
+            .find(|&p| cmdline(p).contains("redis-server"))
+    };
+    assert!(
+        wait_until(Duration::from_secs(30), || broker().is_some()
+            && server_child(pid).is_some()),
+        "no broker and server under the run"
+    );
+    let b = broker().unwrap();
+    // The server of the run uses the broker: it is not among the server's descendants.
+    let (server, _) = server_child(pid).unwrap();
+    assert!(
+        !descendants(server).contains(&b),
+        "the broker is not the server's"
+    );
+    signal(&pid.to_string(), "INT");
+    let o = wait_exit(
+        child,
+        Duration::from_secs(60),
+        "the run did not stop on SIGINT",
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(4),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || gone(b)),
+        "broker {b} outlived the run"
+    );
+}
