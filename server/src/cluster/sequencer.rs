@@ -21,7 +21,7 @@ enum Part {
     /// Not yet.
     Waiting,
     /// Its `/stats` (`None`: it is dead, or this is a reset it acknowledged).
-    Answered(Option<Stats>),
+    Answered(Option<Box<Stats>>),
 }
 
 /// A `/stats` collection or a reset in progress.
@@ -184,7 +184,7 @@ impl Sequencer {
             return;
         };
         if let Some(slot @ Part::Waiting) = c.parts.get_mut(i) {
-            *slot = Part::Answered(part);
+            *slot = Part::Answered(part.map(Box::new));
         }
         if c.parts.iter().any(|p| matches!(p, Part::Waiting)) {
             return;
@@ -200,7 +200,7 @@ impl Sequencer {
             .parts
             .into_iter()
             .map(|p| match p {
-                Part::Answered(s) => s,
+                Part::Answered(s) => s.map(|s| *s),
                 Part::Waiting => None,
             })
             .collect();
