@@ -91,7 +91,9 @@ pub enum DecodeError {
 /// Decodes a stored or republished message.
 pub fn decode(headers: Option<&HeaderMap>, payload: &[u8]) -> Result<Decoded, DecodeError> {
     let h = headers.ok_or(DecodeError::NoHeaders)?;
-    let seq = number(h, SEQ).filter(|&s| s > 0).ok_or(DecodeError::NoSeq)?;
+    let seq = number(h, SEQ)
+        .filter(|&s| s > 0)
+        .ok_or(DecodeError::NoSeq)?;
     let marker = h.get(MARKER).is_some_and(|v| v.as_str() == "1");
     let event = h.get(EVENT).map(|v| v.as_str().to_string());
     let data = std::str::from_utf8(payload)

@@ -110,8 +110,7 @@ impl Inner {
             }),
             ..Default::default()
         };
-        match tokio::time::timeout(REQUEST_TIMEOUT, self.js.create_or_update_stream(config)).await
-        {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.js.create_or_update_stream(config)).await {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
                 let text = e.to_string();
@@ -147,9 +146,8 @@ impl Nats {
             .request_timeout(Some(REQUEST_TIMEOUT))
             .max_reconnects(None)
             .reconnect_delay_callback(|attempts| {
-                Duration::from_millis(100u64.saturating_mul(1 << attempts.min(4))).min(
-                    Duration::from_secs(1),
-                )
+                Duration::from_millis(100u64.saturating_mul(1 << attempts.min(4)))
+                    .min(Duration::from_secs(1))
             })
             .event_callback(move |e| {
                 let events = events.clone();
