@@ -38,3 +38,48 @@ async fn a_lost_broker_is_shown_refused_and_caught_up() {
 async fn a_bad_broker_url_fails_at_once() {
     suite::bad_urls_fail_fast(Kind::Nats).await;
 }
+
+/// A nats-server without JetStream: connecting fails at once, saying to start it with -js.
+#[tokio::test]
+async fn a_server_without_jetstream_is_refused() {
+    let Some(exe) = server::broker::process::find("nats-server") else {
+        eprintln!("SKIPPED a_server_without_jetstream_is_refused: nats-server is not installed");
+        return;
+    };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(exe)
+        .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("nats-server starts");
+    let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    let t0 = std::time::Instant::now();
+    while std::net::TcpStream::connect(addr).is_err() {
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(10),
+            "nats-server listens"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let url = server::broker::BrokerUrl {
+        kind: Kind::Nats,
+        host: "127.0.0.1".into(),
+        port,
+    };
+    let a = common::brokers::broker_args(&url, "nojs");
+    let t0 = std::time::Instant::now();
+    let e = server::broker::Broker::connect(&url, &server::broker::Options::of(&a))
+        .await
+        .expect_err("no JetStream there");
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = e.to_string();
+    assert!(t0.elapsed() < std::time::Duration::from_secs(8));
+    assert!(text.contains(&url.url()) && text.contains("-js"), "{text}");
+    assert!(!text.contains('\n'), "{text}");
+}

@@ -114,7 +114,10 @@ impl Inner {
             Ok(Ok(_)) => Ok(()),
             Ok(Err(e)) => {
                 let text = e.to_string();
-                if text.contains("no responders") || text.contains("not enabled") {
+                if text.contains("no responders")
+                    || text.contains("not enabled")
+                    || text.contains("unavailable")
+                {
                     Err(self.protocol(
                         "JetStream is not enabled on this server (start nats-server with -js)",
                     ))
