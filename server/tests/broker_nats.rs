@@ -83,3 +83,70 @@ async fn a_server_without_jetstream_is_refused() {
     assert!(text.contains(&url.url()) && text.contains("-js"), "{text}");
     assert!(!text.contains('\n'), "{text}");
 }
+
+/// Two connections racing on one topic: every publish gets its own seq, 1..=n with none
+/// missing or twice, and `since` returns them all in order.
+#[tokio::test]
+async fn racing_publishers_never_share_a_seq() {
+    let Some(b) = broker_or_skip(Kind::Nats, "racing_publishers_never_share_a_seq") else {
+        return;
+    };
+    let options = server::broker::Options {
+        namespace: format!("race{}", std::process::id()),
+        retention: 1000,
+        max_payload_bytes: 1024,
+    };
+    let mut backends = Vec::new();
+    for _ in 0..2 {
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+        tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        backends.push(
+            server::broker::connect(&b.url(), &options, tx)
+                .await
+                .expect("connects"),
+        );
+    }
+    let per = 40u64;
+    let mut tasks = Vec::new();
+    for (i, be) in backends.iter().enumerate() {
+        for j in 0..per / 4 {
+            let be = be.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for k in 0..4 {
+                    let data = format!("b{i}j{j}k{k}");
+                    seqs.push((be.publish("x.y", None, &data).await.expect("stored"), data));
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    let seqs: Vec<u64> = all.iter().map(|(s, _)| *s).collect();
+    assert_eq!(seqs, (1..=2 * per).collect::<Vec<_>>());
+    let r = backends[0].since("x.y", 0).await.expect("since");
+    assert_eq!(r.latest, 2 * per);
+    let got: Vec<(u64, String)> = r.messages.into_iter().map(|d| (d.seq, d.data)).collect();
+    assert_eq!(got, all);
+    backends[1].raise("x.y", 100).await.expect("raise");
+    assert_eq!(backends[0].since("x.y", 80).await.unwrap().latest, 100);
+    assert!(
+        backends[0]
+            .since("x.y", 80)
+            .await
+            .unwrap()
+            .messages
+            .is_empty()
+    );
+    assert_eq!(
+        backends[0]
+            .publish("x.y", Some("e"), "after")
+            .await
+            .unwrap(),
+        101
+    );
+}
