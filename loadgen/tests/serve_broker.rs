@@ -96,7 +96,10 @@ async fn three_processes_agree(kind: Kind) {
     assert_eq!(s["broker"]["received"], 3 * N, "{s}");
     assert_eq!(s["broker"]["gaps"], 0, "{s}");
     for t in ["sse", "stream", "ws"] {
-        assert!(s["techniques"][t]["delivered"].as_u64().unwrap() >= N * k, "{t}: {s}");
+        assert!(
+            s["techniques"][t]["delivered"].as_u64().unwrap() >= N * k,
+            "{t}: {s}"
+        );
     }
     let (st, m) = call(a, "GET", "/metrics", "").await;
     assert_eq!(st, 200);
@@ -176,8 +179,18 @@ fn a_broker_that_does_not_answer_stops_serve_at_once() {
             "serve --broker {url} still running"
         );
         let (mut out, mut err) = (String::new(), String::new());
-        child.stdout.take().unwrap().read_to_string(&mut out).unwrap();
-        child.stderr.take().unwrap().read_to_string(&mut err).unwrap();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
         assert_eq!(status.unwrap().code(), Some(1), "{err}");
         assert!(t0.elapsed() < Duration::from_secs(12), "{:?}", t0.elapsed());
         assert!(!out.contains("listening"), "{out}");
