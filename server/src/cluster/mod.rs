@@ -194,7 +194,8 @@ pub fn merge(parts: &[Option<Stats>], supervisor: Process, totals: Totals) -> St
         per_process: Some(per_process),
         process: Some(total),
         processes: live().count() as u64,
-        published: totals.published,
+        // Over a broker the processes publish themselves (and count it); else the supervisor.
+        published: totals.published + sum(|p| p.published),
         rejected_connections: sum(|p| p.rejected_connections),
         protocols: protocols(live()),
         techniques,
