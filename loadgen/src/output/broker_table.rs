@@ -26,7 +26,8 @@ pub fn lines(rows: &[&TechniqueSummary]) -> String {
         );
         let mut extra = Vec::new();
         if b.restarts > 0 {
-            extra.push(format!("{} restarts", b.restarts));
+            let s = if b.restarts == 1 { "" } else { "s" };
+            extra.push(format!("{} restart{s}", b.restarts));
         }
         if let Some(s) = &b.status {
             extra.push(format!(
