@@ -65,8 +65,11 @@ fn small_run(kind: &str) {
         assert_eq!(u(t, "lost"), 0, "{name}: {t}");
         let b = &t["broker"];
         assert_eq!(b["kind"], kind, "{name}: {b}");
-        assert!(f(b, "cpu_s") > 0.0, "{name}: {b}");
-        assert!(f(b, "cpu_s_per_million_deliveries") > 0.0, "{name}: {b}");
+        // /proc counts CPU in 10 ms ticks: a light broker may read 0 over a short window.
+        assert!(f(b, "cpu_s") >= 0.0, "{name}: {b}");
+        let per_million = f(b, "cpu_s") * 1e6 / u(t, "delivered") as f64;
+        let got = f(b, "cpu_s_per_million_deliveries");
+        assert!((got - per_million).abs() <= 1e-3, "{name}: {got} vs {per_million}: {b}");
         assert!(u(b, "rss_peak_bytes") > 1 << 20, "{name}: {b}");
         assert!(f(b, "in_msgs_per_s") > 0.0, "{name}: {b}");
         assert!(f(b, "messages_per_s") > 0.0, "{name}: {b}");
@@ -140,7 +143,7 @@ fn a_broker_restart_mid_window_is_survived_and_counted() {
         );
         let b = &t["broker"];
         assert_eq!(u(b, "restarts"), 1, "{name}: {b}");
-        assert!(f(b, "cpu_s") > 0.0, "{name}: CPU across the restart: {b}");
+        assert!(f(b, "cpu_s") >= 0.0, "{name}: CPU across the restart: {b}");
         assert!(
             u(&b["status"], "disconnects") >= 1,
             "{name}: the instances saw the broker go: {b}"
