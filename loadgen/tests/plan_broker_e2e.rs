@@ -28,9 +28,30 @@ fn broker_row_agrees_with_the_steps() {
     let d = dir.to_str().unwrap();
     let out = run(
         &[
-            "sweep", "--techniques", "sse", "--no-report", "--duration", "1s", "--warmup",
-            "200ms", "--drain", "1s", "--ramp-up", "5000", "--rate", "10", "--clients", "2,4",
-            "--slo-p99", "10s", "--broker", "redis", "--server-processes", "2", "--out", d,
+            "sweep",
+            "--techniques",
+            "sse",
+            "--no-report",
+            "--duration",
+            "1s",
+            "--warmup",
+            "200ms",
+            "--drain",
+            "1s",
+            "--ramp-up",
+            "5000",
+            "--rate",
+            "10",
+            "--clients",
+            "2,4",
+            "--slo-p99",
+            "10s",
+            "--broker",
+            "redis",
+            "--server-processes",
+            "2",
+            "--out",
+            d,
         ],
         Duration::from_secs(120),
     );
@@ -75,13 +96,19 @@ fn broker_row_agrees_with_the_steps() {
     }
     let slope = sxy / sxx;
     let got = row["broker_core_s_per_publish_instance"].as_f64().unwrap();
-    assert!((got - slope).abs() <= 1e-9 * slope.abs().max(1e-12), "{got} vs {slope}");
+    assert!(
+        (got - slope).abs() <= 1e-9 * slope.abs().max(1e-12),
+        "{got} vs {slope}"
+    );
     assert_eq!(row["broker_fit_points"], 2);
     let machines = row["machines"].as_u64().unwrap();
     let instances = row["broker_instances"].as_u64().unwrap();
     assert_eq!(instances, machines * 2);
     let pubs = row["broker_publishes_per_s"].as_f64().unwrap();
-    assert!((pubs - per_rate * 10.0).abs() <= 1e-9 * pubs.max(1.0), "{pubs}");
+    assert!(
+        (pubs - per_rate * 10.0).abs() <= 1e-9 * pubs.max(1.0),
+        "{pubs}"
+    );
     let msgs = row["broker_messages_per_s"].as_f64().unwrap();
     assert!((msgs - pubs * (1.0 + instances as f64)).abs() <= 1e-6 * msgs.max(1.0));
     let cores = row["broker_cores"].as_f64().unwrap();
@@ -91,7 +118,10 @@ fn broker_row_agrees_with_the_steps() {
 
     // The files carry it too.
     let csv = std::fs::read_to_string(dir.join("plan.csv")).unwrap();
-    assert!(csv.lines().next().unwrap().contains("broker_cores"), "{csv}");
+    assert!(
+        csv.lines().next().unwrap().contains("broker_cores"),
+        "{csv}"
+    );
     let html = std::fs::read_to_string(dir.join("plan.html")).unwrap();
     assert!(html.contains("<h2>Broker</h2>"));
 }

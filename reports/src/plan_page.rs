@@ -132,7 +132,8 @@ pub fn write_all(dir: &Path, doc: &PlanDoc) -> Result<Vec<PathBuf>, ReportError>
     // Rows with and without a broker row may mix (a technique whose steps had none).
     let mut w = csv::WriterBuilder::new()
         .flexible(true)
-        .from_path(&csv_path).map_err(|e| ReportError::parse(&csv_path, e))?;
+        .from_path(&csv_path)
+        .map_err(|e| ReportError::parse(&csv_path, e))?;
     for r in &doc.rows {
         w.serialize(r)
             .map_err(|e| ReportError::parse(&csv_path, e))?;

@@ -55,12 +55,18 @@ fn broker_section_shows_the_brokers_figures() {
     let out = base.join("out");
     reports::write_report(std::slice::from_ref(&dir), Some(&out)).unwrap();
     let html = fs::read_to_string(out.join("index.html")).unwrap();
-    let at = html.find("<h2 id=\"broker\">Broker</h2>").expect("a Broker section");
+    let at = html
+        .find("<h2 id=\"broker\">Broker</h2>")
+        .expect("a Broker section");
     let section = &html[at..];
     let section = &section[..section.find("</table>").unwrap()];
     assert!(section.contains("not</b> in the server"), "{section}");
     // One row: SSE's (WebSocket had no broker).
-    assert_eq!(section.matches("<tr><td class=\"l\">").count(), 1, "{section}");
+    assert_eq!(
+        section.matches("<tr><td class=\"l\">").count(),
+        1,
+        "{section}"
+    );
     let row = &section[section.find("<tr><td class=\"l\">").unwrap()..];
     let cells: Vec<&str> = row
         .split("<td>")

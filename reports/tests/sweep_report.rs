@@ -222,7 +222,10 @@ fn plan_page_labels_extrapolations() {
     let files = plan_page::write_all(&dir, &doc).unwrap();
     assert_eq!(files.len(), 3);
     let html = fs::read_to_string(dir.join("plan.html")).unwrap();
-    assert!(!html.contains("<h2>Broker</h2>"), "no broker, no broker row");
+    assert!(
+        !html.contains("<h2>Broker</h2>"),
+        "no broker, no broker row"
+    );
     // Exactly one figure (cores) is labelled.
     assert_eq!(
         html.matches("class=\"x\">extrapolated").count(),

@@ -94,11 +94,19 @@ pub fn fit(steps: &[BrokerStep]) -> Result<BrokerFit, FitError> {
         .collect();
     let points: Vec<(f64, f64)> = usable
         .iter()
-        .map(|s| (s.publishes_per_s * s.instances as f64, s.cpu_s / s.duration_s))
+        .map(|s| {
+            (
+                s.publishes_per_s * s.instances as f64,
+                s.cpu_s / s.duration_s,
+            )
+        })
         .collect();
     let fit = fit_through_origin(&points)?;
-    let publishes_per_rate =
-        usable.iter().map(|s| s.publishes_per_s / s.rate).sum::<f64>() / usable.len() as f64;
+    let publishes_per_rate = usable
+        .iter()
+        .map(|s| s.publishes_per_s / s.rate)
+        .sum::<f64>()
+        / usable.len() as f64;
     Ok(BrokerFit {
         kind: usable.first().map(|s| s.kind.clone()).unwrap_or_default(),
         fit,
@@ -189,11 +197,22 @@ mod tests {
         // x = publishes/s × instances: 100×1 = 100, 100×2 = 200, 100×4 = 400.
         // y = cpu_s / 10 s: 0.01, 0.02, 0.05 cores.
         // slope = Σxy / Σx² = (1 + 4 + 20) / (10_000 + 40_000 + 160_000) = 25 / 210_000.
-        let steps = [step(1, 100.0, 0.1), step(2, 100.0, 0.2), step(4, 100.0, 0.5)];
+        let steps = [
+            step(1, 100.0, 0.1),
+            step(2, 100.0, 0.2),
+            step(4, 100.0, 0.5),
+        ];
         let f = fit(&steps).unwrap();
-        assert!((f.fit.slope - 25.0 / 210_000.0).abs() < 1e-15, "{}", f.fit.slope);
+        assert!(
+            (f.fit.slope - 25.0 / 210_000.0).abs() < 1e-15,
+            "{}",
+            f.fit.slope
+        );
         assert_eq!(f.fit.n, 3);
-        assert!((f.publishes_per_rate - 50.0).abs() < 1e-12, "100 publishes/s at rate 2");
+        assert!(
+            (f.publishes_per_rate - 50.0).abs() < 1e-12,
+            "100 publishes/s at rate 2"
+        );
         assert_eq!(f.instances_per_machine, 4);
         assert_eq!(fit(&[]).map(|_| ()), Err(FitError::TooFewPoints(0)));
     }
@@ -214,7 +233,11 @@ mod tests {
         assert_eq!(s.instances, 60);
         assert!((s.messages_per_s - 12_200.0).abs() < 1e-6);
         assert!((s.cores - 0.12).abs() < 1e-9, "{}", s.cores);
-        assert!(s.verdict.starts_with("one Redis holds it (12%"), "{}", s.verdict);
+        assert!(
+            s.verdict.starts_with("one Redis holds it (12%"),
+            "{}",
+            s.verdict
+        );
         // 300 machines → 600 instances → 1.2 cores: over 0.8, at least 2 shards.
         let s = size(&f, 4.0, 300, 2.0);
         assert!((s.cores - 1.2).abs() < 1e-9);
@@ -225,6 +248,10 @@ mod tests {
             ..f
         };
         let s = size(&nats, 4.0, 300, 2.0);
-        assert!(s.verdict.starts_with("1.20 cores of a 2-core"), "{}", s.verdict);
+        assert!(
+            s.verdict.starts_with("1.20 cores of a 2-core"),
+            "{}",
+            s.verdict
+        );
     }
 }

@@ -76,11 +76,7 @@ pub(super) fn section(h: &mut String, runs: &[Run]) {
                 st(|s| s.refused),
                 run.label.clone(),
             ];
-            let _ = write!(
-                h,
-                "<tr><td class=\"l\">{}</td>",
-                swatch(t.technique.name())
-            );
+            let _ = write!(h, "<tr><td class=\"l\">{}</td>", swatch(t.technique.name()));
             for c in cells {
                 let _ = write!(h, "<td>{}</td>", esc(&c));
             }

@@ -6,6 +6,7 @@
 //! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
 //! run's files is HTML-escaped.
 
+mod broker;
 mod checks;
 mod params;
 mod recovery;
@@ -13,7 +14,6 @@ mod request;
 mod servers;
 mod tables;
 mod text;
-mod broker;
 mod transport;
 
 use std::fmt::Write as _;
