@@ -69,6 +69,32 @@ pub struct PlanRow {
     pub extrapolated: String,
     /// Caveats for this technique, `; `-separated.
     pub notes: String,
+    /// The broker row (a sweep run with `run --broker`; docs/CAPACITY.md); absent otherwise.
+    /// The broker's kind, `redis` or `nats`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_kind: Option<String>,
+    /// Broker CPU-seconds per (publish × server instance), least squares through the origin.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_core_s_per_publish_instance: Option<f64>,
+    /// Sweep steps the broker fit used.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_fit_points: Option<usize>,
+    /// Messages published into the broker per second at the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_publishes_per_s: Option<f64>,
+    /// Server instances the broker feeds at the target (machines × instances per machine).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_instances: Option<u64>,
+    /// Messages the broker handles per second at the target: publishes in plus one copy out
+    /// per instance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_messages_per_s: Option<f64>,
+    /// Broker cores needed at the target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_cores: Option<f64>,
+    /// Whether one broker holds it, in words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub broker_verdict: Option<String>,
 }
 
 impl PlanRow {
@@ -103,7 +129,11 @@ pub fn write_all(dir: &Path, doc: &PlanDoc) -> Result<Vec<PathBuf>, ReportError>
     let text = serde_json::to_string_pretty(doc).map_err(|e| ReportError::parse(&json, e))?;
     std::fs::write(&json, text + "\n").map_err(|e| ReportError::io(&json, e))?;
     let csv_path = dir.join("plan.csv");
-    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| ReportError::parse(&csv_path, e))?;
+    // Rows with and without a broker row may mix (a technique whose steps had none).
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&csv_path)
+        .map_err(|e| ReportError::parse(&csv_path, e))?;
     for r in &doc.rows {
         w.serialize(r)
             .map_err(|e| ReportError::parse(&csv_path, e))?;
@@ -227,7 +257,9 @@ pub fn render(doc: &PlanDoc, sweep_page: Option<&str>) -> String {
             esc(&r.notes),
         );
     }
-    h.push_str("</table>\n<h2>Assumptions</h2>\n<ul>\n");
+    h.push_str("</table>\n");
+    broker_table(doc, &mut h);
+    h.push_str("<h2>Assumptions</h2>\n<ul>\n");
     for a in &doc.assumptions {
         let _ = writeln!(h, "<li>{}</li>", esc(a));
     }
@@ -236,4 +268,39 @@ pub fn render(doc: &PlanDoc, sweep_page: Option<&str>) -> String {
          <a href=\"plan.json\">plan.json</a>.</p>\n</main>\n</body>\n</html>\n",
     );
     h
+}
+
+/// The broker row of each technique (a sweep run with `--broker`); nothing without one.
+fn broker_table(doc: &PlanDoc, h: &mut String) {
+    if doc.rows.iter().all(|r| r.broker_kind.is_none()) {
+        return;
+    }
+    h.push_str(
+        "<h2>Broker</h2>\n<p class=\"sub\">The broker's CPU is a separate resource: every \
+         message is stored once and sent to every server instance, so its work is fitted per \
+         (publish × instance) and scaled to the target's publishes and the instances sized \
+         above.</p>\n<table>\n<tr><th class=\"l\">technique</th><th class=\"l\">broker</th>\
+         <th>CPU per publish × instance</th><th>steps</th><th>publishes</th><th>instances</th>\
+         <th>broker messages</th><th>broker cores</th><th class=\"l\">verdict</th></tr>\n",
+    );
+    for r in doc.rows.iter().filter(|r| r.broker_kind.is_some()) {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{}</td><td>{}</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{}</td></tr>",
+            swatch(&r.technique),
+            esc(r.broker_kind.as_deref().unwrap_or("")),
+            fmt::opt(r.broker_core_s_per_publish_instance, |v| format!(
+                "{} µs",
+                fmt::sig(v * 1e6)
+            )),
+            fmt::opt(r.broker_fit_points, |n| n.to_string()),
+            fmt::opt(r.broker_publishes_per_s, per_s),
+            fmt::opt(r.broker_instances, fmt::count),
+            fmt::opt(r.broker_messages_per_s, per_s),
+            fmt::opt(r.broker_cores, fmt::sig),
+            esc(r.broker_verdict.as_deref().unwrap_or("")),
+        );
+    }
+    h.push_str("</table>\n");
 }

@@ -194,6 +194,14 @@ fn plan_page_labels_extrapolations() {
         measured_clients_max: 5000,
         extrapolated: "cores".into(),
         notes: "a note".into(),
+        broker_kind: None,
+        broker_core_s_per_publish_instance: None,
+        broker_fit_points: None,
+        broker_publishes_per_s: None,
+        broker_instances: None,
+        broker_messages_per_s: None,
+        broker_cores: None,
+        broker_verdict: None,
     };
     let doc = PlanDoc {
         format: plan_page::FORMAT.into(),
@@ -214,6 +222,10 @@ fn plan_page_labels_extrapolations() {
     let files = plan_page::write_all(&dir, &doc).unwrap();
     assert_eq!(files.len(), 3);
     let html = fs::read_to_string(dir.join("plan.html")).unwrap();
+    assert!(
+        !html.contains("<h2>Broker</h2>"),
+        "no broker, no broker row"
+    );
     // Exactly one figure (cores) is labelled.
     assert_eq!(
         html.matches("class=\"x\">extrapolated").count(),

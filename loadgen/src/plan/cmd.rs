@@ -11,7 +11,7 @@ pub use super::error::PlanCmdError;
 use super::error::invalid;
 use super::model::{Step, Target};
 use super::technique_plan::plan_technique;
-use super::{doc, sweeps};
+use super::{broker, doc, sweeps};
 use crate::technique::Technique;
 
 /// `pushbench plan`: how many machines, cores, memory, bandwidth a target needs, per
@@ -88,7 +88,11 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
         return Err(PlanCmdError::NoSteps(dir.clone()));
     }
     let (target, machine_source) = target_of(args, dir, &sweep)?;
-    let (planned, skipped) = plan_each(&sweep, &rows, &target);
+    let (planned, skipped) = plan_each(dir, &sweep, &rows, &target);
+    let mut assumptions = doc::assumptions(&sweep);
+    if planned.iter().any(|r| r.broker_kind.is_some()) {
+        assumptions.push(doc::BROKER_ASSUMPTION.into());
+    }
     let doc = PlanDoc {
         format: plan_page::FORMAT.into(),
         format_version: 1,
@@ -106,7 +110,7 @@ pub fn plan(args: &PlanArgs) -> Result<(PlanDoc, Vec<PathBuf>), PlanCmdError> {
             machine_memory_bytes: target.machine_memory_bytes,
             machine_source: machine_source.into(),
         },
-        assumptions: doc::assumptions(&sweep),
+        assumptions,
         rows: planned,
         skipped,
     };
@@ -166,7 +170,12 @@ fn target_of(
 }
 
 /// Plans every technique of the sweep: a row for each one planned, and why each other was not.
-fn plan_each(sweep: &SweepDoc, rows: &[StepRow], target: &Target) -> (Vec<PlanRow>, Vec<Skipped>) {
+fn plan_each(
+    dir: &Path,
+    sweep: &SweepDoc,
+    rows: &[StepRow],
+    target: &Target,
+) -> (Vec<PlanRow>, Vec<Skipped>) {
     let mut names: Vec<String> = sweep.techniques.clone();
     for r in rows {
         if !names.contains(&r.technique) {
@@ -199,7 +208,16 @@ fn plan_each(sweep: &SweepDoc, rows: &[StepRow], target: &Target) -> (Vec<PlanRo
             continue;
         }
         match plan_technique(&steps, target) {
-            Ok(p) => planned.push(doc::to_row(&p, sweep.outcome(name))),
+            Ok(p) => {
+                let mut row = doc::to_row(&p, sweep.outcome(name));
+                let broker_steps: Vec<_> = rows
+                    .iter()
+                    .filter(|r| &r.technique == name)
+                    .filter_map(|r| broker::read_step(dir, r))
+                    .collect();
+                broker::fill_row(&mut row, &broker_steps, target.rate, target.machine_cores);
+                planned.push(row);
+            }
             Err(e) => skipped.push(skip(format!(
                 "the fit failed ({e}); sweep at least 2 client counts"
             ))),

@@ -34,6 +34,14 @@ pub fn to_row(p: &TechniquePlan, outcome: Option<&sw::Outcome>) -> PlanRow {
         measured_clients_max: p.measured_clients.1,
         extrapolated: p.extrapolated.join(" "),
         notes: notes.join("; "),
+        broker_kind: None,
+        broker_core_s_per_publish_instance: None,
+        broker_fit_points: None,
+        broker_publishes_per_s: None,
+        broker_instances: None,
+        broker_messages_per_s: None,
+        broker_cores: None,
+        broker_verdict: None,
     }
 }
 
@@ -84,6 +92,14 @@ pub fn assumptions(sweep: &SweepDoc) -> Vec<String> {
     }
     a
 }
+
+/// Stated when the sweep ran with a broker (`run --broker`).
+pub const BROKER_ASSUMPTION: &str = "The sweep ran with a broker: its CPU is a resource apart \
+     from the servers' (not in their cores), fitted per publish × server instance (each \
+     message is stored once and sent to every instance) through the origin and scaled to the \
+     target's publishes and the instances sized here (machines × the instances each measured \
+     machine ran). Redis runs commands on one thread: above ~0.8 of one core one Redis will \
+     not hold.";
 
 /// The table printed on stdout.
 pub fn table(doc: &PlanDoc) -> String {
@@ -157,10 +173,34 @@ pub fn table(doc: &PlanDoc) -> String {
     for r in doc.rows.iter().filter(|r| !r.notes.is_empty()) {
         let _ = writeln!(s, "  {}: {}", r.technique, r.notes);
     }
+    for r in &doc.rows {
+        if let Some(kind) = &r.broker_kind {
+            let _ = writeln!(
+                s,
+                "  {} broker ({kind}): {} µs CPU per publish × instance; {} publishes/s × {} \
+                 instances = {} messages/s, {} cores: {}",
+                r.technique,
+                opt(r.broker_core_s_per_publish_instance.map(|v| v * 1e6), 3),
+                opt(r.broker_publishes_per_s, 1),
+                r.broker_instances
+                    .map(|n| n.to_string())
+                    .unwrap_or_else(|| "?".into()),
+                opt(r.broker_messages_per_s, 0),
+                opt(r.broker_cores, 3),
+                r.broker_verdict.as_deref().unwrap_or("")
+            );
+        }
+    }
     for k in &doc.skipped {
         let _ = writeln!(s, "  {}: not planned: {}", k.technique, k.reason);
     }
     s
+}
+
+/// A figure with `places` decimals, `?` when unknown.
+fn opt(v: Option<f64>, places: usize) -> String {
+    v.map(|v| format!("{v:.places$}"))
+        .unwrap_or_else(|| "?".into())
 }
 
 #[cfg(test)]

@@ -2,10 +2,11 @@
 //! (inline CSS, no script, no web fonts; charts and CSV by relative path). It shows a banner for
 //! a partial run, the findings, the summary table with units (`median (min–max)` in a repeated
 //! run), the request-scoped streams of a request run ([`request`]), the servers compared (several runs), HTTP/2 and TLS compared (runs over several transports:
-//! [`transport`]), the usual-claims table with each rule, the charts,
+//! [`transport`]), the broker (runs with `--broker`: [`broker`]), the usual-claims table with each rule, the charts,
 //! the run's parameters and machine, and the CSV files' columns. Everything that comes from the
 //! run's files is HTML-escaped.
 
+mod broker;
 mod checks;
 mod params;
 mod recovery;
@@ -218,6 +219,7 @@ pub fn render(page: &Page) -> String {
 
     servers::section(&mut h, runs);
     transport::section(&mut h, runs);
+    broker::section(&mut h, runs);
     recovery::section(&mut h, runs);
 
     h.push_str("<h2 id=\"claims\">Usual claims, checked against this run</h2>\n");
