@@ -69,31 +69,31 @@ pub struct PlanRow {
     pub extrapolated: String,
     /// Caveats for this technique, `; `-separated.
     pub notes: String,
-    /// The broker row (a sweep run with `run --broker`; docs/CAPACITY.md); absent otherwise.
+    /// The broker row (a sweep run with `run --broker`; docs/CAPACITY.md); null otherwise.
     /// The broker's kind, `redis` or `nats`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_kind: Option<String>,
     /// Broker CPU-seconds per (publish × server instance), least squares through the origin.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_core_s_per_publish_instance: Option<f64>,
     /// Sweep steps the broker fit used.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_fit_points: Option<usize>,
     /// Messages published into the broker per second at the target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_publishes_per_s: Option<f64>,
     /// Server instances the broker feeds at the target (machines × instances per machine).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_instances: Option<u64>,
     /// Messages the broker handles per second at the target: publishes in plus one copy out
     /// per instance.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_messages_per_s: Option<f64>,
     /// Broker cores needed at the target.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_cores: Option<f64>,
     /// Whether one broker holds it, in words.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub broker_verdict: Option<String>,
 }
 
@@ -129,11 +129,8 @@ pub fn write_all(dir: &Path, doc: &PlanDoc) -> Result<Vec<PathBuf>, ReportError>
     let text = serde_json::to_string_pretty(doc).map_err(|e| ReportError::parse(&json, e))?;
     std::fs::write(&json, text + "\n").map_err(|e| ReportError::io(&json, e))?;
     let csv_path = dir.join("plan.csv");
-    // Rows with and without a broker row may mix (a technique whose steps had none).
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_path(&csv_path)
-        .map_err(|e| ReportError::parse(&csv_path, e))?;
+    // Every row has every column (the broker's are empty without a broker row: null in JSON).
+    let mut w = csv::Writer::from_path(&csv_path).map_err(|e| ReportError::parse(&csv_path, e))?;
     for r in &doc.rows {
         w.serialize(r)
             .map_err(|e| ReportError::parse(&csv_path, e))?;
