@@ -13,7 +13,7 @@ use std::path::Path;
 use reports::plan_page::PlanRow;
 use reports::sweep::StepRow;
 
-use super::fit::{FitError, LinearFit, fit_through_origin};
+use super::fit::{FitError, LinearFit, fit_linear, fit_through_origin};
 
 /// Redis executes commands on one thread: above this share of one core it will not hold.
 pub const REDIS_CORE_LIMIT: f64 = 0.8;
@@ -86,7 +86,9 @@ pub fn read_step(sweep_dir: &Path, row: &StepRow) -> Option<BrokerStep> {
     })
 }
 
-/// Fits the broker's CPU per (publish × instance) through the origin.
+/// Fits the broker's cores against publishes × instances: a line with an intercept (the
+/// broker's own idle housekeeping, which a through-origin fit would charge to the few
+/// messages of a light step) when the steps have two distinct loads, else through the origin.
 pub fn fit(steps: &[BrokerStep]) -> Result<BrokerFit, FitError> {
     let usable: Vec<&BrokerStep> = steps
         .iter()
@@ -101,7 +103,7 @@ pub fn fit(steps: &[BrokerStep]) -> Result<BrokerFit, FitError> {
             )
         })
         .collect();
-    let fit = fit_through_origin(&points)?;
+    let fit = fit_linear(&points).or_else(|_| fit_through_origin(&points))?;
     let publishes_per_rate = usable
         .iter()
         .map(|s| s.publishes_per_s / s.rate)
@@ -121,7 +123,7 @@ pub fn size(f: &BrokerFit, rate: f64, machines: u64, machine_cores: f64) -> Brok
     let publishes_per_s = f.publishes_per_rate * rate;
     let instances = machines.max(1) * f.instances_per_machine;
     let work = publishes_per_s * instances as f64;
-    let cores = f.fit.slope.max(0.0) * work;
+    let cores = f.fit.intercept.max(0.0) + f.fit.slope.max(0.0) * work;
     let verdict = if f.kind == "redis" {
         if cores > REDIS_CORE_LIMIT {
             format!(
@@ -193,10 +195,11 @@ mod tests {
     }
 
     #[test]
-    fn fits_cpu_per_publish_instance_through_the_origin() {
+    fn fits_cpu_per_publish_instance_with_the_idle_cost_apart() {
         // x = publishes/s × instances: 100×1 = 100, 100×2 = 200, 100×4 = 400.
-        // y = cpu_s / 10 s: 0.01, 0.02, 0.05 cores.
-        // slope = Σxy / Σx² = (1 + 4 + 20) / (10_000 + 40_000 + 160_000) = 25 / 210_000.
+        // y = cpu_s / 10 s: 0.01, 0.02, 0.05 cores. Least squares: mean x = 700/3, mean y =
+        // 0.08/3, Sxx = 140_000/3, Sxy = 19/3, so slope = 19 / 140_000 and intercept =
+        // 0.08/3 - (19/140_000)(700/3) = -0.005.
         let steps = [
             step(1, 100.0, 0.1),
             step(2, 100.0, 0.2),
@@ -204,10 +207,14 @@ mod tests {
         ];
         let f = fit(&steps).unwrap();
         assert!(
-            (f.fit.slope - 25.0 / 210_000.0).abs() < 1e-15,
+            (f.fit.slope - 19.0 / 140_000.0).abs() < 1e-15,
             "{}",
             f.fit.slope
         );
+        assert!((f.fit.intercept + 0.005).abs() < 1e-12, "{}", f.fit.intercept);
+        // One load only: through the origin, 0.01 / 100.
+        let one = fit(&[step(1, 100.0, 0.1)]).unwrap();
+        assert!((one.fit.slope - 1e-4).abs() < 1e-15 && one.fit.intercept == 0.0);
         assert_eq!(f.fit.n, 3);
         assert!(
             (f.publishes_per_rate - 50.0).abs() < 1e-12,
