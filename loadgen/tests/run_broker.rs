@@ -69,7 +69,10 @@ fn small_run(kind: &str) {
         assert!(f(b, "cpu_s") >= 0.0, "{name}: {b}");
         let per_million = f(b, "cpu_s") * 1e6 / u(t, "delivered") as f64;
         let got = f(b, "cpu_s_per_million_deliveries");
-        assert!((got - per_million).abs() <= 1e-3, "{name}: {got} vs {per_million}: {b}");
+        assert!(
+            (got - per_million).abs() <= 1e-3,
+            "{name}: {got} vs {per_million}: {b}"
+        );
         assert!(u(b, "rss_peak_bytes") > 1 << 20, "{name}: {b}");
         assert!(f(b, "in_msgs_per_s") > 0.0, "{name}: {b}");
         assert!(f(b, "messages_per_s") > 0.0, "{name}: {b}");

@@ -211,7 +211,11 @@ mod tests {
             "{}",
             f.fit.slope
         );
-        assert!((f.fit.intercept + 0.005).abs() < 1e-12, "{}", f.fit.intercept);
+        assert!(
+            (f.fit.intercept + 0.005).abs() < 1e-12,
+            "{}",
+            f.fit.intercept
+        );
         // One load only: through the origin, 0.01 / 100.
         let one = fit(&[step(1, 100.0, 0.1)]).unwrap();
         assert!((one.fit.slope - 1e-4).abs() < 1e-15 && one.fit.intercept == 0.0);
