@@ -64,6 +64,33 @@ pub struct SweepOwnArgs {
     /// rather than stopping at the first miss
     #[arg(long, value_name = "LIST")]
     pub links: Option<String>,
+    /// Server instance counts to run every technique at, e.g. `1,2,4`: each technique at one
+    /// client count (the only value of --clients, else the run's 200), once per count; with
+    /// --broker the instances share the broker, without it the supervisor's relay
+    /// (--server-processes N). Every step is run and judged (docs/CAPACITY.md)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub instances: Option<Vec<u32>>,
+    /// The first of --start/--factor/--max-clients given on the command line (not defaulted):
+    /// an instance sweep refuses them.
+    #[arg(skip)]
+    pub geometric_given: Option<&'static str>,
+}
+
+/// The first of the geometric options given on the command line, if any.
+fn geometric_given(m: &clap::ArgMatches) -> Option<&'static str> {
+    [
+        ("start", "--start"),
+        ("factor", "--factor"),
+        ("max_clients", "--max-clients"),
+    ]
+    .into_iter()
+    .find(|(id, _)| {
+        matches!(
+            m.try_get_raw(id).ok().and(m.value_source(id)),
+            Some(clap::parser::ValueSource::CommandLine)
+        )
+    })
+    .map(|(_, flag)| flag)
 }
 
 /// `pushbench sweep`: run each technique at growing client counts until the objective breaks.
@@ -80,13 +107,16 @@ pub struct SweepArgs {
 
 impl FromArgMatches for SweepArgs {
     fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut sweep = SweepOwnArgs::from_arg_matches(m)?;
+        sweep.geometric_given = geometric_given(m);
         Ok(SweepArgs {
-            sweep: SweepOwnArgs::from_arg_matches(m)?,
+            sweep,
             run: RunArgs::from_arg_matches(m)?,
         })
     }
     fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
         self.sweep.update_from_arg_matches(m)?;
+        self.sweep.geometric_given = geometric_given(m);
         self.run.update_from_arg_matches(m)
     }
 }
@@ -153,6 +183,61 @@ impl SweepOwnArgs {
             }
         }
         Ok(Some(links))
+    }
+}
+
+/// At most this many instance counts in `--instances`.
+pub const MAX_INSTANCE_STEPS: usize = 16;
+
+impl SweepArgs {
+    /// The instance counts of `--instances` (None: not an instance sweep), distinct and each
+    /// at least 1; Err when an option that makes no sense with it was given too.
+    pub fn instances(&self) -> Result<Option<Vec<u32>>, StepsError> {
+        let Some(list) = &self.sweep.instances else {
+            return Ok(None);
+        };
+        let err = |msg: String| StepsError {
+            flag: "--instances",
+            msg,
+        };
+        if list.is_empty() || list.contains(&0) {
+            return Err(err("each instance count must be at least 1".into()));
+        }
+        if list.len() > MAX_INSTANCE_STEPS {
+            return Err(err(format!(
+                "more than {MAX_INSTANCE_STEPS} instance counts"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(n) = list.iter().find(|&&n| !seen.insert(n)) {
+            return Err(err(format!("{n} is listed twice")));
+        }
+        let geometric = self.sweep.geometric_given.unwrap_or("");
+        let conflicts = [
+            (geometric, !geometric.is_empty()),
+            ("--links", self.sweep.links.is_some()),
+            ("--concurrency", self.sweep.concurrency.is_some()),
+            ("--server-processes", self.run.server_processes.is_some()),
+            ("--target", self.run.target.is_some()),
+            (
+                "--mode request",
+                self.run.request.mode.as_deref() == Some("request"),
+            ),
+        ];
+        if let Some((flag, _)) = conflicts.iter().find(|c| c.1) {
+            return Err(err(format!(
+                "cannot be given with {flag} (an instance sweep runs each technique at one \
+                 client count, on 1..N local server instances)"
+            )));
+        }
+        if let Some(c) = &self.sweep.clients {
+            if c.len() != 1 {
+                return Err(err(format!(
+                    "runs one client count; give --clients one value, got {c:?}"
+                )));
+            }
+        }
+        Ok(Some(list.clone()))
     }
 }
 

@@ -66,10 +66,14 @@ pub async fn execute(
     command_line: Vec<String>,
     sd: Shutdown,
 ) -> Result<SweepOutcome, SweepError> {
+    let instances = args.instances()?;
     let links = args.sweep.links(args.run.link.is_some())?;
-    let steps = match (&links, args.sweep.list()) {
-        // A links sweep without a client list: one step, at the run's client count.
-        (Some(_), None) => vec![u64::from(args.run.resolve()?.clients)],
+    let steps = match args.sweep.list() {
+        // A links or instance sweep without a client list: one step, at the run's client
+        // count (an instance sweep's --clients has one value: checked above).
+        None if links.is_some() || instances.is_some() => {
+            vec![u64::from(args.run.resolve()?.clients)]
+        }
         _ => args.sweep.steps()?,
     };
     let request = args.run.request.mode.as_deref() == Some("request");
@@ -113,10 +117,20 @@ pub async fn execute(
         error,
     })?;
     let mut doc = new_doc(&base, &steps, links.as_deref(), slo, &command_line);
+    if let Some(i) = &instances {
+        doc.instances = i.iter().map(|&n| u64::from(n)).collect();
+        if let Some(o) = doc.run_params.as_object_mut() {
+            o.remove("server_processes");
+        }
+    }
     sw::write_data(&dir, &doc)?;
     announce(&doc, &dir);
     let mut failed = Vec::new();
     let axis: Vec<Option<LinkSpec>> = match &links {
+        Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None],
+    };
+    let instance_axis: Vec<Option<u32>> = match &instances {
         Some(v) => v.iter().copied().map(Some).collect(),
         None => vec![None],
     };
@@ -128,7 +142,11 @@ pub async fn execute(
             );
             continue;
         }
-        for &link in &axis {
+        // One of the two axes is a single `None`: a sweep has links or instances, not both.
+        for (&link, &inst) in axis
+            .iter()
+            .flat_map(|l| instance_axis.iter().map(move |i| (l, i)))
+        {
             if sd.token.is_cancelled() {
                 break 'techniques;
             }
@@ -136,6 +154,7 @@ pub async fn execute(
                 args,
                 tech,
                 link,
+                instances: inst,
                 dir: &dir,
                 command_line: &command_line,
                 sd: &sd,
@@ -145,8 +164,11 @@ pub async fn execute(
                 let over = link
                     .map(|l| format!(" over {}", l.label()))
                     .unwrap_or_default();
+                let on = inst
+                    .map(|i| format!(" on {i} instances"))
+                    .unwrap_or_default();
                 failed.push(format!(
-                    "{tech}{over} failed at {} ({why})",
+                    "{tech}{over}{on} failed at {} ({why})",
                     technique::size(steps[0], request)
                 ));
             }
@@ -165,7 +187,7 @@ pub async fn execute(
 fn announce(doc: &SweepDoc, dir: &std::path::Path) {
     let request = reports::sweep::html::is_request(doc);
     eprintln!(
-        "sweep: {} × {:?} {}{}; objective {}, lost ≤ {}, errors ≤ {}; into {}",
+        "sweep: {} × {:?} {}{}{}; objective {}, lost ≤ {}, errors ≤ {}; into {}",
         doc.techniques.join(","),
         doc.clients,
         if request {
@@ -177,6 +199,11 @@ fn announce(doc: &SweepDoc, dir: &std::path::Path) {
             String::new()
         } else {
             format!(" × links {}", doc.links.join(" "))
+        },
+        if doc.instances.is_empty() {
+            String::new()
+        } else {
+            format!(" × instances {:?}", doc.instances)
         },
         doc.slo
             .latency_terms(if request { "lateness" } else { "latency" }),
@@ -224,6 +251,7 @@ fn new_doc(
             .map(|t| t.name().to_string())
             .collect(),
         clients: steps.to_vec(),
+        instances: Vec::new(),
         links: links
             .unwrap_or_default()
             .iter()

@@ -19,6 +19,7 @@
 
 pub mod charts;
 pub mod html;
+pub mod instances;
 pub mod request;
 pub mod rtt;
 pub mod rtt_charts;
@@ -124,6 +125,38 @@ pub struct StepRow {
     pub itl_p99_us: Option<u64>,
     #[serde(default)]
     pub events_per_s: Option<f64>,
+    /// Server instances the step ran (`--server-processes`; in an instance sweep,
+    /// `sweep --instances`, the step's count). 1 in sweeps written before it existed.
+    #[serde(default = "one")]
+    pub instances: u64,
+    /// The broker the instances shared (`redis`, `nats`), empty/null without `--broker`.
+    #[serde(default)]
+    pub broker: Option<String>,
+    /// The broker process's CPU seconds in the step's window (not part of `server_cpu_s`).
+    #[serde(default)]
+    pub broker_cpu_s: Option<f64>,
+    /// `broker_cpu_s` per million messages delivered to the clients.
+    #[serde(default)]
+    pub broker_cpu_s_per_million_deliveries: Option<f64>,
+    /// Messages into and out of the broker per second in the window.
+    #[serde(default)]
+    pub broker_messages_per_s: Option<f64>,
+    /// The broker process's peak resident memory in the window (bytes).
+    #[serde(default)]
+    pub broker_rss_peak_bytes: Option<u64>,
+}
+
+fn one() -> u64 {
+    1
+}
+
+impl StepRow {
+    /// Server CPU seconds per million messages delivered (None when either is unknown or
+    /// nothing was delivered).
+    pub fn server_cpu_s_per_million(&self) -> Option<f64> {
+        let cpu = self.server_cpu_s?;
+        (self.delivered > 0).then(|| cpu / self.delivered as f64 * 1e6)
+    }
 }
 
 fn no_link() -> String {
@@ -137,6 +170,9 @@ pub struct Outcome {
     /// The link this outcome is for, in a sweep over links (`None` without a link axis).
     #[serde(default)]
     pub link: Option<String>,
+    /// The instance count this outcome is for, in an instance sweep (`--instances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u64>,
     /// Largest client count that met the objective (None: no step met it).
     pub knee_clients: Option<u64>,
     /// The client count at which the technique stopped (a step that broke the objective, or
@@ -180,6 +216,10 @@ pub struct SweepDoc {
     /// axis (every step then has the run's one link).
     #[serde(default)]
     pub links: Vec<String>,
+    /// Server instance counts tried (`sweep --instances`), in order; empty when the sweep
+    /// grows clients instead (every step then runs the run's `--server-processes`).
+    #[serde(default)]
+    pub instances: Vec<u64>,
     /// The run options every step shares (as in a run's manifest `params`).
     pub run_params: serde_json::Value,
     pub machine: SweepMachine,
@@ -276,7 +316,7 @@ pub fn write_data(dir: &Path, doc: &SweepDoc) -> Result<(), ReportError> {
 }
 
 /// The columns of sweep.csv, in order.
-pub const STEP_COLUMNS: [&str; 30] = [
+pub const STEP_COLUMNS: [&str; 36] = [
     "technique",
     "clients",
     "p99_us",
@@ -307,6 +347,12 @@ pub const STEP_COLUMNS: [&str; 30] = [
     "itl_p50_us",
     "itl_p99_us",
     "events_per_s",
+    "instances",
+    "broker",
+    "broker_cpu_s",
+    "broker_cpu_s_per_million_deliveries",
+    "broker_messages_per_s",
+    "broker_rss_peak_bytes",
 ];
 
 /// What the sweep report wrote.
@@ -328,6 +374,8 @@ pub fn write_report(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepErro
     let (mut drawn, links) = if rtt::has_link_axis(doc) {
         let (drawn, section) = link_outputs(dir, doc)?;
         (drawn, Some(section))
+    } else if instances::is_instance_sweep(doc) {
+        (instances::draw_all(doc, dir)?, None)
     } else {
         (charts::draw_all(doc, dir)?, None)
     };
