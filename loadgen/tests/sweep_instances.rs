@@ -41,6 +41,7 @@ fn an_instance_sweep_over_redis_runs_one_step_per_instance_count() {
             "1,2",
             "--broker",
             "redis",
+            "--baseline",
             "--out",
             dir.to_str().unwrap(),
         ],
@@ -57,9 +58,32 @@ fn an_instance_sweep_over_redis_runs_one_step_per_instance_count() {
     let rows = reports::sweep::load_csv(&dir).expect("sweep.csv loads");
     assert_eq!(rows, doc.steps, "sweep.csv and sweep.json agree");
     assert_eq!(doc.instances, vec![1, 2]);
-    let counts: Vec<u64> = doc.steps.iter().map(|s| s.instances).collect();
-    assert_eq!(counts, vec![1, 2], "{:?}", doc.steps);
-    for s in &doc.steps {
+    let counts: Vec<(u64, Option<&str>)> = doc
+        .steps
+        .iter()
+        .map(|s| (s.instances, s.broker.as_deref()))
+        .collect();
+    // --baseline: 1 instance without the broker first, then 1 and 2 over Redis.
+    assert_eq!(
+        counts,
+        vec![(1, None), (1, Some("redis")), (2, Some("redis"))],
+        "{:?}",
+        doc.steps
+    );
+    let base = &doc.steps[0];
+    assert_eq!(base.run_dir, "sse-20-i1-nobroker");
+    assert_eq!(base.delivered, base.expected, "{base:?}");
+    assert!(base.broker_cpu_s.is_none() && base.broker_messages_per_s.is_none());
+    // The printed table measures the broker steps' latency against the baseline.
+    let broker_lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" redis ")).collect();
+    assert_eq!(broker_lines.len(), 2, "{stdout}");
+    assert!(
+        broker_lines
+            .iter()
+            .all(|l| l.matches('+').count() + l.matches('-').count() >= 2),
+        "p50/p99 added shown: {stdout}"
+    );
+    for s in &doc.steps[1..] {
         assert_eq!((s.technique.as_str(), s.clients), ("sse", 20), "{s:?}");
         assert!(s.expected > 0, "{s:?}");
         assert_eq!(
@@ -98,14 +122,21 @@ fn an_instance_sweep_over_redis_runs_one_step_per_instance_count() {
         html.contains("<h2>Instances</h2>"),
         "the page has the instance table"
     );
-    for png in ["sweep_instances_p99.png", "sweep_instances_broker_cpu.png"] {
+    for png in [
+        "sweep_instances_p99.png",
+        "sweep_instances_server_cpu.png",
+        "sweep_instances_broker_cpu.png",
+        "sweep_instances_broker_msgs.png",
+    ] {
         assert!(dir.join(png).is_file(), "{png}");
     }
 }
 
 #[test]
 fn options_that_make_no_sense_with_instances_are_one_line_usage_errors() {
-    let cases: [&[&str]; 4] = [
+    let cases: [&[&str]; 6] = [
+        &["--instances", "1,2", "--baseline"],
+        &["--instances", "1,2", "--start", "10"],
         &["--instances", "1,2", "--clients", "10,20"],
         &["--instances", "1,2", "--server-processes", "2"],
         &["--instances", "1,2", "--links", "0,100ms"],
@@ -118,6 +149,9 @@ fn options_that_make_no_sense_with_instances_are_one_line_usage_errors() {
         let stderr = String::from_utf8_lossy(&o.stderr);
         assert_eq!(o.status.code(), Some(2), "{extra:?}: {stderr}");
         assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
-        assert!(stderr.contains("--instances"), "{stderr}");
+        assert!(
+            stderr.contains("--instances") || stderr.contains("--baseline"),
+            "{stderr}"
+        );
     }
 }

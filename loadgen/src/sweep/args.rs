@@ -70,6 +70,11 @@ pub struct SweepOwnArgs {
     /// (--server-processes N). Every step is run and judged (docs/CAPACITY.md)
     #[arg(long, value_name = "LIST", value_delimiter = ',')]
     pub instances: Option<Vec<u32>>,
+    /// With --instances and --broker: first run each technique on 1 instance without the
+    /// broker, the baseline the table's `p50 added`/`p99 added` (the latency the backplane
+    /// adds) are measured against
+    #[arg(long)]
+    pub baseline: bool,
     /// The first of --start/--factor/--max-clients given on the command line (not defaulted):
     /// an instance sweep refuses them.
     #[arg(skip)]
@@ -194,8 +199,22 @@ impl SweepArgs {
     /// at least 1; Err when an option that makes no sense with it was given too.
     pub fn instances(&self) -> Result<Option<Vec<u32>>, StepsError> {
         let Some(list) = &self.sweep.instances else {
+            if self.sweep.baseline {
+                return Err(StepsError {
+                    flag: "--baseline",
+                    msg: "is part of an instance sweep; add --instances LIST --broker KIND".into(),
+                });
+            }
             return Ok(None);
         };
+        if self.sweep.baseline && self.run.broker.is_none() {
+            return Err(StepsError {
+                flag: "--baseline",
+                msg: "runs 1 instance without the broker; it needs --broker (without it, put 1 \
+                      in --instances: that step is the baseline)"
+                    .into(),
+            });
+        }
         let err = |msg: String| StepsError {
             flag: "--instances",
             msg,

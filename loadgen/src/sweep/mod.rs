@@ -130,8 +130,15 @@ pub async fn execute(
         Some(v) => v.iter().copied().map(Some).collect(),
         None => vec![None],
     };
-    let instance_axis: Vec<Option<u32>> = match &instances {
-        Some(v) => v.iter().copied().map(Some).collect(),
+    // (instances, without the broker): `--baseline` adds 1 instance without it, first.
+    let instance_axis: Vec<Option<(u32, bool)>> = match &instances {
+        Some(v) => args
+            .sweep
+            .baseline
+            .then_some(Some((1, true)))
+            .into_iter()
+            .chain(v.iter().map(|&n| Some((n, false))))
+            .collect(),
         None => vec![None],
     };
     'techniques: for &tech in &base.techniques {
@@ -154,7 +161,8 @@ pub async fn execute(
                 args,
                 tech,
                 link,
-                instances: inst,
+                instances: inst.map(|i| i.0),
+                no_broker: inst.is_some_and(|i| i.1),
                 dir: &dir,
                 command_line: &command_line,
                 sd: &sd,
@@ -164,9 +172,11 @@ pub async fn execute(
                 let over = link
                     .map(|l| format!(" over {}", l.label()))
                     .unwrap_or_default();
-                let on = inst
-                    .map(|i| format!(" on {i} instances"))
-                    .unwrap_or_default();
+                let on = match inst {
+                    Some((i, true)) => format!(" on {i} instance without the broker"),
+                    Some((i, false)) => format!(" on {i} instances"),
+                    None => String::new(),
+                };
                 failed.push(format!(
                     "{tech}{over}{on} failed at {} ({why})",
                     technique::size(steps[0], request)

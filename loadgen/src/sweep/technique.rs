@@ -25,6 +25,8 @@ pub struct Sweeping<'a> {
     pub link: Option<LinkSpec>,
     /// The server instance count of this pass of `--instances` (None: no instance axis).
     pub instances: Option<u32>,
+    /// `--baseline`'s step: run without the sweep's `--broker`.
+    pub no_broker: bool,
     /// The sweep directory: each step's run directory is made in it.
     pub dir: &'a Path,
     pub command_line: &'a [String],
@@ -118,6 +120,7 @@ impl Sweeping<'_> {
         let tech = self.tech;
         let name = match (self.link, self.instances) {
             (Some(l), _) => format!("{tech}-{n}-{}", dir_slug(&l)),
+            (None, Some(i)) if self.no_broker => format!("{tech}-{n}-i{i}-nobroker"),
             (None, Some(i)) => format!("{tech}-{n}-i{i}"),
             (None, None) => format!("{tech}-{n}"),
         };
@@ -195,6 +198,9 @@ impl Sweeping<'_> {
         if let Some(i) = self.instances {
             a.server_processes = Some(i);
         }
+        if self.no_broker {
+            a.broker = None;
+        }
         a.json = false;
         a.no_report = true;
         a.resolve().map_err(|e| match &e {
@@ -214,9 +220,11 @@ impl Sweeping<'_> {
             self.link
                 .map(|l| format!(" over {}", l.label()))
                 .unwrap_or_default(),
-            self.instances
-                .map(|i| format!(" on {i} instances"))
-                .unwrap_or_default(),
+            match (self.instances, self.no_broker) {
+                (Some(i), true) => format!(" on {i} instance without the broker"),
+                (Some(i), false) => format!(" on {i} instances"),
+                (None, _) => String::new(),
+            },
             size(n, row.ttft_p99_us.is_some()),
             row.p50_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
