@@ -77,25 +77,29 @@ pub struct SweepOwnArgs {
     pub baseline: bool,
     /// The first of --start/--factor/--max-clients given on the command line (not defaulted):
     /// an instance sweep refuses them.
+    /// (An index into [`GEOMETRIC`]: a byte, so `Command::Sweep` stays near `Run`'s size.)
     #[arg(skip)]
-    pub geometric_given: Option<&'static str>,
+    pub geometric_given: Option<u8>,
 }
 
-/// The first of the geometric options given on the command line, if any.
-fn geometric_given(m: &clap::ArgMatches) -> Option<&'static str> {
-    [
-        ("start", "--start"),
-        ("factor", "--factor"),
-        ("max_clients", "--max-clients"),
-    ]
-    .into_iter()
-    .find(|(id, _)| {
-        matches!(
-            m.try_get_raw(id).ok().and(m.value_source(id)),
-            Some(clap::parser::ValueSource::CommandLine)
-        )
-    })
-    .map(|(_, flag)| flag)
+/// The geometric step options: argument id and flag.
+const GEOMETRIC: [(&str, &str); 3] = [
+    ("start", "--start"),
+    ("factor", "--factor"),
+    ("max_clients", "--max-clients"),
+];
+
+/// The first of the geometric options given on the command line, if any (its index).
+fn geometric_given(m: &clap::ArgMatches) -> Option<u8> {
+    GEOMETRIC
+        .iter()
+        .position(|(id, _)| {
+            matches!(
+                m.try_get_raw(id).ok().and(m.value_source(id)),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        })
+        .map(|i| i as u8)
 }
 
 /// `pushbench sweep`: run each technique at growing client counts until the objective breaks.
@@ -231,7 +235,11 @@ impl SweepArgs {
         if let Some(n) = list.iter().find(|&&n| !seen.insert(n)) {
             return Err(err(format!("{n} is listed twice")));
         }
-        let geometric = self.sweep.geometric_given.unwrap_or("");
+        let geometric = self
+            .sweep
+            .geometric_given
+            .and_then(|i| GEOMETRIC.get(usize::from(i)))
+            .map_or("", |g| g.1);
         let conflicts = [
             (geometric, !geometric.is_empty()),
             ("--links", self.sweep.links.is_some()),
