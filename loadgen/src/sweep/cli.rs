@@ -142,7 +142,9 @@ fn print_instance_steps(doc: &SweepDoc) {
             "{:<10} {:>9} {:<7} {:>8} {:>10} {:>10} {:>11} {:>11} {:>12} {:>12} {:>12}  {}",
             r.technique,
             r.instances,
-            r.broker.as_deref().unwrap_or("relay"),
+            r.broker
+                .as_deref()
+                .unwrap_or(if r.instances > 1 { "relay" } else { "none" }),
             r.clients,
             us(r.p50_us),
             us(r.p99_us),

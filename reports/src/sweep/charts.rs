@@ -178,6 +178,10 @@ pub(super) fn draw(
         .map_err(msg)
         .map_err(&e)?;
     let x_fmt = move |x: &f64| {
+        if across == Across::Instances && (x - x.round()).abs() > 1e-6 {
+            // Instances are whole: no label between them.
+            return String::new();
+        }
         let v = if log { 10f64.powf(*x) } else { *x };
         fmt::count(v.round() as u64)
     };

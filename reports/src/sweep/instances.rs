@@ -79,6 +79,11 @@ pub fn draw_all(doc: &SweepDoc, dir: &Path) -> Result<Vec<Chart>, ReportError> {
         s.clients = s.instances;
     }
     by_instances.outcomes.clear();
+    // With a broker, the lines are the broker's steps; `--baseline`'s step (no broker) is in
+    // the table, where the latency added is measured against it.
+    if doc.steps.iter().any(|s| s.broker.is_some()) {
+        by_instances.steps.retain(|s| s.broker.is_some());
+    }
     SPECS
         .iter()
         .filter(|spec| doc.steps.iter().any(|s| (spec.value)(s).is_some()))
@@ -108,7 +113,10 @@ pub fn table(h: &mut String, doc: &SweepDoc) {
              <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&s.technique),
             s.instances,
-            esc(s.broker.as_deref().unwrap_or("relay")),
+            esc(s
+                .broker
+                .as_deref()
+                .unwrap_or(if s.instances > 1 { "relay" } else { "none" })),
             fmt::count(s.clients),
             fmt::opt(s.p50_us, |v| fmt::latency_us(v as f64)),
             fmt::opt(s.p99_us, |v| fmt::latency_us(v as f64)),
