@@ -50,6 +50,12 @@ fn sse_step(clients: u64) -> StepRow {
         itl_p50_us: None,
         itl_p99_us: None,
         events_per_s: None,
+        instances: 1,
+        broker: None,
+        broker_cpu_s: None,
+        broker_cpu_s_per_million_deliveries: None,
+        broker_messages_per_s: None,
+        broker_rss_peak_bytes: None,
     }
 }
 
@@ -75,6 +81,7 @@ fn write_sweep(dir: &Path, steps: Vec<StepRow>) {
         techniques: vec!["sse".into()],
         clients: steps.iter().map(|s| s.clients).collect(),
         links: Vec::new(),
+        instances: Vec::new(),
         run_params: serde_json::json!({"poll_interval_ms": 1000}),
         machine: SweepMachine {
             cpu_model: Some("synthetic".into()),
@@ -85,6 +92,7 @@ fn write_sweep(dir: &Path, steps: Vec<StepRow>) {
         },
         outcomes: vec![Outcome {
             technique: "sse".into(),
+            instances: None,
             link: None,
             knee_clients: knee,
             broke_at: broke.map(|s| s.clients),

@@ -121,6 +121,12 @@ fn step(technique: &str, clients: u64) -> StepRow {
         itl_p50_us: None,
         itl_p99_us: None,
         events_per_s: None,
+        instances: 1,
+        broker: None,
+        broker_cpu_s: None,
+        broker_cpu_s_per_million_deliveries: None,
+        broker_messages_per_s: None,
+        broker_rss_peak_bytes: None,
     }
 }
 
@@ -143,6 +149,7 @@ fn doc(techniques: &[&str], counts: &[u64]) -> SweepDoc {
         techniques: techniques.iter().map(|t| t.to_string()).collect(),
         clients: counts.to_vec(),
         links: Vec::new(),
+        instances: Vec::new(),
         run_params: serde_json::json!({"mode": "request"}),
         machine: SweepMachine::default(),
         steps: techniques
@@ -153,6 +160,7 @@ fn doc(techniques: &[&str], counts: &[u64]) -> SweepDoc {
             .iter()
             .map(|t| Outcome {
                 technique: t.to_string(),
+                instances: None,
                 link: None,
                 knee_clients: counts.last().copied(),
                 broke_at: None,
@@ -181,7 +189,7 @@ fn a_request_sweep_reads_its_request_columns_leniently() {
         text.lines()
             .next()
             .unwrap()
-            .ends_with(",ttft_p50_us,ttft_p99_us,itl_p50_us,itl_p99_us,events_per_s")
+            .contains(",ttft_p50_us,ttft_p99_us,itl_p50_us,itl_p99_us,events_per_s,")
     );
     let d = sweep::load(&dir).unwrap();
     let points = sweep::request::points(&dir, &d);

@@ -83,6 +83,12 @@ fn step(technique: &str, link: &str, rtt_ms: u64, p50_ms: f64) -> StepRow {
         itl_p50_us: None,
         itl_p99_us: None,
         events_per_s: None,
+        instances: 1,
+        broker: None,
+        broker_cpu_s: None,
+        broker_cpu_s_per_million_deliveries: None,
+        broker_messages_per_s: None,
+        broker_rss_peak_bytes: None,
     }
 }
 
@@ -99,6 +105,7 @@ fn links_doc() -> SweepDoc {
             steps.push(step(t, link, rtt, p50));
             outcomes.push(Outcome {
                 technique: t.into(),
+                instances: None,
                 link: Some(link.into()),
                 knee_clients: Some(200),
                 broke_at: None,
@@ -124,6 +131,7 @@ fn links_doc() -> SweepDoc {
         techniques: TECHNIQUES.iter().map(|t| t.to_string()).collect(),
         clients: vec![200],
         links: LINKS.iter().map(|l| l.0.to_string()).collect(),
+        instances: Vec::new(),
         run_params: serde_json::json!({"rate": 10.0, "poll_interval_ms": 1000,
             "long_poll_timeout_ms": 5000, "payload_bytes": 256, "publisher_link": "none",
             "ramp_up_per_s": 1000.0}),

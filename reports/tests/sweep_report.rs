@@ -50,6 +50,12 @@ fn step(technique: &str, clients: u64, p99_ms: u64, met: bool) -> StepRow {
         itl_p50_us: None,
         itl_p99_us: None,
         events_per_s: None,
+        instances: 1,
+        broker: None,
+        broker_cpu_s: None,
+        broker_cpu_s_per_million_deliveries: None,
+        broker_messages_per_s: None,
+        broker_rss_peak_bytes: None,
     }
 }
 
@@ -72,6 +78,7 @@ fn doc() -> SweepDoc {
         techniques: vec!["sse".into(), "ws".into(), "poll".into()],
         clients: vec![1000, 5000, 20000],
         links: Vec::new(),
+        instances: Vec::new(),
         run_params: serde_json::json!({"rate": 1.0}),
         machine: SweepMachine {
             cpu_model: Some("synthetic <cpu>".into()),
@@ -91,6 +98,7 @@ fn doc() -> SweepDoc {
         outcomes: vec![
             Outcome {
                 technique: "sse".into(),
+                instances: None,
                 link: None,
                 knee_clients: Some(5000),
                 broke_at: Some(20000),
@@ -98,6 +106,7 @@ fn doc() -> SweepDoc {
             },
             Outcome {
                 technique: "ws".into(),
+                instances: None,
                 link: None,
                 knee_clients: Some(5000),
                 broke_at: Some(20000),
@@ -105,6 +114,7 @@ fn doc() -> SweepDoc {
             },
             Outcome {
                 technique: "poll".into(),
+                instances: None,
                 link: None,
                 knee_clients: None,
                 broke_at: Some(1000),

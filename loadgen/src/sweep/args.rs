@@ -64,6 +64,42 @@ pub struct SweepOwnArgs {
     /// rather than stopping at the first miss
     #[arg(long, value_name = "LIST")]
     pub links: Option<String>,
+    /// Server instance counts to run every technique at, e.g. `1,2,4`: each technique at one
+    /// client count (the only value of --clients, else the run's 200), once per count; with
+    /// --broker the instances share the broker, without it the supervisor's relay
+    /// (--server-processes N). Every step is run and judged (docs/CAPACITY.md)
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub instances: Option<Vec<u32>>,
+    /// With --instances and --broker: first run each technique on 1 instance without the
+    /// broker, the baseline the table's `p50 added`/`p99 added` (the latency the backplane
+    /// adds) are measured against
+    #[arg(long)]
+    pub baseline: bool,
+    /// The first of --start/--factor/--max-clients given on the command line (not defaulted):
+    /// an instance sweep refuses them.
+    /// (An index into [`GEOMETRIC`]: a byte, so `Command::Sweep` stays near `Run`'s size.)
+    #[arg(skip)]
+    pub geometric_given: Option<u8>,
+}
+
+/// The geometric step options: argument id and flag.
+const GEOMETRIC: [(&str, &str); 3] = [
+    ("start", "--start"),
+    ("factor", "--factor"),
+    ("max_clients", "--max-clients"),
+];
+
+/// The first of the geometric options given on the command line, if any (its index).
+fn geometric_given(m: &clap::ArgMatches) -> Option<u8> {
+    GEOMETRIC
+        .iter()
+        .position(|(id, _)| {
+            matches!(
+                m.try_get_raw(id).ok().and(m.value_source(id)),
+                Some(clap::parser::ValueSource::CommandLine)
+            )
+        })
+        .map(|i| i as u8)
 }
 
 /// `pushbench sweep`: run each technique at growing client counts until the objective breaks.
@@ -80,13 +116,16 @@ pub struct SweepArgs {
 
 impl FromArgMatches for SweepArgs {
     fn from_arg_matches(m: &clap::ArgMatches) -> Result<Self, clap::Error> {
+        let mut sweep = SweepOwnArgs::from_arg_matches(m)?;
+        sweep.geometric_given = geometric_given(m);
         Ok(SweepArgs {
-            sweep: SweepOwnArgs::from_arg_matches(m)?,
+            sweep,
             run: RunArgs::from_arg_matches(m)?,
         })
     }
     fn update_from_arg_matches(&mut self, m: &clap::ArgMatches) -> Result<(), clap::Error> {
         self.sweep.update_from_arg_matches(m)?;
+        self.sweep.geometric_given = geometric_given(m);
         self.run.update_from_arg_matches(m)
     }
 }
@@ -153,6 +192,79 @@ impl SweepOwnArgs {
             }
         }
         Ok(Some(links))
+    }
+}
+
+/// At most this many instance counts in `--instances`.
+pub const MAX_INSTANCE_STEPS: usize = 16;
+
+impl SweepArgs {
+    /// The instance counts of `--instances` (None: not an instance sweep), distinct and each
+    /// at least 1; Err when an option that makes no sense with it was given too.
+    pub fn instances(&self) -> Result<Option<Vec<u32>>, StepsError> {
+        let Some(list) = &self.sweep.instances else {
+            if self.sweep.baseline {
+                return Err(StepsError {
+                    flag: "--baseline",
+                    msg: "is part of an instance sweep; add --instances LIST --broker KIND".into(),
+                });
+            }
+            return Ok(None);
+        };
+        if self.sweep.baseline && self.run.broker.is_none() {
+            return Err(StepsError {
+                flag: "--baseline",
+                msg: "runs 1 instance without the broker; it needs --broker (without it, put 1 \
+                      in --instances: that step is the baseline)"
+                    .into(),
+            });
+        }
+        let err = |msg: String| StepsError {
+            flag: "--instances",
+            msg,
+        };
+        if list.is_empty() || list.contains(&0) {
+            return Err(err("each instance count must be at least 1".into()));
+        }
+        if list.len() > MAX_INSTANCE_STEPS {
+            return Err(err(format!(
+                "more than {MAX_INSTANCE_STEPS} instance counts"
+            )));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(n) = list.iter().find(|&&n| !seen.insert(n)) {
+            return Err(err(format!("{n} is listed twice")));
+        }
+        let geometric = self
+            .sweep
+            .geometric_given
+            .and_then(|i| GEOMETRIC.get(usize::from(i)))
+            .map_or("", |g| g.1);
+        let conflicts = [
+            (geometric, !geometric.is_empty()),
+            ("--links", self.sweep.links.is_some()),
+            ("--concurrency", self.sweep.concurrency.is_some()),
+            ("--server-processes", self.run.server_processes.is_some()),
+            ("--target", self.run.target.is_some()),
+            (
+                "--mode request",
+                self.run.request.mode.as_deref() == Some("request"),
+            ),
+        ];
+        if let Some((flag, _)) = conflicts.iter().find(|c| c.1) {
+            return Err(err(format!(
+                "cannot be given with {flag} (an instance sweep runs each technique at one \
+                 client count, on 1..N local server instances)"
+            )));
+        }
+        if let Some(c) = &self.sweep.clients {
+            if c.len() != 1 {
+                return Err(err(format!(
+                    "runs one client count; give --clients one value, got {c:?}"
+                )));
+            }
+        }
+        Ok(Some(list.clone()))
     }
 }
 

@@ -38,6 +38,8 @@ pub fn main(args: &SweepArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(doc)?);
     } else if !doc.links.is_empty() {
         print_link_steps(doc);
+    } else if !doc.instances.is_empty() {
+        print_instance_steps(doc);
     } else {
         println!("{:<10} {:>12}  what broke it", "technique", "knee");
         for o in &doc.outcomes {
@@ -100,6 +102,57 @@ fn print_link_steps(doc: &SweepDoc) {
             r.clients,
             us(r.p50_us),
             us(r.p99_us),
+            r.broke_reason.as_deref().unwrap_or("met")
+        );
+    }
+}
+
+/// An instance sweep's table: one line per step (technique, instances, broker), its p50 and
+/// p99 (and what they add over the technique's 1-instance step without a broker, when the
+/// sweep ran one), server and broker CPU-s per million deliveries, broker messages/s.
+fn print_instance_steps(doc: &SweepDoc) {
+    use reports::sweep::instances::baseline;
+    println!(
+        "{:<10} {:>9} {:<7} {:>8} {:>10} {:>10} {:>11} {:>11} {:>12} {:>12} {:>12}  objective",
+        "technique",
+        "instances",
+        "broker",
+        "clients",
+        "p50",
+        "p99",
+        "p50 added",
+        "p99 added",
+        "server s/1M",
+        "broker s/1M",
+        "broker msg/s"
+    );
+    let us = |v: Option<u64>| v.map(super::step::us).unwrap_or_else(|| "n/a".into());
+    let added = |v: Option<u64>, b: Option<u64>| match (v, b) {
+        (Some(v), Some(b)) if v >= b => format!("+{}", super::step::us(v - b)),
+        (Some(v), Some(b)) => format!("-{}", super::step::us(b - v)),
+        _ => "n/a".into(),
+    };
+    let f = |v: Option<f64>, p: usize| {
+        v.map(|v| format!("{v:.p$}"))
+            .unwrap_or_else(|| "n/a".into())
+    };
+    for r in &doc.steps {
+        let base = baseline(doc, &r.technique);
+        println!(
+            "{:<10} {:>9} {:<7} {:>8} {:>10} {:>10} {:>11} {:>11} {:>12} {:>12} {:>12}  {}",
+            r.technique,
+            r.instances,
+            r.broker
+                .as_deref()
+                .unwrap_or(if r.instances > 1 { "relay" } else { "none" }),
+            r.clients,
+            us(r.p50_us),
+            us(r.p99_us),
+            added(r.p50_us, base.and_then(|b| b.p50_us)),
+            added(r.p99_us, base.and_then(|b| b.p99_us)),
+            f(r.server_cpu_s_per_million(), 2),
+            f(r.broker_cpu_s_per_million_deliveries, 2),
+            f(r.broker_messages_per_s, 0),
             r.broke_reason.as_deref().unwrap_or("met")
         );
     }

@@ -66,10 +66,14 @@ pub async fn execute(
     command_line: Vec<String>,
     sd: Shutdown,
 ) -> Result<SweepOutcome, SweepError> {
+    let instances = args.instances()?;
     let links = args.sweep.links(args.run.link.is_some())?;
-    let steps = match (&links, args.sweep.list()) {
-        // A links sweep without a client list: one step, at the run's client count.
-        (Some(_), None) => vec![u64::from(args.run.resolve()?.clients)],
+    let steps = match args.sweep.list() {
+        // A links or instance sweep without a client list: one step, at the run's client
+        // count (an instance sweep's --clients has one value: checked above).
+        None if links.is_some() || instances.is_some() => {
+            vec![u64::from(args.run.resolve()?.clients)]
+        }
         _ => args.sweep.steps()?,
     };
     let request = args.run.request.mode.as_deref() == Some("request");
@@ -113,11 +117,28 @@ pub async fn execute(
         error,
     })?;
     let mut doc = new_doc(&base, &steps, links.as_deref(), slo, &command_line);
+    if let Some(i) = &instances {
+        doc.instances = i.iter().map(|&n| u64::from(n)).collect();
+        if let Some(o) = doc.run_params.as_object_mut() {
+            o.remove("server_processes");
+        }
+    }
     sw::write_data(&dir, &doc)?;
     announce(&doc, &dir);
     let mut failed = Vec::new();
     let axis: Vec<Option<LinkSpec>> = match &links {
         Some(v) => v.iter().copied().map(Some).collect(),
+        None => vec![None],
+    };
+    // (instances, without the broker): `--baseline` adds 1 instance without it, first.
+    let instance_axis: Vec<Option<(u32, bool)>> = match &instances {
+        Some(v) => args
+            .sweep
+            .baseline
+            .then_some(Some((1, true)))
+            .into_iter()
+            .chain(v.iter().map(|&n| Some((n, false))))
+            .collect(),
         None => vec![None],
     };
     'techniques: for &tech in &base.techniques {
@@ -128,7 +149,11 @@ pub async fn execute(
             );
             continue;
         }
-        for &link in &axis {
+        // One of the two axes is a single `None`: a sweep has links or instances, not both.
+        for (&link, &inst) in axis
+            .iter()
+            .flat_map(|l| instance_axis.iter().map(move |i| (l, i)))
+        {
             if sd.token.is_cancelled() {
                 break 'techniques;
             }
@@ -136,6 +161,8 @@ pub async fn execute(
                 args,
                 tech,
                 link,
+                instances: inst.map(|i| i.0),
+                no_broker: inst.is_some_and(|i| i.1),
                 dir: &dir,
                 command_line: &command_line,
                 sd: &sd,
@@ -145,8 +172,13 @@ pub async fn execute(
                 let over = link
                     .map(|l| format!(" over {}", l.label()))
                     .unwrap_or_default();
+                let on = match inst {
+                    Some((i, true)) => format!(" on {i} instance without the broker"),
+                    Some((i, false)) => format!(" on {i} instances"),
+                    None => String::new(),
+                };
                 failed.push(format!(
-                    "{tech}{over} failed at {} ({why})",
+                    "{tech}{over}{on} failed at {} ({why})",
                     technique::size(steps[0], request)
                 ));
             }
@@ -165,7 +197,7 @@ pub async fn execute(
 fn announce(doc: &SweepDoc, dir: &std::path::Path) {
     let request = reports::sweep::html::is_request(doc);
     eprintln!(
-        "sweep: {} × {:?} {}{}; objective {}, lost ≤ {}, errors ≤ {}; into {}",
+        "sweep: {} × {:?} {}{}{}; objective {}, lost ≤ {}, errors ≤ {}; into {}",
         doc.techniques.join(","),
         doc.clients,
         if request {
@@ -177,6 +209,11 @@ fn announce(doc: &SweepDoc, dir: &std::path::Path) {
             String::new()
         } else {
             format!(" × links {}", doc.links.join(" "))
+        },
+        if doc.instances.is_empty() {
+            String::new()
+        } else {
+            format!(" × instances {:?}", doc.instances)
         },
         doc.slo
             .latency_terms(if request { "lateness" } else { "latency" }),
@@ -224,6 +261,7 @@ fn new_doc(
             .map(|t| t.name().to_string())
             .collect(),
         clients: steps.to_vec(),
+        instances: Vec::new(),
         links: links
             .unwrap_or_default()
             .iter()

@@ -138,5 +138,14 @@ pub fn row(
         itl_p50_us: s.itl_us.as_ref().and_then(|l| l.p50),
         itl_p99_us: s.itl_us.as_ref().and_then(|l| l.p99),
         events_per_s: s.request.as_ref().and_then(|r| r.events_per_s),
+        instances: 1,
+        broker: s.broker.as_ref().map(|b| b.kind.clone()),
+        broker_cpu_s: s.broker.as_ref().and_then(|b| b.cpu_s),
+        broker_cpu_s_per_million_deliveries: s
+            .broker
+            .as_ref()
+            .and_then(|b| b.cpu_s_per_million_deliveries),
+        broker_messages_per_s: s.broker.as_ref().and_then(|b| b.messages_per_s),
+        broker_rss_peak_bytes: s.broker.as_ref().and_then(|b| b.rss_peak_bytes),
     }
 }

@@ -23,6 +23,10 @@ pub struct Sweeping<'a> {
     pub tech: Technique,
     /// The link of this pass of `--links` (None: no link axis).
     pub link: Option<LinkSpec>,
+    /// The server instance count of this pass of `--instances` (None: no instance axis).
+    pub instances: Option<u32>,
+    /// `--baseline`'s step: run without the sweep's `--broker`.
+    pub no_broker: bool,
     /// The sweep directory: each step's run directory is made in it.
     pub dir: &'a Path,
     pub command_line: &'a [String],
@@ -75,6 +79,7 @@ impl Sweeping<'_> {
         let mut state = State {
             out: Outcome {
                 technique: self.tech.name().to_string(),
+                instances: self.instances.map(u64::from),
                 link: self.link.map(|l| l.label()),
                 knee_clients: None,
                 broke_at: None,
@@ -113,9 +118,11 @@ impl Sweeping<'_> {
     /// Runs the step of `n` clients and records its row; says how it went.
     async fn step(&self, n: u64, first: bool, state: &mut State, doc: &mut SweepDoc) -> Step {
         let tech = self.tech;
-        let name = match self.link {
-            Some(l) => format!("{tech}-{n}-{}", dir_slug(&l)),
-            None => format!("{tech}-{n}"),
+        let name = match (self.link, self.instances) {
+            (Some(l), _) => format!("{tech}-{n}-{}", dir_slug(&l)),
+            (None, Some(i)) if self.no_broker => format!("{tech}-{n}-i{i}-nobroker"),
+            (None, Some(i)) => format!("{tech}-{n}-i{i}"),
+            (None, None) => format!("{tech}-{n}"),
         };
         let prepared = self
             .config(n, &name)
@@ -127,7 +134,7 @@ impl Sweeping<'_> {
                 return Step::Stop;
             }
         };
-        let (rate, pause, link) = (cfg.rate, cfg.pause, cfg.link);
+        let (rate, pause, link, procs) = (cfg.rate, cfg.pause, cfg.link, cfg.server_processes);
         let outcome = match run::execute(cfg, self.command_line.to_vec(), self.sd.clone()).await {
             Ok(o) => o,
             Err(e) => {
@@ -165,9 +172,11 @@ impl Sweeping<'_> {
         let mut row = step::row(s, &doc.slo, rate, name, room.time_wait);
         row.link = link.label();
         row.link_rtt_us = link.rtt.as_micros() as u64;
+        row.instances = u64::from(procs);
         match self.record(n, row, doc) {
             Ok(()) => Step::Met(pause),
-            Err(why) if self.link.is_some() => {
+            // A links or instance sweep measures every step of its grid.
+            Err(why) if self.link.is_some() || self.instances.is_some() => {
                 state.missed(n, why);
                 Step::Missed(pause)
             }
@@ -186,6 +195,12 @@ impl Sweeping<'_> {
         if let Some(l) = self.link {
             a.link = Some(l.label());
         }
+        if let Some(i) = self.instances {
+            a.server_processes = Some(i);
+        }
+        if self.no_broker {
+            a.broker = None;
+        }
         a.json = false;
         a.no_report = true;
         a.resolve().map_err(|e| match &e {
@@ -200,11 +215,16 @@ impl Sweeping<'_> {
     /// missed the objective.
     fn record(&self, n: u64, row: sw::StepRow, doc: &mut SweepDoc) -> Result<(), String> {
         eprintln!(
-            "sweep: {}{} at {}: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB → {}",
+            "sweep: {}{}{} at {}: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB{} → {}",
             self.tech,
             self.link
                 .map(|l| format!(" over {}", l.label()))
                 .unwrap_or_default(),
+            match (self.instances, self.no_broker) {
+                (Some(i), true) => format!(" on {i} instance without the broker"),
+                (Some(i), false) => format!(" on {i} instances"),
+                (None, _) => String::new(),
+            },
             size(n, row.ttft_p99_us.is_some()),
             row.p50_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
@@ -214,6 +234,16 @@ impl Sweeping<'_> {
                 .map(|c| format!("{c:.2}"))
                 .unwrap_or_else(|| "?".into()),
             row.server_rss_bytes.map(|b| b >> 20).unwrap_or(0),
+            match (&row.broker, row.broker_cpu_s) {
+                (Some(b), cpu) => format!(
+                    ", {b} {} CPU-s, {} msgs/s",
+                    cpu.map(|c| format!("{c:.2}")).unwrap_or_else(|| "?".into()),
+                    row.broker_messages_per_s
+                        .map(|m| format!("{m:.0}"))
+                        .unwrap_or_else(|| "?".into())
+                ),
+                (None, _) => String::new(),
+            },
             row.broke_reason.as_deref().unwrap_or("met the objective")
         );
         if let (Some(t), Some(i)) = (row.ttft_p99_us, row.itl_p99_us) {

@@ -19,13 +19,21 @@ use crate::error::ReportError;
 use crate::fmt;
 
 /// One chart's definition.
-struct Spec {
-    file: &'static str,
-    title: &'static str,
-    y_desc: &'static str,
-    caption: &'static str,
-    value: fn(&StepRow) -> Option<f64>,
-    tick: fn(f64) -> String,
+pub(super) struct Spec {
+    pub file: &'static str,
+    pub title: &'static str,
+    pub y_desc: &'static str,
+    pub caption: &'static str,
+    pub value: fn(&StepRow) -> Option<f64>,
+    pub tick: fn(f64) -> String,
+}
+
+/// What the x axis counts: clients (knees ringed), or server instances in an instance sweep
+/// (the step's `clients` then hold its instance count; no knee).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Across {
+    Clients,
+    Instances,
 }
 
 const SPECS: [Spec; 3] = [
@@ -65,7 +73,10 @@ pub fn draw_all(doc: &SweepDoc, dir: &Path) -> Result<Vec<Chart>, ReportError> {
         path: dir.to_path_buf(),
         message,
     })?;
-    SPECS.iter().map(|s| draw(doc, dir, s)).collect()
+    SPECS
+        .iter()
+        .map(|s| draw(doc, dir, s, Across::Clients))
+        .collect()
 }
 
 /// The x axis: log10 of clients when they span more than a decade, else clients.
@@ -83,7 +94,12 @@ impl XAxis {
     }
 }
 
-fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
+pub(super) fn draw(
+    doc: &SweepDoc,
+    dir: &Path,
+    spec: &Spec,
+    across: Across,
+) -> Result<Chart, ReportError> {
     let path = dir.join(spec.file);
     let e = |message: String| ReportError::Chart {
         path: path.clone(),
@@ -114,7 +130,7 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
         (t, (0.0, top))
     };
     let slo_ms = doc.slo.p99_us as f64 / 1000.0;
-    let is_p99 = spec.file == "sweep_p99.png";
+    let is_p99 = spec.file == "sweep_p99.png" || spec.file == "sweep_instances_p99.png";
     let mut y_max = doc
         .steps
         .iter()
@@ -129,7 +145,14 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
         .iter()
         .map(|n| (Mark::Line(colors::color(n)), colors::display_name(n)))
         .collect();
-    entries.push((Mark::Dot(BLACK), "knee: ringed; missed: ×".into()));
+    entries.push((
+        Mark::Dot(BLACK),
+        match across {
+            Across::Clients => "knee: ringed; missed: ×",
+            Across::Instances => "missed the objective: ×",
+        }
+        .into(),
+    ));
     if is_p99 {
         entries.push((
             Mark::Dashed(BLACK, 9, 6),
@@ -155,6 +178,10 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
         .map_err(msg)
         .map_err(&e)?;
     let x_fmt = move |x: &f64| {
+        if across == Across::Instances && (x - x.round()).abs() > 1e-6 {
+            // Instances are whole: no label between them.
+            return String::new();
+        }
         let v = if log { 10f64.powf(*x) } else { *x };
         fmt::count(v.round() as u64)
     };
@@ -162,10 +189,10 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
     ctx.configure_mesh()
         .light_line_style(TRANSPARENT)
         .bold_line_style(BLACK.mix(0.12))
-        .x_desc(if log {
-            "clients per technique (log scale)"
-        } else {
-            "clients per technique"
+        .x_desc(match (across, log) {
+            (Across::Instances, _) => "server instances",
+            (Across::Clients, true) => "clients per technique (log scale)",
+            (Across::Clients, false) => "clients per technique",
         })
         .y_desc(spec.y_desc)
         .axis_desc_style((FONT, 26))
@@ -216,10 +243,15 @@ fn draw(doc: &SweepDoc, dir: &Path, spec: &Spec) -> Result<Chart, ReportError> {
             .map_err(msg)
             .map_err(&e)?;
         }
-        let knee = doc
-            .outcome(name)
+        let knee = (across == Across::Clients)
+            .then(|| doc.outcome(name))
+            .flatten()
             .and_then(|o| o.knee_clients)
-            .or_else(|| super::knee(&steps));
+            .or_else(|| {
+                (across == Across::Clients)
+                    .then(|| super::knee(&steps))
+                    .flatten()
+            });
         if let Some(p) = knee.and_then(|k| pts.iter().find(|p| p.2.clients == k)) {
             ctx.draw_series(std::iter::once(Circle::new(
                 (p.0, p.1),

@@ -100,6 +100,9 @@ pub fn render(dir: &Path, doc: &SweepDoc, charts: &[Chart], links: Option<&LinkS
     if let Some(l) = links {
         rtt_html::table(&mut h, &l.rows, l.note.clone());
     }
+    if super::instances::is_instance_sweep(doc) {
+        super::instances::table(&mut h, doc);
+    }
     steps_table(&mut h, dir, doc, links.is_some());
     h.push_str("<h2>Charts</h2>\n");
     for c in charts {

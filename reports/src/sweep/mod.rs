@@ -19,7 +19,9 @@
 
 pub mod charts;
 pub mod html;
+pub mod instances;
 pub mod request;
+pub mod row;
 pub mod rtt;
 pub mod rtt_charts;
 pub mod rtt_html;
@@ -29,6 +31,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::ReportError;
+pub use row::{STEP_COLUMNS, StepRow};
 
 /// Why a sweep directory could not be read or its report written.
 #[derive(Debug, thiserror::Error)]
@@ -70,66 +73,6 @@ pub struct Slo {
     pub itl_p99_us: Option<u64>,
 }
 
-/// One technique at one client count: a row of sweep.csv (column names are these field
-/// names; empty cell = unknown).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StepRow {
-    pub technique: String,
-    pub clients: u64,
-    /// p99 latency, µs (empty when nothing was delivered).
-    pub p99_us: Option<u64>,
-    pub p50_us: Option<u64>,
-    pub lost: u64,
-    pub errors: u64,
-    pub expected: u64,
-    pub delivered: u64,
-    pub delivered_per_s: f64,
-    pub server_cpu_s: Option<f64>,
-    /// Server CPU seconds per second of the window (cores busy).
-    pub server_cores: Option<f64>,
-    pub server_rss_bytes: Option<u64>,
-    pub requests: u64,
-    pub bytes_up: u64,
-    pub bytes_down: u64,
-    pub duration_s: f64,
-    /// Messages per second per topic (each client receives this many).
-    pub rate: f64,
-    pub payload_bytes: u64,
-    pub loadgen_cpu_s: Option<f64>,
-    /// Sockets in TIME_WAIT on this machine just before the step started.
-    pub time_wait_before: Option<u64>,
-    pub slo_met: bool,
-    /// Why the step missed the objective (empty when it met it).
-    pub broke_reason: Option<String>,
-    /// The step's run directory, relative to the sweep directory.
-    pub run_dir: String,
-    /// The emulated link the step's subscribers were on (`--link` label, `none` when they
-    /// connected straight to the server; docs/NETWORK.md). Absent in sweeps written before
-    /// links existed, which read as `none`.
-    #[serde(default = "no_link")]
-    pub link: String,
-    /// That link's round-trip time, µs (0 for `none`).
-    #[serde(default)]
-    pub link_rtt_us: u64,
-    /// A request sweep's step (`--mode request`; `clients` is then its concurrency, and the
-    /// p99/p50 above are of lateness, received − due): time to first event and gap between
-    /// events, µs, and events received per second. Empty in a broadcast sweep.
-    #[serde(default)]
-    pub ttft_p50_us: Option<u64>,
-    #[serde(default)]
-    pub ttft_p99_us: Option<u64>,
-    #[serde(default)]
-    pub itl_p50_us: Option<u64>,
-    #[serde(default)]
-    pub itl_p99_us: Option<u64>,
-    #[serde(default)]
-    pub events_per_s: Option<f64>,
-}
-
-fn no_link() -> String {
-    "none".into()
-}
-
 /// How one technique's sweep ended.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Outcome {
@@ -137,6 +80,9 @@ pub struct Outcome {
     /// The link this outcome is for, in a sweep over links (`None` without a link axis).
     #[serde(default)]
     pub link: Option<String>,
+    /// The instance count this outcome is for, in an instance sweep (`--instances`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instances: Option<u64>,
     /// Largest client count that met the objective (None: no step met it).
     pub knee_clients: Option<u64>,
     /// The client count at which the technique stopped (a step that broke the objective, or
@@ -180,6 +126,10 @@ pub struct SweepDoc {
     /// axis (every step then has the run's one link).
     #[serde(default)]
     pub links: Vec<String>,
+    /// Server instance counts tried (`sweep --instances`), in order; empty when the sweep
+    /// grows clients instead (every step then runs the run's `--server-processes`).
+    #[serde(default)]
+    pub instances: Vec<u64>,
     /// The run options every step shares (as in a run's manifest `params`).
     pub run_params: serde_json::Value,
     pub machine: SweepMachine,
@@ -275,40 +225,6 @@ pub fn write_data(dir: &Path, doc: &SweepDoc) -> Result<(), ReportError> {
     std::fs::write(&json_path, text + "\n").map_err(|e| ReportError::io(&json_path, e))
 }
 
-/// The columns of sweep.csv, in order.
-pub const STEP_COLUMNS: [&str; 30] = [
-    "technique",
-    "clients",
-    "p99_us",
-    "p50_us",
-    "lost",
-    "errors",
-    "expected",
-    "delivered",
-    "delivered_per_s",
-    "server_cpu_s",
-    "server_cores",
-    "server_rss_bytes",
-    "requests",
-    "bytes_up",
-    "bytes_down",
-    "duration_s",
-    "rate",
-    "payload_bytes",
-    "loadgen_cpu_s",
-    "time_wait_before",
-    "slo_met",
-    "broke_reason",
-    "run_dir",
-    "link",
-    "link_rtt_us",
-    "ttft_p50_us",
-    "ttft_p99_us",
-    "itl_p50_us",
-    "itl_p99_us",
-    "events_per_s",
-];
-
 /// What the sweep report wrote.
 #[derive(Debug, Clone)]
 pub struct SweepReport {
@@ -328,6 +244,8 @@ pub fn write_report(dir: &Path, doc: &SweepDoc) -> Result<SweepReport, SweepErro
     let (mut drawn, links) = if rtt::has_link_axis(doc) {
         let (drawn, section) = link_outputs(dir, doc)?;
         (drawn, Some(section))
+    } else if instances::is_instance_sweep(doc) {
+        (instances::draw_all(doc, dir)?, None)
     } else {
         (charts::draw_all(doc, dir)?, None)
     };
