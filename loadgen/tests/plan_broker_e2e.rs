@@ -74,7 +74,8 @@ fn broker_row_agrees_with_the_steps() {
     assert_eq!(row["broker_kind"], "redis", "{row}");
 
     // The fit by hand from the steps' run directories: cores = cpu_s / duration against
-    // in_msgs_per_s × instances, through the origin.
+    // in_msgs_per_s × instances; both steps publish at one rate, so their loads are alike
+    // and the line goes through the origin.
     let rows = reports::sweep::load_csv(&dir).unwrap();
     assert_eq!(rows.len(), 2);
     let (mut sxy, mut sxx, mut per_rate) = (0.0, 0.0, 0.0);

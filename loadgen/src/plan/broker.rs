@@ -86,9 +86,19 @@ pub fn read_step(sweep_dir: &Path, row: &StepRow) -> Option<BrokerStep> {
     })
 }
 
+/// Whether the loads (x) of `points` are spread enough for a line with an intercept: the
+/// smallest at most 80% of the largest. Loads nearly alike (a client sweep at one rate) would
+/// make its slope noise.
+fn spread(points: &[(f64, f64)]) -> bool {
+    let max = points.iter().map(|p| p.0).fold(f64::MIN, f64::max);
+    let min = points.iter().map(|p| p.0).fold(f64::MAX, f64::min);
+    points.len() >= 2 && max > 0.0 && min <= 0.8 * max
+}
+
 /// Fits the broker's cores against publishes × instances: a line with an intercept (the
 /// broker's own idle housekeeping, which a through-origin fit would charge to the few
-/// messages of a light step) when the steps have two distinct loads, else through the origin.
+/// messages of a light step) when the steps' loads are spread (see [`spread`]), else through
+/// the origin.
 pub fn fit(steps: &[BrokerStep]) -> Result<BrokerFit, FitError> {
     let usable: Vec<&BrokerStep> = steps
         .iter()
@@ -103,7 +113,11 @@ pub fn fit(steps: &[BrokerStep]) -> Result<BrokerFit, FitError> {
             )
         })
         .collect();
-    let fit = fit_linear(&points).or_else(|_| fit_through_origin(&points))?;
+    let fit = if spread(&points) {
+        fit_linear(&points)?
+    } else {
+        fit_through_origin(&points)?
+    };
     let publishes_per_rate = usable
         .iter()
         .map(|s| s.publishes_per_s / s.rate)
@@ -216,9 +230,11 @@ mod tests {
             "{}",
             f.fit.intercept
         );
-        // One load only: through the origin, 0.01 / 100.
+        // One load only, or loads nearly alike: through the origin, 0.01 / 100.
         let one = fit(&[step(1, 100.0, 0.1)]).unwrap();
         assert!((one.fit.slope - 1e-4).abs() < 1e-15 && one.fit.intercept == 0.0);
+        let alike = fit(&[step(1, 100.0, 0.1), step(1, 110.0, 0.1)]).unwrap();
+        assert_eq!(alike.fit.intercept, 0.0);
         assert_eq!(f.fit.n, 3);
         assert!(
             (f.publishes_per_rate - 50.0).abs() < 1e-12,
