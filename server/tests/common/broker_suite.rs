@@ -259,3 +259,40 @@ pub async fn bad_urls_fail_fast(kind: Kind) {
         assert!(!text.contains('\n'), "{text}");
     }
 }
+
+/// The suite's tests for one broker `$kind` (a `server::broker::Kind`), as `#[tokio::test]`s
+/// of the test file that invokes it: each skipped, saying so, where the broker is not
+/// installed.
+#[macro_export]
+macro_rules! broker_suite_tests {
+    ($kind:expr) => {
+        #[tokio::test]
+        async fn instances_agree_on_every_id() {
+            let b = common::brokers::broker_or_skip($kind, "instances_agree_on_every_id");
+            let Some(b) = b else { return };
+            common::broker_suite::same_ids_on_every_instance(&b).await;
+        }
+
+        #[tokio::test]
+        async fn a_client_resumes_on_any_instance() {
+            let b = common::brokers::broker_or_skip($kind, "a_client_resumes_on_any_instance");
+            let Some(b) = b else { return };
+            common::broker_suite::resume_on_another_instance(&b).await;
+        }
+
+        #[tokio::test]
+        async fn a_lost_broker_is_shown_refused_and_caught_up() {
+            let name = "a_lost_broker_is_shown_refused_and_caught_up";
+            let Some(mut b) = common::brokers::broker_or_skip($kind, name) else {
+                return;
+            };
+            let dir = b.dir().to_path_buf();
+            common::broker_suite::broker_lost_and_back(&mut b, &dir).await;
+        }
+
+        #[tokio::test]
+        async fn a_bad_broker_url_fails_at_once() {
+            common::broker_suite::bad_urls_fail_fast($kind).await;
+        }
+    };
+}
