@@ -29,7 +29,7 @@ pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
         Some(url) => {
             // The broker must answer before anything listens (no half-started server).
             let (broker, feed) =
-                crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+                crate::broker::Broker::connect(&url, &args.broker_options()).await?;
             let state = Shared::with_broker(args, None, broker.clone())?;
             tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
             state

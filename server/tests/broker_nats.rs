@@ -43,7 +43,7 @@ async fn a_server_without_jetstream_is_refused() {
     };
     let a = common::brokers::broker_args(&url, "nojs");
     let t0 = std::time::Instant::now();
-    let e = server::broker::Broker::connect(&url, &server::broker::Options::of(&a))
+    let e = server::broker::Broker::connect(&url, &a.broker_options())
         .await
         .expect_err("no JetStream there");
     let _ = child.kill();

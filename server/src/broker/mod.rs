@@ -217,17 +217,6 @@ pub struct Options {
     pub max_payload_bytes: usize,
 }
 
-impl Options {
-    /// What the backends need of the server's options.
-    pub fn of(args: &crate::config::ServeArgs) -> Options {
-        Options {
-            namespace: args.broker_namespace.clone(),
-            retention: args.retention,
-            max_payload_bytes: args.max_payload_bytes,
-        }
-    }
-}
-
 /// Connects to the broker at `url` and starts the subscription feeding `feed`. Fails (rather
 /// than retrying) when the broker cannot be reached or is not what the URL says, so a server
 /// with a bad `--broker` never starts.

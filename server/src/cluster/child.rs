@@ -200,7 +200,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
         Some(url) => {
             // Publishes and catch-ups go to the broker; the supervisor gathers figures.
             let (broker, feed) =
-                crate::broker::Broker::connect(&url, &crate::broker::Options::of(&args)).await?;
+                crate::broker::Broker::connect(&url, &args.broker_options()).await?;
             let state = Shared::with_broker(args, Some(link.clone()), broker.clone())?;
             tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
             state

@@ -81,7 +81,7 @@ pub async fn supervise_with(
     if let Some(url) = &args.broker {
         // Asked once here, so that a broker that does not answer stops the server with one
         // line before any process starts (each child then connects on its own).
-        crate::broker::Broker::connect(url, &crate::broker::Options::of(&args)).await?;
+        crate::broker::Broker::connect(url, &args.broker_options()).await?;
     }
     // One certificate for every child: made (or checked) here, passed as --cert/--key.
     let _made = crate::tls::Made::prepare(&mut args)?;

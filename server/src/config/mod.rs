@@ -158,6 +158,15 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
+    /// What the broker backends need of these options (`--broker`).
+    pub fn broker_options(&self) -> crate::broker::Options {
+        crate::broker::Options {
+            namespace: self.broker_namespace.clone(),
+            retention: self.retention,
+            max_payload_bytes: self.max_payload_bytes,
+        }
+    }
+
     /// The command-line options that make a cluster child serve exactly like this server on
     /// `listen` (SO_REUSEPORT), as child `index` of the supervisor at `socket`. The internal
     /// publisher stays in the supervisor (children get `--publish-rate 0`).

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
-use server::broker::{Broker, BrokerUrl, Kind, Options};
+use server::broker::{Broker, BrokerUrl, Kind};
 
 use super::brokers::{TestBroker, broker_args, instance, instances};
 use super::*;
@@ -250,7 +250,7 @@ pub async fn bad_urls_fail_fast(kind: Kind) {
         };
         let a = broker_args(&url, "bad");
         let t0 = Instant::now();
-        let e = Broker::connect(&url, &Options::of(&a))
+        let e = Broker::connect(&url, &a.broker_options())
             .await
             .expect_err("no broker there");
         let text = e.to_string();

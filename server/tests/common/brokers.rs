@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use server::broker::process::BrokerProcess;
-use server::broker::{Broker, BrokerUrl, Kind, Options};
+use server::broker::{Broker, BrokerUrl, Kind};
 use server::{ServeArgs, Shared};
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +68,7 @@ pub fn broker_args(url: &BrokerUrl, namespace: &str) -> ServeArgs {
 /// --broker` runs one.
 pub async fn instance(a: ServeArgs) -> TestServer {
     let url = a.broker.clone().expect("--broker");
-    let (broker, feed) = Broker::connect(&url, &Options::of(&a))
+    let (broker, feed) = Broker::connect(&url, &a.broker_options())
         .await
         .expect("the broker answers");
     let state = Shared::with_broker(a, None, broker.clone()).expect("valid args");
