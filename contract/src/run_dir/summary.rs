@@ -225,7 +225,7 @@ mod tests {
             server_phase_bytes_down received_total latency_us connect_ms first_message_ms \
             server_cpu_s server_rss_bytes server_rss_idle_bytes loadgen_cpu_s loadgen_rss_bytes \
             publish_failures publish_lag_max_ms clients_not_closed errors failure link \
-            publisher_link link_emulator skipped repetitions fault request ttft_us itl_us";
+            publisher_link link_emulator skipped repetitions fault request ttft_us itl_us broker";
         let mut expected = String::from("{");
         for k in keys.split_whitespace() {
             let v = match k {
