@@ -222,7 +222,7 @@ impl Sweeping<'_> {
                 .unwrap_or_default(),
             match (self.instances, self.no_broker) {
                 (Some(i), true) => format!(" on {i} instance without the broker"),
-                (Some(i), false) => format!(" on {i} instances"),
+                (Some(i), false) => format!(" on {i} instance{}", if i == 1 { "" } else { "s" }),
                 (None, _) => String::new(),
             },
             size(n, row.ttft_p99_us.is_some()),
