@@ -174,7 +174,9 @@ pub async fn execute(
                     .unwrap_or_default();
                 let on = match inst {
                     Some((i, true)) => format!(" on {i} instance without the broker"),
-                    Some((i, false)) => format!(" on {i} instance{}", if i == 1 { "" } else { "s" }),
+                    Some((i, false)) => {
+                        format!(" on {i} instance{}", if i == 1 { "" } else { "s" })
+                    }
                     None => String::new(),
                 };
                 failed.push(format!(
