@@ -4,29 +4,8 @@
 
 use super::{ConfigError, RunConfig, invalid};
 
-/// The broker a run starts (`--broker`).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum BrokerKind {
-    Redis,
-    Nats,
-}
-
-impl BrokerKind {
-    /// The server crate's name for it.
-    pub fn kind(self) -> server::broker::Kind {
-        match self {
-            BrokerKind::Redis => server::broker::Kind::Redis,
-            BrokerKind::Nats => server::broker::Kind::Nats,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        self.kind().name()
-    }
-}
+/// The broker a run starts (`--broker`): the server's own [`server::broker::Kind`].
+pub use server::broker::Kind as BrokerKind;
 
 impl RunConfig {
     /// `--broker`: not with `--target` (start those servers with `serve --broker URL`), and
@@ -47,8 +26,8 @@ impl RunConfig {
                 "not with --target: start the servers yourself with `pushbench serve --broker URL`",
             ));
         }
-        if !server::broker::process::BrokerProcess::available(b.kind()) {
-            let (name, package) = b.kind().program();
+        if !server::broker::process::BrokerProcess::available(b) {
+            let (name, package) = b.program();
             return Err(invalid(
                 "--broker",
                 format!("{name} is not installed (apt-get install {package})"),
@@ -72,20 +51,7 @@ impl RunConfig {
 
 #[cfg(test)]
 mod tests {
-    use super::super::RunArgs;
-    use clap::Parser;
-
-    #[derive(Parser)]
-    struct T {
-        #[command(flatten)]
-        args: RunArgs,
-    }
-
-    fn parse(args: &[&str]) -> Result<super::RunConfig, super::ConfigError> {
-        let mut v = vec!["x"];
-        v.extend_from_slice(args);
-        T::parse_from(v).args.resolve()
-    }
+    use super::super::tests::parse;
 
     #[test]
     fn broker_goes_with_the_embedded_server_only() {

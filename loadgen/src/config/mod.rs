@@ -202,7 +202,8 @@ mod tests {
         args: RunArgs,
     }
 
-    fn parse(args: &[&str]) -> Result<RunConfig, ConfigError> {
+    /// `RunArgs` from a command line, resolved (also for the other config modules' tests).
+    pub(super) fn parse(args: &[&str]) -> Result<RunConfig, ConfigError> {
         let mut v = vec!["x"];
         v.extend_from_slice(args);
         T::parse_from(v).args.resolve()

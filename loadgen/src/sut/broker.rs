@@ -76,7 +76,7 @@ impl ChildBroker {
         let thread = std::thread::Builder::new()
             .name("pushbench-broker".into())
             .spawn(move || own(kind, thread_dir, rx, ready_tx, thread_pid))
-            .map_err(|e| ProcessError::Spawn(kind.kind().program().0, e))?;
+            .map_err(|e| ProcessError::Spawn(kind.program().0, e))?;
         let started = ready.await.map_err(|_| BrokerError::Gone);
         let (url, monitor_port) = match started {
             Ok(Ok(x)) => x,
@@ -208,7 +208,7 @@ fn own(
     ready: oneshot::Sender<Ready>,
     pid: Arc<AtomicU32>,
 ) {
-    let mut p = match BrokerProcess::start(kind.kind(), &dir) {
+    let mut p = match BrokerProcess::start(kind, &dir) {
         Ok(p) => p,
         Err(e) => {
             let _ = ready.send(Err(e.into()));
@@ -277,10 +277,10 @@ mod tests {
 
     /// A real broker: started, counted, restarted (new pid, figures kept), stopped and gone.
     async fn lifecycle(kind: BrokerKind) {
-        if !BrokerProcess::available(kind.kind()) {
+        if !BrokerProcess::available(kind) {
             println!(
                 "SKIPPED broker lifecycle: {} is not installed",
-                kind.kind().program().0
+                kind.program().0
             );
             return;
         }

@@ -27,8 +27,12 @@ use tokio::sync::mpsc;
 
 pub use instance::Broker;
 
-/// Which broker.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Which broker (also what `pushbench run --broker redis|nats` takes, and how run
+/// directories name it: `redis`, `nats`).
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Kind {
     Redis,
     Nats,
