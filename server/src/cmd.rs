@@ -24,16 +24,10 @@ pub async fn serve(mut args: ServeArgs) -> Result<(), ServerError> {
     }
     // With --tls: the certificate is made or loaded and checked before anything listens.
     let _made = tls::Made::prepare(&mut args)?;
-    let state = match args.broker.clone() {
+    let state = match args.broker {
         None => Shared::new(args)?,
-        Some(url) => {
-            // The broker must answer before anything listens (no half-started server).
-            let (broker, feed) =
-                crate::broker::Broker::connect(&url, &args.broker_options()).await?;
-            let state = Shared::with_broker(args, None, broker.clone())?;
-            tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
-            state
-        }
+        // The broker must answer before anything listens (no half-started server).
+        Some(_) => Shared::over_broker(args, None, CancellationToken::new()).await?,
     };
     let listener = server::bind_with(state.args.listen, state.args.reuse_port)?;
     let local = listener.local_addr().map_err(|error| ServerError::Bind {

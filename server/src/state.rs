@@ -123,14 +123,23 @@ impl Shared {
         Self::build(args, None, None)
     }
 
-    /// Builds the state of a server whose topics are shared over `broker` (`--broker`),
-    /// optionally as a cluster child (`upstream`: the supervisor, for figures only).
-    pub fn with_broker(
+    /// Builds the state of a server whose topics are shared over the broker of `--broker`,
+    /// optionally as a cluster child (`upstream`: the supervisor, for figures only): connects
+    /// to it (an error if it does not answer, so nothing half-starts) and feeds what it
+    /// delivers into the hub until `shutdown`.
+    pub async fn over_broker(
         args: ServeArgs,
         upstream: Option<Arc<dyn Upstream>>,
-        broker: Arc<crate::broker::Broker>,
+        shutdown: tokio_util::sync::CancellationToken,
     ) -> Result<State, ServerError> {
-        Self::build(args, upstream, Some(broker))
+        let url = args
+            .broker
+            .clone()
+            .ok_or_else(|| ServerError::Config("--broker is missing".into()))?;
+        let (broker, feed) = crate::broker::Broker::connect(&url, &args.broker_options()).await?;
+        let state = Self::build(args, upstream, Some(broker.clone()))?;
+        tokio::spawn(broker.run_feed(state.clone(), feed, shutdown));
+        Ok(state)
     }
 
     /// Builds the state of a cluster child, which publishes through `upstream`.

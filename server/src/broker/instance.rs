@@ -124,7 +124,7 @@ impl Broker {
         })
         .await;
         if arrived.is_err() {
-            self.fill(hub, &handle, topic).await;
+            self.fill(&handle, topic).await;
         }
         Ok(seq)
     }
@@ -138,11 +138,11 @@ impl Broker {
             return;
         }
         let handle = hub.topic_unlimited(topic);
-        self.fill(hub, &handle, topic).await;
+        self.fill(&handle, topic).await;
     }
 
     /// Fills `topic` in the hub from the broker's retention, under the apply lock.
-    async fn fill(&self, _hub: &Hub, handle: &TopicHandle, topic: &str) {
+    async fn fill(&self, handle: &TopicHandle, topic: &str) {
         let _g = self.apply.lock().await;
         self.fill_locked(handle, topic, u64::MAX).await;
     }

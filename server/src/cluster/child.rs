@@ -195,16 +195,10 @@ pub async fn serve(args: ServeArgs) -> Result<(), ServerError> {
     let link = Arc::new(Link::new(tx));
     let index = args.cluster_index;
     let listen = args.listen;
-    let state = match args.broker.clone() {
+    let state = match args.broker {
         None => Shared::with_upstream(args, link.clone())?,
-        Some(url) => {
-            // Publishes and catch-ups go to the broker; the supervisor gathers figures.
-            let (broker, feed) =
-                crate::broker::Broker::connect(&url, &args.broker_options()).await?;
-            let state = Shared::with_broker(args, Some(link.clone()), broker.clone())?;
-            tokio::spawn(broker.run_feed(state.clone(), feed, CancellationToken::new()));
-            state
-        }
+        // Publishes and catch-ups go to the broker; the supervisor gathers figures.
+        Some(_) => Shared::over_broker(args, Some(link.clone()), CancellationToken::new()).await?,
     };
     // Learn every topic's newest seq before taking any client (see `ToChild::Seed`).
     seed(&state, &mut frames)

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use server::broker::process::BrokerProcess;
-use server::broker::{Broker, BrokerUrl, Kind};
+use server::broker::{BrokerUrl, Kind};
 use server::{ServeArgs, Shared};
 use tokio_util::sync::CancellationToken;
 
@@ -67,15 +67,12 @@ pub fn broker_args(url: &BrokerUrl, namespace: &str) -> ServeArgs {
 /// A server instance sharing topics over the broker in `a.broker`, as `pushbench serve
 /// --broker` runs one.
 pub async fn instance(a: ServeArgs) -> TestServer {
-    let url = a.broker.clone().expect("--broker");
-    let (broker, feed) = Broker::connect(&url, &a.broker_options())
+    let shutdown = CancellationToken::new();
+    let state = Shared::over_broker(a, None, shutdown.clone())
         .await
         .expect("the broker answers");
-    let state = Shared::with_broker(a, None, broker.clone()).expect("valid args");
     let listener = server::server::bind("127.0.0.1:0".parse().unwrap()).expect("bind");
     let addr = listener.local_addr().unwrap();
-    let shutdown = CancellationToken::new();
-    tokio::spawn(broker.run_feed(state.clone(), feed, shutdown.clone()));
     let task = tokio::spawn(server::run(listener, state.clone(), shutdown.clone()));
     TestServer {
         addr,
