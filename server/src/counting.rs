@@ -155,7 +155,8 @@ impl ConnCell {
         }
     }
 
-    fn on_write(&self, n: u64) {
+    /// Counts `n` bytes written to the connection.
+    pub(crate) fn on_write(&self, n: u64) {
         if self.holding.load(Relaxed) {
             self.delivered.fetch_add(n, Relaxed);
             return;
@@ -258,6 +259,20 @@ impl Drop for ConnCell {
     }
 }
 
+impl crate::fanout::Conn for ConnCell {
+    fn delivered(&self, seq: u64) {
+        ConnCell::delivered(self, seq);
+    }
+
+    fn wrote(&self, n: u64) {
+        self.on_write(n);
+    }
+
+    fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+}
+
 /// Drop guard placed in a response body: marks the response as ended when hyper drops it.
 #[derive(Debug)]
 pub struct ResponseDone(pub Arc<ConnCell>);
@@ -281,10 +296,20 @@ impl<S> CountingStream<S> {
     }
 }
 
-impl CountingStream<tokio::net::TcpStream> {
+impl CountingStream<crate::socket::Shared> {
     /// Waits until the socket may be read (or has hung up); holds no buffer while waiting.
     pub async fn readable(&self) -> io::Result<()> {
         self.inner.readable().await
+    }
+
+    /// The socket, for a writer in another task (`fanout`).
+    pub fn socket(&self) -> &Arc<tokio::net::TcpStream> {
+        self.inner.socket()
+    }
+
+    /// The connection's counters.
+    pub fn cell(&self) -> &Arc<ConnCell> {
+        &self.cell
     }
 
     /// Reads what the socket holds now into `buf`, counted (`WouldBlock` when nothing).

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::broadcast;
 
+use crate::fanout::{Fanout, Shard, Sink};
 use crate::message::{EncodeError, Gap, Message};
 
 /// Topic names: 1 to 64 characters from `[A-Za-z0-9_.-]` (event names follow the same rule).
@@ -35,6 +36,8 @@ pub struct Topic {
     /// Live [`TopicHandle`]s; changed only under the hub's map lock (read lock to add one,
     /// write lock to drop one), so the hub can tell an unused topic without a race.
     users: AtomicUsize,
+    /// The direct fan-out's pumps (`fanout`), started by the first subscriber handed over.
+    fanout: Fanout,
 }
 
 #[derive(Debug, Default)]
@@ -71,6 +74,7 @@ impl Topic {
             latest: AtomicU64::new(0),
             retention: retention.max(1),
             users: AtomicUsize::new(0),
+            fanout: Fanout::new(),
         }
     }
 
@@ -177,6 +181,19 @@ impl Topic {
         };
         snap.messages = g.retained.iter().skip(skip).cloned().collect();
         snap
+    }
+
+    /// How many handles (subscribers, held long polls, publishes under way) the topic has.
+    pub fn users(&self) -> usize {
+        self.users.load(Relaxed)
+    }
+
+    /// Hands a caught-up subscriber's socket to the topic's direct fan-out (see `fanout`).
+    pub fn join_fanout(&self, sink: Arc<Sink>, epoch: u64) -> Arc<Shard> {
+        self.fanout.join(sink, epoch, || {
+            let g = self.lock();
+            (self.tx.subscribe(), g.last_seq)
+        })
     }
 
     /// Every retained message after `since`.

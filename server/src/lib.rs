@@ -25,7 +25,8 @@
 //! - `response` (the body type, plain-text errors, JSON, `503`s), `state` (what the
 //!   connections share; a cluster child's `Upstream`).
 //! - `counting` (byte counting at the socket), `error` (the error types).
-//! - `hub` (topics, retention, fan-out).
+//! - `hub` (topics, retention, fan-out), `fanout` (a busy topic's messages written straight
+//!   to its caught-up subscribers' sockets), `socket` (a socket its task and a fan-out share).
 //! - `message` (encoded once per framing), `metrics` (the counters, `/stats`; `prometheus`
 //!   renders `/metrics`; `protocol`, the connections by protocol),
 //!   `lifeline` (children that stop with their parent), `config` (the options), `body`
@@ -41,6 +42,7 @@ pub mod config;
 pub mod cors;
 pub mod counting;
 pub mod error;
+pub mod fanout;
 pub mod front;
 pub mod http2;
 pub mod hub;
@@ -57,6 +59,7 @@ pub mod request;
 pub mod response;
 pub mod routes;
 pub mod server;
+pub mod socket;
 pub mod state;
 pub mod techniques;
 pub mod tls;

@@ -65,6 +65,10 @@ pub struct Counters {
     pub connections: AtomicU64,
     pub requests: AtomicU64,
     pub delivered: AtomicU64,
+    /// Of `delivered`, written by a topic's direct fan-out (`fanout`).
+    pub direct_delivered: AtomicU64,
+    /// Sockets the direct fan-out gave back to their task (a write would have blocked).
+    pub handed_back: AtomicU64,
     pub empty_responses: AtomicU64,
     pub long_poll_timeouts: AtomicU64,
     pub resumes: AtomicU64,
@@ -121,6 +125,8 @@ impl Counters {
             bytes_written: v(&self.bytes_written),
             connections: v(&self.connections),
             delivered: v(&self.delivered),
+            direct_delivered: v(&self.direct_delivered),
+            handed_back: v(&self.handed_back),
             empty_responses: v(&self.empty_responses),
             gaps: v(&self.gaps),
             generate: self.generate.snapshot(),
@@ -132,10 +138,12 @@ impl Counters {
     }
 
     /// The counters (not the gauge `connections`).
-    fn counters(&self) -> [&AtomicU64; 9] {
+    fn counters(&self) -> [&AtomicU64; 11] {
         [
             &self.requests,
             &self.delivered,
+            &self.direct_delivered,
+            &self.handed_back,
             &self.empty_responses,
             &self.long_poll_timeouts,
             &self.resumes,

@@ -115,3 +115,10 @@ pub fn streaming(body: BoxBody, content_type: &'static str) -> Response<BoxBody>
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     r
 }
+
+/// An empty body (the head of a response whose body the front door writes itself).
+pub fn empty() -> BoxBody {
+    http_body_util::Empty::new()
+        .map_err(|e| match e {})
+        .boxed_unsync()
+}

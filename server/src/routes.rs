@@ -20,6 +20,7 @@ use crate::metrics::{self, Protocol, Technique};
 use crate::response::{Body, BoxBody, error, full, json_no_store, unavailable};
 use crate::state::State;
 use crate::techniques::generate::{self, Endpoint};
+use crate::techniques::live::Live;
 use crate::techniques::{long_poll, poll, sse, stream, ws};
 use crate::{cors, publish};
 
@@ -167,23 +168,36 @@ pub fn front_door_route(path: &str) -> bool {
 
 /// Serves a body-less `GET` to a [`front_door_route`] whose head the connection's front door
 /// read itself: routed, counted, answered and given CORS headers exactly as [`handle`] does.
+/// An SSE or stream subscription comes back as its [`Live`] beside the response's head (an
+/// empty body), for the front door to write.
 pub async fn handle_front_door(
     req: Request<()>,
     state: &State,
     cell: &Arc<ConnCell>,
-) -> Response<Body> {
+) -> (Response<Body>, Option<Live>) {
     let path = req.uri().path().to_owned();
     let route = routed(&path, state, cell);
-    let resp = match route {
-        Route::Subscribe(_, topic) if !valid_name(topic) => bad_topic(topic),
-        Route::Subscribe(Push::Sse, topic) => sse::handle(&req, state, cell, topic).await,
-        Route::Subscribe(Push::Stream, topic) => stream::handle(&req, state, cell, topic).await,
-        Route::Subscribe(Push::LongPoll, topic) => long_poll::handle(req, state, topic).await,
-        _ => error(StatusCode::NOT_FOUND, "no such path"),
+    let (resp, live) = match route {
+        Route::Subscribe(_, topic) if !valid_name(topic) => (bad_topic(topic), None),
+        Route::Subscribe(Push::Sse, topic) => split(sse::subscribe(&req, state, cell, topic).await),
+        Route::Subscribe(Push::Stream, topic) => {
+            split(stream::subscribe(&req, state, cell, topic).await)
+        }
+        Route::Subscribe(Push::LongPoll, topic) => {
+            (long_poll::handle(req, state, topic).await, None)
+        }
+        _ => (error(StatusCode::NOT_FOUND, "no such path"), None),
     };
     let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell.clone())));
     cors::allow_origin(&mut resp, &state.args);
-    resp
+    (resp, live)
+}
+
+fn split(r: Result<Live, Response<BoxBody>>) -> (Response<BoxBody>, Option<Live>) {
+    match r {
+        Ok(live) => (live.head(), Some(live)),
+        Err(resp) => (resp, None),
+    }
 }
 
 /// The route of `path`, with the request counted in its technique's counters (and the

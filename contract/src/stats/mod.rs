@@ -101,6 +101,9 @@ pub struct TechniqueCounters {
     pub connections: u64,
     /// Messages handed to subscribers' sockets or included in poll answers.
     pub delivered: u64,
+    /// Of `delivered`, those the topic's direct fan-out wrote (SSE and stream over
+    /// HTTP/1.x: `serve --direct-fanout-min`; zeros from a server without it).
+    pub direct_delivered: u64,
     /// Poll and long-poll answers with no message.
     pub empty_responses: u64,
     /// Answers or subscriptions that announced a gap.
@@ -108,6 +111,9 @@ pub struct TechniqueCounters {
     /// The request-scoped streams of `/generate` served by the technique (issue 16; zeros
     /// when read from a server without them).
     pub generate: GenerateCounters,
+    /// Times the direct fan-out gave a socket back to its subscriber's task because a write
+    /// would have blocked (the client reads slower than messages come).
+    pub handed_back: u64,
     /// Long polls answered because their timeout passed.
     pub long_poll_timeouts: u64,
     /// Requests routed to the technique.
@@ -120,10 +126,12 @@ pub struct TechniqueCounters {
 
 impl TechniqueCounters {
     /// The counters (not the gauge), by name, in `/metrics` order.
-    pub fn counters(&self) -> [(&'static str, u64); 9] {
+    pub fn counters(&self) -> [(&'static str, u64); 11] {
         [
             ("requests", self.requests),
             ("delivered", self.delivered),
+            ("direct_delivered", self.direct_delivered),
+            ("handed_back", self.handed_back),
             ("empty_responses", self.empty_responses),
             ("long_poll_timeouts", self.long_poll_timeouts),
             ("resumes", self.resumes),
@@ -142,6 +150,8 @@ impl TechniqueCounters {
             bytes_written: d(self.bytes_written, earlier.bytes_written),
             connections: self.connections,
             delivered: d(self.delivered, earlier.delivered),
+            direct_delivered: d(self.direct_delivered, earlier.direct_delivered),
+            handed_back: d(self.handed_back, earlier.handed_back),
             empty_responses: d(self.empty_responses, earlier.empty_responses),
             gaps: d(self.gaps, earlier.gaps),
             generate: self.generate.since(&earlier.generate),
@@ -158,6 +168,8 @@ impl TechniqueCounters {
         self.bytes_written += other.bytes_written;
         self.connections += other.connections;
         self.delivered += other.delivered;
+        self.direct_delivered += other.direct_delivered;
+        self.handed_back += other.handed_back;
         self.empty_responses += other.empty_responses;
         self.gaps += other.gaps;
         self.generate.add(&other.generate);
@@ -345,7 +357,7 @@ mod tests {
         b.add(&a);
         assert_eq!((b.connections, b.requests, b.bytes_written), (5, 25, 190));
         assert_eq!(a.counters()[0], ("requests", 10));
-        assert_eq!(a.counters()[8], ("bytes_written", 100));
+        assert_eq!(a.counters()[10], ("bytes_written", 100));
     }
 
     #[test]

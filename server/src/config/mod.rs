@@ -44,6 +44,13 @@ pub struct ServeArgs {
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub subscriber_queue: u64,
 
+    /// A topic with at least this many subscribers fans its messages out directly: one task
+    /// per core writes each message (or each batch of messages that came at once) to the SSE
+    /// and stream sockets that are caught up, instead of waking every subscriber's task. A
+    /// socket that would block goes back to its own task. 0 turns it off (docs/PERFORMANCE.md).
+    #[arg(long, value_name = "SUBSCRIBERS", default_value_t = 16)]
+    pub direct_fanout_min: u64,
+
     /// Internal publisher for the demo page: messages per second to `--publish-topic`
     /// (0 = off). Payloads use the load generator's `pb1` header, so latency can be measured.
     #[arg(long, value_name = "MSGS_PER_S", default_value_t = 0.0)]
@@ -188,6 +195,8 @@ impl ServeArgs {
             self.max_payload_bytes.to_string(),
             "--subscriber-queue".to_string(),
             self.subscriber_queue.to_string(),
+            "--direct-fanout-min".to_string(),
+            self.direct_fanout_min.to_string(),
             "--publish-rate".to_string(),
             // Over a broker the first child runs the internal publisher (the supervisor holds
             // no broker connection); otherwise the supervisor does.
@@ -256,6 +265,7 @@ impl Default for ServeArgs {
             max_connections: 16000,
             max_payload_bytes: 1 << 20,
             subscriber_queue: 256,
+            direct_fanout_min: 16,
             publish_rate: 0.0,
             payload_bytes: 64,
             publish_topic: "demo".to_string(),

@@ -11,7 +11,6 @@ use std::time::Duration;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri, Version};
-use tokio::net::TcpStream;
 use tokio::sync::watch;
 
 use crate::counting::CountingStream;
@@ -19,7 +18,7 @@ use crate::routes;
 use crate::state::Signal;
 
 /// The connection's socket, counted.
-pub type Io = CountingStream<TcpStream>;
+pub type Io = CountingStream<crate::socket::Shared>;
 
 /// Longest head the front door reads; a longer one is hyper's (which answers `431` past its
 /// own limit).

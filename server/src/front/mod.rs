@@ -14,6 +14,7 @@
 //! to hyper's HTTP/2 server (`http2`) the same way.
 
 pub mod head;
+pub mod live;
 pub mod rewind;
 pub mod writer;
 
@@ -27,6 +28,7 @@ use tokio::net::TcpStream;
 use crate::counting::{ConnCell, CountingStream};
 use crate::metrics::Protocol;
 use crate::server::hyper_connection;
+use crate::socket::Shared;
 use crate::state::State;
 use crate::techniques::subscription::stall_watch;
 use crate::{http2, routes};
@@ -36,7 +38,7 @@ use writer::Done;
 
 /// Serves one connection, from its first byte to its close.
 pub async fn serve(state: State, stream: TcpStream, cell: Arc<ConnCell>) {
-    let mut io = CountingStream::new(stream, cell.clone());
+    let mut io = CountingStream::new(Shared::new(stream), cell.clone());
     let mut pending = Vec::new();
     // hyper runs in this task after the front door, unboxed: the task is as large as the
     // larger of the two states, not their sum (the front door boxes its large parts).
@@ -94,7 +96,7 @@ async fn front_door(
         let version = req.version();
         // Boxed: only a held long poll keeps its handler's state for long.
         let mut answer = Box::pin(routes::handle_front_door(req, state, cell));
-        let resp = loop {
+        let (resp, live) = loop {
             tokio::select! {
                 r = &mut answer => break r,
                 p = head::peer(io, pending), if pending.is_empty() => {
@@ -112,6 +114,8 @@ async fn front_door(
         let written = Box::pin(writer::respond(
             io,
             resp,
+            live,
+            state.args.direct_fanout_min,
             version,
             close,
             pending,
@@ -153,7 +157,10 @@ mod tests {
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
         let whole = std::mem::size_of_val(&serve(state.clone(), c, cell.clone()));
         let c = TcpStream::connect(l.local_addr().unwrap()).await.unwrap();
-        let io = Rewind::new(Bytes::new(), CountingStream::new(c, cell.clone()));
+        let io = Rewind::new(
+            Bytes::new(),
+            CountingStream::new(Shared::new(c), cell.clone()),
+        );
         let hyper = std::mem::size_of_val(&hyper_connection(state.clone(), io, cell.clone()));
         assert!(whole <= hyper + 256, "{whole} bytes, hyper's alone {hyper}");
         assert!(whole < 2048, "{whole} bytes");

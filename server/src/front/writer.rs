@@ -21,8 +21,11 @@ use hyper::body::Body as _;
 use hyper::body::Frame;
 use tokio::io::AsyncWriteExt;
 
+use crate::fanout;
 use crate::front::head::{self, Io, Peer};
+use crate::front::live;
 use crate::response::Body;
+use crate::techniques::live::Live;
 
 /// How an answer ended, and so what becomes of its connection.
 #[derive(Debug, PartialEq, Eq)]
@@ -46,18 +49,29 @@ enum Framing {
     UntilClose,
 }
 
-/// Writes `resp` to a request of `version`; `close` ends the connection after it. Bytes the
-/// client sends meanwhile (a pipelined request) are added to `pending`.
+/// Writes `resp` to a request of `version` (`live`: an SSE or stream response, written by
+/// `front::live` after `resp`'s head, with `fanout_min` as `--direct-fanout-min`); `close`
+/// ends the connection after it. Bytes the client sends meanwhile (a pipelined request) are
+/// added to `pending`.
+#[allow(clippy::too_many_arguments)]
 pub async fn respond<S: Future<Output = ()>>(
     io: &mut Io,
     resp: Response<Body>,
+    live: Option<Live>,
+    fanout_min: u64,
     version: Version,
     close: bool,
     pending: &mut Vec<u8>,
     mut stall: Pin<&mut S>,
 ) -> Done {
     let (parts, mut body) = resp.into_parts();
-    let framing = match body.size_hint().exact() {
+    // A live response's body is empty here: its messages are written by `live`.
+    let exact = if live.is_some() {
+        None
+    } else {
+        body.size_hint().exact()
+    };
+    let framing = match exact {
         Some(n) => Framing::Length(n),
         None if version == Version::HTTP_11 => Framing::Chunked,
         None => Framing::UntilClose,
@@ -67,6 +81,20 @@ pub async fn respond<S: Future<Output = ()>>(
         || parts.headers.get(header::CONNECTION) == Some(&HeaderValue::from_static("close"));
     let mut out = head_bytes(&parts, framing, close && version == Version::HTTP_11);
     drop(parts);
+
+    if let (Some(live), Framing::Chunked | Framing::UntilClose) = (live, framing) {
+        let framing = match framing {
+            Framing::Chunked => fanout::Framing::Chunked,
+            _ => fanout::Framing::UntilClose,
+        };
+        let r = live::respond(io, out, framing, live, pending, stall, fanout_min).await;
+        drop(body); // the response ends here
+        return match r {
+            Ok(()) if close => Done::Close,
+            Ok(()) => Done::KeepAlive,
+            Err(done) => done,
+        };
+    }
 
     if let Framing::Length(_) = framing {
         // A complete answer: one write, head and body.
@@ -122,7 +150,7 @@ pub async fn respond<S: Future<Output = ()>>(
 }
 
 /// Most bytes of frames gathered into one write.
-const BATCH: usize = 16 * 1024;
+pub const BATCH: usize = 16 * 1024;
 
 /// Where the body stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,7 +226,7 @@ fn line(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 
 /// Writes `bytes` whole, unless the socket fails ([`Done::Failed`]) or the stall watch fires
 /// first ([`Done::Stalled`]).
-async fn write<S: Future<Output = ()>>(
+pub async fn write<S: Future<Output = ()>>(
     io: &mut Io,
     mut bytes: Bytes,
     stall: Pin<&mut S>,

@@ -4,6 +4,7 @@
 //! (one client's own events, over SSE, streaming, WebSocket or long poll).
 
 pub mod generate;
+pub mod live;
 pub mod long_poll;
 pub mod poll;
 pub mod sse;

@@ -8,12 +8,13 @@ use bytes::BytesMut;
 use http::{Request, Response, StatusCode};
 
 use crate::counting::ConnCell;
-use crate::message::{Message, SSE_HEARTBEAT, sse_retry};
+use crate::message::sse_retry;
 use crate::metrics::Technique;
 use crate::request::{parse_u64, since};
-use crate::response::{BoxBody, error, streaming, unavailable};
+use crate::response::{BoxBody, error, unavailable};
 use crate::state::State;
-use crate::techniques::subscription::{Subscription, http_body};
+use crate::techniques::live::Live;
+use crate::techniques::subscription::Subscription;
 
 /// The reconnection delay suggested to EventSource clients, in ms.
 pub const RETRY_MS: u64 = 2000;
@@ -25,29 +26,41 @@ pub async fn handle<B>(
     cell: &Arc<ConnCell>,
     topic: &str,
 ) -> Response<BoxBody> {
+    match subscribe(req, state, cell, topic).await {
+        Ok(live) => live.into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /sse/{topic}` up to its subscription: the response to write, or the error answer.
+pub async fn subscribe<B>(
+    req: &Request<B>,
+    state: &State,
+    cell: &Arc<ConnCell>,
+    topic: &str,
+) -> Result<Live, Response<BoxBody>> {
     let since = match req.headers().get("last-event-id") {
         Some(v) => match v.to_str() {
-            Ok(s) => match parse_u64("Last-Event-ID", s.trim()) {
-                Ok(n) => n,
-                Err(e) => return e.response(),
-            },
-            Err(_) => return error(StatusCode::BAD_REQUEST, "bad Last-Event-ID: not text"),
+            Ok(s) => parse_u64("Last-Event-ID", s.trim()).map_err(|e| e.response())?,
+            Err(_) => {
+                return Err(error(
+                    StatusCode::BAD_REQUEST,
+                    "bad Last-Event-ID: not text",
+                ));
+            }
         },
-        None => match since(req) {
-            Ok(s) => s,
-            Err(e) => return e.response(),
-        },
+        None => since(req).map_err(|e| e.response())?,
     };
     state.await_cursor(topic, since).await;
-    let topic = match state.hub.topic(topic) {
-        Ok(t) => t,
-        Err(e) => return unavailable(e),
-    };
+    let topic = state.hub.topic(topic).map_err(unavailable)?;
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Sse);
     let mut prefix = BytesMut::from(&sse_retry(RETRY_MS)[..]);
     if let Some(g) = gap {
         prefix.extend_from_slice(&g.sse());
     }
-    let body = http_body(sub, Some(prefix.freeze()), Message::sse, SSE_HEARTBEAT);
-    streaming(body, "text/event-stream")
+    Ok(Live {
+        sub,
+        prefix: Some(prefix.freeze()),
+        technique: Technique::Sse,
+    })
 }

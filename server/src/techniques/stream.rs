@@ -8,12 +8,12 @@ use bytes::Bytes;
 use http::{Request, Response};
 
 use crate::counting::ConnCell;
-use crate::message::{Message, STREAM_HEARTBEAT};
 use crate::metrics::Technique;
 use crate::request::since;
-use crate::response::{BoxBody, streaming, unavailable};
+use crate::response::{BoxBody, unavailable};
 use crate::state::State;
-use crate::techniques::subscription::{Subscription, http_body};
+use crate::techniques::live::Live;
+use crate::techniques::subscription::Subscription;
 
 /// `GET /stream/{topic}`.
 pub async fn handle<B>(
@@ -22,17 +22,27 @@ pub async fn handle<B>(
     cell: &Arc<ConnCell>,
     topic: &str,
 ) -> Response<BoxBody> {
-    let since = match since(req) {
-        Ok(s) => s,
-        Err(e) => return e.response(),
-    };
+    match subscribe(req, state, cell, topic).await {
+        Ok(live) => live.into_response(),
+        Err(resp) => resp,
+    }
+}
+
+/// `GET /stream/{topic}` up to its subscription: the response to write, or the error answer.
+pub async fn subscribe<B>(
+    req: &Request<B>,
+    state: &State,
+    cell: &Arc<ConnCell>,
+    topic: &str,
+) -> Result<Live, Response<BoxBody>> {
+    let since = since(req).map_err(|e| e.response())?;
     state.await_cursor(topic, since).await;
-    let topic = match state.hub.topic(topic) {
-        Ok(t) => t,
-        Err(e) => return unavailable(e),
-    };
+    let topic = state.hub.topic(topic).map_err(unavailable)?;
     let (sub, gap) = Subscription::new(state, cell.clone(), topic, since, Technique::Stream);
     let prefix = gap.map(|g| Bytes::from(format!("{}\n", g.object_json())));
-    let body = http_body(sub, prefix, Message::ndjson, STREAM_HEARTBEAT);
-    streaming(body, "application/x-ndjson")
+    Ok(Live {
+        sub,
+        prefix,
+        technique: Technique::Stream,
+    })
 }

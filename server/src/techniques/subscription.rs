@@ -33,12 +33,15 @@ pub enum Event {
 /// One subscriber's state: small, and no copy of any message.
 #[derive(Debug)]
 pub struct Subscription {
-    rx: broadcast::Receiver<Arc<Message>>,
+    /// `None` while the topic's direct fan-out writes to the socket (`park`).
+    rx: Option<broadcast::Receiver<Arc<Message>>>,
     replay: std::vec::IntoIter<Arc<Message>>,
     last: u64,
     /// The next heartbeat tick or shutdown, polled only when it fired.
     signal: Changed,
     sent_since_tick: bool,
+    /// A live message (not a replayed one) was delivered.
+    live: bool,
     cell: Arc<ConnCell>,
     technique: Technique,
     /// Keeps the topic in the hub while subscribed (an empty topic goes with its last user).
@@ -72,11 +75,12 @@ impl Subscription {
         cell.watch(topic.shared(), last);
         cell.subscribed();
         let sub = Subscription {
-            rx,
+            rx: Some(rx),
             replay: snap.messages.into_iter(),
             last,
             signal: changed(state.signals.subscribe()),
             sent_since_tick: false,
+            live: false,
             cell,
             technique,
             _topic: topic,
@@ -96,7 +100,7 @@ impl Subscription {
         Event::Message(m)
     }
 
-    /// Waits for the next thing to send.
+    /// Waits for the next thing to send. While parked, only heartbeats and shutdown come.
     pub async fn next(&mut self) -> Event {
         if let Some(m) = self.replay.next() {
             return self.deliver(m);
@@ -106,9 +110,12 @@ impl Subscription {
         loop {
             tokio::select! {
                 biased;
-                r = self.rx.recv() => match r {
+                r = recv(self.rx.as_mut()) => match r {
                     Ok(m) if m.seq <= self.last => continue,
-                    Ok(m) => return self.deliver(m),
+                    Ok(m) => {
+                        self.live = true;
+                        return self.deliver(m);
+                    }
                     Err(broadcast::error::RecvError::Lagged(_)) => {
                         self.cell.mark_slow();
                         return Event::Slow;
@@ -130,9 +137,89 @@ impl Subscription {
         }
     }
 
+    /// The next message if one is ready now (never a heartbeat: those come from `next`).
+    pub fn try_next(&mut self) -> Option<Event> {
+        if let Some(m) = self.replay.next() {
+            return Some(self.deliver(m));
+        }
+        loop {
+            match self.rx.as_mut()?.try_recv() {
+                Ok(m) if m.seq <= self.last => continue,
+                Ok(m) => {
+                    self.live = true;
+                    return Some(self.deliver(m));
+                }
+                Err(broadcast::error::TryRecvError::Empty) => return None,
+                Err(broadcast::error::TryRecvError::Lagged(_)) => {
+                    self.cell.mark_slow();
+                    return Some(Event::Slow);
+                }
+                Err(broadcast::error::TryRecvError::Closed) => return Some(Event::Shutdown),
+            }
+        }
+    }
+
     /// Notes that something other than a message (e.g. the retry hint) was sent.
     pub fn note_sent(&mut self) {
         self.sent_since_tick = true;
+    }
+
+    /// Whether anything was sent since the last tick (and forgets it).
+    pub fn take_sent(&mut self) -> bool {
+        std::mem::take(&mut self.sent_since_tick)
+    }
+
+    /// The seq of the last message handed out.
+    pub fn last(&self) -> u64 {
+        self.last
+    }
+
+    /// Whether the topic is busy enough for its direct fan-out to take this subscriber's
+    /// socket: a live message came (an idle topic never starts a pump) and the topic has at
+    /// least `min` users (0: never).
+    pub fn wants_fanout(&self, min: u64) -> bool {
+        min > 0 && self.live && self.replay.len() == 0 && self._topic.users() as u64 >= min
+    }
+
+    /// The topic, for its fan-out.
+    pub fn topic(&self) -> &TopicHandle {
+        &self._topic
+    }
+
+    /// Stops receiving: the fan-out now writes this subscriber's messages.
+    pub fn park(&mut self) {
+        self.rx = None;
+    }
+
+    /// Receives again from `cursor` (where the fan-out left it): what the topic retains after
+    /// it is replayed first; returns the gap to announce if some of it is gone.
+    pub fn resume(&mut self, cursor: u64) -> Option<Gap> {
+        let (rx, snap) = self._topic.subscribe(cursor);
+        if snap.gap.is_some() {
+            self.cell
+                .metrics()
+                .of(self.technique)
+                .gaps
+                .fetch_add(1, Relaxed);
+        }
+        self.last = snap
+            .messages
+            .first()
+            .map(|m| m.seq - 1)
+            .unwrap_or(snap.latest);
+        self.rx = Some(rx);
+        self.replay = snap.messages.into_iter();
+        snap.gap
+    }
+}
+
+/// The next message of `rx`, or never while parked.
+async fn recv(
+    rx: Option<&mut broadcast::Receiver<Arc<Message>>>,
+) -> Result<Arc<Message>, broadcast::error::RecvError> {
+    match rx {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
     }
 }
 

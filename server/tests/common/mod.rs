@@ -40,11 +40,13 @@ pub struct TestServer {
     pub task: tokio::task::JoinHandle<()>,
 }
 
-/// Options for tests: everything default except a short heartbeat.
+/// Options for tests: everything default except a short heartbeat, and a direct fan-out for
+/// every topic (`--direct-fanout-min 1`), so each test of SSE and streams also tests it.
 pub fn args() -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().unwrap(),
         heartbeat: Duration::from_secs(5),
+        direct_fanout_min: 1,
         ..ServeArgs::default()
     }
 }

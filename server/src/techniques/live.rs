@@ -1,0 +1,69 @@
+//! An SSE or stream response about to be written: its subscription, what goes first (the
+//! retry hint, a gap) and how its messages, heartbeats and gaps are encoded. hyper writes it
+//! as a streaming body ([`Live::into_response`]); the connection's front door writes it
+//! itself, so the topic's direct fan-out can take the socket (`front::live`).
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::message::{Gap, Message, SSE_HEARTBEAT, STREAM_HEARTBEAT};
+use crate::metrics::Technique;
+use crate::response::{BoxBody, streaming};
+use crate::techniques::subscription::{Subscription, http_body};
+
+/// A live SSE or stream response.
+#[derive(Debug)]
+pub struct Live {
+    /// The subscription feeding it.
+    pub sub: Subscription,
+    /// What goes before the first message (SSE's retry hint, a gap).
+    pub prefix: Option<Bytes>,
+    /// [`Technique::Sse`] or [`Technique::Stream`].
+    pub technique: Technique,
+}
+
+impl Live {
+    /// How a message is encoded.
+    pub fn encoder(&self) -> fn(&Message) -> Bytes {
+        match self.technique {
+            Technique::Stream => Message::ndjson,
+            _ => Message::sse,
+        }
+    }
+
+    /// The heartbeat.
+    pub fn heartbeat(&self) -> &'static [u8] {
+        match self.technique {
+            Technique::Stream => STREAM_HEARTBEAT,
+            _ => SSE_HEARTBEAT,
+        }
+    }
+
+    /// A gap announced mid-stream (the fan-out handed the socket back past what the topic
+    /// retains).
+    pub fn gap(&self, g: &Gap) -> Bytes {
+        match self.technique {
+            Technique::Stream => Bytes::from(format!("{}\n", g.object_json())),
+            _ => g.sse(),
+        }
+    }
+
+    /// The response's content type.
+    pub fn content_type(&self) -> &'static str {
+        match self.technique {
+            Technique::Stream => "application/x-ndjson",
+            _ => "text/event-stream",
+        }
+    }
+
+    /// The response's status and headers, with an empty body (the front door writes it).
+    pub fn head(&self) -> Response<BoxBody> {
+        streaming(crate::response::empty(), self.content_type())
+    }
+
+    /// The whole response, as a streaming body for hyper.
+    pub fn into_response(self) -> Response<BoxBody> {
+        let (encode, heartbeat, ctype) = (self.encoder(), self.heartbeat(), self.content_type());
+        streaming(http_body(self.sub, self.prefix, encode, heartbeat), ctype)
+    }
+}
