@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use tokio::sync::broadcast;
 
-use crate::fanout::{Fanout, Shard, Sink};
+use crate::fanout::{Fanout, Pump, Sink};
 use crate::message::{EncodeError, Gap, Message};
 
 /// Topic names: 1 to 64 characters from `[A-Za-z0-9_.-]` (event names follow the same rule).
@@ -189,7 +189,7 @@ impl Topic {
     }
 
     /// Hands a caught-up subscriber's socket to the topic's direct fan-out (see `fanout`).
-    pub fn join_fanout(&self, sink: Arc<Sink>, epoch: u64) -> Arc<Shard> {
+    pub fn join_fanout(&self, sink: Arc<Sink>, epoch: u64) -> Arc<Pump> {
         self.fanout.join(sink, epoch, || {
             let g = self.lock();
             (self.tx.subscribe(), g.last_seq)

@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use super::pump::frame;
+use super::pass::frame;
 use super::sink::{Conn, Framing, Offered, Sink};
 use crate::message::Message;
 use crate::metrics::{Metrics, Technique};

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 
-use crate::fanout::{Conn, Framing, Shard, Sink};
+use crate::fanout::{Conn, Framing, Pump, Sink};
 use crate::front::head::{self, Io, Peer};
 use crate::front::writer::{BATCH, Done, write};
 use crate::techniques::live::Live;
@@ -113,7 +113,7 @@ fn push(batch: &mut Vec<u8>, chunked: bool, data: &[u8]) {
 #[derive(Default)]
 struct Held {
     sink: Option<Arc<Sink>>,
-    shard: Option<Arc<Shard>>,
+    pump: Option<Arc<Pump>>,
 }
 
 impl Drop for Held {
@@ -121,8 +121,8 @@ impl Drop for Held {
         if let Some(sink) = &self.sink {
             sink.close();
         }
-        if let Some(shard) = &self.shard {
-            shard.nudge();
+        if let Some(pump) = &self.pump {
+            pump.nudge();
         }
     }
 }
@@ -149,7 +149,7 @@ async fn direct<S: Future<Output = ()>>(
     live.sub.park();
     // Each tick asks the sink whether anything went out, not the parked subscription.
     live.sub.take_sent();
-    held.shard = Some(live.sub.topic().join_fanout(sink.clone(), epoch));
+    held.pump = Some(live.sub.topic().join_fanout(sink.clone(), epoch));
     loop {
         tokio::select! {
             biased;
