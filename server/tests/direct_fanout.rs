@@ -255,3 +255,84 @@ async fn zero_turns_it_off_and_a_threshold_waits_for_enough_subscribers() {
         assert_eq!(u(&x["direct_delivered"]) > 0, direct, "min {min}: {x}");
     }
 }
+
+/// 2,100 subscribers: passes are split (the far half on a thread of its own) while messages
+/// come slowly; a burst makes the pump saturated and write alone. Every subscriber still gets
+/// every message once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_split_pass_and_a_saturated_pump_deliver_everything_in_order() {
+    let srv = start(args()).await;
+    let a = srv.addr;
+    let n_subs = 2100;
+    let mut readers = Vec::new();
+    for i in 0..n_subs {
+        let mut s = TcpStream::connect(a).await.unwrap();
+        let path = if i % 2 == 0 {
+            "/sse/wide"
+        } else {
+            "/stream/wide"
+        };
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        readers.push(s);
+    }
+    stats_until(a, "every subscriber in", |s| {
+        u(&s["techniques"]["sse"]["connections"]) + u(&s["techniques"]["stream"]["connections"])
+            == n_subs
+    })
+    .await;
+    let total = 60;
+    let expect = |i: usize| {
+        if i % 2 == 0 {
+            format!("id: {total}\n")
+        } else {
+            format!("{{\"id\":{total},")
+        }
+    };
+    let tasks: Vec<_> = readers
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut s)| {
+            let last = expect(i);
+            tokio::spawn(async move {
+                let mut out = Vec::new();
+                let mut buf = [0u8; 8192];
+                tokio::time::timeout(Duration::from_secs(30), async {
+                    while !String::from_utf8_lossy(&out).contains(&last) {
+                        let k = s.read(&mut buf).await.unwrap();
+                        assert!(k > 0, "closed early");
+                        out.extend_from_slice(&buf[..k]);
+                    }
+                })
+                .await
+                .expect("every message within 30 s");
+                (i, String::from_utf8(out).unwrap())
+            })
+        })
+        .collect();
+    // Slowly (split passes), then a burst (a saturated pump).
+    for i in 1..=20 {
+        publish_many(a, "wide", i, 1).await;
+        tokio::time::sleep(Duration::from_millis(30)).await;
+    }
+    publish_many(a, "wide", 21, total - 20).await;
+    for t in tasks {
+        let (i, text) = t.await.unwrap();
+        let got: Vec<u64> = if i % 2 == 0 {
+            ids(&text)
+        } else {
+            text.lines()
+                .filter_map(|l| l.split_once("{\"id\":"))
+                .map(|(_, r)| r.split(',').next().unwrap().parse().unwrap())
+                .collect()
+        };
+        assert_eq!(got, (1..=total).collect::<Vec<_>>(), "subscriber {i}");
+    }
+    let st = stats(a).await;
+    for t in ["sse", "stream"] {
+        let x = &st["techniques"][t];
+        assert_eq!(u(&x["delivered"]), total * n_subs / 2, "{t}: {x}");
+        assert!(u(&x["direct_delivered"]) > 0, "{t}: {x}");
+    }
+}
