@@ -51,14 +51,22 @@ pub async fn pass(w: &mut Window, sinks: &mut Vec<Entry>, split: bool) -> Passed
         tokio::task::spawn_blocking(move || {
             let mut tally = Tally::default();
             let mut lowest = fixed.latest();
-            let mut i = 0;
-            while i < far.len() {
-                if offer(&mut far, i, &mut fixed, &mut tally) {
-                    lowest = lowest.min(fixed.latest());
-                    i += 1;
+            let wrote = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut i = 0;
+                while i < far.len() {
+                    if offer(&mut far, i, &mut fixed, &mut tally) {
+                        lowest = lowest.min(fixed.latest());
+                        i += 1;
+                    }
+                }
+            }));
+            tally.flush();
+            if wrote.is_err() {
+                // Never leave a socket with nobody to write to it: its task takes it back.
+                for (sink, epoch) in far.drain(..) {
+                    sink.give_back(epoch);
                 }
             }
-            tally.flush();
             (far, lowest)
         })
     });
@@ -87,14 +95,10 @@ pub async fn pass(w: &mut Window, sinks: &mut Vec<Entry>, split: bool) -> Passed
     tally.flush();
     let mut saturated = live.picked;
     if let Some(h) = helper {
-        match h.await {
-            Ok((far, l)) => {
-                lowest = lowest.min(l);
-                sinks.extend(far);
-            }
-            // It panicked: its sinks are dropped from the pump (their tasks see nothing more
-            // until a heartbeat tick, then the stall watch and the client take over).
-            Err(_) => {}
+        // Not joined only if the runtime is shutting down: then so is every response.
+        if let Ok((far, l)) = h.await {
+            lowest = lowest.min(l);
+            sinks.extend(far);
         }
     }
     saturated |= w_take(&mut live);
