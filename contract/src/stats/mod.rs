@@ -306,7 +306,7 @@ mod tests {
         let text = serde_json::to_string(&s).unwrap();
         assert_eq!(
             text,
-            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"empty_responses":0,"gaps":0,"generate":{"bad_requests":0,"events_sent":0,"streams_completed":0,"streams_open":0,"streams_started":0},"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"tls_handshake_failures":0,"topics":0,"uptime_s":12.5}"#
+            r#"{"body_buffer_rejections":0,"body_timeouts":0,"child_restarts":0,"connection_errors":0,"open_connections":0,"process":{"cpu_seconds":1.25,"open_fds":17,"pid":4242,"rss_bytes":12345678},"processes":1,"published":0,"rejected_connections":0,"techniques":{"sse":{"bytes_read":0,"bytes_written":0,"connections":0,"delivered":5,"direct_delivered":0,"empty_responses":0,"gaps":0,"generate":{"bad_requests":0,"events_sent":0,"streams_completed":0,"streams_open":0,"streams_started":0},"handed_back":0,"long_poll_timeouts":0,"requests":0,"resumes":0,"slow_disconnects":0}},"tls_handshake_failures":0,"topics":0,"uptime_s":12.5}"#
         );
         // The same order as serde_json's own (sorted) maps.
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
