@@ -62,7 +62,9 @@ pub async fn respond<S: Future<Output = ()>>(
             Ok(false) => {}
         }
         if live.sub.wants_fanout(fanout_min) {
-            let back = direct(io, &mut live, &mut held, framing, pending, stall.as_mut()).await?;
+            // Boxed: an idle subscriber's task does not carry the state of this wait.
+            let wait = direct(io, &mut live, &mut held, framing, pending, stall.as_mut());
+            let back = Box::pin(wait).await?;
             match back {
                 Some(bytes) => batch = bytes,
                 None => return Ok(()),
