@@ -31,22 +31,6 @@ async fn publish_many(a: SocketAddr, topic: &str, first: u64, n: u64) {
     }
 }
 
-/// Reads from `s` until `done(text so far)`; panics on EOF or after WAIT.
-async fn read_until(s: &mut TcpStream, done: impl Fn(&str) -> bool) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 16 * 1024];
-    tokio::time::timeout(WAIT, async {
-        while !done(&String::from_utf8_lossy(&out)) {
-            let n = s.read(&mut buf).await.expect("read");
-            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&out));
-            out.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out; got {} bytes", out.len()));
-    String::from_utf8(out).expect("utf-8")
-}
-
 /// The `id:` lines of an SSE text, in order.
 fn ids(text: &str) -> Vec<u64> {
     text.lines()
@@ -82,22 +66,21 @@ async fn every_subscriber_gets_every_message_once_in_order_and_every_byte_is_cou
         tokio::spawn(publish_many(a, "other", 1, 50)), // another topic meanwhile
         tokio::spawn(publish_many(a, "fan", 2, total - 1)),
     ];
-    for (sub, _, _) in &mut sse {
-        for id in 1..=total {
+    for id in 1..=total {
+        let want = (id, format!("m{id}"));
+        for (sub, _, _) in &mut sse {
             let m = tokio::time::timeout(WAIT, sub.next())
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!((m.id, m.data), (id, format!("m{id}")));
+            assert_eq!((m.id, m.data), want);
         }
-    }
-    for (sub, _, _) in &mut streams {
-        for id in 1..=total {
+        for (sub, _, _) in &mut streams {
             let m = tokio::time::timeout(WAIT, sub.next())
                 .await
                 .unwrap()
                 .unwrap();
-            assert_eq!((m.id, m.data), (id, format!("m{id}")));
+            assert_eq!((m.id, m.data), want);
         }
     }
     let text = read_until(&mut old, |t| t.contains(&format!("data: m{total}\n\n"))).await;

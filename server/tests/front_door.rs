@@ -15,22 +15,6 @@ use tokio::net::TcpStream;
 
 use common::*;
 
-/// Reads from `s` until `done(bytes so far)` holds; panics on EOF or after WAIT.
-async fn read_until(s: &mut TcpStream, done: impl Fn(&str) -> bool) -> String {
-    let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
-    tokio::time::timeout(WAIT, async {
-        while !done(&String::from_utf8_lossy(&out)) {
-            let n = s.read(&mut buf).await.expect("read");
-            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&out));
-            out.extend_from_slice(&buf[..n]);
-        }
-    })
-    .await
-    .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(&out)));
-    String::from_utf8(out).expect("utf-8")
-}
-
 /// Reads to EOF (bounded by WAIT).
 async fn read_to_eof(s: &mut TcpStream) -> String {
     let mut out = Vec::new();

@@ -61,6 +61,11 @@ impl Live {
         streaming(crate::response::empty(), self.content_type())
     }
 
+    /// The answer to a subscription request: the live response, or the error answer.
+    pub fn answer(r: Result<Live, Response<BoxBody>>) -> Response<BoxBody> {
+        r.map_or_else(|resp| resp, Live::into_response)
+    }
+
     /// The whole response, as a streaming body for hyper.
     pub fn into_response(self) -> Response<BoxBody> {
         let (encode, heartbeat, ctype) = (self.encoder(), self.heartbeat(), self.content_type());

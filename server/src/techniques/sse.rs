@@ -26,10 +26,7 @@ pub async fn handle<B>(
     cell: &Arc<ConnCell>,
     topic: &str,
 ) -> Response<BoxBody> {
-    match subscribe(req, state, cell, topic).await {
-        Ok(live) => live.into_response(),
-        Err(resp) => resp,
-    }
+    Live::answer(subscribe(req, state, cell, topic).await)
 }
 
 /// `GET /sse/{topic}` up to its subscription: the response to write, or the error answer.

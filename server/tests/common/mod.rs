@@ -244,3 +244,21 @@ pub async fn stats_until(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Reads from `s` until `done(bytes so far)` holds; panics on EOF or after WAIT.
+pub async fn read_until(s: &mut TcpStream, done: impl Fn(&str) -> bool) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    tokio::time::timeout(WAIT, async {
+        while !done(&String::from_utf8_lossy(&out)) {
+            let n = tokio::io::AsyncReadExt::read(s, &mut buf)
+                .await
+                .expect("read");
+            assert!(n > 0, "closed early: {}", String::from_utf8_lossy(&out));
+            out.extend_from_slice(&buf[..n]);
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out; got {}", String::from_utf8_lossy(&out)));
+    String::from_utf8(out).expect("utf-8")
+}
