@@ -5,6 +5,8 @@
 use bytes::Bytes;
 use tokio_tungstenite::tungstenite::Utf8Bytes;
 
+use crate::metrics::Technique;
+
 /// One message of a topic with its framings ready to write.
 #[derive(Debug)]
 pub struct Message {
@@ -74,6 +76,15 @@ impl Message {
     pub fn ws_text(&self) -> Utf8Bytes {
         self.ws.clone()
     }
+
+    /// The message as a live response of technique `t` carries it: the NDJSON line on a
+    /// stream, the SSE event otherwise.
+    pub fn streamed(&self, t: Technique) -> Bytes {
+        match t {
+            Technique::Stream => self.ndjson(),
+            _ => self.sse(),
+        }
+    }
 }
 
 /// Builds an SSE event; `data` is split into one `data:` line per line (LF, CR or CRLF).
@@ -140,6 +151,14 @@ impl Gap {
 pub const SSE_HEARTBEAT: &[u8] = b": hb\n\n";
 /// The NDJSON heartbeat (an empty line).
 pub const STREAM_HEARTBEAT: &[u8] = b"\n";
+
+/// The heartbeat of a live response of technique `t` (see [`Message::streamed`]).
+pub fn heartbeat(t: Technique) -> &'static [u8] {
+    match t {
+        Technique::Stream => STREAM_HEARTBEAT,
+        _ => SSE_HEARTBEAT,
+    }
+}
 
 /// The `retry:` hint that starts every SSE response.
 pub fn sse_retry(ms: u64) -> Bytes {

@@ -179,9 +179,11 @@ pub async fn handle_front_door(
     let route = routed(&path, state, cell);
     let (resp, live) = match route {
         Route::Subscribe(_, topic) if !valid_name(topic) => (bad_topic(topic), None),
-        Route::Subscribe(Push::Sse, topic) => split(sse::subscribe(&req, state, cell, topic).await),
+        Route::Subscribe(Push::Sse, topic) => {
+            Live::head_and(sse::subscribe(&req, state, cell, topic).await)
+        }
         Route::Subscribe(Push::Stream, topic) => {
-            split(stream::subscribe(&req, state, cell, topic).await)
+            Live::head_and(stream::subscribe(&req, state, cell, topic).await)
         }
         Route::Subscribe(Push::LongPoll, topic) => {
             (long_poll::handle(req, state, topic).await, None)
@@ -191,13 +193,6 @@ pub async fn handle_front_door(
     let mut resp = resp.map(|inner| Body::new(inner, ResponseDone(cell.clone())));
     cors::allow_origin(&mut resp, &state.args);
     (resp, live)
-}
-
-fn split(r: Result<Live, Response<BoxBody>>) -> (Response<BoxBody>, Option<Live>) {
-    match r {
-        Ok(live) => (live.head(), Some(live)),
-        Err(resp) => (resp, None),
-    }
 }
 
 /// The route of `path`, with the request counted in its technique's counters (and the

@@ -93,7 +93,6 @@ pub async fn pass(w: &mut Window, sinks: &mut Vec<Entry>, split: bool) -> Passed
         }
     }
     tally.flush();
-    let mut saturated = live.picked;
     if let Some(h) = helper {
         // Not joined only if the runtime is shutting down: then so is every response.
         if let Ok((far, l)) = h.await {
@@ -101,12 +100,11 @@ pub async fn pass(w: &mut Window, sinks: &mut Vec<Entry>, split: bool) -> Passed
             sinks.extend(far);
         }
     }
-    saturated |= w_take(&mut live);
-    Passed { lowest, saturated }
-}
-
-fn w_take(live: &mut Live<'_>) -> bool {
-    live.w.take_new()
+    live.look(); // one that came at the very end counts too
+    Passed {
+        lowest,
+        saturated: live.picked,
+    }
 }
 
 /// Offers sink `i` what it lacks from `src`; false (and the sink is dropped) when it is no
@@ -202,20 +200,13 @@ impl Frames {
 
 /// `messages` as the body bytes of a `t` response framed as `f` (one chunk for them all).
 pub fn frame(messages: &[Arc<Message>], t: Technique, f: Framing) -> Bytes {
-    let encode = |m: &Message| {
-        if t == Technique::Stream {
-            m.ndjson()
-        } else {
-            m.sse()
-        }
-    };
-    let len: usize = messages.iter().map(|m| encode(m).len()).sum();
+    let len: usize = messages.iter().map(|m| m.streamed(t).len()).sum();
     let mut out = BytesMut::with_capacity(len + 16);
     if f == Framing::Chunked {
         out.extend_from_slice(format!("{len:X}\r\n").as_bytes());
     }
     for m in messages {
-        out.extend_from_slice(&encode(m));
+        out.extend_from_slice(&m.streamed(t));
     }
     if f == Framing::Chunked {
         out.extend_from_slice(b"\r\n");

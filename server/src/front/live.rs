@@ -13,7 +13,8 @@ use bytes::Bytes;
 
 use crate::fanout::{Conn, Framing, Pump, Sink};
 use crate::front::head::{self, Io, Peer};
-use crate::front::writer::{BATCH, Done, write};
+use crate::front::writer::{BATCH, Done, LAST_CHUNK, put, write};
+use crate::message::heartbeat;
 use crate::techniques::live::Live;
 use crate::techniques::subscription::Event;
 
@@ -50,7 +51,7 @@ pub async fn respond<S: Future<Output = ()>>(
             }
         }
         if end == Ok(true) && chunked {
-            batch.extend_from_slice(b"0\r\n\r\n");
+            batch.extend_from_slice(LAST_CHUNK);
         }
         if !batch.is_empty() {
             write(io, Bytes::from(std::mem::take(&mut batch)), stall.as_mut()).await?;
@@ -88,25 +89,19 @@ pub async fn respond<S: Future<Output = ()>>(
 /// ends cleanly, `Err` when it fails (a subscriber too far behind).
 fn add(batch: &mut Vec<u8>, chunked: bool, live: &Live, ev: Event) -> Result<bool, Done> {
     match ev {
-        Event::Message(m) => push(batch, chunked, &(live.encoder())(&m)),
-        Event::Heartbeat => push(batch, chunked, live.heartbeat()),
+        Event::Message(m) => push(batch, chunked, &m.streamed(live.technique)),
+        Event::Heartbeat => push(batch, chunked, heartbeat(live.technique)),
         Event::Slow => return Err(Done::Failed),
         Event::Shutdown => return Ok(true),
     }
     Ok(false)
 }
 
-/// Adds `data` to `batch`, as a chunk when `chunked`.
+/// Adds `data` to `batch`, as a chunk when `chunked` (nothing when empty: an empty chunk
+/// would end the body).
 fn push(batch: &mut Vec<u8>, chunked: bool, data: &[u8]) {
-    if data.is_empty() {
-        return;
-    }
-    if chunked {
-        batch.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
-        batch.extend_from_slice(data);
-        batch.extend_from_slice(b"\r\n");
-    } else {
-        batch.extend_from_slice(data);
+    if !data.is_empty() {
+        put(batch, chunked, data);
     }
 }
 
@@ -169,7 +164,7 @@ async fn direct<S: Future<Output = ()>>(
             ev = live.sub.next() => match ev {
                 Event::Heartbeat if !sink.take_sent() => {
                     let mut hb = Vec::new();
-                    push(&mut hb, chunked, live.heartbeat());
+                    push(&mut hb, chunked, heartbeat(live.technique));
                     // False: the fan-out handed the socket back meanwhile (the branch above).
                     sink.write_own(Bytes::from(hb));
                 }
@@ -178,7 +173,7 @@ async fn direct<S: Future<Output = ()>>(
                     let mut out = sink.take_back().pending.map(Vec::from).unwrap_or_default();
                     sink.close();
                     if chunked {
-                        out.extend_from_slice(b"0\r\n\r\n");
+                        out.extend_from_slice(LAST_CHUNK);
                     }
                     write(io, Bytes::from(out), stall.as_mut()).await?;
                     return Ok(None);

@@ -82,7 +82,8 @@ pub async fn respond<S: Future<Output = ()>>(
     let mut out = head_bytes(&parts, framing, close && version == Version::HTTP_11);
     drop(parts);
 
-    if let (Some(live), Framing::Chunked | Framing::UntilClose) = (live, framing) {
+    if let Some(live) = live {
+        // Never `Length` (see `exact`).
         let framing = match framing {
             Framing::Chunked => fanout::Framing::Chunked,
             _ => fanout::Framing::UntilClose,
@@ -121,7 +122,7 @@ pub async fn respond<S: Future<Output = ()>>(
         }
         if end == End::Ended && framing == Framing::Chunked {
             // The terminal chunk: the stream ended cleanly (shutdown).
-            batch.extend_from_slice(b"0\r\n\r\n");
+            batch.extend_from_slice(LAST_CHUNK);
         }
         if !batch.is_empty() {
             let bytes = Bytes::from(std::mem::take(&mut batch));
@@ -174,14 +175,22 @@ fn add(
             _ => return End::Open, // empty data or trailers: nothing to send
         },
     };
-    if framing == Framing::Chunked {
+    put(batch, framing == Framing::Chunked, &data);
+    End::Open
+}
+
+/// The chunk that ends a chunked body.
+pub const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
+
+/// Adds `data` (not empty) to `batch`: as one chunk when `chunked`, else as it is.
+pub fn put(batch: &mut Vec<u8>, chunked: bool, data: &[u8]) {
+    if chunked {
         batch.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
-        batch.extend_from_slice(&data);
+        batch.extend_from_slice(data);
         batch.extend_from_slice(b"\r\n");
     } else {
-        batch.extend_from_slice(&data);
+        batch.extend_from_slice(data);
     }
-    End::Open
 }
 
 /// The status line and headers.

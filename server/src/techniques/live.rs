@@ -1,14 +1,15 @@
 //! An SSE or stream response about to be written: its subscription, what goes first (the
-//! retry hint, a gap) and how its messages, heartbeats and gaps are encoded. hyper writes it
+//! retry hint, a gap), its content type and how a gap is announced mid-stream (messages and
+//! heartbeats: `Message::streamed`, `message::heartbeat`). hyper writes it
 //! as a streaming body ([`Live::into_response`]); the connection's front door writes it
 //! itself, so the topic's direct fan-out can take the socket (`front::live`).
 
 use bytes::Bytes;
 use http::Response;
 
-use crate::message::{Gap, Message, SSE_HEARTBEAT, STREAM_HEARTBEAT};
+use crate::message::Gap;
 use crate::metrics::Technique;
-use crate::response::{BoxBody, streaming};
+use crate::response::{BoxBody, empty, streaming};
 use crate::techniques::subscription::{Subscription, http_body};
 
 /// A live SSE or stream response.
@@ -23,22 +24,6 @@ pub struct Live {
 }
 
 impl Live {
-    /// How a message is encoded.
-    pub fn encoder(&self) -> fn(&Message) -> Bytes {
-        match self.technique {
-            Technique::Stream => Message::ndjson,
-            _ => Message::sse,
-        }
-    }
-
-    /// The heartbeat.
-    pub fn heartbeat(&self) -> &'static [u8] {
-        match self.technique {
-            Technique::Stream => STREAM_HEARTBEAT,
-            _ => SSE_HEARTBEAT,
-        }
-    }
-
     /// A gap announced mid-stream (the fan-out handed the socket back past what the topic
     /// retains).
     pub fn gap(&self, g: &Gap) -> Bytes {
@@ -56,9 +41,14 @@ impl Live {
         }
     }
 
-    /// The response's status and headers, with an empty body (the front door writes it).
-    pub fn head(&self) -> Response<BoxBody> {
-        streaming(crate::response::empty(), self.content_type())
+    /// What the front door makes of a subscription request: the live response's status and
+    /// headers (an empty body: the front door writes the rest) and the response itself, or
+    /// the error answer.
+    pub fn head_and(r: Result<Live, Response<BoxBody>>) -> (Response<BoxBody>, Option<Live>) {
+        match r {
+            Ok(live) => (streaming(empty(), live.content_type()), Some(live)),
+            Err(resp) => (resp, None),
+        }
     }
 
     /// The answer to a subscription request: the live response, or the error answer.
@@ -68,7 +58,7 @@ impl Live {
 
     /// The whole response, as a streaming body for hyper.
     pub fn into_response(self) -> Response<BoxBody> {
-        let (encode, heartbeat, ctype) = (self.encoder(), self.heartbeat(), self.content_type());
-        streaming(http_body(self.sub, self.prefix, encode, heartbeat), ctype)
+        let ctype = self.content_type();
+        streaming(http_body(self.sub, self.prefix), ctype)
     }
 }

@@ -8,6 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch};
 
 use crate::counting::ConnCell;
@@ -45,7 +46,7 @@ pub struct Subscription {
     cell: Arc<ConnCell>,
     technique: Technique,
     /// Keeps the topic in the hub while subscribed (an empty topic goes with its last user).
-    _topic: TopicHandle,
+    topic: TopicHandle,
 }
 
 impl Subscription {
@@ -58,34 +59,47 @@ impl Subscription {
         since: u64,
         technique: Technique,
     ) -> (Subscription, Option<Gap>) {
-        let (rx, snap) = topic.subscribe(since);
-        let m = cell.metrics().of(technique);
         if since > 0 {
-            m.resumes.fetch_add(1, Relaxed);
+            cell.metrics().of(technique).resumes.fetch_add(1, Relaxed);
         }
-        if snap.gap.is_some() {
-            m.gaps.fetch_add(1, Relaxed);
-        }
-        // Live messages are exactly those after the snapshot; replayed ones are below it.
-        let last = snap
-            .messages
-            .first()
-            .map(|m| m.seq - 1)
-            .unwrap_or(snap.latest);
-        cell.watch(topic.shared(), last);
-        cell.subscribed();
-        let sub = Subscription {
-            rx: Some(rx),
-            replay: snap.messages.into_iter(),
-            last,
+        let mut sub = Subscription {
+            rx: None,
+            replay: Vec::new().into_iter(),
+            last: since,
             signal: changed(state.signals.subscribe()),
             sent_since_tick: false,
             live: false,
             cell,
             technique,
-            _topic: topic,
+            topic,
         };
-        (sub, snap.gap)
+        let gap = sub.start(since);
+        sub.cell.watch(sub.topic.shared(), sub.last);
+        sub.cell.subscribed();
+        (sub, gap)
+    }
+
+    /// Receives from `since` on: what the topic retains after it is replayed first, then
+    /// live messages (the receiver and the snapshot taken together); returns the gap to
+    /// announce if some of it is gone (counted).
+    fn start(&mut self, since: u64) -> Option<Gap> {
+        let (rx, snap) = self.topic.subscribe(since);
+        if snap.gap.is_some() {
+            self.cell
+                .metrics()
+                .of(self.technique)
+                .gaps
+                .fetch_add(1, Relaxed);
+        }
+        // Live messages are exactly those after the snapshot; replayed ones are below it.
+        self.last = snap
+            .messages
+            .first()
+            .map(|m| m.seq - 1)
+            .unwrap_or(snap.latest);
+        self.rx = Some(rx);
+        self.replay = snap.messages.into_iter();
+        snap.gap
     }
 
     fn deliver(&mut self, m: Arc<Message>) -> Event {
@@ -110,17 +124,9 @@ impl Subscription {
         loop {
             tokio::select! {
                 biased;
-                r = recv(self.rx.as_mut()) => match r {
-                    Ok(m) if m.seq <= self.last => continue,
-                    Ok(m) => {
-                        self.live = true;
-                        return self.deliver(m);
-                    }
-                    Err(broadcast::error::RecvError::Lagged(_)) => {
-                        self.cell.mark_slow();
-                        return Event::Slow;
-                    }
-                    Err(broadcast::error::RecvError::Closed) => return Event::Shutdown,
+                r = recv(self.rx.as_mut()) => match self.received(r) {
+                    Some(ev) => return ev,
+                    None => continue,
                 },
                 (signals, ok) = &mut self.signal => {
                     let shutdown = !ok || signals.borrow().shutdown;
@@ -128,7 +134,7 @@ impl Subscription {
                     if shutdown {
                         return Event::Shutdown;
                     }
-                    if std::mem::take(&mut self.sent_since_tick) {
+                    if self.take_sent() {
                         continue;
                     }
                     return Event::Heartbeat;
@@ -143,19 +149,32 @@ impl Subscription {
             return Some(self.deliver(m));
         }
         loop {
-            match self.rx.as_mut()?.try_recv() {
-                Ok(m) if m.seq <= self.last => continue,
-                Ok(m) => {
-                    self.live = true;
-                    return Some(self.deliver(m));
-                }
-                Err(broadcast::error::TryRecvError::Empty) => return None,
-                Err(broadcast::error::TryRecvError::Lagged(_)) => {
-                    self.cell.mark_slow();
-                    return Some(Event::Slow);
-                }
-                Err(broadcast::error::TryRecvError::Closed) => return Some(Event::Shutdown),
+            let r = match self.rx.as_mut()?.try_recv() {
+                Ok(m) => Ok(m),
+                Err(TryRecvError::Empty) => return None,
+                Err(TryRecvError::Lagged(n)) => Err(RecvError::Lagged(n)),
+                Err(TryRecvError::Closed) => Err(RecvError::Closed),
+            };
+            if let Some(ev) = self.received(r) {
+                return Some(ev);
             }
+        }
+    }
+
+    /// What a live message received (or the receiver's error) means; `None`: one this
+    /// subscriber had already (replayed before it came live), skip it.
+    fn received(&mut self, r: Result<Arc<Message>, RecvError>) -> Option<Event> {
+        match r {
+            Ok(m) if m.seq <= self.last => None,
+            Ok(m) => {
+                self.live = true;
+                Some(self.deliver(m))
+            }
+            Err(RecvError::Lagged(_)) => {
+                self.cell.mark_slow();
+                Some(Event::Slow)
+            }
+            Err(RecvError::Closed) => Some(Event::Shutdown),
         }
     }
 
@@ -178,12 +197,12 @@ impl Subscription {
     /// socket: a live message came (an idle topic never starts a pump) and the topic has at
     /// least `min` users (0: never).
     pub fn wants_fanout(&self, min: u64) -> bool {
-        min > 0 && self.live && self.replay.len() == 0 && self._topic.users() as u64 >= min
+        min > 0 && self.live && self.replay.len() == 0 && self.topic.users() as u64 >= min
     }
 
     /// The topic, for its fan-out.
     pub fn topic(&self) -> &TopicHandle {
-        &self._topic
+        &self.topic
     }
 
     /// Stops receiving: the fan-out now writes this subscriber's messages.
@@ -194,29 +213,14 @@ impl Subscription {
     /// Receives again from `cursor` (where the fan-out left it): what the topic retains after
     /// it is replayed first; returns the gap to announce if some of it is gone.
     pub fn resume(&mut self, cursor: u64) -> Option<Gap> {
-        let (rx, snap) = self._topic.subscribe(cursor);
-        if snap.gap.is_some() {
-            self.cell
-                .metrics()
-                .of(self.technique)
-                .gaps
-                .fetch_add(1, Relaxed);
-        }
-        self.last = snap
-            .messages
-            .first()
-            .map(|m| m.seq - 1)
-            .unwrap_or(snap.latest);
-        self.rx = Some(rx);
-        self.replay = snap.messages.into_iter();
-        snap.gap
+        self.start(cursor)
     }
 }
 
 /// The next message of `rx`, or never while parked.
 async fn recv(
     rx: Option<&mut broadcast::Receiver<Arc<Message>>>,
-) -> Result<Arc<Message>, broadcast::error::RecvError> {
+) -> Result<Arc<Message>, RecvError> {
     match rx {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
@@ -277,17 +281,14 @@ async fn watch_stall(cell: &ConnCell, mut signals: watch::Receiver<Signal>, queu
     }
 }
 
-/// A streaming response body fed by `sub`: `prefix` first, then each message encoded by
-/// `encode`, heartbeats as `heartbeat`. Ends cleanly on shutdown; ends with an error (hyper
-/// then drops the connection) when the subscriber is too slow.
-pub fn http_body(
-    sub: Subscription,
-    prefix: Option<bytes::Bytes>,
-    encode: fn(&Message) -> bytes::Bytes,
-    heartbeat: &'static [u8],
-) -> crate::response::BoxBody {
+/// A streaming response body fed by `sub`: `prefix` first, then each message and heartbeat as
+/// the subscription's technique carries them ([`Message::streamed`]). Ends cleanly on
+/// shutdown; ends with an error (hyper then drops the connection) when the subscriber is too
+/// slow.
+pub fn http_body(sub: Subscription, prefix: Option<bytes::Bytes>) -> crate::response::BoxBody {
     use http_body_util::BodyExt;
     use hyper::body::Frame;
+    let heartbeat = crate::message::heartbeat(sub.technique);
     let frames = futures_util::stream::unfold(
         (sub, prefix, false),
         move |(mut sub, prefix, done)| async move {
@@ -299,7 +300,10 @@ pub fn http_body(
                 return Some((Ok(Frame::data(p)), (sub, None, false)));
             }
             match sub.next().await {
-                Event::Message(m) => Some((Ok(Frame::data(encode(&m))), (sub, None, false))),
+                Event::Message(m) => {
+                    let data = m.streamed(sub.technique);
+                    Some((Ok(Frame::data(data)), (sub, None, false)))
+                }
                 Event::Heartbeat => Some((
                     Ok(Frame::data(bytes::Bytes::from_static(heartbeat))),
                     (sub, None, false),
