@@ -44,7 +44,7 @@ pub struct Pump {
 #[derive(Debug, Default)]
 struct Joining {
     /// Sinks handed over since the pump's last pass, with their epochs.
-    incoming: Vec<(Arc<Sink>, u64)>,
+    incoming: Vec<pump::Entry>,
     /// The pump is running.
     running: bool,
 }

@@ -259,13 +259,13 @@ impl Sink {
             .fetch_add(1, Relaxed);
     }
 
+    /// Gives the socket to the task. Only a sink the fan-out holds is handed back (every
+    /// caller checked `Mode::Direct`), so nothing is left over from an earlier hand-back
+    /// (`arm` cleared it).
     fn hand_back(&self, g: &mut Inner, pending: Option<Bytes>, failed: bool) {
         g.mode = Mode::Task;
-        g.pending = match (g.pending.take(), pending) {
-            (Some(a), Some(b)) => Some([a, b].concat().into()),
-            (a, b) => a.or(b),
-        };
-        g.failed |= failed;
+        g.pending = pending;
+        g.failed = failed;
         self.back.notify_one();
     }
 
