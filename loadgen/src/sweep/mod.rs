@@ -169,18 +169,9 @@ pub async fn execute(
             };
             let (o, first_failure) = sweeping.run(&steps, &mut doc).await;
             if let Some(why) = first_failure {
-                let over = link
-                    .map(|l| format!(" over {}", l.label()))
-                    .unwrap_or_default();
-                let on = match inst {
-                    Some((i, true)) => format!(" on {i} instance without the broker"),
-                    Some((i, false)) => {
-                        format!(" on {i} instance{}", if i == 1 { "" } else { "s" })
-                    }
-                    None => String::new(),
-                };
                 failed.push(format!(
-                    "{tech}{over}{on} failed at {} ({why})",
+                    "{tech}{} failed at {} ({why})",
+                    sweeping.setting(),
                     technique::size(steps[0], request)
                 ));
             }

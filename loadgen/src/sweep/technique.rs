@@ -72,6 +72,20 @@ enum Step {
 }
 
 impl Sweeping<'_> {
+    /// What this pass runs over, for its messages: ` over LINK`, ` on N instances`.
+    pub fn setting(&self) -> String {
+        let over = self
+            .link
+            .map(|l| format!(" over {}", l.label()))
+            .unwrap_or_default();
+        let on = match (self.instances, self.no_broker) {
+            (Some(i), true) => format!(" on {i} instance without the broker"),
+            (Some(i), false) => format!(" on {i} instance{}", if i == 1 { "" } else { "s" }),
+            (None, _) => String::new(),
+        };
+        over + &on
+    }
+
     /// Sweeps the technique: steps until the first that breaks the objective or has no room.
     /// Also returns why its first step failed outright, if it did (see
     /// [`super::SweepOutcome::failed`]).
@@ -215,16 +229,9 @@ impl Sweeping<'_> {
     /// missed the objective.
     fn record(&self, n: u64, row: sw::StepRow, doc: &mut SweepDoc) -> Result<(), String> {
         eprintln!(
-            "sweep: {}{}{} at {}: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB{} → {}",
+            "sweep: {}{} at {}: p50 {}, p99 {}, lost {}, errors {}, server {} cores, {} MiB{} → {}",
             self.tech,
-            self.link
-                .map(|l| format!(" over {}", l.label()))
-                .unwrap_or_default(),
-            match (self.instances, self.no_broker) {
-                (Some(i), true) => format!(" on {i} instance without the broker"),
-                (Some(i), false) => format!(" on {i} instance{}", if i == 1 { "" } else { "s" }),
-                (None, _) => String::new(),
-            },
+            self.setting(),
             size(n, row.ttft_p99_us.is_some()),
             row.p50_us.map(step::us).unwrap_or_else(|| "n/a".into()),
             row.p99_us.map(step::us).unwrap_or_else(|| "n/a".into()),
